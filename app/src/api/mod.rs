@@ -1,0 +1,3 @@
+//! Server-function declarations, one file per area.
+pub mod auth;
+pub mod users;

@@ -1,0 +1,28 @@
+//! The error type of every server function: typed on both sides of the wire.
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("not signed in")]
+    Unauthorized,
+    #[error("admin role required")]
+    Forbidden,
+    #[error("invalid token or API key")]
+    InvalidCredentials,
+    #[error("too many failed sign-in attempts")]
+    Throttled,
+    #[error("a backing service is unavailable")]
+    Unavailable,
+    #[error("{0}")]
+    ServerFn(ServerFnErrorErr),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::ServerFn(value)
+    }
+}

@@ -1,0 +1,19 @@
+//! Views, routes, server-function declarations and the types they share with the server.
+//!
+//! Server-only work (PostgreSQL, Redis, HTTP clients) lives in the `server` crate and reaches the
+//! server functions declared here through the small traits of [`ports`], provided as context.
+#![recursion_limit = "256"]
+
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+pub mod routes;
+pub mod session;
+pub mod users;
+
+pub use routes::{shell, App};

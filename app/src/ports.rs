@@ -1,0 +1,88 @@
+//! The seams between server functions (declared in this crate) and the server-only
+//! implementations in the `server` crate. The server provides a [`Services`] as context.
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::StatusCode;
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::session::CurrentUser;
+use crate::users::UserSummary;
+
+/// A successful sign-in: who, and the `Set-Cookie` header value that starts the session.
+pub struct SignedIn {
+    pub user: CurrentUser,
+    pub set_cookie: String,
+}
+
+#[async_trait]
+pub trait SessionService: Send + Sync + 'static {
+    /// Checks an admin token or a user's API key and starts a session.
+    async fn sign_in(&self, secret: &str, client: Option<IpAddr>) -> Result<SignedIn, AppError>;
+    /// Ends the session named by the request's cookie; returns the `Set-Cookie` value that clears it.
+    async fn sign_out(&self, headers: &http::HeaderMap) -> Result<String, AppError>;
+}
+
+#[async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    async fn list(&self) -> Result<Vec<UserSummary>, AppError>;
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub sessions: Arc<dyn SessionService>,
+    pub users: Arc<dyn UserDirectory>,
+}
+
+pub fn services() -> Result<Services, AppError> {
+    use_context::<Services>().ok_or_else(|| {
+        AppError::ServerFn(leptos::server_fn::error::ServerFnErrorErr::ServerError(
+            "services missing from context".into(),
+        ))
+    })
+}
+
+/// The identity the server's access layer attached to this request, if any.
+pub fn current_user() -> Option<CurrentUser> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+}
+
+fn set_status(status: StatusCode) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
+pub fn require_user() -> Result<CurrentUser, AppError> {
+    current_user().ok_or_else(|| {
+        set_status(StatusCode::UNAUTHORIZED);
+        AppError::Unauthorized
+    })
+}
+
+pub fn require_admin() -> Result<CurrentUser, AppError> {
+    let user = require_user()?;
+    if user.is_admin() {
+        Ok(user)
+    } else {
+        set_status(StatusCode::FORBIDDEN);
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Maps a domain error to its HTTP status for the server-function response.
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        set_status(match e {
+            AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        });
+    }
+    result
+}

@@ -1,0 +1,96 @@
+//! The HTML shell, the root component and the route table.
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::api::auth::{whoami, SignIn, SignOut};
+use crate::components::layout::{AppLayout, SettingsLayout};
+use crate::error::AppError;
+use crate::i18n::I18nContextProvider;
+use crate::pages::{
+    dashboard::DashboardPage, login::LoginPage, not_found::NotFound,
+    notifications::NotificationsPage,
+};
+use crate::session::CurrentUser;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in user and the actions that change it, shared by every page.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_out: ServerAction<SignOut>,
+    pub me: Resource<Result<Option<CurrentUser>, AppError>>,
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let me = Resource::new(
+        move || (sign_in.version().get(), sign_out.version().get()),
+        |_| whoami(),
+    );
+    provide_context(Auth {
+        sign_in,
+        sign_out,
+        me,
+    });
+    // Effects run only in the browser, after hydration: browser tests wait for this mark.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
+
+    // zh-CN unless the user picked a language (remembered in a cookie): the browser's
+    // Accept-Language is deliberately not consulted.
+    let no_accept_language =
+        leptos_use::UseLocalesOptions::default().ssr_lang_header_getter(|| None);
+
+    view! {
+        <I18nContextProvider ssr_lang_header_getter=no_accept_language>
+            <Stylesheet id="leptos" href="/pkg/hub-notify.css" />
+            <Title text="Hub Notify" />
+            <Router>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/login") view=LoginPage />
+                    <ParentRoute path=path!("") view=AppLayout>
+                        <Route path=path!("") view=|| view! { <Redirect path="/dashboard" /> } />
+                        <Route path=path!("dashboard") view=DashboardPage />
+                        <ParentRoute path=path!("settings") view=SettingsLayout>
+                            <Route
+                                path=path!("")
+                                view=|| view! { <Redirect path="/settings/notifications" /> }
+                            />
+                            <Route path=path!("notifications") view=NotificationsPage />
+                        </ParentRoute>
+                    </ParentRoute>
+                </Routes>
+            </Router>
+        </I18nContextProvider>
+    }
+}

@@ -1,0 +1,15 @@
+//! Users as shown to admins.
+use serde::{Deserialize, Serialize};
+
+use crate::session::Role;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub has_api_key: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}

@@ -1,0 +1,35 @@
+import { expect, type Page } from "@playwright/test";
+
+export const adminToken = required("E2E_ADMIN_TOKEN");
+export const userKey = required("E2E_USER_KEY");
+export const userName = process.env.E2E_USER_NAME ?? "测试用户";
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests through scripts/test`);
+  return value;
+}
+
+/** Collects console errors and uncaught exceptions; assert on it at the end of a test. */
+export function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  return errors;
+}
+
+/** Waits until the wasm bundle has hydrated the page: the app marks <body data-hydrated> from an
+ * effect, and effects run only in the browser after hydration. */
+export async function waitForHydration(page: Page) {
+  await page.locator("body[data-hydrated]").waitFor({ state: "attached" });
+}
+
+export async function signIn(page: Page, token: string) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByTestId("login-token").fill(token);
+  await page.getByTestId("login-submit").click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+}

@@ -1,0 +1,79 @@
+import { expect, test } from "@playwright/test";
+import { adminToken, signIn, userKey, userName, waitForHydration, watchConsole } from "./helpers";
+
+test("admin signs in and reaches 消息推送 through the sidebar", async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page, adminToken);
+  await expect(page.getByTestId("whoami-role")).toHaveText("管理员");
+  await page.getByRole("link", { name: "设置" }).click();
+  await expect(page).toHaveURL(/\/settings\/notifications$/);
+  await expect(page.getByTestId("notifications-title")).toHaveText("消息推送");
+  await expect(page.getByRole("navigation", { name: "settings" }).getByRole("link", { name: "消息推送" })).toBeVisible();
+  await expect(page.getByTestId("master-status")).toHaveText("已关闭");
+  await expect(page.getByTestId("notifications-empty")).toContainText("熔断器告警");
+  expect(errors).toEqual([]);
+});
+
+test("a user signs in and is sent to the dashboard from /settings/notifications", async ({ page }) => {
+  await signIn(page, userKey);
+  await expect(page.getByTestId("whoami-name")).toHaveText(userName);
+  await expect(page.getByTestId("whoami-role")).toHaveText("普通用户");
+  await expect(page.getByRole("link", { name: "设置" })).toHaveCount(0);
+  await page.goto("/settings/notifications");
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("notifications-title")).toHaveCount(0);
+});
+
+test("signed out, /settings/notifications leads to /login and back after signing in", async ({ page }) => {
+  await page.goto("/settings/notifications");
+  await expect(page).toHaveURL(/\/login\?next=%2Fsettings%2Fnotifications$/);
+  await waitForHydration(page);
+  await page.getByTestId("login-token").fill(adminToken);
+  await page.getByTestId("login-submit").click();
+  await expect(page).toHaveURL(/\/settings\/notifications$/);
+});
+
+test("a wrong token shows an error and signs nobody in", async ({ page }) => {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByTestId("login-token").fill("definitely-not-the-token");
+  await page.getByTestId("login-submit").click();
+  await expect(page.getByTestId("login-error")).toHaveText("令牌或 API Key 无效");
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test("the page hydrates: controls work and the console stays clean", async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page, adminToken);
+  await page.reload();
+  await waitForHydration(page);
+  const toggle = page.getByTestId("sidebar-toggle");
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
+  await expect(toggle).toHaveText("展开侧边栏");
+  expect(errors).toEqual([]);
+});
+
+test("the language switch changes the UI text and is remembered", async ({ page }) => {
+  await signIn(page, adminToken);
+  await page.goto("/settings/notifications");
+  await waitForHydration(page);
+  await expect(page.getByTestId("notifications-title")).toHaveText("消息推送");
+  await page.getByTestId("language-switch").click();
+  await expect(page.getByTestId("notifications-title")).toHaveText("Notifications");
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await page.reload();
+  await expect(page.getByTestId("notifications-title")).toHaveText("Notifications");
+  await page.getByTestId("language-switch").click();
+  await expect(page.getByTestId("notifications-title")).toHaveText("消息推送");
+});
+
+test("signing out returns to /login and protects the pages again", async ({ page }) => {
+  await signIn(page, adminToken);
+  await waitForHydration(page);
+  await page.getByTestId("sign-out").click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto("/dashboard");
+  await expect(page).toHaveURL(/\/login\?next=%2Fdashboard$/);
+});

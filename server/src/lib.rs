@@ -1,0 +1,29 @@
+//! The Hub Notify server: configuration, PostgreSQL, Redis, sessions, access rules and the
+//! HTTP surface hosting the Leptos app. One file per concern.
+pub mod access;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod redis;
+pub mod secrets;
+pub mod sessions;
+pub mod state;
+pub mod telemetry;
+pub mod users;
+
+use std::net::SocketAddr;
+
+use leptos::config::LeptosOptions;
+
+/// Leptos options from cargo-leptos's environment (or `Cargo.toml` metadata), with the listen
+/// address taken from our validated configuration.
+pub fn leptos_options(site_addr: SocketAddr) -> Result<LeptosOptions, String> {
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| format!("Leptos configuration: {e}"))?
+        .leptos_options;
+    options.site_addr = site_addr;
+    Ok(options)
+}

@@ -1,0 +1,122 @@
+//! `server` — runs Hub Notify (`server` or `server serve`), or administers it:
+//! `server create-user --id N --name NAME [--admin]` issues a user's API key (printed once).
+use std::process::ExitCode;
+
+use app::session::Role;
+use server::config::{AppEnv, Config, DatabaseConfig};
+use server::{db, http, leptos_options, redis, state::AppState, telemetry, users};
+
+const USAGE: &str =
+    "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]";
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            return fail(format!(".env: {e}"));
+        }
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve().await,
+        Some("create-user") => create_user(&args[1..]).await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => fail(format!("unknown command {other:?}\n{USAGE}")),
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    telemetry::init(config.app_env);
+    let options = match leptos_options(config.site_addr) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let db = match db::connect_and_migrate(&config.database).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let redis = match redis::connect(&config.redis).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let addr = config.site_addr;
+    let env = config.app_env;
+    let state = AppState::new(config, options, db, redis);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
+    };
+    tracing::info!(%addr, production = env == AppEnv::Production, "Hub Notify listening");
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        return fail(format!("server error: {e}"));
+    }
+    tracing::info!("shut down");
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn create_user(args: &[String]) -> ExitCode {
+    let mut id = None;
+    let mut name = None;
+    let mut role = Role::User;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--id" => id = it.next().and_then(|v| v.parse::<i64>().ok()),
+            "--name" => name = it.next().cloned(),
+            "--admin" => role = Role::Admin,
+            other => return fail(format!("unexpected argument {other:?}\n{USAGE}")),
+        }
+    }
+    let (Some(id), Some(name)) = (id, name) else {
+        return fail(format!(
+            "--id <integer> and --name <name> are required\n{USAGE}"
+        ));
+    };
+    let database = match DatabaseConfig::from_lookup(&|n| std::env::var(n).ok()) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let db = match db::connect_and_migrate(&database).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    match users::issue_api_key(&db, id, &name, role).await {
+        Ok(key) => {
+            println!("{key}");
+            eprintln!("API key for {name} (id {id}); it is shown only this once.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,60 @@
+//! Redis through fred: a pool with a reconnect policy, and the key namespace of this deployment.
+use std::time::Duration;
+
+use fred::prelude::*;
+
+use crate::config::RedisConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    #[error("REDIS_URL is invalid: {0}")]
+    Url(fred::error::Error),
+    #[error("cannot connect to Redis: {0}")]
+    Connect(fred::error::Error),
+}
+
+/// Every key this deployment writes starts with the configured prefix, so tests (one prefix each)
+/// and several deployments can share one Redis.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Keys {
+            prefix: prefix.into(),
+        }
+    }
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    pub fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.prefix.clone();
+        key.push_str(&parts.join(":"));
+        key
+    }
+}
+
+pub async fn connect(config: &RedisConfig) -> Result<Pool, RedisError> {
+    let redis_config = Config::from_url(config.url.expose()).map_err(RedisError::Url)?;
+    let pool = Builder::from_config(redis_config)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(5);
+        })
+        .with_performance_config(|p| {
+            // A request must fail, not hang, while Redis is away; the pool reconnects meanwhile.
+            p.default_command_timeout = Duration::from_secs(5);
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 10_000, 2))
+        .build_pool(config.pool_size)
+        .map_err(RedisError::Connect)?;
+    match tokio::time::timeout(Duration::from_secs(10), pool.init()).await {
+        Ok(Ok(_task)) => Ok(pool),
+        Ok(Err(e)) => Err(RedisError::Connect(e)),
+        Err(_) => Err(RedisError::Connect(fred::error::Error::new(
+            fred::error::ErrorKind::Timeout,
+            "no connection within 10 s",
+        ))),
+    }
+}

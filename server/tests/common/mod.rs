@@ -1,0 +1,135 @@
+//! A real server per test: its own PostgreSQL database and Redis key prefix, listening on an
+//! ephemeral port, reached over HTTP. Tests therefore run in parallel without sharing state.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use leptos::config::LeptosOptions;
+use server::config::Config;
+use server::state::AppState;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// The server's PostgreSQL, for creating the per-test databases.
+fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub db: PgPool,
+    pub key_prefix: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    /// `vars` override the test configuration (e.g. `APP_ENV`).
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("hn_test_{id}");
+        let admin_url = admin_database_url();
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL (is it running?)");
+        conn.execute(format!("CREATE DATABASE \"{db_name}\"").as_str())
+            .await
+            .expect("create test database");
+        conn.close().await.ok();
+        let mut db_url = url::Url::parse(&admin_url).unwrap();
+        db_url.set_path(&db_name);
+
+        let key_prefix = format!("hn_test_{id}:");
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), db_url.to_string()),
+            ("DATABASE_MAX_CONNECTIONS".into(), "4".into()),
+            ("REDIS_URL".into(), redis_url()),
+            ("REDIS_KEY_PREFIX".into(), key_prefix.clone()),
+            ("REDIS_POOL_SIZE".into(), "2".into()),
+            ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        ]);
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let config =
+            Config::from_lookup(&move |name| env.get(name).cloned()).expect("test configuration");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let options = LeptosOptions::builder()
+            .output_name("hub-notify")
+            .site_root("target/site")
+            .site_addr(addr)
+            .build();
+        let db = server::db::connect_and_migrate(&config.database)
+            .await
+            .expect("migrate test database");
+        let redis = server::redis::connect(&config.redis)
+            .await
+            .expect("connect to Redis (is it running?)");
+        let state = AppState::new(config, options, db.clone(), redis);
+        let app =
+            server::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        TestApp {
+            base: format!("http://{addr}"),
+            state,
+            db,
+            key_prefix,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests inspect them).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn create_user(&self, id: i64, name: &str) -> String {
+        server::users::issue_api_key(&self.db, id, name, app::session::Role::User)
+            .await
+            .unwrap()
+    }
+
+    /// Signs in through the real `sign_in` server function, posted as a browser posts the form
+    /// without JavaScript.
+    pub async fn sign_in(&self, client: &reqwest::Client, token: &str) -> reqwest::Response {
+        client
+            .post(self.url(&sign_in_path()))
+            .header("accept", "text/html")
+            .form(&[("token", token), ("next", "")])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn sign_in_path() -> String {
+    use leptos::server_fn::ServerFn;
+    app::api::auth::SignIn::PATH.to_string()
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
