@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# Build with the same script developers and CI use (scripts/setup), then run on a slim image.
+
+FROM rust:1-bookworm AS build
+SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# Installs the wasm32 target (rustup, or Debian's rust-web where rustup cannot download),
+# cargo-leptos, wasm-bindgen-cli at the Cargo.lock version and wasm-opt (npm binaryen).
+RUN scripts/setup
+RUN . scripts/lib.sh && load_toolchain \
+ && cargo leptos build --release \
+ && mkdir -p /out \
+ && cp "$CARGO_TARGET_DIR/release/server" /out/server \
+ && cp -r target/site /out/site
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hubnotify
+WORKDIR /app
+COPY --from=build /out/server /app/server
+COPY --from=build /out/site /app/site
+ENV LEPTOS_ENV=PROD \
+    LEPTOS_OUTPUT_NAME=hub-notify \
+    LEPTOS_SITE_ROOT=/app/site \
+    LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_SITE_ADDR=0.0.0.0:3000 \
+    APP_ENV=production \
+    RUST_LOG=info
+USER hubnotify
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+ENTRYPOINT ["/app/server"]
+CMD ["serve"]
