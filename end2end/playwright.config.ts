@@ -7,6 +7,7 @@ const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 export default defineConfig({
   testDir: "./tests",
   timeout: 30_000,
+  globalTimeout: 10 * 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: true,
   workers: 2,

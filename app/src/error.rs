@@ -3,6 +3,8 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::notifications::FieldErrors;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("not signed in")]
@@ -15,6 +17,11 @@ pub enum AppError {
     Throttled,
     #[error("a backing service is unavailable")]
     Unavailable,
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    /// A webhook call failed: `class` is the sender's failure class (`timeout`, `errcode`, …).
+    #[error("{message}")]
+    Webhook { class: String, message: String },
     #[error("{0}")]
     ServerFn(ServerFnErrorErr),
 }

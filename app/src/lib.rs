@@ -9,6 +9,7 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod notifications;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;

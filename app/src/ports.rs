@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use http::StatusCode;
 use leptos::prelude::*;
 
+use crate::api::notifications::SettingsView;
 use crate::error::AppError;
+use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
 use crate::users::UserSummary;
 
@@ -30,10 +32,20 @@ pub trait UserDirectory: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<UserSummary>, AppError>;
 }
 
+#[async_trait]
+pub trait NotificationService: Send + Sync + 'static {
+    async fn load(&self) -> Result<SettingsView, AppError>;
+    /// Validates (fields and SSRF rules), saves, and rebuilds the schedule.
+    async fn save(&self, settings: NotificationSettings, by: &CurrentUser) -> Result<SettingsView, AppError>;
+    /// Sends the test message through the real sender.
+    async fn test(&self, kind: NotificationKind, webhook_url: &str) -> Result<(), AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub sessions: Arc<dyn SessionService>,
     pub users: Arc<dyn UserDirectory>,
+    pub notifications: Arc<dyn NotificationService>,
 }
 
 pub fn services() -> Result<Services, AppError> {
@@ -46,8 +58,7 @@ pub fn services() -> Result<Services, AppError> {
 
 /// The identity the server's access layer attached to this request, if any.
 pub fn current_user() -> Option<CurrentUser> {
-    use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
 }
 
 fn set_status(status: StatusCode) {
@@ -81,6 +92,9 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::Webhook { class, .. } if class == "refused" => StatusCode::BAD_REQUEST,
+            AppError::Webhook { .. } => StatusCode::BAD_GATEWAY,
             AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
         });
     }

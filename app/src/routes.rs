@@ -4,14 +4,10 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
-use crate::api::auth::{whoami, SignIn, SignOut};
+use crate::api::auth::{reload_at, SignIn, SignOut};
 use crate::components::layout::{AppLayout, SettingsLayout};
-use crate::error::AppError;
-use crate::i18n::I18nContextProvider;
-use crate::pages::{
-    dashboard::DashboardPage, login::LoginPage, not_found::NotFound,
-    notifications::NotificationsPage,
-};
+use crate::i18n::{I18nContextProvider, Locale};
+use crate::pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, notifications::NotificationsPage};
 use crate::session::CurrentUser;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -33,31 +29,54 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The signed-in user and the actions that change it, shared by every page.
+/// The signed-in user and the actions that change it, shared by every page. The user is known
+/// when the page is rendered (the server resolved it) and travels to the browser inside the
+/// page, so nothing waits for it; signing in or out reloads the page.
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub sign_in: ServerAction<SignIn>,
     pub sign_out: ServerAction<SignOut>,
-    pub me: Resource<Result<Option<CurrentUser>, AppError>>,
+    me: StoredValue<Option<CurrentUser>>,
+}
+
+impl Auth {
+    pub fn me(&self) -> Option<CurrentUser> {
+        self.me.get_value()
+    }
+    pub fn is_admin(&self) -> bool {
+        self.me.with_value(|me| me.as_ref().is_some_and(CurrentUser::is_admin))
+    }
 }
 
 pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
+/// Set by a page with unsaved edits; in-app links ask before leaving it.
+#[derive(Clone, Copy)]
+pub struct UnsavedChanges(pub RwSignal<bool>);
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let sign_in = ServerAction::<SignIn>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let me = Resource::new(
-        move || (sign_in.version().get(), sign_out.version().get()),
-        |_| whoami(),
-    );
+    let me = SharedValue::new(crate::session::request_user).into_inner();
     provide_context(Auth {
         sign_in,
         sign_out,
-        me,
+        me: StoredValue::new(me),
+    });
+    provide_context(UnsavedChanges(RwSignal::new(false)));
+    Effect::new(move |_| {
+        if let Some(Ok(next)) = sign_in.value().get() {
+            reload_at(&next);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(next)) = sign_out.value().get() {
+            reload_at(&next);
+        }
     });
     // Effects run only in the browser, after hydration: browser tests wait for this mark.
     Effect::new(|_| {
@@ -68,11 +87,15 @@ pub fn App() -> impl IntoView {
 
     // zh-CN unless the user picked a language (remembered in a cookie): the browser's
     // Accept-Language is deliberately not consulted.
-    let no_accept_language =
-        leptos_use::UseLocalesOptions::default().ssr_lang_header_getter(|| None);
+    let no_accept_language = leptos_use::UseLocalesOptions::default().ssr_lang_header_getter(|| None);
+    // One cookie for the whole site (the default path would be the page's directory), kept a year.
+    let locale_cookie = leptos_i18n::context::CookieOptions::<Locale>::default()
+        .path("/")
+        .same_site(leptos_use::SameSite::Lax)
+        .max_age(365_i64 * 24 * 3600 * 1000);
 
     view! {
-        <I18nContextProvider ssr_lang_header_getter=no_accept_language>
+        <I18nContextProvider ssr_lang_header_getter=no_accept_language cookie_options=locale_cookie>
             <Stylesheet id="leptos" href="/pkg/hub-notify.css" />
             <Title text="Hub Notify" />
             <Router>

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -10,6 +11,8 @@ pub enum Role {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct CurrentUser {
     pub role: Role,
     /// Display name: the user's name, or "admin" for the admin token.
@@ -21,6 +24,19 @@ pub struct CurrentUser {
 impl CurrentUser {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+}
+
+/// The identity the server resolved for this request (SSR), or `None` (in the browser, where
+/// it arrives serialized in the page instead).
+pub fn request_user() -> Option<CurrentUser> {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ports::current_user()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
     }
 }
 

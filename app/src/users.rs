@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::session::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserSummary {
     pub id: i64,

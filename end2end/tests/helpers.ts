@@ -33,3 +33,15 @@ export async function signIn(page: Page, token: string) {
   await page.getByTestId("login-submit").click();
   await expect(page).toHaveURL(/\/dashboard$/);
 }
+
+export const receiverUrl = required("E2E_RECEIVER_URL");
+
+/** A webhook URL on the local receiver; `key` keeps parallel tests apart. */
+export function hookUrl(answer: string, key: string): string {
+  return `${receiverUrl}/${answer}?key=${encodeURIComponent(key)}`;
+}
+
+export async function receivedBy(key: string): Promise<{ path: string; body: any }[]> {
+  const res = await fetch(`${receiverUrl}/received?key=${encodeURIComponent(key)}`);
+  return res.json();
+}

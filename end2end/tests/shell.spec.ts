@@ -5,12 +5,13 @@ test("admin signs in and reaches 消息推送 through the sidebar", async ({ pag
   const errors = watchConsole(page);
   await signIn(page, adminToken);
   await expect(page.getByTestId("whoami-role")).toHaveText("管理员");
+  await expect(page.getByTestId("user-list")).toContainText(userName);
   await page.getByRole("link", { name: "设置" }).click();
   await expect(page).toHaveURL(/\/settings\/notifications$/);
   await expect(page.getByTestId("notifications-title")).toHaveText("消息推送");
   await expect(page.getByRole("navigation", { name: "settings" }).getByRole("link", { name: "消息推送" })).toBeVisible();
-  await expect(page.getByTestId("master-status")).toHaveText("已关闭");
-  await expect(page.getByTestId("notifications-empty")).toContainText("熔断器告警");
+  await expect(page.getByTestId("card-circuitBreaker")).toContainText("熔断器告警");
+  await expect(page.getByTestId("save-settings")).toHaveText("保存设置");
   expect(errors).toEqual([]);
 });
 

@@ -55,23 +55,14 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
 
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         if let Some(policy) = page_policy(req.uri().path()) {
-            let path_and_query = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-                .to_owned();
+            let path_and_query = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
             match (policy, &user) {
                 (PagePolicy::Root, Some(_)) | (PagePolicy::SignedOutOnly, Some(_)) => {
                     return Redirect::to("/dashboard").into_response()
                 }
                 (PagePolicy::Root, None) => return Redirect::to("/login").into_response(),
-                (PagePolicy::SignedIn | PagePolicy::Admin, None) => {
-                    return login_redirect(&path_and_query)
-                }
-                (PagePolicy::Admin, Some(u)) if !u.is_admin() => {
-                    return Redirect::to("/dashboard").into_response()
-                }
+                (PagePolicy::SignedIn | PagePolicy::Admin, None) => return login_redirect(&path_and_query),
+                (PagePolicy::Admin, Some(u)) if !u.is_admin() => return Redirect::to("/dashboard").into_response(),
                 _ => {}
             }
         }
@@ -89,10 +80,7 @@ mod tests {
         assert_eq!(page_policy("/login"), Some(PagePolicy::SignedOutOnly));
         assert_eq!(page_policy("/dashboard"), Some(PagePolicy::SignedIn));
         assert_eq!(page_policy("/settings"), Some(PagePolicy::Admin));
-        assert_eq!(
-            page_policy("/settings/notifications"),
-            Some(PagePolicy::Admin)
-        );
+        assert_eq!(page_policy("/settings/notifications"), Some(PagePolicy::Admin));
         assert_eq!(page_policy("/settingsx"), None);
         assert_eq!(page_policy("/pkg/hub-notify.js"), None);
         assert_eq!(page_policy("/api/v1/users"), None);

@@ -46,13 +46,7 @@ fn admin() -> CurrentUser {
 }
 
 impl Authenticator {
-    pub fn new(
-        admin_token: Secret,
-        db: PgPool,
-        redis: Pool,
-        keys: Keys,
-        sessions: SessionStore,
-    ) -> Self {
+    pub fn new(admin_token: Secret, db: PgPool, redis: Pool, keys: Keys, sessions: SessionStore) -> Self {
         Authenticator {
             admin_token,
             db,
@@ -67,12 +61,10 @@ impl Authenticator {
         if secrets_equal(secret, self.admin_token.expose()) {
             return Ok(Some(admin()));
         }
-        crate::users::find_by_api_key(&self.db, secret)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "API key lookup failed");
-                AppError::Unavailable
-            })
+        crate::users::find_by_api_key(&self.db, secret).await.map_err(|e| {
+            tracing::error!(error = %e, "API key lookup failed");
+            AppError::Unavailable
+        })
     }
 
     /// Resolves a request: `Authorization: Bearer …` first, then the session cookie.
@@ -94,9 +86,7 @@ impl Authenticator {
     }
 
     fn failures_key(&self, client: Option<IpAddr>) -> String {
-        let who = client
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let who = client.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into());
         self.keys.key(&["sign-in-failures", &who])
     }
 }
@@ -154,25 +144,13 @@ mod tests {
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer_token(&h), None);
-        h.insert(
-            http::header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
+        h.insert(http::header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
         assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert(
-            http::header::AUTHORIZATION,
-            HeaderValue::from_static("bearer   abc "),
-        );
+        h.insert(http::header::AUTHORIZATION, HeaderValue::from_static("bearer   abc "));
         assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert(
-            http::header::AUTHORIZATION,
-            HeaderValue::from_static("Basic abc"),
-        );
+        h.insert(http::header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer_token(&h), None);
-        h.insert(
-            http::header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer "),
-        );
+        h.insert(http::header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
         assert_eq!(bearer_token(&h), None);
     }
 }

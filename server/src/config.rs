@@ -60,6 +60,9 @@ pub struct Config {
     pub site_addr: SocketAddr,
     pub cookie_secure: bool,
     pub session_ttl: Duration,
+    /// Private targets an admin opened on purpose (`WEBHOOK_ALLOWLIST`).
+    pub webhook_allowlist: crate::ssrf::Allowlist,
+    pub webhook_timeout: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -70,17 +73,10 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn get(lookup: Lookup, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn parse_num<T>(
-    lookup: Lookup,
-    name: &'static str,
-    default: T,
-    range: (T, T),
-) -> Result<T, ConfigError>
+fn parse_num<T>(lookup: Lookup, name: &'static str, default: T, range: (T, T)) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
@@ -112,12 +108,7 @@ fn parse_bool(lookup: Lookup, name: &'static str) -> Result<Option<bool>, Config
     }
 }
 
-fn parse_url(
-    lookup: Lookup,
-    name: &'static str,
-    default: &str,
-    schemes: &[&str],
-) -> Result<Secret, ConfigError> {
+fn parse_url(lookup: Lookup, name: &'static str, default: &str, schemes: &[&str]) -> Result<Secret, ConfigError> {
     let raw = get(lookup, name).unwrap_or_else(|| default.to_owned());
     let parsed = url::Url::parse(&raw).map_err(|e| ConfigError::Invalid {
         name,
@@ -183,8 +174,7 @@ impl Config {
                 problem: format!("expected host:port such as 127.0.0.1:3000, got {raw:?}"),
             })?,
         };
-        let key_prefix =
-            get(lookup, "REDIS_KEY_PREFIX").unwrap_or_else(|| "hub-notify:".to_owned());
+        let key_prefix = get(lookup, "REDIS_KEY_PREFIX").unwrap_or_else(|| "hub-notify:".to_owned());
         Ok(Config {
             database: DatabaseConfig::from_lookup(lookup)?,
             redis: RedisConfig {
@@ -201,11 +191,14 @@ impl Config {
             app_env,
             timezone,
             site_addr,
-            cookie_secure: parse_bool(lookup, "COOKIE_SECURE")?
-                .unwrap_or(app_env == AppEnv::Production),
-            session_ttl: Duration::from_secs(
-                3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?,
-            ),
+            cookie_secure: parse_bool(lookup, "COOKIE_SECURE")?.unwrap_or(app_env == AppEnv::Production),
+            session_ttl: Duration::from_secs(3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?),
+            webhook_allowlist: crate::ssrf::Allowlist::parse(&get(lookup, "WEBHOOK_ALLOWLIST").unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid {
+                    name: "WEBHOOK_ALLOWLIST",
+                    problem: format!("entry {:?}: {}", e.entry, e.reason),
+                })?,
+            webhook_timeout: Duration::from_secs(parse_num(lookup, "WEBHOOK_TIMEOUT_SECS", 10u64, (1, 120))?),
         })
     }
 }
@@ -216,10 +209,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(&move |name| map.get(name).cloned())
     }
 
@@ -236,15 +226,13 @@ mod tests {
         assert_eq!(c.redis.key_prefix, "hub-notify:");
         assert!(!c.cookie_secure);
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert!(c.webhook_allowlist.is_empty());
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
     }
 
     #[test]
     fn production_makes_cookies_secure_unless_overridden() {
-        assert!(
-            config(&[TOKEN, ("APP_ENV", "production")])
-                .unwrap()
-                .cookie_secure
-        );
+        assert!(config(&[TOKEN, ("APP_ENV", "production")]).unwrap().cookie_secure);
         let c = config(&[TOKEN, ("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).unwrap();
         assert!(!c.cookie_secure);
     }
@@ -255,31 +243,19 @@ mod tests {
             (&[], "ADMIN_TOKEN is not set"),
             (&[("ADMIN_TOKEN", "short")], "ADMIN_TOKEN is invalid"),
             (&[TOKEN, ("APP_ENV", "prod")], "APP_ENV is invalid"),
-            (
-                &[TOKEN, ("APP_TIMEZONE", "Mars/Base")],
-                "APP_TIMEZONE is invalid",
-            ),
+            (&[TOKEN, ("APP_TIMEZONE", "Mars/Base")], "APP_TIMEZONE is invalid"),
             (
                 &[TOKEN, ("LEPTOS_SITE_ADDR", "localhost")],
                 "LEPTOS_SITE_ADDR is invalid",
             ),
-            (
-                &[TOKEN, ("DATABASE_URL", "mysql://x")],
-                "DATABASE_URL is invalid",
-            ),
+            (&[TOKEN, ("DATABASE_URL", "mysql://x")], "DATABASE_URL is invalid"),
             (&[TOKEN, ("REDIS_URL", "not a url")], "REDIS_URL is invalid"),
             (
                 &[TOKEN, ("DATABASE_MAX_CONNECTIONS", "0")],
                 "DATABASE_MAX_CONNECTIONS is invalid",
             ),
-            (
-                &[TOKEN, ("COOKIE_SECURE", "maybe")],
-                "COOKIE_SECURE is invalid",
-            ),
-            (
-                &[TOKEN, ("SESSION_TTL_HOURS", "x")],
-                "SESSION_TTL_HOURS is invalid",
-            ),
+            (&[TOKEN, ("COOKIE_SECURE", "maybe")], "COOKIE_SECURE is invalid"),
+            (&[TOKEN, ("SESSION_TTL_HOURS", "x")], "SESSION_TTL_HOURS is invalid"),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();

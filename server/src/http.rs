@@ -21,12 +21,12 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services();
     let options = state.leptos_options.clone();
+    let (api_routes, _openapi) = api::router();
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/v1/session", get(api::session))
-        .route("/api/v1/users", get(api::users))
+        .merge(api_routes)
         .leptos_routes_with_context(
             &state,
             routes,
@@ -39,11 +39,21 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 // Path only: query strings may carry secrets (webhook keys).
                 .make_span_with(|req: &Request<Body>| {
-                    let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let request_id = req
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
                 })
+                // Every response is logged once below, with its status; no second line for 5xx.
+                .on_failure(())
                 .on_response(|res: &http::Response<Body>, latency: Duration, _span: &tracing::Span| {
-                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "response"
+                    );
                 }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Hub Notify server: configuration, PostgreSQL, Redis, sessions, access rules and the
 //! HTTP surface hosting the Leptos app. One file per concern.
 pub mod access;
@@ -8,10 +9,15 @@ pub mod db;
 pub mod health;
 pub mod http;
 pub mod redis;
+pub mod scheduler;
 pub mod secrets;
+pub mod sender;
 pub mod sessions;
+pub mod settings;
+pub mod ssrf;
 pub mod state;
 pub mod telemetry;
+pub mod templates;
 pub mod users;
 
 use std::net::SocketAddr;

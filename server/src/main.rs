@@ -6,8 +6,7 @@ use app::session::Role;
 use server::config::{AppEnv, Config, DatabaseConfig};
 use server::{db, http, leptos_options, redis, state::AppState, telemetry, users};
 
-const USAGE: &str =
-    "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]";
+const USAGE: &str = "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -53,7 +52,13 @@ async fn serve() -> ExitCode {
     };
     let addr = config.site_addr;
     let env = config.app_env;
-    let state = AppState::new(config, options, db, redis);
+    let state = match AppState::new(config, options, db, redis) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot build the webhook client: {e}")),
+    };
+    if let Err(e) = state.settings.rebuild_schedule().await {
+        return fail(format!("cannot load the notification settings: {e}"));
+    }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
@@ -99,9 +104,7 @@ async fn create_user(args: &[String]) -> ExitCode {
         }
     }
     let (Some(id), Some(name)) = (id, name) else {
-        return fail(format!(
-            "--id <integer> and --name <name> are required\n{USAGE}"
-        ));
+        return fail(format!("--id <integer> and --name <name> are required\n{USAGE}"));
     };
     let database = match DatabaseConfig::from_lookup(&|n| std::env::var(n).ok()) {
         Ok(d) => d,

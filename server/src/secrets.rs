@@ -35,9 +35,7 @@ mod tests {
         let a = random_token();
         assert_ne!(a, random_token());
         assert_eq!(a.len(), 43);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert!(new_api_key().starts_with("hn_"));
     }
 

@@ -28,8 +28,7 @@ impl SessionStore {
     }
 
     fn key(&self, session_id: &str) -> String {
-        self.keys
-            .key(&["session", &hex::encode(sha256(session_id))])
+        self.keys.key(&["session", &hex::encode(sha256(session_id))])
     }
 
     /// Starts a session; returns its `Set-Cookie` value.
@@ -49,10 +48,7 @@ impl SessionStore {
         Ok(self.cookie(&id, self.ttl.as_secs()))
     }
 
-    pub async fn load(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<CurrentUser>, fred::error::Error> {
+    pub async fn load(&self, headers: &HeaderMap) -> Result<Option<CurrentUser>, fred::error::Error> {
         let Some(id) = session_id(headers) else {
             return Ok(None);
         };
@@ -70,9 +66,7 @@ impl SessionStore {
 
     fn cookie(&self, value: &str, max_age: u64) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
-        format!(
-            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-        )
+        format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 }
 

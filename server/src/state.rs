@@ -12,7 +12,11 @@ use sqlx::PgPool;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::redis::Keys;
+use crate::scheduler::Scheduler;
+use crate::sender::WebhookSender;
 use crate::sessions::SessionStore;
+use crate::settings::SettingsService;
+use crate::ssrf::SsrfGuard;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +26,7 @@ pub struct AppState {
     pub redis: fred::clients::Pool,
     pub keys: Keys,
     pub auth: Authenticator,
+    pub settings: SettingsService,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -36,14 +41,9 @@ impl AppState {
         leptos_options: LeptosOptions,
         db: PgPool,
         redis: fred::clients::Pool,
-    ) -> Self {
+    ) -> Result<Self, reqwest::Error> {
         let keys = Keys::new(config.redis.key_prefix.clone());
-        let sessions = SessionStore::new(
-            redis.clone(),
-            keys.clone(),
-            config.session_ttl,
-            config.cookie_secure,
-        );
+        let sessions = SessionStore::new(redis.clone(), keys.clone(), config.session_ttl, config.cookie_secure);
         let auth = Authenticator::new(
             config.admin_token.clone(),
             db.clone(),
@@ -51,14 +51,18 @@ impl AppState {
             keys.clone(),
             sessions,
         );
-        AppState {
+        let sender = WebhookSender::new(SsrfGuard::new(config.webhook_allowlist.clone()), config.webhook_timeout)?;
+        let scheduler = Scheduler::new(config.app_env, config.timezone);
+        let settings = SettingsService::new(db.clone(), sender, scheduler, config.timezone);
+        Ok(AppState {
             leptos_options,
             config: Arc::new(config),
             db,
             redis,
             keys,
             auth,
-        }
+            settings,
+        })
     }
 
     /// The ports server functions use, put in their context.
@@ -66,6 +70,7 @@ impl AppState {
         Services {
             sessions: Arc::new(self.auth.clone()),
             users: Arc::new(PgUserDirectory(self.db.clone())),
+            notifications: Arc::new(self.settings.clone()),
         }
     }
 }

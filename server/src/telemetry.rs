@@ -10,12 +10,7 @@ pub fn init(app_env: AppEnv) {
     // `try_init`: tests and repeated calls must not panic on an installed subscriber.
     let _ = match app_env {
         AppEnv::Production => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
             .try_init(),
         AppEnv::Development => registry.with(fmt::layer().compact()).try_init(),
     };

@@ -22,15 +22,11 @@ fn role_from_db(role: &str) -> Role {
 }
 
 /// Looks up the user owning an API key.
-pub async fn find_by_api_key(
-    db: &PgPool,
-    api_key: &str,
-) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, name, role FROM users WHERE api_key_hash = $1")
-            .bind(&sha256(api_key)[..])
-            .fetch_optional(db)
-            .await?;
+pub async fn find_by_api_key(db: &PgPool, api_key: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let row: Option<(i64, String, String)> = sqlx::query_as("SELECT id, name, role FROM users WHERE api_key_hash = $1")
+        .bind(&sha256(api_key)[..])
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|(id, name, role)| CurrentUser {
         role: role_from_db(&role),
         name,
@@ -39,12 +35,7 @@ pub async fn find_by_api_key(
 }
 
 /// Creates the user (or renames an existing one) and issues a new API key, returned once.
-pub async fn issue_api_key(
-    db: &PgPool,
-    id: i64,
-    name: &str,
-    role: Role,
-) -> Result<String, UserError> {
+pub async fn issue_api_key(db: &PgPool, id: i64, name: &str, role: Role) -> Result<String, UserError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(UserError::InvalidName);
@@ -68,11 +59,10 @@ pub async fn issue_api_key(
 }
 
 pub async fn list(db: &PgPool) -> Result<Vec<UserSummary>, sqlx::Error> {
-    let rows: Vec<(i64, String, String, bool, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT id, name, role, api_key_hash IS NOT NULL, created_at FROM users ORDER BY id",
-    )
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<(i64, String, String, bool, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT id, name, role, api_key_hash IS NOT NULL, created_at FROM users ORDER BY id")
+            .fetch_all(db)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(id, name, role, has_api_key, created_at)| UserSummary {

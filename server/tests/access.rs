@@ -12,10 +12,7 @@ async fn signed_out_visitors_are_sent_to_login() {
         ("/", "/login"),
         ("/dashboard", "/login?next=%2Fdashboard"),
         ("/settings", "/login?next=%2Fsettings"),
-        (
-            "/settings/notifications",
-            "/login?next=%2Fsettings%2Fnotifications",
-        ),
+        ("/settings/notifications", "/login?next=%2Fsettings%2Fnotifications"),
     ] {
         let res = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
@@ -26,6 +23,9 @@ async fn signed_out_visitors_are_sent_to_login() {
     let html = login.text().await.unwrap();
     assert!(html.contains("登录 Hub Notify"), "zh-CN by default");
     assert!(html.contains("lang=\"zh-CN\""), "html lang attribute");
+    // Without JavaScript the form still carries where to go back to.
+    let html = client.get(app.url("/login?next=%2Fsettings%2Fnotifications")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("value=\"/settings/notifications\""), "next survives in the form");
 }
 
 #[tokio::test]
@@ -35,31 +35,19 @@ async fn admin_signs_in_and_reaches_notifications() {
     let res = app.sign_in(&client, ADMIN_TOKEN).await;
     assert!(res.status().is_redirection(), "status {}", res.status());
     assert_eq!(location(&res), "/dashboard");
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.starts_with("hn_session="));
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "not Secure in development");
 
-    let page = client
-        .get(app.url("/settings/notifications"))
-        .send()
-        .await
-        .unwrap();
+    let page = client.get(app.url("/settings/notifications")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("消息推送"));
     assert!(html.contains("通知总开关"));
-    assert!(
-        html.contains("熔断器告警") && html.contains("每日排行榜") && html.contains("成本预警")
-    );
+    assert!(html.contains("熔断器告警") && html.contains("每日排行榜") && html.contains("成本预警"));
 
     let dash = client
         .get(app.url("/dashboard"))
@@ -88,11 +76,7 @@ async fn admin_signs_in_and_reaches_notifications() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "the old cookie no longer works"
-    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the old cookie no longer works");
 }
 
 fn sign_out_path() -> String {
@@ -124,11 +108,7 @@ async fn users_sign_in_with_their_api_key_and_stay_out_of_settings() {
         assert_eq!(location(&res), "/dashboard", "{path}");
     }
     // An admin server function refuses a user session.
-    let res = client
-        .post(app.url(&list_users_path()))
-        .send()
-        .await
-        .unwrap();
+    let res = client.post(app.url(&list_users_path())).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // And the REST API refuses the user's key.
     let res = app
@@ -185,10 +165,7 @@ async fn rest_api_authentication() {
     assert_eq!(users[0]["id"], 1);
     assert_eq!(users[0]["name"], "李四");
     assert_eq!(users[0]["hasApiKey"], true);
-    assert!(
-        users[0].get("apiKeyHash").is_none(),
-        "no key material in responses"
-    );
+    assert!(users[0].get("apiKeyHash").is_none(), "no key material in responses");
 
     let res = client
         .get(app.url("/api/v1/session"))
@@ -227,24 +204,13 @@ async fn readiness_names_the_service_that_is_down() {
     let res = app.client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert!(
-        body["postgres"]
-            .as_str()
-            .unwrap()
-            .starts_with("unavailable"),
-        "{body}"
-    );
+    assert!(body["postgres"].as_str().unwrap().starts_with("unavailable"), "{body}");
     assert_eq!(body["redis"], "ok");
 }
 
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client()
-        .get(app.url("/no-such-page"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client().get(app.url("/no-such-page")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -1,3 +1,4 @@
 //! Server-function declarations, one file per area.
 pub mod auth;
+pub mod notifications;
 pub mod users;

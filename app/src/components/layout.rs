@@ -3,15 +3,32 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::components::language::LanguageSwitch;
-use crate::i18n::{t, use_i18n};
-use crate::routes::use_auth;
+use crate::i18n::{t, t_string, use_i18n};
+use crate::routes::{use_auth, UnsavedChanges};
 use crate::session::{CurrentUser, Role};
+
+/// Click handler for a navigation block, in the capture phase on the element itself so it runs
+/// before the router's window listener: with unsaved edits, navigation waits for a confirmation.
+fn confirm_leave() -> impl Fn(leptos::ev::MouseEvent) + Copy + 'static {
+    let i18n = use_i18n();
+    let unsaved = use_context::<UnsavedChanges>();
+    move |ev: leptos::ev::MouseEvent| {
+        if unsaved.is_some_and(|u| u.0.get_untracked())
+            && !window()
+                .confirm_with_message(t_string!(i18n, confirm_leave))
+                .unwrap_or(true)
+        {
+            ev.prevent_default();
+        }
+    }
+}
 
 #[component]
 pub fn AppLayout() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
     let collapsed = RwSignal::new(false);
+    let guard = confirm_leave();
 
     view! {
         <div class="app" class:collapsed=move || collapsed.get()>
@@ -20,22 +37,17 @@ pub fn AppLayout() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     <span class="brand-name">{t!(i18n, app_name)}</span>
                 </div>
-                <nav class="main-nav">
+                <nav class="main-nav" on:click:capture=guard>
                     <A href="/dashboard">
                         <span class="nav-icon" aria-hidden="true">"▦"</span>
                         <span class="nav-label">{t!(i18n, nav_dashboard)}</span>
                     </A>
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let admin = matches!(auth.me.await, Ok(Some(ref u)) if u.is_admin());
-                            admin.then(|| view! {
-                                <A href="/settings">
-                                    <span class="nav-icon" aria-hidden="true">"⚙"</span>
-                                    <span class="nav-label">{t!(i18n, nav_settings)}</span>
-                                </A>
-                            })
-                        })}
-                    </Transition>
+                    {auth.is_admin().then(|| view! {
+                        <A href="/settings">
+                            <span class="nav-icon" aria-hidden="true">"⚙"</span>
+                            <span class="nav-label">{t!(i18n, nav_settings)}</span>
+                        </A>
+                    })}
                 </nav>
                 <button
                     type="button"
@@ -51,16 +63,11 @@ pub fn AppLayout() -> impl IntoView {
                 <header class="topbar">
                     <div class="topbar-spacer"></div>
                     <LanguageSwitch />
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            match auth.me.await {
-                                Ok(Some(user)) => view! { <UserBadge user /> }.into_any(),
-                                // The server redirects signed-out page loads; this covers client navigation.
-                                Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
-                                Err(_) => ().into_any(),
-                            }
-                        })}
-                    </Transition>
+                    {match auth.me() {
+                        Some(user) => view! { <UserBadge user /> }.into_any(),
+                        // The server redirects signed-out page loads; this covers client navigation.
+                        None => view! { <Redirect path="/login" /> }.into_any(),
+                    }}
                 </header>
                 <main class="content">
                     <Outlet />
@@ -97,16 +104,9 @@ pub fn SettingsLayout() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match auth.me.await {
-                    Ok(Some(user)) if !user.is_admin() => view! { <Redirect path="/dashboard" /> }.into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Transition>
+        {(!auth.is_admin()).then(|| view! { <Redirect path="/dashboard" /> })}
         <div class="settings">
-            <nav class="settings-nav" aria-label="settings">
+            <nav class="settings-nav" aria-label="settings" on:click:capture=confirm_leave()>
                 <h2 class="settings-nav-title">{t!(i18n, settings_title)}</h2>
                 <A href="/settings/notifications">{t!(i18n, settings_nav_notifications)}</A>
             </nav>

@@ -1,2 +1,3 @@
 pub mod language;
 pub mod layout;
+pub mod toast;

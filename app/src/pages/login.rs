@@ -34,7 +34,7 @@ pub fn LoginPage() -> impl IntoView {
                 <h1>{t!(i18n, login_title)}</h1>
                 <p class="muted">{t!(i18n, login_hint)}</p>
                 <ActionForm action=auth.sign_in attr:class="form" attr:data-testid="login-form">
-                    <input type="hidden" name="next" prop:value=next />
+                    <input type="hidden" name="next" value=next />
                     <label class="field">
                         <span class="field-label">{t!(i18n, login_token_label)}</span>
                         <input

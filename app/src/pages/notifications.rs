@@ -1,60 +1,537 @@
-//! `/settings/notifications` (消息推送). Until notification settings exist this shows what the
-//! system would push and that nothing is configured: the master switch is off by default.
+//! `/settings/notifications` (消息推送): the master switch, one card per kind with its own
+//! webhook and 测试连接, and one 保存设置 for everything.
+use leptos::ev;
 use leptos::prelude::*;
 
-use crate::i18n::{t, use_i18n};
+use crate::api::notifications::{load_notification_settings, save_notification_settings, test_webhook, SettingsView};
+use crate::components::toast::{ToastKind, Toaster, Toasts};
+use crate::error::AppError;
+use crate::i18n::{t, t_string, use_i18n};
+use crate::notifications::{
+    CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
+    NotificationSettings,
+};
+use crate::routes::UnsavedChanges;
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let i18n = use_i18n();
-    let kinds = [
-        (
-            "circuitBreaker",
-            t!(i18n, kind_circuit_breaker).into_any(),
-            t!(i18n, kind_circuit_breaker_trigger).into_any(),
-        ),
-        (
-            "dailyLeaderboard",
-            t!(i18n, kind_daily_leaderboard).into_any(),
-            t!(i18n, kind_daily_leaderboard_trigger).into_any(),
-        ),
-        (
-            "costAlert",
-            t!(i18n, kind_cost_alert).into_any(),
-            t!(i18n, kind_cost_alert_trigger).into_any(),
-        ),
-    ];
+    let loaded = Resource::new(|| (), |_| load_notification_settings());
     view! {
         <h1 class="page-title" data-testid="notifications-title">{t!(i18n, notifications_title)}</h1>
         <p class="muted">{t!(i18n, notifications_intro)}</p>
-        <div class="card master-row">
-            <span class="master-label">{t!(i18n, notifications_master)}</span>
-            <span class="status-pill off" data-testid="master-status">{t!(i18n, notifications_status_off)}</span>
+        <Transition fallback=|| view! { <div class="card skeleton" data-testid="settings-loading"></div> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(view) => view! { <SettingsForm initial=view /> }.into_any(),
+                    Err(_) => view! {
+                        <div class="card form-error" role="alert">{t!(i18n, load_failed)}</div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The form's state: text as typed (numbers included), so half-typed input is never lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Draft {
+    enabled: bool,
+    cb_enabled: bool,
+    cb_url: String,
+    dl_enabled: bool,
+    dl_url: String,
+    dl_time: String,
+    dl_top_n: String,
+    ca_enabled: bool,
+    ca_url: String,
+    ca_threshold: String,
+    ca_interval: String,
+}
+
+impl Draft {
+    fn from_settings(s: &NotificationSettings) -> Self {
+        Draft {
+            enabled: s.enabled,
+            cb_enabled: s.circuit_breaker.enabled,
+            cb_url: s.circuit_breaker.webhook_url.clone().unwrap_or_default(),
+            dl_enabled: s.daily_leaderboard.enabled,
+            dl_url: s.daily_leaderboard.webhook_url.clone().unwrap_or_default(),
+            dl_time: s.daily_leaderboard.time.clone(),
+            dl_top_n: s.daily_leaderboard.top_n.to_string(),
+            ca_enabled: s.cost_alert.enabled,
+            ca_url: s.cost_alert.webhook_url.clone().unwrap_or_default(),
+            ca_threshold: s.cost_alert.threshold_percent.to_string(),
+            ca_interval: s.cost_alert.check_interval_minutes.to_string(),
+        }
+    }
+
+    /// The settings this draft means, or every problem the page can see by itself.
+    fn to_settings(&self) -> Result<NotificationSettings, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut number = |path: &str, text: &str| {
+            text.trim().parse::<i32>().unwrap_or_else(|_| {
+                errors.insert(path.into(), FieldProblem::NotANumber);
+                0
+            })
+        };
+        let top_n = number("dailyLeaderboard.topN", &self.dl_top_n);
+        let threshold = number("costAlert.thresholdPercent", &self.ca_threshold);
+        let interval = number("costAlert.checkIntervalMinutes", &self.ca_interval);
+        let url = |u: &str| Some(u.to_owned());
+        let settings = NotificationSettings {
+            enabled: self.enabled,
+            circuit_breaker: CircuitBreakerSettings {
+                enabled: self.cb_enabled,
+                webhook_url: url(&self.cb_url),
+            },
+            daily_leaderboard: DailyLeaderboardSettings {
+                enabled: self.dl_enabled,
+                webhook_url: url(&self.dl_url),
+                time: self.dl_time.clone(),
+                top_n,
+            },
+            cost_alert: CostAlertSettings {
+                enabled: self.ca_enabled,
+                webhook_url: url(&self.ca_url),
+                threshold_percent: threshold,
+                check_interval_minutes: interval,
+            },
+        }
+        .normalized();
+        if let Err(found) = settings.validate(&|_| Ok(())) {
+            for (path, problem) in found.0 {
+                // A number that did not parse keeps that message, not a range error for 0.
+                errors.0.entry(path).or_insert(problem);
+            }
+        }
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[component]
+fn SettingsForm(initial: SettingsView) -> impl IntoView {
+    let i18n = use_i18n();
+    let toasts = Toasts::new();
+    let saved = RwSignal::new(Draft::from_settings(&initial.settings));
+    let draft = RwSignal::new(saved.get_untracked());
+    let last_saved = RwSignal::new((initial.updated_at, initial.updated_by));
+    let errors = RwSignal::new(FieldErrors::default());
+    // Errors show once the admin tried to save; then they follow every keystroke.
+    let show_errors = RwSignal::new(false);
+    let dirty = Memo::new(move |_| draft.with(|d| saved.with(|s| d != s)));
+
+    Effect::new(move |_| {
+        if show_errors.get() {
+            errors.set(draft.with(|d| d.to_settings().err().unwrap_or_default()));
+        }
+    });
+
+    // Leaving with unsaved changes asks first: the browser's own prompt for reloads and other
+    // sites, a confirm for links inside the app (see `UnsavedChanges`).
+    if let Some(unsaved) = use_context::<UnsavedChanges>() {
+        Effect::new(move |_| unsaved.0.set(dirty.get()));
+        on_cleanup(move || unsaved.0.set(false));
+    }
+    let before_unload = window_event_listener(ev::beforeunload, move |e| {
+        if dirty.get_untracked() {
+            e.prevent_default();
+        }
+    });
+    on_cleanup(move || before_unload.remove());
+
+    let save = Action::new(move |settings: &NotificationSettings| {
+        let settings = settings.clone();
+        async move { save_notification_settings(settings).await }
+    });
+    Effect::new(move |_| {
+        let Some(result) = save.value().get() else { return };
+        match result {
+            Ok(view) => {
+                let fresh = Draft::from_settings(&view.settings);
+                saved.set(fresh.clone());
+                draft.set(fresh);
+                last_saved.set((view.updated_at, view.updated_by));
+                errors.set(FieldErrors::default());
+                show_errors.set(false);
+                toasts.push(ToastKind::Success, t_string!(i18n, toast_saved).to_string());
+            }
+            Err(AppError::Validation(found)) => {
+                errors.set(found);
+                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
+            }
+            Err(e) => {
+                let reason = failure_text(i18n, &e);
+                toasts.push(
+                    ToastKind::Error,
+                    format!("{}: {reason}", t_string!(i18n, toast_save_failed)),
+                );
+            }
+        }
+    });
+    let on_save = move |ev: ev::SubmitEvent| {
+        ev.prevent_default();
+        show_errors.set(true);
+        match draft.get_untracked().to_settings() {
+            Ok(settings) => {
+                save.dispatch(settings);
+            }
+            Err(found) => {
+                errors.set(found);
+                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
+            }
+        }
+    };
+
+    let master_off = move || !draft.with(|d| d.enabled);
+    view! {
+        <Toaster toasts />
+        <form class="settings-form" on:submit=on_save novalidate data-testid="settings-form">
+            <div class="card master-row">
+                <div>
+                    <div class="master-label">{t!(i18n, notifications_master)}</div>
+                    <p class="muted small">{t!(i18n, notifications_master_hint)}</p>
+                </div>
+                <Switch
+                    checked=Signal::derive(move || draft.with(|d| d.enabled))
+                    on_toggle=move |on| draft.update(|d| d.enabled = on)
+                    disabled=Signal::derive(|| false)
+                    test_id="master-switch"
+                />
+            </div>
+            <Show when=master_off>
+                <p class="notice" data-testid="master-off-notice">{t!(i18n, notifications_master_off_notice)}</p>
+            </Show>
+
+            <KindCard kind=NotificationKind::CircuitBreaker draft errors toasts />
+            <KindCard kind=NotificationKind::DailyLeaderboard draft errors toasts>
+                <div class="field-row">
+                    <TextField
+                        label=move || t!(i18n, field_send_time).into_any()
+                        hint=move || t!(i18n, field_send_time_hint).into_any()
+                        path="dailyLeaderboard.time"
+                        input_type="text"
+                        placeholder="HH:mm"
+                        value=Signal::derive(move || draft.with(|d| d.dl_time.clone()))
+                        on_input=move |v| draft.update(|d| d.dl_time = v)
+                        disabled=Signal::derive(master_off)
+                        errors
+                    />
+                    <TextField
+                        label=move || t!(i18n, field_top_n).into_any()
+                        hint=move || t!(i18n, field_top_n_hint).into_any()
+                        path="dailyLeaderboard.topN"
+                        input_type="number"
+                        value=Signal::derive(move || draft.with(|d| d.dl_top_n.clone()))
+                        on_input=move |v| draft.update(|d| d.dl_top_n = v)
+                        disabled=Signal::derive(master_off)
+                        errors
+                    />
+                </div>
+            </KindCard>
+            <KindCard kind=NotificationKind::CostAlert draft errors toasts>
+                <div class="field-row">
+                    <TextField
+                        label=move || t!(i18n, field_threshold).into_any()
+                        hint=move || t!(i18n, field_threshold_hint).into_any()
+                        path="costAlert.thresholdPercent"
+                        input_type="number"
+                        value=Signal::derive(move || draft.with(|d| d.ca_threshold.clone()))
+                        on_input=move |v| draft.update(|d| d.ca_threshold = v)
+                        disabled=Signal::derive(master_off)
+                        errors
+                    />
+                    <TextField
+                        label=move || t!(i18n, field_interval).into_any()
+                        hint=move || t!(i18n, field_interval_hint).into_any()
+                        path="costAlert.checkIntervalMinutes"
+                        input_type="number"
+                        value=Signal::derive(move || draft.with(|d| d.ca_interval.clone()))
+                        on_input=move |v| draft.update(|d| d.ca_interval = v)
+                        disabled=Signal::derive(master_off)
+                        errors
+                    />
+                </div>
+            </KindCard>
+
+            <div class="save-bar card">
+                <span class="save-state" data-testid="save-state" data-dirty=move || dirty.get().to_string()>
+                    {move || if dirty.get() {
+                        view! { <span class="dot dot-warn"></span>{t!(i18n, unsaved_changes)} }.into_any()
+                    } else {
+                        view! { <span class="dot dot-ok"></span>{t!(i18n, all_saved)} }.into_any()
+                    }}
+                </span>
+                <span class="muted small" data-testid="last-saved">
+                    {move || last_saved.with(|(at, by)| {
+                        let by = by.clone().map(|b| format!(" · {b}")).unwrap_or_default();
+                        format!("{}: {at}{by}", t_string!(i18n, last_saved))
+                    })}
+                </span>
+                <button type="submit" class="btn btn-primary" data-testid="save-settings" disabled=move || save.pending().get()>
+                    {move || if save.pending().get() { t!(i18n, saving).into_any() } else { t!(i18n, save_settings).into_any() }}
+                </button>
+            </div>
+        </form>
+    }
+    .into_any()
+}
+
+/// One notification kind: its switch and, while it is on, its webhook URL with 测试连接 and (as
+/// children) its own fields.
+#[component]
+fn KindCard(
+    kind: NotificationKind,
+    draft: RwSignal<Draft>,
+    errors: RwSignal<FieldErrors>,
+    toasts: Toasts,
+    #[prop(optional)] children: Option<ChildrenFn>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let enabled = move || {
+        draft.with(|d| match kind {
+            NotificationKind::CircuitBreaker => d.cb_enabled,
+            NotificationKind::DailyLeaderboard => d.dl_enabled,
+            NotificationKind::CostAlert => d.ca_enabled,
+        })
+    };
+    let set_enabled = move |on: bool| {
+        draft.update(|d| match kind {
+            NotificationKind::CircuitBreaker => d.cb_enabled = on,
+            NotificationKind::DailyLeaderboard => d.dl_enabled = on,
+            NotificationKind::CostAlert => d.ca_enabled = on,
+        })
+    };
+    let url = move || {
+        draft.with(|d| match kind {
+            NotificationKind::CircuitBreaker => d.cb_url.clone(),
+            NotificationKind::DailyLeaderboard => d.dl_url.clone(),
+            NotificationKind::CostAlert => d.ca_url.clone(),
+        })
+    };
+    let set_url = move |v: String| {
+        draft.update(|d| match kind {
+            NotificationKind::CircuitBreaker => d.cb_url = v,
+            NotificationKind::DailyLeaderboard => d.dl_url = v,
+            NotificationKind::CostAlert => d.ca_url = v,
+        })
+    };
+    let master_off = move || !draft.with(|d| d.enabled);
+    let title = move || match kind {
+        NotificationKind::CircuitBreaker => t!(i18n, kind_circuit_breaker).into_any(),
+        NotificationKind::DailyLeaderboard => t!(i18n, kind_daily_leaderboard).into_any(),
+        NotificationKind::CostAlert => t!(i18n, kind_cost_alert).into_any(),
+    };
+    let trigger = move || match kind {
+        NotificationKind::CircuitBreaker => t!(i18n, kind_circuit_breaker_trigger).into_any(),
+        NotificationKind::DailyLeaderboard => t!(i18n, kind_daily_leaderboard_trigger).into_any(),
+        NotificationKind::CostAlert => t!(i18n, kind_cost_alert_trigger).into_any(),
+    };
+    let switch_label = move || match kind {
+        NotificationKind::CircuitBreaker => t_string!(i18n, enable_circuit_breaker).to_string(),
+        NotificationKind::DailyLeaderboard => t_string!(i18n, enable_daily_leaderboard).to_string(),
+        NotificationKind::CostAlert => t_string!(i18n, enable_cost_alert).to_string(),
+    };
+
+    let test = Action::new(move |url: &String| {
+        let url = url.clone();
+        async move { test_webhook(kind, url).await }
+    });
+    Effect::new(move |_| {
+        let Some(result) = test.value().get() else { return };
+        match result {
+            Ok(()) => toasts.push(ToastKind::Success, t_string!(i18n, toast_test_ok).to_string()),
+            Err(e) => toasts.push(
+                ToastKind::Error,
+                format!("{}: {}", t_string!(i18n, toast_test_failed), failure_text(i18n, &e)),
+            ),
+        }
+    });
+    let url_path = format!("{}.webhookUrl", kind.key());
+
+    view! {
+        <section class="card kind-card" class:inactive=master_off data-kind=kind.key() data-testid=format!("card-{}", kind.key())>
+            <header class="kind-header">
+                <h2>{title}</h2>
+                <Switch
+                    checked=Signal::derive(enabled)
+                    on_toggle=set_enabled
+                    disabled=Signal::derive(master_off)
+                    test_id=format!("switch-{}", kind.key())
+                    label=Signal::derive(switch_label)
+                />
+            </header>
+            <p class="muted small">{trigger}</p>
+            <Show when=enabled>
+                {children.clone().map(|fields| fields())}
+                <div class="field-row webhook-row">
+                    <TextField
+                        label=move || t!(i18n, field_webhook_url).into_any()
+                        hint=|| ().into_any()
+                        path=url_path.clone()
+                        input_type="url"
+                        placeholder=t_string!(i18n, field_webhook_placeholder).to_string()
+                        value=Signal::derive(url)
+                        on_input=set_url
+                        disabled=Signal::derive(master_off)
+                        errors
+                    />
+                    <button
+                        type="button"
+                        class="btn btn-ghost test-button"
+                        data-testid=format!("test-{}", kind.key())
+                        disabled=move || master_off() || test.pending().get() || url().trim().is_empty()
+                        on:click=move |_| {
+                            test.dispatch(url().trim().to_owned());
+                        }
+                    >
+                        {move || if test.pending().get() { t!(i18n, testing).into_any() } else { t!(i18n, test_connection).into_any() }}
+                    </button>
+                </div>
+            </Show>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Switch(
+    #[prop(into)] checked: Signal<bool>,
+    on_toggle: impl Fn(bool) + Send + Sync + 'static,
+    #[prop(into)] disabled: Signal<bool>,
+    #[prop(into)] test_id: String,
+    #[prop(optional, into)] label: Option<Signal<String>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <label class="switch" class:disabled=move || disabled.get()>
+            <input
+                type="checkbox"
+                role="switch"
+                data-testid=test_id
+                prop:checked=move || checked.get()
+                disabled=move || disabled.get()
+                aria-label=move || label.map(|l| l.get())
+                on:change=move |ev| on_toggle(event_target_checked(&ev))
+            />
+            <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+            <span class="switch-text">
+                {move || if checked.get() { t!(i18n, switch_on).into_any() } else { t!(i18n, switch_off).into_any() }}
+            </span>
+        </label>
+    }
+}
+
+#[component]
+fn TextField(
+    label: impl Fn() -> AnyView + Send + Sync + 'static,
+    hint: impl Fn() -> AnyView + Send + Sync + 'static,
+    #[prop(into)] path: String,
+    input_type: &'static str,
+    #[prop(optional, into)] placeholder: String,
+    #[prop(into)] value: Signal<String>,
+    on_input: impl Fn(String) + Send + Sync + 'static,
+    #[prop(into)] disabled: Signal<bool>,
+    errors: RwSignal<FieldErrors>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let error = {
+        let path = path.clone();
+        Memo::new(move |_| errors.with(|e| e.get(&path).cloned()))
+    };
+    let id = format!("field-{}", path.replace('.', "-"));
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="field" class:has-error=move || error.with(Option::is_some)>
+            <label class="field-label" for=id.clone()>{label}</label>
+            <input
+                id=id.clone()
+                type=input_type
+                name=path.clone()
+                data-testid=id.clone()
+                placeholder=placeholder
+                prop:value=move || value.get()
+                disabled=move || disabled.get()
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby=error_id.clone()
+                on:input=move |ev| on_input(event_target_value(&ev))
+            />
+            <span class="field-hint muted small">{hint}</span>
+            <span class="field-error" id=error_id role="alert" data-testid=format!("{id}-error")>
+                {move || error.get().map(|p| problem_text(i18n, &p))}
+            </span>
         </div>
-        <div class="card empty-state" data-testid="notifications-empty">
-            <h2>{t!(i18n, notifications_empty_title)}</h2>
-            <p class="muted">{t!(i18n, notifications_empty_body)}</p>
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th>{t!(i18n, notifications_col_kind)}</th>
-                        <th>{t!(i18n, notifications_col_trigger)}</th>
-                        <th>{t!(i18n, notifications_col_status)}</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {kinds
-                        .into_iter()
-                        .map(|(id, name, trigger)| view! {
-                            <tr data-kind=id>
-                                <td>{name}</td>
-                                <td>{trigger}</td>
-                                <td><span class="status-pill off">{t!(i18n, notifications_status_unconfigured)}</span></td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+    }
+}
+
+type I18n = leptos_i18n::I18nContext<crate::i18n::Locale>;
+
+/// A field problem in the admin's language.
+fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
+    match problem {
+        FieldProblem::TimeFormat => t_string!(i18n, err_time_format).to_string(),
+        FieldProblem::NotANumber => t_string!(i18n, err_not_a_number).to_string(),
+        FieldProblem::OutOfRange { min, max } => t_string!(i18n, err_out_of_range, min = *min, max = *max).to_string(),
+        FieldProblem::UrlRequired => t_string!(i18n, err_url_required).to_string(),
+        FieldProblem::UrlScheme => t_string!(i18n, err_url_scheme).to_string(),
+        FieldProblem::UrlInvalid => t_string!(i18n, err_url_invalid).to_string(),
+        FieldProblem::UrlTooLong { max } => t_string!(i18n, err_url_too_long, max = *max).to_string(),
+        FieldProblem::UrlRefused(reason) => t_string!(i18n, err_url_refused, reason = reason.clone()).to_string(),
+    }
+}
+
+/// Why a save or a test failed, in the words of the spec's troubleshooting table.
+fn failure_text(i18n: I18n, error: &AppError) -> String {
+    match error {
+        AppError::Webhook { class, message } => {
+            let headline = match class.as_str() {
+                "refused" => t_string!(i18n, fail_refused).to_string(),
+                "timeout" => t_string!(i18n, fail_timeout).to_string(),
+                "connect" => t_string!(i18n, fail_connect).to_string(),
+                "redirect" => t_string!(i18n, fail_redirect).to_string(),
+                "errcode" => t_string!(i18n, fail_errcode).to_string(),
+                "http_status" if message.starts_with("HTTP 403") => t_string!(i18n, fail_http_403).to_string(),
+                "http_status" => t_string!(i18n, fail_http).to_string(),
+                "invalid_url" => t_string!(i18n, fail_invalid_url).to_string(),
+                _ => t_string!(i18n, fail_other).to_string(),
+            };
+            format!("{headline} ({message})")
+        }
+        AppError::Forbidden | AppError::Unauthorized => t_string!(i18n, fail_forbidden).to_string(),
+        AppError::Validation(errors) => errors
+            .0
+            .values()
+            .next()
+            .map(|p| problem_text(i18n, p))
+            .unwrap_or_else(|| t_string!(i18n, fail_other).to_string()),
+        other => format!("{} ({other})", t_string!(i18n, fail_other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draft_round_trips_settings() {
+        let s = NotificationSettings::default();
+        assert_eq!(Draft::from_settings(&s).to_settings(), Ok(s));
+    }
+
+    #[test]
+    fn draft_reports_unparsed_numbers_before_ranges() {
+        let mut d = Draft::from_settings(&NotificationSettings::default());
+        d.dl_top_n = "abc".into();
+        d.ca_threshold = "30".into();
+        let errors = d.to_settings().unwrap_err();
+        assert_eq!(errors.get("dailyLeaderboard.topN"), Some(&FieldProblem::NotANumber));
+        assert_eq!(
+            errors.get("costAlert.thresholdPercent"),
+            Some(&FieldProblem::OutOfRange { min: 50, max: 100 })
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! ephemeral port, reached over HTTP. Tests therefore run in parallel without sharing state.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -14,8 +16,7 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// The server's PostgreSQL, for creating the per-test databases.
 fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn redis_url() -> String {
@@ -61,8 +62,7 @@ impl TestApp {
         for (k, v) in vars {
             env.insert(k.to_string(), v.to_string());
         }
-        let config =
-            Config::from_lookup(&move |name| env.get(name).cloned()).expect("test configuration");
+        let config = Config::from_lookup(&move |name| env.get(name).cloned()).expect("test configuration");
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -77,9 +77,8 @@ impl TestApp {
         let redis = server::redis::connect(&config.redis)
             .await
             .expect("connect to Redis (is it running?)");
-        let state = AppState::new(config, options, db.clone(), redis);
-        let app =
-            server::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let state = AppState::new(config, options, db.clone(), redis).expect("app state");
+        let app = server::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         TestApp {
             base: format!("http://{addr}"),
@@ -97,6 +96,8 @@ impl TestApp {
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
+            // A hung response fails its test instead of hanging the run.
+            .timeout(std::time::Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
