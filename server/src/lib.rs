@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod http;
+pub mod queue;
 pub mod redis;
 pub mod scheduler;
 pub mod secrets;

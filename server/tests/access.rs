@@ -24,8 +24,18 @@ async fn signed_out_visitors_are_sent_to_login() {
     assert!(html.contains("登录 Hub Notify"), "zh-CN by default");
     assert!(html.contains("lang=\"zh-CN\""), "html lang attribute");
     // Without JavaScript the form still carries where to go back to.
-    let html = client.get(app.url("/login?next=%2Fsettings%2Fnotifications")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("value=\"/settings/notifications\""), "next survives in the form");
+    let html = client
+        .get(app.url("/login?next=%2Fsettings%2Fnotifications"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("value=\"/settings/notifications\""),
+        "next survives in the form"
+    );
 }
 
 #[tokio::test]
