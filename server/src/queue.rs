@@ -794,25 +794,14 @@ impl Worker {
     }
 
     async fn connect(&self) -> Result<Client, QueueError> {
-        let client = Builder::from_config(self.redis_config.clone())
-            .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_secs(5);
-            })
-            .with_performance_config(|p| {
-                // Longer than a BLMOVE may legitimately block.
-                p.default_command_timeout = BLOCK_TIMEOUT + Duration::from_secs(5);
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 10_000, 2))
+        // Longer than a BLMOVE may legitimately block.
+        let client = crate::redis::builder(self.redis_config.clone(), BLOCK_TIMEOUT + Duration::from_secs(5))
             .build()
             .map_err(QueueError::Connect)?;
-        match tokio::time::timeout(Duration::from_secs(10), client.init()).await {
-            Ok(Ok(_connection_task)) => Ok(client),
-            Ok(Err(e)) => Err(QueueError::Connect(e)),
-            Err(_) => Err(QueueError::Connect(fred::error::Error::new(
-                fred::error::ErrorKind::Timeout,
-                "no connection within 10 s",
-            ))),
-        }
+        crate::redis::first_connection(client.init())
+            .await
+            .map_err(QueueError::Connect)?;
+        Ok(client)
     }
 
     async fn take_jobs(&self, client: &Client, mut shutdown: watch::Receiver<bool>, retry_scheduled: Arc<Notify>) {

@@ -34,25 +34,39 @@ impl Keys {
     }
 }
 
-pub async fn connect(config: &RedisConfig) -> Result<Pool, RedisError> {
-    let redis_config = Config::from_url(config.url.expose()).map_err(RedisError::Url)?;
-    let pool = Builder::from_config(redis_config)
+/// The settings every Redis client of this deployment uses: bounded connects and commands (a
+/// request must fail, not hang, while Redis is away) and reconnection forever, with backoff.
+pub fn builder(config: Config, command_timeout: Duration) -> Builder {
+    let mut builder = Builder::from_config(config);
+    builder
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(5);
         })
         .with_performance_config(|p| {
-            // A request must fail, not hang, while Redis is away; the pool reconnects meanwhile.
-            p.default_command_timeout = Duration::from_secs(5);
+            p.default_command_timeout = command_timeout;
         })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 10_000, 2))
-        .build_pool(config.pool_size)
-        .map_err(RedisError::Connect)?;
-    match tokio::time::timeout(Duration::from_secs(10), pool.init()).await {
-        Ok(Ok(_task)) => Ok(pool),
-        Ok(Err(e)) => Err(RedisError::Connect(e)),
-        Err(_) => Err(RedisError::Connect(fred::error::Error::new(
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 10_000, 2));
+    builder
+}
+
+/// Waits at most 10 s for a client's first connection (`init`).
+pub async fn first_connection<T>(
+    init: impl std::future::Future<Output = Result<T, fred::error::Error>>,
+) -> Result<(), fred::error::Error> {
+    match tokio::time::timeout(Duration::from_secs(10), init).await {
+        Ok(result) => result.map(|_connection_task| ()),
+        Err(_) => Err(fred::error::Error::new(
             fred::error::ErrorKind::Timeout,
             "no connection within 10 s",
-        ))),
+        )),
     }
+}
+
+pub async fn connect(config: &RedisConfig) -> Result<Pool, RedisError> {
+    let redis_config = Config::from_url(config.url.expose()).map_err(RedisError::Url)?;
+    let pool = builder(redis_config, Duration::from_secs(5))
+        .build_pool(config.pool_size)
+        .map_err(RedisError::Connect)?;
+    first_connection(pool.init()).await.map_err(RedisError::Connect)?;
+    Ok(pool)
 }
