@@ -1123,10 +1123,10 @@ mod tests {
         queue.job(id).await.unwrap().map(|r| r.state)
     }
 
-    /// What a worker does, without blocking: move the next job to active and lock it.
-    async fn take_next(queue: &Queue, token: &str) -> Option<Job> {
+    /// A worker's BLMOVE, without blocking: the next waiting id, now in active.
+    async fn move_next_to_active(queue: &Queue) -> Option<String> {
         let k = &queue.inner.keys;
-        let id: Option<String> = queue
+        queue
             .inner
             .pool
             .lmove(
@@ -1136,8 +1136,13 @@ mod tests {
                 LMoveDirection::Left,
             )
             .await
-            .unwrap();
-        queue.take_lock(&id?, token).await.unwrap()
+            .unwrap()
+    }
+
+    /// What a worker does, without blocking: move the next job to active and lock it.
+    async fn take_next(queue: &Queue, token: &str) -> Option<Job> {
+        let id = move_next_to_active(queue).await?;
+        queue.take_lock(&id, token).await.unwrap()
     }
 
     /// Gaps between consecutive attempts, each checked against `base * 2^i` within
@@ -1413,19 +1418,8 @@ mod tests {
     async fn a_job_moved_but_never_locked_is_recovered_after_a_grace_period() {
         let queue = test_queue(config(|c| c.lock_ttl = Duration::from_millis(300))).await;
         queue.enqueue("limbo", "p").await.unwrap();
-        let k = &queue.inner.keys;
         // A worker died between its BLMOVE and locking the job.
-        let _: Option<String> = queue
-            .inner
-            .pool
-            .lmove(
-                k.wait.as_str(),
-                k.active.as_str(),
-                LMoveDirection::Right,
-                LMoveDirection::Left,
-            )
-            .await
-            .unwrap();
+        assert_eq!(move_next_to_active(&queue).await.as_deref(), Some("limbo"));
         let first_seen = Instant::now();
         assert_eq!(
             queue.maintain().await.unwrap().recovered,
