@@ -30,10 +30,6 @@ impl NotificationKind {
             NotificationKind::CostAlert => "costAlert",
         }
     }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.key() == key)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -193,12 +193,19 @@ impl Config {
             site_addr,
             cookie_secure: parse_bool(lookup, "COOKIE_SECURE")?.unwrap_or(app_env == AppEnv::Production),
             session_ttl: Duration::from_secs(3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?),
-            webhook_allowlist: crate::ssrf::Allowlist::parse(&get(lookup, "WEBHOOK_ALLOWLIST").unwrap_or_default())
-                .map_err(|e| ConfigError::Invalid {
-                    name: "WEBHOOK_ALLOWLIST",
-                    problem: format!("entry {:?}: {}", e.entry, e.reason),
-                })?,
-            webhook_timeout: Duration::from_secs(parse_num(lookup, "WEBHOOK_TIMEOUT_SECS", 10u64, (1, 120))?),
+            webhook_allowlist: crate::ssrf::Allowlist::parse(
+                &get(lookup, crate::ssrf::ALLOWLIST_ENV).unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::Invalid {
+                name: crate::ssrf::ALLOWLIST_ENV,
+                problem: format!("entry {:?}: {}", e.entry, e.reason),
+            })?,
+            webhook_timeout: Duration::from_secs(parse_num(
+                lookup,
+                "WEBHOOK_TIMEOUT_SECS",
+                crate::sender::DEFAULT_TIMEOUT.as_secs(),
+                (1, 120),
+            )?),
         })
     }
 }

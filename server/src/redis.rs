@@ -24,9 +24,6 @@ impl Keys {
     pub fn new(prefix: impl Into<String>) -> Self {
         Keys { prefix: prefix.into() }
     }
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
     pub fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         key.push_str(&parts.join(":"));

@@ -37,33 +37,41 @@ pub fn NotificationsPage() -> impl IntoView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Draft {
     enabled: bool,
-    cb_enabled: bool,
-    cb_url: String,
-    dl_enabled: bool,
-    dl_url: String,
+    /// Switch and webhook URL of each kind, in `NotificationKind::ALL` order.
+    kinds: [KindDraft; 3],
     dl_time: String,
     dl_top_n: String,
-    ca_enabled: bool,
-    ca_url: String,
     ca_threshold: String,
     ca_interval: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KindDraft {
+    enabled: bool,
+    url: String,
 }
 
 impl Draft {
     fn from_settings(s: &NotificationSettings) -> Self {
         Draft {
             enabled: s.enabled,
-            cb_enabled: s.circuit_breaker.enabled,
-            cb_url: s.circuit_breaker.webhook_url.clone().unwrap_or_default(),
-            dl_enabled: s.daily_leaderboard.enabled,
-            dl_url: s.daily_leaderboard.webhook_url.clone().unwrap_or_default(),
+            kinds: NotificationKind::ALL.map(|kind| KindDraft {
+                enabled: s.kind_enabled(kind),
+                url: s.webhook_url(kind).unwrap_or_default().to_owned(),
+            }),
             dl_time: s.daily_leaderboard.time.clone(),
             dl_top_n: s.daily_leaderboard.top_n.to_string(),
-            ca_enabled: s.cost_alert.enabled,
-            ca_url: s.cost_alert.webhook_url.clone().unwrap_or_default(),
             ca_threshold: s.cost_alert.threshold_percent.to_string(),
             ca_interval: s.cost_alert.check_interval_minutes.to_string(),
         }
+    }
+
+    fn kind(&self, kind: NotificationKind) -> &KindDraft {
+        &self.kinds[kind as usize]
+    }
+
+    fn kind_mut(&mut self, kind: NotificationKind) -> &mut KindDraft {
+        &mut self.kinds[kind as usize]
     }
 
     /// The settings this draft means, or every problem the page can see by itself.
@@ -78,22 +86,23 @@ impl Draft {
         let top_n = number("dailyLeaderboard.topN", &self.dl_top_n);
         let threshold = number("costAlert.thresholdPercent", &self.ca_threshold);
         let interval = number("costAlert.checkIntervalMinutes", &self.ca_interval);
-        let url = |u: &str| Some(u.to_owned());
+        let url = |kind| Some(self.kind(kind).url.clone());
+        let enabled = |kind| self.kind(kind).enabled;
         let settings = NotificationSettings {
             enabled: self.enabled,
             circuit_breaker: CircuitBreakerSettings {
-                enabled: self.cb_enabled,
-                webhook_url: url(&self.cb_url),
+                enabled: enabled(NotificationKind::CircuitBreaker),
+                webhook_url: url(NotificationKind::CircuitBreaker),
             },
             daily_leaderboard: DailyLeaderboardSettings {
-                enabled: self.dl_enabled,
-                webhook_url: url(&self.dl_url),
+                enabled: enabled(NotificationKind::DailyLeaderboard),
+                webhook_url: url(NotificationKind::DailyLeaderboard),
                 time: self.dl_time.clone(),
                 top_n,
             },
             cost_alert: CostAlertSettings {
-                enabled: self.ca_enabled,
-                webhook_url: url(&self.ca_url),
+                enabled: enabled(NotificationKind::CostAlert),
+                webhook_url: url(NotificationKind::CostAlert),
                 threshold_percent: threshold,
                 check_interval_minutes: interval,
             },
@@ -292,34 +301,10 @@ fn KindCard(
     #[prop(optional)] children: Option<ChildrenFn>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let enabled = move || {
-        draft.with(|d| match kind {
-            NotificationKind::CircuitBreaker => d.cb_enabled,
-            NotificationKind::DailyLeaderboard => d.dl_enabled,
-            NotificationKind::CostAlert => d.ca_enabled,
-        })
-    };
-    let set_enabled = move |on: bool| {
-        draft.update(|d| match kind {
-            NotificationKind::CircuitBreaker => d.cb_enabled = on,
-            NotificationKind::DailyLeaderboard => d.dl_enabled = on,
-            NotificationKind::CostAlert => d.ca_enabled = on,
-        })
-    };
-    let url = move || {
-        draft.with(|d| match kind {
-            NotificationKind::CircuitBreaker => d.cb_url.clone(),
-            NotificationKind::DailyLeaderboard => d.dl_url.clone(),
-            NotificationKind::CostAlert => d.ca_url.clone(),
-        })
-    };
-    let set_url = move |v: String| {
-        draft.update(|d| match kind {
-            NotificationKind::CircuitBreaker => d.cb_url = v,
-            NotificationKind::DailyLeaderboard => d.dl_url = v,
-            NotificationKind::CostAlert => d.ca_url = v,
-        })
-    };
+    let enabled = move || draft.with(|d| d.kind(kind).enabled);
+    let set_enabled = move |on: bool| draft.update(|d| d.kind_mut(kind).enabled = on);
+    let url = move || draft.with(|d| d.kind(kind).url.clone());
+    let set_url = move |v: String| draft.update(|d| d.kind_mut(kind).url = v);
     let master_off = move || !draft.with(|d| d.enabled);
     let title = move || match kind {
         NotificationKind::CircuitBreaker => t!(i18n, kind_circuit_breaker).into_any(),
@@ -520,6 +505,22 @@ mod tests {
     fn draft_round_trips_settings() {
         let s = NotificationSettings::default();
         assert_eq!(Draft::from_settings(&s).to_settings(), Ok(s));
+    }
+
+    #[test]
+    fn each_kind_keeps_its_own_switch_and_url() {
+        let mut s = NotificationSettings::default();
+        s.circuit_breaker.webhook_url = Some("https://a.example/1".into());
+        s.daily_leaderboard.enabled = true;
+        s.daily_leaderboard.webhook_url = Some("https://b.example/2".into());
+        s.cost_alert.webhook_url = Some("https://c.example/3".into());
+        let draft = Draft::from_settings(&s);
+        assert_eq!(
+            draft.kind(NotificationKind::DailyLeaderboard).url,
+            "https://b.example/2"
+        );
+        assert!(!draft.kind(NotificationKind::CostAlert).enabled);
+        assert_eq!(draft.to_settings(), Ok(s));
     }
 
     #[test]
