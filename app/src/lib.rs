@@ -8,6 +8,7 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 pub mod api;
 pub mod components;
+pub mod deliveries;
 pub mod error;
 pub mod notifications;
 pub mod pages;

@@ -8,6 +8,7 @@ use http::StatusCode;
 use leptos::prelude::*;
 
 use crate::api::notifications::SettingsView;
+use crate::deliveries::{DeliveryFilter, DeliveryPage};
 use crate::error::AppError;
 use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
@@ -41,11 +42,18 @@ pub trait NotificationService: Send + Sync + 'static {
     async fn test(&self, kind: NotificationKind, webhook_url: &str) -> Result<(), AppError>;
 }
 
+#[async_trait]
+pub trait DeliveryHistory: Send + Sync + 'static {
+    /// Newest first; an invalid filter is a validation error naming the field.
+    async fn list(&self, filter: DeliveryFilter) -> Result<DeliveryPage, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub sessions: Arc<dyn SessionService>,
     pub users: Arc<dyn UserDirectory>,
     pub notifications: Arc<dyn NotificationService>,
+    pub deliveries: Arc<dyn DeliveryHistory>,
 }
 
 pub fn services() -> Result<Services, AppError> {

@@ -63,6 +63,15 @@ pub struct Config {
     /// Private targets an admin opened on purpose (`WEBHOOK_ALLOWLIST`).
     pub webhook_allowlist: crate::ssrf::Allowlist,
     pub webhook_timeout: Duration,
+    /// Webhook calls one process makes at once (`DELIVERY_CONCURRENCY`).
+    pub delivery_concurrency: usize,
+    /// How long a delivery job stays claimed without a sign of life from its worker; a job of a
+    /// dead worker is taken again after this (`DELIVERY_LOCK_TTL_SECS`).
+    pub delivery_lock_ttl: Duration,
+    /// Finished delivery history older than this is deleted (`DELIVERY_HISTORY_DAYS`).
+    pub delivery_history_retention: Duration,
+    /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
+    pub metrics_token: Option<Secret>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -206,6 +215,12 @@ impl Config {
                 crate::sender::DEFAULT_TIMEOUT.as_secs(),
                 (1, 120),
             )?),
+            delivery_concurrency: parse_num(lookup, "DELIVERY_CONCURRENCY", 8, (1, 256))?,
+            delivery_lock_ttl: Duration::from_secs(parse_num(lookup, "DELIVERY_LOCK_TTL_SECS", 30, (1, 3600))?),
+            delivery_history_retention: Duration::from_secs(
+                86_400 * parse_num(lookup, "DELIVERY_HISTORY_DAYS", 30u64, (1, 3650))?,
+            ),
+            metrics_token: get(lookup, "METRICS_TOKEN").map(Secret),
         })
     }
 }
@@ -235,6 +250,10 @@ mod tests {
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
         assert!(c.webhook_allowlist.is_empty());
         assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.delivery_concurrency, 8);
+        assert_eq!(c.delivery_lock_ttl, Duration::from_secs(30));
+        assert_eq!(c.delivery_history_retention, Duration::from_secs(30 * 86_400));
+        assert!(c.metrics_token.is_none());
     }
 
     #[test]
@@ -263,6 +282,18 @@ mod tests {
             ),
             (&[TOKEN, ("COOKIE_SECURE", "maybe")], "COOKIE_SECURE is invalid"),
             (&[TOKEN, ("SESSION_TTL_HOURS", "x")], "SESSION_TTL_HOURS is invalid"),
+            (
+                &[TOKEN, ("DELIVERY_CONCURRENCY", "0")],
+                "DELIVERY_CONCURRENCY is invalid",
+            ),
+            (
+                &[TOKEN, ("DELIVERY_LOCK_TTL_SECS", "-1")],
+                "DELIVERY_LOCK_TTL_SECS is invalid",
+            ),
+            (
+                &[TOKEN, ("DELIVERY_HISTORY_DAYS", "0")],
+                "DELIVERY_HISTORY_DAYS is invalid",
+            ),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();

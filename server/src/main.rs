@@ -59,6 +59,10 @@ async fn serve() -> ExitCode {
     if let Err(e) = state.settings.rebuild_schedule().await {
         return fail(format!("cannot load the notification settings: {e}"));
     }
+    let engine = match state.start_delivery_engine() {
+        Ok(engine) => engine,
+        Err(e) => return fail(format!("REDIS_URL: {e}")),
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
@@ -71,6 +75,8 @@ async fn serve() -> ExitCode {
     {
         return fail(format!("server error: {e}"));
     }
+    // In-flight deliveries finish (or their jobs go back to the queue) before the process ends.
+    engine.stop().await;
     tracing::info!("shut down");
     ExitCode::SUCCESS
 }

@@ -104,15 +104,19 @@ impl WebhookSender {
 
     /// Sends markdown content (cut to WeCom's limit) and judges the answer.
     pub async fn send_markdown(&self, url: &str, content: &str) -> Result<(), SendError> {
+        self.deliver(url, content, None).await
+    }
+
+    /// [`Self::send_markdown`] with the notification's idempotency key in an `Idempotency-Key`
+    /// header, so a receiver that honours it can drop the rare repeated delivery.
+    pub async fn deliver(&self, url: &str, content: &str, idempotency_key: Option<&str>) -> Result<(), SendError> {
         self.guard.check(url).await.map_err(SendError::Refused)?;
         let body = json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } });
-        let response = self
-            .client
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| self.classify(e))?;
+        let mut request = self.client.post(url).json(&body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.map_err(|e| self.classify(e))?;
         let status = response.status();
         if status.is_redirection() {
             return Err(SendError::Redirect {

@@ -11,6 +11,10 @@ use sqlx::PgPool;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::delivery::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::queue::{Queue, QueueConfig};
 use crate::redis::Keys;
 use crate::scheduler::Scheduler;
 use crate::sender::WebhookSender;
@@ -27,6 +31,9 @@ pub struct AppState {
     pub keys: Keys,
     pub auth: Authenticator,
     pub settings: SettingsService,
+    pub sender: WebhookSender,
+    pub deliveries: Deliveries,
+    pub metrics: Metrics,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -53,7 +60,13 @@ impl AppState {
         );
         let sender = WebhookSender::new(SsrfGuard::new(config.webhook_allowlist.clone()), config.webhook_timeout)?;
         let scheduler = Scheduler::new(config.app_env, config.timezone);
-        let settings = SettingsService::new(db.clone(), sender, scheduler, config.timezone);
+        let settings = SettingsService::new(db.clone(), sender.clone(), scheduler, config.timezone);
+        let mut queue_config = QueueConfig::new(QUEUE_NAME);
+        queue_config.lock_ttl = config.delivery_lock_ttl;
+        let deliveries = Deliveries::new(
+            Outbox::new(db.clone()),
+            Queue::new(redis.clone(), keys.clone(), queue_config),
+        );
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -62,7 +75,31 @@ impl AppState {
             keys,
             auth,
             settings,
+            sender,
+            deliveries,
+            metrics: Metrics::new(),
         })
+    }
+
+    /// Starts this process's delivery worker and outbox sweeper.
+    pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
+        let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
+        let handler = DeliveryHandler::new(
+            self.deliveries.outbox().clone(),
+            self.sender.clone(),
+            self.metrics.clone(),
+            self.deliveries.queue().config().max_attempts,
+        );
+        let engine_config = EngineConfig {
+            concurrency: self.config.delivery_concurrency,
+            history_retention: self.config.delivery_history_retention,
+        };
+        Ok(Engine::start(
+            self.deliveries.clone(),
+            std::sync::Arc::new(handler),
+            redis_config,
+            &engine_config,
+        ))
     }
 
     /// The ports server functions use, put in their context.
@@ -71,6 +108,7 @@ impl AppState {
             sessions: Arc::new(self.auth.clone()),
             users: Arc::new(PgUserDirectory(self.db.clone())),
             notifications: Arc::new(self.settings.clone()),
+            deliveries: Arc::new(self.deliveries.outbox().clone()),
         }
     }
 }

@@ -323,6 +323,7 @@ async fn openapi_document_describes_every_endpoint() {
     assert_eq!(
         operations,
         [
+            "GET /api/v1/notifications/deliveries",
             "GET /api/v1/notifications/settings",
             "GET /api/v1/session",
             "GET /api/v1/users",

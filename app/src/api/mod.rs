@@ -1,4 +1,5 @@
 //! Server-function declarations, one file per area.
 pub mod auth;
+pub mod deliveries;
 pub mod notifications;
 pub mod users;

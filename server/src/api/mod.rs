@@ -1,6 +1,7 @@
 //! The REST API for scripts (`/api/v1`): JSON in and out, `Authorization: Bearer <token>`
 //! (a browser session works too). Routes and the OpenAPI document are registered together
 //! (utoipa-axum), so the document describes exactly what is served.
+pub mod deliveries;
 pub mod notifications;
 
 use app::session::CurrentUser;
@@ -148,6 +149,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_users))
         .routes(routes!(notifications::get_settings, notifications::put_settings))
         .routes(routes!(notifications::test_webhook))
+        .routes(routes!(deliveries::list_deliveries))
         .split_for_parts();
     let document = std::sync::Arc::new(openapi.clone());
     let router = router.route(OPENAPI_PATH, get(move || async move { Json((*document).clone()) }));

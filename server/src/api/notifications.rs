@@ -21,7 +21,7 @@ pub struct ValidationErrorBody {
     pub fields: BTreeMap<String, String>,
 }
 
-fn validation_error(error: impl Into<String>, fields: BTreeMap<String, String>) -> Response {
+pub(super) fn validation_error(error: impl Into<String>, fields: BTreeMap<String, String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(ValidationErrorBody {

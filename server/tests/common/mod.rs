@@ -2,6 +2,7 @@
 //! ephemeral port, reached over HTTP. Tests therefore run in parallel without sharing state.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 
 use std::collections::HashMap;
@@ -37,6 +38,7 @@ impl TestApp {
 
     /// `vars` override the test configuration (e.g. `APP_ENV`).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        init_logs();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("hn_test_{id}");
         let admin_url = admin_database_url();
@@ -88,6 +90,11 @@ impl TestApp {
         }
     }
 
+    /// Starts the delivery worker and sweeper of this app (stopped when the handle is dropped).
+    pub fn start_engine(&self) -> EngineGuard {
+        EngineGuard(Some(self.state.start_delivery_engine().expect("delivery engine")))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -133,4 +140,54 @@ pub fn location(res: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned()
+}
+
+/// Stops the engine in the background when dropped.
+pub struct EngineGuard(Option<server::delivery::Engine>);
+
+impl EngineGuard {
+    pub async fn stop(mut self) {
+        if let Some(engine) = self.0.take() {
+            engine.stop().await;
+        }
+    }
+}
+
+impl Drop for EngineGuard {
+    fn drop(&mut self) {
+        if let Some(engine) = self.0.take() {
+            tokio::spawn(engine.stop());
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics naming `what` after `within`.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Server logs in test output when `TEST_LOG` is set (an `EnvFilter`, e.g. `server=debug`).
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }

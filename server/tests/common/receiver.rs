@@ -1,9 +1,10 @@
 //! A real local webhook receiver: records every request and answers as told.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +25,11 @@ pub enum Answer {
     /// Answers only after this long.
     Slow(Duration),
     Redirect(&'static str),
+    /// HTTP 500 for the first `n` requests of each idempotency key, then as `Ok`.
+    FailFirst(usize),
+    /// The first request of each idempotency key is answered only after this long; later
+    /// ones at once.
+    SlowFirst(Duration),
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +37,8 @@ pub struct Received {
     pub path_and_query: String,
     pub content_type: Option<String>,
     pub body: serde_json::Value,
+    pub idempotency_key: Option<String>,
+    pub at: Instant,
 }
 
 #[derive(Clone)]
@@ -76,17 +84,42 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
+
+    /// How many requests each idempotency key brought.
+    pub fn requests_by_key(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for r in self.shared.received.lock().unwrap().iter() {
+            if let Some(key) = &r.idempotency_key {
+                *counts.entry(key.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
 }
 
 async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
-    shared.received.lock().unwrap().push(Received {
-        path_and_query: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
-        content_type: headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    });
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let seen_before = {
+        let mut received = shared.received.lock().unwrap();
+        let seen = received
+            .iter()
+            .filter(|r| r.idempotency_key.is_some() && r.idempotency_key == idempotency_key)
+            .count();
+        received.push(Received {
+            path_and_query: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            content_type: headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            idempotency_key,
+            at: Instant::now(),
+        });
+        seen
+    };
     let answer = shared.answer.lock().unwrap().clone();
     match answer {
         Answer::Ok => axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response(),
@@ -98,5 +131,13 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
             axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
         }
         Answer::Redirect(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
+        Answer::FailFirst(n) if seen_before < n => (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response(),
+        Answer::SlowFirst(delay) if seen_before == 0 => {
+            tokio::time::sleep(delay).await;
+            axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+        }
+        Answer::FailFirst(_) | Answer::SlowFirst(_) => {
+            axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+        }
     }
 }

@@ -1,0 +1,222 @@
+//! Delivering notifications: write to the outbox, enqueue, and send from the queue's workers.
+//!
+//! `raise` is the one way in: the row is written first (so nothing is lost if Redis is away),
+//! then the job is enqueued; a row Redis never saw is picked up by the [`crate::sweeper`].
+//! The job's handler is idempotent through the row: a job that runs again (a stalled worker, a
+//! sweep after Redis lost its data) finds the row finished and does nothing.
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::metrics::Metrics;
+use crate::outbox::{AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
+use crate::queue::{Enqueued, Job, JobHandler, Queue};
+use crate::sender::WebhookSender;
+
+/// The queue every instance of a deployment shares.
+pub const QUEUE_NAME: &str = "deliveries";
+/// How long `raise` waits for Redis before leaving the row to the sweeper: an outage must not
+/// hold up whoever raised the notification.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The queue's job id of an outbox row.
+pub fn job_id(row_id: i64) -> String {
+    format!("d{row_id}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RaiseError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Where a raised notification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Raised {
+    /// In the outbox and in the queue.
+    Queued(i64),
+    /// In the outbox; Redis did not take it now, the sweeper will.
+    Deferred(i64),
+    /// Its idempotency key was raised before: nothing new.
+    Duplicate(i64),
+}
+
+#[derive(Clone)]
+pub struct Deliveries {
+    outbox: Outbox,
+    queue: Queue,
+}
+
+impl Deliveries {
+    pub fn new(outbox: Outbox, queue: Queue) -> Self {
+        Deliveries { outbox, queue }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    pub async fn raise(&self, notification: &NewDelivery) -> Result<Raised, RaiseError> {
+        let id = match self.outbox.insert(notification).await? {
+            Inserted::New(id) => id,
+            Inserted::Duplicate(id) => return Ok(Raised::Duplicate(id)),
+        };
+        Ok(if self.enqueue(id).await {
+            Raised::Queued(id)
+        } else {
+            Raised::Deferred(id)
+        })
+    }
+
+    /// Puts a row's job in the queue (a no-op if it is there); `false` leaves it to the sweeper.
+    pub async fn enqueue(&self, id: i64) -> bool {
+        match tokio::time::timeout(ENQUEUE_TIMEOUT, self.queue.enqueue(&job_id(id), &id.to_string())).await {
+            Ok(Ok(Enqueued::Added | Enqueued::Duplicate)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(delivery = id, error = %e, "enqueueing failed; the sweeper retries");
+                return false;
+            }
+            Err(_) => {
+                tracing::warn!(delivery = id, "Redis did not answer; the sweeper enqueues later");
+                return false;
+            }
+        }
+        if let Err(e) = self.outbox.mark_enqueued(id).await {
+            // Harmless: the sweeper enqueues it again, which the queue ignores.
+            tracing::warn!(delivery = id, error = %e, "recording the enqueue failed");
+        }
+        true
+    }
+}
+
+/// Sends one outbox row per job.
+pub struct DeliveryHandler {
+    outbox: Outbox,
+    sender: WebhookSender,
+    metrics: Metrics,
+    max_attempts: u32,
+}
+
+impl DeliveryHandler {
+    pub fn new(outbox: Outbox, sender: WebhookSender, metrics: Metrics, max_attempts: u32) -> Self {
+        DeliveryHandler {
+            outbox,
+            sender,
+            metrics,
+            max_attempts,
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for DeliveryHandler {
+    async fn handle(&self, job: &Job) -> Result<(), String> {
+        let id: i64 = job
+            .payload
+            .parse()
+            .map_err(|_| format!("payload {:?} is not an outbox id", job.payload))?;
+        let (start, attempt) = self
+            .outbox
+            .start_attempt(id)
+            .await
+            .map_err(|e| format!("outbox unavailable: {e}"))?;
+        let attempt = match (start, attempt) {
+            (AttemptStart::Started, Some(attempt)) => attempt,
+            (AttemptStart::Finished(status), _) => {
+                tracing::debug!(
+                    delivery = id,
+                    status = status.as_str(),
+                    "already finished; repeated job ignored"
+                );
+                return Ok(());
+            }
+            _ => {
+                tracing::warn!(delivery = id, "outbox row is gone; job dropped");
+                return Ok(());
+            }
+        };
+        let kind = attempt.kind.key();
+        let result = self
+            .sender
+            .deliver(&attempt.webhook_url, &attempt.content, Some(&attempt.dedup_key))
+            .await;
+        match result {
+            Ok(()) => {
+                self.metrics.attempt(kind, true);
+                // Err here means the receiver got it but the row says otherwise: the retry that
+                // follows is the one duplicate at-least-once delivery allows.
+                self.outbox
+                    .mark_delivered(id)
+                    .await
+                    .map_err(|e| format!("delivered, but recording it failed: {e}"))?;
+                let latency = (chrono::Utc::now() - attempt.created_at).to_std().unwrap_or_default();
+                self.metrics.finished(kind, true, latency);
+                tracing::info!(delivery = id, kind, target = %crate::sender::display_target(&attempt.webhook_url), attempt = job.attempt, "delivered");
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.attempt(kind, false);
+                let message = e.to_string();
+                // The row counts attempts across jobs (a job re-enqueued after Redis lost it
+                // starts again at 1), so either count reaching the limit ends the delivery.
+                let last = job.attempt.max(attempt.number.max(0) as u32) >= self.max_attempts;
+                if let Err(db) = self.outbox.mark_attempt_failed(id, &message, last).await {
+                    tracing::warn!(delivery = id, error = %db, "recording a failed attempt failed");
+                }
+                if last {
+                    self.metrics.finished(kind, false, Duration::ZERO);
+                }
+                tracing::warn!(delivery = id, kind, attempt = job.attempt, last, error = %message, "delivery attempt failed");
+                Err(message)
+            }
+        }
+    }
+}
+
+/// Worker settings (from the configuration).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub concurrency: usize,
+    pub history_retention: Duration,
+}
+
+/// The running workers and sweeper of one process.
+pub struct Engine {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the queue worker (its own Redis connection) and the sweeper.
+    pub fn start(
+        deliveries: Deliveries,
+        handler: Arc<DeliveryHandler>,
+        redis_config: fred::types::config::Config,
+        config: &EngineConfig,
+    ) -> Engine {
+        let (shutdown, watch) = tokio::sync::watch::channel(false);
+        let worker = crate::queue::Worker::new(deliveries.queue().clone(), redis_config, config.concurrency, handler);
+        let worker_task = tokio::spawn(worker.run(watch.clone()));
+        let sweeper = crate::sweeper::Sweeper::new(deliveries, config.history_retention);
+        let sweeper_task = tokio::spawn(sweeper.run(watch));
+        Engine {
+            shutdown,
+            tasks: vec![worker_task, sweeper_task],
+        }
+    }
+
+    /// Stops taking jobs, lets running ones finish, and stops the sweeper.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a delivery task ended abnormally");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Real processes for fault tests: a Redis server of our own (so it can be killed and restarted
+//! without disturbing other tests) and `server` processes built from this crate.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use super::{eventually, TestApp, ADMIN_TOKEN};
+
+/// A port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn accepts(port: u16) -> bool {
+    tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+}
+
+/// `redis-server` on its own port, keeping nothing on disk (as the deployment's Redis here).
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let mut redis = RedisServer {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it again on the same port (empty: it kept nothing).
+    pub async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let port = self.port;
+        eventually(Duration::from_secs(10), "redis-server to listen", || async move {
+            accepts(port).await.then_some(())
+        })
+        .await;
+    }
+
+    /// SIGKILL: gone at once, with everything it held.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
+
+/// A `server` process sharing a test app's database and Redis key prefix.
+pub struct ServerProcess {
+    pub base: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// `redis_url` and `vars` complete the configuration of `app` (database, prefix, token).
+    pub async fn start(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> ServerProcess {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("hn-server-{}.log", uuid::Uuid::new_v4().simple()));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", app.state.config.database.url.expose())
+            .env("DATABASE_MAX_CONNECTIONS", "4")
+            .env("REDIS_URL", redis_url)
+            .env("REDIS_KEY_PREFIX", &app.key_prefix)
+            .env("REDIS_POOL_SIZE", "2")
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_OUTPUT_NAME", "hub-notify")
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("RUST_LOG", "info")
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .kill_on_drop(true);
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start the server binary");
+        let mut process = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            child,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !accepts(port).await {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("server exited during start-up ({status}):\n{}", process.log_text());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server did not listen within 30 s:\n{}",
+                process.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        process
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no graceful shutdown, no cleanup.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("server stops within 30 s of SIGTERM")
+            .unwrap()
+    }
+
+    /// A counter or gauge of this process's `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

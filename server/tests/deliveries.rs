@@ -1,0 +1,389 @@
+//! The delivery engine end to end, in process: outbox → Redis queue → worker → a real local
+//! receiver; retries with the spec's backoff; history through the REST API; `/metrics`.
+mod common;
+
+use std::time::Duration;
+
+use app::notifications::NotificationKind;
+use common::receiver::{Answer, Receiver};
+use common::{eventually, TestApp, ADMIN_TOKEN};
+use serde_json::Value;
+use server::delivery::Raised;
+use server::outbox::NewDelivery;
+
+async fn app_for(receiver: &Receiver) -> TestApp {
+    TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await
+}
+
+fn notification(kind: NotificationKind, url: &str, key: &str) -> NewDelivery {
+    NewDelivery {
+        kind,
+        webhook_url: url.to_owned(),
+        content: format!("## 测试 {key}\n\n> 内容"),
+        dedup_key: key.to_owned(),
+    }
+}
+
+async fn row(app: &TestApp, id: i64) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT status, attempts, last_error FROM notification_deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn wait_for_status(app: &TestApp, id: i64, status: &str, within: Duration) -> (String, i32, Option<String>) {
+    eventually(within, &format!("delivery {id} to be {status}"), || async {
+        let r = row(app, id).await;
+        (r.0 == status).then_some(r)
+    })
+    .await
+}
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app
+        .client()
+        .get(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_raised_notification_is_delivered_once_with_its_idempotency_key() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let _engine = app.start_engine();
+
+    let n = notification(NotificationKind::CircuitBreaker, &receiver.url(), "breaker:7:1");
+    let raised = app.state.deliveries.raise(&n).await.unwrap();
+    let Raised::Queued(id) = raised else {
+        panic!("expected Queued, got {raised:?}")
+    };
+    let (_, attempts, last_error) = wait_for_status(&app, id, "delivered", Duration::from_secs(10)).await;
+    assert_eq!((attempts, last_error), (1, None));
+
+    // The same key again: nothing new is written or sent.
+    assert_eq!(app.state.deliveries.raise(&n).await.unwrap(), Raised::Duplicate(id));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "one request");
+    assert_eq!(got[0].idempotency_key.as_deref(), Some("breaker:7:1"));
+    assert_eq!(got[0].body["msgtype"], "markdown");
+    assert_eq!(got[0].body["markdown"]["content"], n.content);
+    assert_eq!(got[0].path_and_query, "/cgi-bin/webhook/send?key=test-key-123");
+}
+
+/// The gaps between attempts grow as 1 s, 2 s, 4 s (measured at the receiver).
+fn assert_backoff_gaps(receiver: &Receiver, expected: &[f64]) {
+    let times: Vec<_> = receiver.received().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), expected.len() + 1, "attempts");
+    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    for (gap, want) in gaps.iter().zip(expected) {
+        assert!(
+            *gap >= want - 0.05 && *gap <= want + 0.9,
+            "gaps {gaps:.3?} s, expected about {expected:?} s"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failed_attempts_are_retried_after_1_then_2_seconds_and_then_delivered() {
+    let receiver = Receiver::start(Answer::FailFirst(2)).await;
+    let app = app_for(&receiver).await;
+    let _engine = app.start_engine();
+
+    let n = notification(NotificationKind::CostAlert, &receiver.url(), "cost:1");
+    let id = app.state.deliveries.raise(&n).await.unwrap();
+    let Raised::Queued(id) = id else { panic!("{id:?}") };
+    // Between the attempts the row says sending, with the last error.
+    let error = eventually(Duration::from_secs(5), "a failed attempt on record", || async {
+        let (status, _, error) = row(&app, id).await;
+        (status == "sending").then_some(error).flatten()
+    })
+    .await;
+    assert_eq!(error, "HTTP 500: try again");
+    let (_, attempts, last_error) = wait_for_status(&app, id, "delivered", Duration::from_secs(15)).await;
+    assert_eq!((attempts, last_error), (3, None));
+    assert_backoff_gaps(&receiver, &[1.0, 2.0]);
+}
+
+#[tokio::test]
+async fn a_delivery_that_always_fails_is_tried_four_times_then_failed() {
+    let receiver = Receiver::start(Answer::ErrCode(93000, "invalid webhook url")).await;
+    let app = app_for(&receiver).await;
+    let _engine = app.start_engine();
+
+    let n = notification(NotificationKind::DailyLeaderboard, &receiver.url(), "board:2026-11-25");
+    let Raised::Queued(id) = app.state.deliveries.raise(&n).await.unwrap() else {
+        panic!()
+    };
+    let (_, attempts, last_error) = wait_for_status(&app, id, "failed", Duration::from_secs(20)).await;
+    assert_eq!(attempts, 4);
+    assert_eq!(last_error.as_deref(), Some("errcode 93000: invalid webhook url"));
+    assert_backoff_gaps(&receiver, &[1.0, 2.0, 4.0]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 4, "no fifth attempt");
+}
+
+#[tokio::test]
+async fn queue_history_is_trimmed_to_100_succeeded_and_50_failed() {
+    let ok = Receiver::start(Answer::Ok).await;
+    let failing = Receiver::start(Answer::Status(500)).await;
+    let app = TestApp::spawn_with(&[(
+        "WEBHOOK_ALLOWLIST",
+        &format!("{},{}", ok.allowlist_entry(), failing.allowlist_entry()),
+    )])
+    .await;
+    let _engine = app.start_engine();
+    for i in 0..110 {
+        let n = notification(NotificationKind::CostAlert, &ok.url(), &format!("ok:{i}"));
+        app.state.deliveries.raise(&n).await.unwrap();
+    }
+    for i in 0..55 {
+        let n = notification(NotificationKind::CostAlert, &failing.url(), &format!("bad:{i}"));
+        app.state.deliveries.raise(&n).await.unwrap();
+    }
+    let queue = app.state.deliveries.queue();
+    let counts = eventually(Duration::from_secs(30), "every job to finish", || async {
+        let c = queue.counts().await.unwrap();
+        (c.wait + c.active + c.delayed == 0 && c.failed > 0).then_some(c)
+    })
+    .await;
+    assert_eq!((counts.completed, counts.failed), (100, 50));
+    // The outbox keeps every row (its own retention is in days).
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM notification_deliveries GROUP BY status ORDER BY status")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec![("delivered".into(), 110), ("failed".into(), 55)]);
+}
+
+#[tokio::test]
+async fn history_api_filters_pages_and_never_shows_the_key() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let outbox = app.state.deliveries.outbox();
+    // Rows only (no engine): they stay pending.
+    for i in 0..5 {
+        let kind = if i % 2 == 0 {
+            NotificationKind::CostAlert
+        } else {
+            NotificationKind::CircuitBreaker
+        };
+        outbox
+            .insert(&notification(kind, &receiver.url(), &format!("k{i}")))
+            .await
+            .unwrap();
+    }
+
+    let (status, page) = get_json(&app, "/api/v1/notifications/deliveries?limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] > ids[1], "newest first");
+    assert_eq!(page["items"][0]["target"], format!("http://{}", receiver.addr));
+    assert_eq!(page["items"][0]["status"], "pending");
+    assert!(
+        !page.to_string().contains("test-key-123"),
+        "the key never leaves: {page}"
+    );
+
+    let next = page["nextBefore"].as_i64().expect("a next page");
+    let (_, page2) = get_json(&app, &format!("/api/v1/notifications/deliveries?limit=2&before={next}")).await;
+    let (_, page3) = get_json(
+        &app,
+        &format!(
+            "/api/v1/notifications/deliveries?limit=2&before={}",
+            page2["nextBefore"]
+        ),
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page3["items"].as_array().unwrap().len(), 1);
+    assert!(page3["nextBefore"].is_null(), "last page");
+
+    let (_, alerts) = get_json(&app, "/api/v1/notifications/deliveries?kind=costAlert&status=pending").await;
+    let alerts = alerts["items"].as_array().unwrap();
+    assert_eq!(alerts.len(), 3);
+    assert!(alerts.iter().all(|r| r["kind"] == "costAlert"));
+    let (_, none) = get_json(&app, "/api/v1/notifications/deliveries?status=delivered").await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+    let (status, body) = get_json(
+        &app,
+        "/api/v1/notifications/deliveries?kind=sms&status=done&limit=500&before=x",
+    )
+    .await;
+    assert_eq!(status, 400);
+    for field in ["kind", "status", "limit", "before"] {
+        assert!(body["fields"][field].is_string(), "{field} named: {body}");
+    }
+}
+
+#[tokio::test]
+async fn history_api_is_admin_only_and_documented() {
+    let app = TestApp::spawn().await;
+    let key = app.create_user(42, "普通用户").await;
+    let url = app.url("/api/v1/notifications/deliveries");
+    let anonymous = app.client().get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let user = app.client().get(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(user.status(), 403);
+
+    let (_, doc) = get_json(&app, server::api::OPENAPI_PATH).await;
+    let op = &doc["paths"]["/api/v1/notifications/deliveries"]["get"];
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["kind", "status", "limit", "before"]);
+    assert!(doc["components"]["schemas"]["DeliveryPage"].is_object());
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_deliveries_attempts_latency_and_queue_depth() {
+    let receiver = Receiver::start(Answer::FailFirst(1)).await;
+    let app = app_for(&receiver).await;
+    let _engine = app.start_engine();
+    let Raised::Queued(id) = app
+        .state
+        .deliveries
+        .raise(&notification(NotificationKind::CostAlert, &receiver.url(), "m1"))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    wait_for_status(&app, id, "delivered", Duration::from_secs(10)).await;
+
+    let res = app.client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_deliveries_total{kind="costAlert",outcome="delivered"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_deliveries_total{kind="costAlert",outcome="failed"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_delivery_attempts_total{kind="costAlert",result="error"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_delivery_attempts_total{kind="costAlert",result="success"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, r#"hub_notify_delivery_latency_seconds_count{kind="costAlert"}"#),
+        1.0
+    );
+    // Delivered after the 1 s backoff.
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_delivery_latency_seconds_bucket{kind="costAlert",le="0.5"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_delivery_latency_seconds_bucket{kind="costAlert",le="2.5"}"#
+        ),
+        1.0
+    );
+    for state in ["wait", "active", "delayed"] {
+        assert_eq!(
+            metric(&text, &format!(r#"hub_notify_queue_jobs{{state="{state}"}}"#)),
+            0.0
+        );
+    }
+    assert_eq!(metric(&text, r#"hub_notify_outbox_unfinished{status="pending"}"#), 0.0);
+}
+
+#[tokio::test]
+async fn metrics_token_guards_the_endpoint_when_set() {
+    let app = TestApp::spawn_with(&[("METRICS_TOKEN", "scrape-secret")]).await;
+    let url = app.url("/metrics");
+    assert_eq!(app.client().get(&url).send().await.unwrap().status(), 401);
+    let wrong = app.client().get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = app
+        .client()
+        .get(&url)
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+}
+
+#[tokio::test]
+async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let outbox = app.state.deliveries.outbox();
+    // Written while Redis was away: in the outbox only.
+    let unqueued = outbox
+        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "s1"))
+        .await
+        .unwrap()
+        .id();
+    // Enqueued, then Redis lost it (a restart of a Redis that keeps nothing).
+    let lost = outbox
+        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "s2"))
+        .await
+        .unwrap()
+        .id();
+    outbox.mark_enqueued(lost).await.unwrap();
+
+    let sweeper = server::sweeper::Sweeper::new(app.state.deliveries.clone(), Duration::from_secs(86_400))
+        .with_idle_after(Duration::from_millis(200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sweep = sweeper.sweep().await.unwrap();
+    assert_eq!((sweep.enqueued, sweep.requeued), (1, 1));
+    // A second pass finds both in the queue: nothing to do.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sweeper.sweep().await.unwrap(), server::sweeper::Sweep::default());
+
+    let _engine = app.start_engine();
+    wait_for_status(&app, unqueued, "delivered", Duration::from_secs(10)).await;
+    wait_for_status(&app, lost, "delivered", Duration::from_secs(10)).await;
+    assert_eq!(receiver.received().len(), 2);
+}
