@@ -73,7 +73,7 @@ test("测试连接 reaches an allowlisted receiver with the spec's test message"
   await expect(page.getByTestId("toast-success")).toContainText("企业微信机器人连接成功");
   const got = await receivedBy(key);
   expect(got).toHaveLength(1);
-  expect(got[0].body).toEqual({ msgtype: "markdown", markdown: { content: "**测试消息**\n\n企业微信机器人连接成功!" } });
+  expect(got[0].body).toEqual({ msgtype: "markdown", markdown: { content: "**测试消息**\n企业微信机器人连接成功!" } });
 });
 
 test("测试连接 shows why a receiver failed", async ({ page }) => {

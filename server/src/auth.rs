@@ -26,11 +26,14 @@ pub enum Identity {
     /// A bearer token was sent but matches nothing.
     InvalidToken,
     User(CurrentUser),
+    /// The gateway, with `INGEST_TOKEN`: may report usage and read circuits, nothing else.
+    Ingest,
 }
 
 #[derive(Clone)]
 pub struct Authenticator {
     admin_token: Secret,
+    ingest_token: Option<Secret>,
     db: PgPool,
     redis: Pool,
     keys: Keys,
@@ -46,9 +49,17 @@ fn admin() -> CurrentUser {
 }
 
 impl Authenticator {
-    pub fn new(admin_token: Secret, db: PgPool, redis: Pool, keys: Keys, sessions: SessionStore) -> Self {
+    pub fn new(
+        admin_token: Secret,
+        ingest_token: Option<Secret>,
+        db: PgPool,
+        redis: Pool,
+        keys: Keys,
+        sessions: SessionStore,
+    ) -> Self {
         Authenticator {
             admin_token,
+            ingest_token,
             db,
             redis,
             keys,
@@ -70,6 +81,11 @@ impl Authenticator {
     /// Resolves a request: `Authorization: Bearer …` first, then the session cookie.
     pub async fn identify(&self, headers: &HeaderMap) -> Identity {
         if let Some(token) = bearer_token(headers) {
+            if let Some(ingest) = &self.ingest_token {
+                if secrets_equal(token, ingest.expose()) {
+                    return Identity::Ingest;
+                }
+            }
             return match self.check_secret(token).await {
                 Ok(Some(user)) => Identity::User(user),
                 _ => Identity::InvalidToken,

@@ -72,6 +72,10 @@ pub struct Config {
     pub delivery_history_retention: Duration,
     /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
     pub metrics_token: Option<Secret>,
+    /// The gateway's bearer token for `POST /api/v1/usage` (`INGEST_TOKEN`); unset = ingest off.
+    pub ingest_token: Option<Secret>,
+    /// Repeated circuit-breaker alerts for one provider are suppressed for this long.
+    pub breaker_alert_cooldown: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -221,6 +225,21 @@ impl Config {
                 86_400 * parse_num(lookup, "DELIVERY_HISTORY_DAYS", 30u64, (1, 3650))?,
             ),
             metrics_token: get(lookup, "METRICS_TOKEN").map(Secret),
+            ingest_token: match get(lookup, "INGEST_TOKEN") {
+                Some(t) if t.chars().count() < MIN_ADMIN_TOKEN_LEN => {
+                    return Err(ConfigError::Invalid {
+                        name: "INGEST_TOKEN",
+                        problem: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+                    })
+                }
+                other => other.map(Secret),
+            },
+            breaker_alert_cooldown: Duration::from_secs(parse_num(
+                lookup,
+                "BREAKER_ALERT_COOLDOWN_SECS",
+                crate::breaker_alerts::DEFAULT_COOLDOWN.as_secs(),
+                (0, 86_400),
+            )?),
         })
     }
 }
@@ -254,6 +273,8 @@ mod tests {
         assert_eq!(c.delivery_lock_ttl, Duration::from_secs(30));
         assert_eq!(c.delivery_history_retention, Duration::from_secs(30 * 86_400));
         assert!(c.metrics_token.is_none());
+        assert!(c.ingest_token.is_none());
+        assert_eq!(c.breaker_alert_cooldown, Duration::from_secs(300));
     }
 
     #[test]

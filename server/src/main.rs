@@ -46,6 +46,11 @@ async fn serve() -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    match server::ingest::align_daily_rollups(&db, config.timezone).await {
+        Ok(true) => tracing::warn!(timezone = %config.timezone, "APP_TIMEZONE changed: daily usage recomputed"),
+        Ok(false) => {}
+        Err(e) => return fail(format!("cannot prepare the daily usage rollups: {e}")),
+    }
     let redis = match redis::connect(&config.redis).await {
         Ok(r) => r,
         Err(e) => return fail(e),

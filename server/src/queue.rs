@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,7 +33,7 @@ use fred::types::lists::LMoveDirection;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::redis::Keys;
+use crate::redis::{Keys, LuaScript};
 
 /// How long one `BLMOVE` blocks; bounds how late a worker notices shutdown.
 const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -344,48 +344,6 @@ return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZC
   redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5])}
 "#;
 
-/// A script run by `EVALSHA`, loaded on first use and again after `NOSCRIPT` (Redis restarted or
-/// its script cache was flushed). The SHA comes from `SCRIPT LOAD`, so no SHA-1 code is needed.
-struct LuaScript {
-    name: &'static str,
-    source: String,
-    sha: Mutex<Option<String>>,
-}
-
-impl LuaScript {
-    fn new(name: &'static str, body: &str) -> Self {
-        LuaScript {
-            name,
-            source: format!("{PRELUDE}{body}"),
-            sha: Mutex::new(None),
-        }
-    }
-
-    fn cached_sha(&self) -> Option<String> {
-        self.sha.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    async fn load(&self, pool: &Pool) -> Result<String, QueueError> {
-        let sha: String = pool.script_load(self.source.as_str()).await?;
-        *self.sha.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sha.clone());
-        Ok(sha)
-    }
-
-    async fn call<R: FromValue>(&self, pool: &Pool, keys: Vec<String>, args: Vec<String>) -> Result<R, QueueError> {
-        let sha = match self.cached_sha() {
-            Some(sha) => sha,
-            None => self.load(pool).await?,
-        };
-        match pool.evalsha(sha, keys.clone(), args.clone()).await {
-            Err(e) if e.details().starts_with("NOSCRIPT") => {
-                let sha = self.load(pool).await?;
-                Ok(pool.evalsha(sha, keys, args).await?)
-            }
-            result => Ok(result?),
-        }
-    }
-}
-
 struct Scripts {
     enqueue: LuaScript,
     take_lock: LuaScript,
@@ -400,14 +358,14 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            enqueue: LuaScript::new("enqueue", ENQUEUE),
-            take_lock: LuaScript::new("take_lock", TAKE_LOCK),
-            refresh_lock: LuaScript::new("refresh_lock", REFRESH_LOCK),
-            complete: LuaScript::new("complete", COMPLETE),
-            retry_or_fail: LuaScript::new("retry_or_fail", RETRY_OR_FAIL),
-            requeue: LuaScript::new("requeue", REQUEUE),
-            maintain: LuaScript::new("maintain", MAINTAIN),
-            counts: LuaScript::new("counts", COUNTS),
+            enqueue: LuaScript::new("enqueue", PRELUDE, ENQUEUE),
+            take_lock: LuaScript::new("take_lock", PRELUDE, TAKE_LOCK),
+            refresh_lock: LuaScript::new("refresh_lock", PRELUDE, REFRESH_LOCK),
+            complete: LuaScript::new("complete", PRELUDE, COMPLETE),
+            retry_or_fail: LuaScript::new("retry_or_fail", PRELUDE, RETRY_OR_FAIL),
+            requeue: LuaScript::new("requeue", PRELUDE, REQUEUE),
+            maintain: LuaScript::new("maintain", PRELUDE, MAINTAIN),
+            counts: LuaScript::new("counts", PRELUDE, COUNTS),
         }
     }
 }
@@ -735,7 +693,7 @@ impl Queue {
 
 fn unexpected(script: &LuaScript, reply: &dyn std::fmt::Debug) -> QueueError {
     QueueError::UnexpectedReply {
-        script: script.name,
+        script: script.name(),
         detail: format!("{reply:?}"),
     }
 }
@@ -1012,6 +970,7 @@ impl<T> Drop for AbortOnDrop<T> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+    use std::sync::Mutex;
     use std::time::Instant;
 
     use super::*;

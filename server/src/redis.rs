@@ -1,4 +1,5 @@
 //! Redis through fred: a pool with a reconnect policy, and the key namespace of this deployment.
+use std::sync::Mutex;
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -66,4 +67,56 @@ pub async fn connect(config: &RedisConfig) -> Result<Pool, RedisError> {
         .map_err(RedisError::Connect)?;
     first_connection(pool.init()).await.map_err(RedisError::Connect)?;
     Ok(pool)
+}
+
+/// A Lua script run by `EVALSHA`, loaded on first use and again after `NOSCRIPT` (Redis restarted
+/// or its script cache was flushed). The SHA comes from `SCRIPT LOAD`, so no SHA-1 code is needed.
+pub struct LuaScript {
+    name: &'static str,
+    source: String,
+    sha: Mutex<Option<String>>,
+}
+
+impl LuaScript {
+    /// `prelude` (shared helper functions) is prepended to `body`.
+    pub fn new(name: &'static str, prelude: &str, body: &str) -> Self {
+        LuaScript {
+            name,
+            source: format!("{prelude}{body}"),
+            sha: Mutex::new(None),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn cached_sha(&self) -> Option<String> {
+        self.sha.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    async fn load(&self, pool: &Pool) -> Result<String, fred::error::Error> {
+        let sha: String = pool.script_load(self.source.as_str()).await?;
+        *self.sha.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sha.clone());
+        Ok(sha)
+    }
+
+    pub async fn call<R: FromValue>(
+        &self,
+        pool: &Pool,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<R, fred::error::Error> {
+        let sha = match self.cached_sha() {
+            Some(sha) => sha,
+            None => self.load(pool).await?,
+        };
+        match pool.evalsha(sha, keys.clone(), args.clone()).await {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                let sha = self.load(pool).await?;
+                pool.evalsha(sha, keys, args).await
+            }
+            result => result,
+        }
+    }
 }

@@ -192,7 +192,7 @@ impl SettingsService {
     pub async fn save(&self, settings: NotificationSettings, by: &str) -> Result<StoredSettings, SaveError> {
         let settings = self.validate(settings).await.map_err(SaveError::Invalid)?;
         let stored = save(&self.db, &settings, by).await?;
-        self.scheduler.rebuild(&stored.settings);
+        self.scheduler.rebuild(&stored.settings).await;
         tracing::info!(by, "notification settings saved");
         Ok(stored)
     }
@@ -211,8 +211,12 @@ impl SettingsService {
     /// Rebuilds the schedule from the saved settings (startup).
     pub async fn rebuild_schedule(&self) -> Result<(), sqlx::Error> {
         let stored = self.load().await?;
-        self.scheduler.rebuild(&stored.settings);
+        self.scheduler.rebuild(&stored.settings).await;
         Ok(())
+    }
+
+    pub fn scheduler(&self) -> &crate::scheduler::Scheduler {
+        &self.scheduler
     }
 
     pub fn view(&self, stored: StoredSettings) -> SettingsView {

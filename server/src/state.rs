@@ -10,12 +10,16 @@ use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::auth::Authenticator;
+use crate::breaker::Breakers;
+use crate::breaker_alerts::BreakerAlerts;
 use crate::config::Config;
 use crate::delivery::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
+use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::queue::{Queue, QueueConfig};
 use crate::redis::Keys;
+use crate::runs::Runs;
 use crate::scheduler::Scheduler;
 use crate::sender::WebhookSender;
 use crate::sessions::SessionStore;
@@ -34,6 +38,9 @@ pub struct AppState {
     pub sender: WebhookSender,
     pub deliveries: Deliveries,
     pub metrics: Metrics,
+    pub breakers: Breakers,
+    pub ingestor: Ingestor,
+    pub runs: Runs,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -53,20 +60,37 @@ impl AppState {
         let sessions = SessionStore::new(redis.clone(), keys.clone(), config.session_ttl, config.cookie_secure);
         let auth = Authenticator::new(
             config.admin_token.clone(),
+            config.ingest_token.clone(),
             db.clone(),
             redis.clone(),
             keys.clone(),
             sessions,
         );
         let sender = WebhookSender::new(SsrfGuard::new(config.webhook_allowlist.clone()), config.webhook_timeout)?;
-        let scheduler = Scheduler::new(config.app_env, config.timezone);
-        let settings = SettingsService::new(db.clone(), sender.clone(), scheduler, config.timezone);
         let mut queue_config = QueueConfig::new(QUEUE_NAME);
         queue_config.lock_ttl = config.delivery_lock_ttl;
         let deliveries = Deliveries::new(
             Outbox::new(db.clone()),
             Queue::new(redis.clone(), keys.clone(), queue_config),
         );
+        let runs = Runs::new(
+            db.clone(),
+            redis.clone(),
+            keys.clone(),
+            deliveries.clone(),
+            config.timezone,
+        );
+        let scheduler = Scheduler::new(config.app_env, runs.clone());
+        let settings = SettingsService::new(db.clone(), sender.clone(), scheduler, config.timezone);
+        let breakers = Breakers::new(redis.clone(), keys.clone());
+        let alerts = BreakerAlerts::new(
+            db.clone(),
+            breakers.clone(),
+            deliveries.clone(),
+            config.timezone,
+            config.breaker_alert_cooldown,
+        );
+        let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), alerts);
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -78,6 +102,9 @@ impl AppState {
             sender,
             deliveries,
             metrics: Metrics::new(),
+            breakers,
+            ingestor,
+            runs,
         })
     }
 

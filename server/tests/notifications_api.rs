@@ -212,7 +212,7 @@ async fn test_connection_delivers_the_spec_message() {
     assert_eq!(got.len(), 1);
     assert_eq!(
         got[0].body["markdown"]["content"],
-        "**测试消息**\n\n企业微信机器人连接成功!"
+        "**测试消息**\n企业微信机器人连接成功!"
     );
 }
 
@@ -325,10 +325,15 @@ async fn openapi_document_describes_every_endpoint() {
         [
             "GET /api/v1/notifications/deliveries",
             "GET /api/v1/notifications/settings",
+            "GET /api/v1/providers/{id}/circuit",
             "GET /api/v1/session",
             "GET /api/v1/users",
+            "POST /api/v1/notifications/run/{type}",
             "POST /api/v1/notifications/test",
+            "POST /api/v1/usage",
             "PUT /api/v1/notifications/settings",
+            "PUT /api/v1/providers/{id}",
+            "PUT /api/v1/users/{id}",
         ]
     );
     // Every documented operation is served (unauthenticated: 401, never 404/405).

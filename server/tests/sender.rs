@@ -18,7 +18,7 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     sender
-        .send_markdown(&receiver.url(), "**测试消息**\n\n企业微信机器人连接成功!")
+        .send_markdown(&receiver.url(), "**测试消息**\n企业微信机器人连接成功!")
         .await
         .unwrap();
     let got = receiver.received();
@@ -27,7 +27,7 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
     assert_eq!(got[0].path_and_query, "/cgi-bin/webhook/send?key=test-key-123");
     assert_eq!(
         got[0].body,
-        serde_json::json!({"msgtype": "markdown", "markdown": {"content": "**测试消息**\n\n企业微信机器人连接成功!"}})
+        serde_json::json!({"msgtype": "markdown", "markdown": {"content": "**测试消息**\n企业微信机器人连接成功!"}})
     );
 }
 

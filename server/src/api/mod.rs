@@ -3,6 +3,8 @@
 //! (utoipa-axum), so the document describes exactly what is served.
 pub mod deliveries;
 pub mod notifications;
+pub mod quotas;
+pub mod usage;
 
 use app::session::CurrentUser;
 use app::users::UserSummary;
@@ -125,7 +127,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("ADMIN_TOKEN, or a user's API key"))
+                    .description(Some(
+                        "ADMIN_TOKEN, a user's API key, or INGEST_TOKEN (usage and circuits only)",
+                    ))
                     .build(),
             ),
         );
@@ -136,7 +140,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Hub Notify API", description = "消息推送 settings and notifications of an LLM API gateway"),
     modifiers(&BearerAuth),
-    tags((name = "access"), (name = "users"), (name = "notifications"))
+    tags((name = "access"), (name = "users"), (name = "notifications"), (name = "usage"))
 )]
 struct ApiDoc;
 
@@ -149,7 +153,12 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_users))
         .routes(routes!(notifications::get_settings, notifications::put_settings))
         .routes(routes!(notifications::test_webhook))
+        .routes(routes!(notifications::run_now))
         .routes(routes!(deliveries::list_deliveries))
+        .routes(routes!(usage::ingest))
+        .routes(routes!(usage::circuit))
+        .routes(routes!(quotas::put_user))
+        .routes(routes!(quotas::put_provider))
         .split_for_parts();
     let document = std::sync::Arc::new(openapi.clone());
     let router = router.route(OPENAPI_PATH, get(move || async move { Json((*document).clone()) }));

@@ -159,3 +159,47 @@ pub async fn test_webhook(
         Err(e) => test_failure(StatusCode::BAD_GATEWAY, e.class(), e.to_string()),
     }
 }
+
+/// 立即发送: runs the daily leaderboard (`dailyLeaderboard`) or the cost check (`costAlert`) now,
+/// through the same path as a scheduled run (the switches are honoured). The leaderboard is
+/// always sent; the cost check sends only what was not alerted yet in its window.
+#[utoipa::path(post, path = "/api/v1/notifications/run/{type}", tag = "notifications",
+    params(("type" = String, Path, description = "dailyLeaderboard or costAlert")),
+    responses(
+        (status = 200, description = "what the run raised (see 投递记录)", body = crate::runs::RunReport),
+        (status = 400, description = "unknown type", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "the kind is off (master switch, its switch, or no webhook URL)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn run_now(
+    AdminCaller(admin): AdminCaller,
+    State(state): State<AppState>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+) -> Result<Json<crate::runs::RunReport>, ApiError> {
+    let kind = match NotificationKind::from_key(&kind) {
+        Some(k @ (NotificationKind::DailyLeaderboard | NotificationKind::CostAlert)) => k,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "type must be dailyLeaderboard or costAlert",
+            ))
+        }
+    };
+    let report = state
+        .runs
+        .run(kind, crate::runs::Trigger::Manual, chrono::Utc::now())
+        .await
+        .map_err(ApiError::unavailable)?;
+    if report.skipped.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} is off: turn on the master switch and this notification, and set its webhook URL",
+                kind.key()
+            ),
+        ));
+    }
+    tracing::info!(by = %admin.name, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
+    Ok(Json(report))
+}

@@ -14,6 +14,7 @@ use server::state::AppState;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const INGEST_TOKEN: &str = "test-ingest-token-0123456789";
 
 /// The server's PostgreSQL, for creating the per-test databases.
 fn admin_database_url() -> String {
@@ -60,12 +61,22 @@ impl TestApp {
             ("REDIS_KEY_PREFIX".into(), key_prefix.clone()),
             ("REDIS_POOL_SIZE".into(), "2".into()),
             ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("INGEST_TOKEN".into(), INGEST_TOKEN.into()),
         ]);
         for (k, v) in vars {
             env.insert(k.to_string(), v.to_string());
         }
         let config = Config::from_lookup(&move |name| env.get(name).cloned()).expect("test configuration");
+        Self::serve(config, key_prefix).await
+    }
 
+    /// A second instance on the same database and Redis keys, as a second server process of
+    /// one deployment would be.
+    pub async fn twin(&self) -> TestApp {
+        Self::serve((*self.state.config).clone(), self.key_prefix.clone()).await
+    }
+
+    async fn serve(config: Config, key_prefix: String) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let options = LeptosOptions::builder()
@@ -76,6 +87,9 @@ impl TestApp {
         let db = server::db::connect_and_migrate(&config.database)
             .await
             .expect("migrate test database");
+        server::ingest::align_daily_rollups(&db, config.timezone)
+            .await
+            .expect("daily rollups");
         let redis = server::redis::connect(&config.redis)
             .await
             .expect("connect to Redis (is it running?)");

@@ -1,0 +1,375 @@
+//! Usage ingest (`POST /api/v1/usage`): a gateway reports its requests in batches. Each event is
+//! checked on its own (the valid ones of a batch are kept), stored once per `requestId`, rolled
+//! up into 15-minute buckets in the same statement, and — only when new — fed to its provider's
+//! circuit breaker.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+/// Events per request: enough for a gateway's flush interval, small enough to bound one statement.
+pub const MAX_BATCH: usize = 5000;
+const MAX_TEXT: usize = 200;
+const MAX_ERROR_TEXT: usize = 2000;
+
+/// One request as the gateway saw it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageEvent {
+    pub request_id: String,
+    pub user_id: i64,
+    pub user_name: String,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub model: String,
+    #[schema(value_type = f64)]
+    pub cost_usd: Decimal,
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: i64,
+    #[serde(default)]
+    pub cache_read_input_tokens: i64,
+    pub success: bool,
+    #[serde(default)]
+    pub status_code: Option<i32>,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UsageEvent {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+
+    /// Rules the JSON types cannot express.
+    fn check(&self) -> Result<(), String> {
+        let text = |name: &str, value: &str| -> Result<(), String> {
+            let n = value.trim().chars().count();
+            if n == 0 || n > MAX_TEXT {
+                Err(format!("{name} must be 1 to {MAX_TEXT} characters"))
+            } else {
+                Ok(())
+            }
+        };
+        text("requestId", &self.request_id)?;
+        text("userName", &self.user_name)?;
+        text("providerName", &self.provider_name)?;
+        text("model", &self.model)?;
+        if self.user_id <= 0 {
+            return Err("userId must be a positive integer".into());
+        }
+        if self.provider_id <= 0 {
+            return Err("providerId must be a positive integer".into());
+        }
+        if self.cost_usd.is_sign_negative() || self.cost_usd > Decimal::from(1_000_000_000) {
+            return Err("costUsd must be between 0 and 1e9".into());
+        }
+        for (name, n) in [
+            ("inputTokens", self.input_tokens),
+            ("outputTokens", self.output_tokens),
+            ("cacheCreationInputTokens", self.cache_creation_input_tokens),
+            ("cacheReadInputTokens", self.cache_read_input_tokens),
+        ] {
+            if !(0..=1_000_000_000_000).contains(&n) {
+                return Err(format!("{name} must be between 0 and 1e12"));
+            }
+        }
+        if let Some(code) = self.status_code {
+            if !(100..=599).contains(&code) {
+                return Err("statusCode must be an HTTP status (100–599)".into());
+            }
+        }
+        let now = Utc::now();
+        if self.created_at > now + chrono::Duration::minutes(5) {
+            return Err("createdAt is in the future".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatch {
+    /// Parsed one by one, so one bad event does not sink the batch.
+    #[schema(value_type = Vec<UsageEvent>)]
+    pub events: Vec<Value>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedEvent {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestReport {
+    /// New events stored.
+    pub accepted: usize,
+    /// Events whose `requestId` was stored before (or repeated in this batch): ignored.
+    pub duplicates: usize,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+/// Splits a batch into valid events (with their index) and rejections.
+pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEvent>) {
+    let mut valid = Vec::with_capacity(batch.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in batch.into_iter().enumerate() {
+        let request_id = raw.get("requestId").and_then(Value::as_str).map(str::to_owned);
+        let event = serde_json::from_value::<UsageEvent>(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|mut e| {
+                e.check()?;
+                e.request_id = e.request_id.trim().to_owned();
+                e.user_name = e.user_name.trim().to_owned();
+                e.provider_name = e.provider_name.trim().to_owned();
+                e.error = e.error.map(|m| m.chars().take(MAX_ERROR_TEXT).collect());
+                Ok(e)
+            });
+        match event {
+            Ok(event) => valid.push((index, event)),
+            Err(reason) => rejected.push(RejectedEvent {
+                index,
+                request_id,
+                reason,
+            }),
+        }
+    }
+    (valid, rejected)
+}
+
+/// Stores events (request ids unique within the slice); returns the indexes of the new ones. One transaction:
+/// users and providers upserted by id (names follow the gateway), raw rows inserted once per
+/// request id, and the rollups of exactly the inserted rows added.
+pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Last name wins within a batch; sorted ids keep lock order stable between concurrent batches.
+    let users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
+    let providers: BTreeMap<i64, &str> = events
+        .iter()
+        .map(|e| (e.provider_id, e.provider_name.as_str()))
+        .collect();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO users (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+         WHERE users.name IS DISTINCT FROM EXCLUDED.name",
+    )
+    .bind(users.keys().copied().collect::<Vec<_>>())
+    .bind(users.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO providers (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+         WHERE providers.name IS DISTINCT FROM EXCLUDED.name",
+    )
+    .bind(providers.keys().copied().collect::<Vec<_>>())
+    .bind(providers.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "WITH input AS (
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[],
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
+                                  $11::int[], $12::text[], $13::timestamptz[])
+                 AS t(request_id, user_id, provider_id, model, cost_usd, input_tokens, output_tokens,
+                      cache_creation_input_tokens, cache_read_input_tokens, success, status_code,
+                      error_message, created_at)
+         ), inserted AS (
+             INSERT INTO usage_records (request_id, user_id, provider_id, model, cost_usd, input_tokens,
+                                        output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                                        success, status_code, error_message, created_at)
+             SELECT * FROM input
+             ON CONFLICT (request_id) DO NOTHING
+             RETURNING request_id, user_id, provider_id, cost_usd, created_at,
+                       input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens AS tokens
+         ), rolled AS (
+             INSERT INTO usage_rollups (bucket, user_id, provider_id, requests, cost_usd, tokens)
+             SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), user_id, provider_id,
+                    count(*), sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2, 3
+              ORDER BY 1, 2, 3
+             ON CONFLICT (bucket, user_id, provider_id) DO UPDATE
+                SET requests = usage_rollups.requests + EXCLUDED.requests,
+                    cost_usd = usage_rollups.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_rollups.tokens + EXCLUDED.tokens
+         ), daily AS (
+             INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, user_id, provider_id, count(*), sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2, 3
+              ORDER BY 1, 2, 3
+             ON CONFLICT (day, user_id, provider_id) DO UPDATE
+                SET requests = usage_daily.requests + EXCLUDED.requests,
+                    cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_daily.tokens + EXCLUDED.tokens
+         )
+         SELECT request_id FROM inserted",
+    )
+    .bind(events.iter().map(|e| e.request_id.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.provider_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.model.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cost_usd).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cache_creation_input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cache_read_input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.success).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.status_code).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.error.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+    .bind(timezone.name())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let new: std::collections::HashSet<String> = inserted.into_iter().collect();
+    Ok(events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| new.contains(&e.request_id))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// Ingest with its consequences: storage, then the breakers of the providers concerned, then
+/// their alerts.
+#[derive(Clone)]
+pub struct Ingestor {
+    db: PgPool,
+    timezone: chrono_tz::Tz,
+    breakers: crate::breaker::Breakers,
+    alerts: crate::breaker_alerts::BreakerAlerts,
+}
+
+impl Ingestor {
+    pub fn new(
+        db: PgPool,
+        timezone: chrono_tz::Tz,
+        breakers: crate::breaker::Breakers,
+        alerts: crate::breaker_alerts::BreakerAlerts,
+    ) -> Self {
+        Ingestor {
+            db,
+            timezone,
+            breakers,
+            alerts,
+        }
+    }
+
+    pub async fn ingest(&self, batch: Vec<Value>) -> Result<IngestReport, sqlx::Error> {
+        let (valid, rejected) = validate(batch);
+        let mut seen = std::collections::HashSet::new();
+        let mut duplicates = 0;
+        let events: Vec<UsageEvent> = valid
+            .into_iter()
+            .filter_map(|(_, e)| {
+                if seen.insert(e.request_id.clone()) {
+                    Some(e)
+                } else {
+                    duplicates += 1;
+                    None
+                }
+            })
+            .collect();
+        let new = store(&self.db, self.timezone, &events).await?;
+        let report = IngestReport {
+            accepted: new.len(),
+            duplicates: duplicates + events.len() - new.len(),
+            rejected,
+        };
+        self.drive_breakers(new.into_iter().map(|i| &events[i]).collect()).await;
+        Ok(report)
+    }
+
+    /// Feeds new outcomes to the breakers, per provider in request time order. A Redis or
+    /// database failure here is logged: the usage is stored, and the breaker catches up with
+    /// the next outcomes.
+    async fn drive_breakers(&self, mut events: Vec<&UsageEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        events.sort_by_key(|e| (e.provider_id, e.created_at));
+        let ids: Vec<i64> = events
+            .iter()
+            .map(|e| e.provider_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let settings = match crate::providers::breaker_settings(&self.db, &ids).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "loading breaker settings failed; outcomes not counted");
+                return;
+            }
+        };
+        for group in events.chunk_by(|a, b| a.provider_id == b.provider_id) {
+            let provider_id = group[0].provider_id;
+            let config = settings.get(&provider_id).copied().unwrap_or_default();
+            let outcomes: Vec<bool> = group.iter().map(|e| e.success).collect();
+            match self.breakers.record(provider_id, config, &outcomes).await {
+                Ok(transitions) => {
+                    for t in transitions {
+                        self.alerts
+                            .on_transition(provider_id, &group[0].provider_name, &t, group)
+                            .await;
+                    }
+                }
+                Err(e) => tracing::error!(provider_id, error = %e, "circuit breaker update failed"),
+            }
+        }
+    }
+}
+
+/// Makes `usage_daily` agree with `APP_TIMEZONE`: on first start it records the zone; after the
+/// zone changed it recomputes the days from the 15-minute rollups (exact: days are whole
+/// buckets). Returns whether it rebuilt.
+pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    // One instance at a time; the others find the zone already recorded.
+    sqlx::query("LOCK TABLE usage_meta IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let recorded: Option<String> = sqlx::query_scalar("SELECT daily_timezone FROM usage_meta WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let rebuild = recorded.as_deref().is_some_and(|z| z != timezone.name());
+    if rebuild {
+        sqlx::query("TRUNCATE usage_daily").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
+             SELECT (bucket AT TIME ZONE $1)::date, user_id, provider_id, sum(requests), sum(cost_usd), sum(tokens)
+               FROM usage_rollups GROUP BY 1, 2, 3",
+        )
+        .bind(timezone.name())
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO usage_meta (id, daily_timezone) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET daily_timezone = EXCLUDED.daily_timezone",
+    )
+    .bind(timezone.name())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rebuild)
+}

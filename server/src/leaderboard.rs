@@ -1,0 +1,56 @@
+//! 每日排行榜: the previous calendar day in APP_TIMEZONE, users ranked by cost (ties: more
+//! requests first, then the lower id), read from the daily rollups — never from raw usage.
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::templates::{DailyLeaderboard, LeaderboardEntry};
+
+/// The day a leaderboard sent at `now` is about: yesterday, in `timezone`.
+pub fn report_day(now: DateTime<Utc>, timezone: Tz) -> NaiveDate {
+    now.with_timezone(&timezone).date_naive() - chrono::Duration::days(1)
+}
+
+/// Ranks `day`'s users; `top_n` of them with the totals over everyone.
+pub async fn compute(
+    db: &PgPool,
+    day: NaiveDate,
+    top_n: i64,
+    now: DateTime<Tz>,
+) -> Result<DailyLeaderboard, sqlx::Error> {
+    let rows: Vec<(i64, String, Decimal, i64, i64)> = sqlx::query_as(
+        "SELECT d.user_id, u.name, sum(d.cost_usd), sum(d.requests)::bigint, sum(d.tokens)::bigint
+           FROM usage_daily d JOIN users u ON u.id = d.user_id
+          WHERE d.day = $1
+          GROUP BY d.user_id, u.name
+          ORDER BY 3 DESC, 4 DESC, 1
+          LIMIT $2",
+    )
+    .bind(day)
+    .bind(top_n)
+    .fetch_all(db)
+    .await?;
+    let (total_requests, total_cost_usd): (i64, Decimal) = sqlx::query_as(
+        "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(cost_usd), 0) FROM usage_daily WHERE day = $1",
+    )
+    .bind(day)
+    .fetch_one(db)
+    .await?;
+    Ok(DailyLeaderboard {
+        date: day,
+        entries: rows
+            .into_iter()
+            .map(|(user_id, user_name, cost_usd, requests, tokens)| LeaderboardEntry {
+                user_id,
+                user_name,
+                cost_usd,
+                requests,
+                tokens,
+            })
+            .collect(),
+        total_requests,
+        total_cost_usd,
+        now,
+    })
+}

@@ -1,0 +1,307 @@
+//! The daily leaderboard, cost alerts and the scheduler, from ingested usage to a real local
+//! receiver. APP_TIMEZONE is Asia/Shanghai (UTC+8) throughout, so day boundaries are not UTC's.
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use common::receiver::{Answer, Receiver};
+use common::{eventually, TestApp, ADMIN_TOKEN, INGEST_TOKEN};
+use serde_json::{json, Value};
+
+fn event(id: &str, user: (i64, &str), provider: i64, cost: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "requestId": id, "userId": user.0, "userName": user.1,
+        "providerId": provider, "providerName": format!("供应商{provider}"),
+        "model": "claude-sonnet-4", "costUsd": cost.parse::<f64>().unwrap(),
+        "inputTokens": 1_000_000, "outputTokens": 200_000, "success": true, "statusCode": 200,
+        "createdAt": at.to_rfc3339(),
+    })
+}
+
+async fn ingest(app: &TestApp, events: Vec<Value>) {
+    let res = app
+        .client()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(INGEST_TOKEN)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert!(body["rejected"].as_array().unwrap().is_empty(), "{body}");
+}
+
+async fn app_with(receiver: &Receiver, vars: &[(&str, &str)]) -> TestApp {
+    let mut all = vec![
+        ("WEBHOOK_ALLOWLIST", receiver.allowlist_entry()),
+        ("APP_TIMEZONE", "Asia/Shanghai".into()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestApp::spawn_with(&all).await
+}
+
+async fn save_settings(app: &TestApp, settings: Value) {
+    let res = app
+        .client()
+        .put(app.url("/api/v1/notifications/settings"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+fn settings(master: bool, url: &str, time: &str, threshold: i32) -> Value {
+    json!({
+        "enabled": master,
+        "circuitBreaker": {"enabled": false, "webhookUrl": null},
+        "dailyLeaderboard": {"enabled": true, "webhookUrl": url, "time": time, "topN": 2},
+        "costAlert": {"enabled": true, "webhookUrl": url, "thresholdPercent": threshold, "checkIntervalMinutes": 10}
+    })
+}
+
+async fn run_now(app: &TestApp, kind: &str) -> (u16, Value) {
+    let res = app
+        .client()
+        .post(app.url(&format!("/api/v1/notifications/run/{kind}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+async fn contents(receiver: &Receiver, n: usize) -> Vec<String> {
+    let got = eventually(Duration::from_secs(10), &format!("{n} messages"), || async {
+        let got = receiver.received();
+        (got.len() >= n).then_some(got)
+    })
+    .await;
+    got.iter()
+        .map(|r| r.body["markdown"]["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn local(day: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+    Shanghai
+        .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn the_leaderboard_covers_yesterday_in_app_timezone_ranked_and_cut_to_top_n() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    ingest(
+        &app,
+        vec![
+            // Yesterday from 00:00 to 23:59 local (16:00 UTC the day before to 15:59 UTC).
+            event("a1", (1, "张三"), 1, "10.5", local(yesterday, 0, 0)),
+            event("a2", (1, "张三"), 2, "1.8456", local(yesterday, 23, 59)),
+            event("b1", (2, "李四"), 1, "8.7654", local(yesterday, 12, 0)),
+            event("c1", (3, "王五"), 1, "5.4321", local(yesterday, 8, 0)),
+            // Outside the day: today 00:00 local, and the day before yesterday 23:59 local.
+            event("x1", (4, "赵六"), 1, "99", local(today, 0, 0).min(Utc::now())),
+            event("x2", (4, "赵六"), 1, "99", local(yesterday.pred_opt().unwrap(), 23, 59)),
+        ],
+    )
+    .await;
+    let (status, report) = run_now(&app, "dailyLeaderboard").await;
+    assert_eq!(status, 200, "{report}");
+    let content = contents(&receiver, 1).await.remove(0);
+    let expected_head = format!(
+        "## 今日用户消费排行榜\n> 统计日期: **{yesterday}**\n**排名情况**\n🥇 **张三** (ID: 1)\n消费 $12.3456 · 请求 2 次 · Token 2.40M\n🥈 **李四** (ID: 2)\n消费 $8.7654 · 请求 1 次 · Token 1.20M\n---\n**今日总览**\n总请求 4 次 · 总消费 $26.5431\n"
+    );
+    assert!(
+        content.starts_with(&expected_head),
+        "got:\n{content}\nexpected to start with:\n{expected_head}"
+    );
+    assert!(!content.contains("王五"), "top 2 only");
+    assert!(!content.contains("赵六"), "other days excluded");
+}
+
+#[tokio::test]
+async fn a_day_without_usage_sends_a_short_message() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    assert_eq!(run_now(&app, "dailyLeaderboard").await.0, 200);
+    let content = contents(&receiver, 1).await.remove(0);
+    assert!(content.contains("当日无用户消费记录"), "{content}");
+}
+
+#[tokio::test]
+async fn cost_alerts_fire_once_per_window_and_level() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    let now = Utc::now();
+    ingest(
+        &app,
+        vec![event("u1", (1, "张三"), 1, "8.5", now - chrono::Duration::minutes(1))],
+    )
+    .await;
+    sqlx::query("UPDATE users SET limit_daily_usd = 10 WHERE id = 1")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE providers SET limit_monthly_usd = 9 WHERE id = 1")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let (status, report) = run_now(&app, "costAlert").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["overThreshold"], 2, "{report}");
+    let first = contents(&receiver, 2).await;
+    let user = first.iter().find(|c| c.contains("用户 **张三**")).expect("user alert");
+    assert!(
+        user.contains(
+            "当前消费: $8.5000\n配额限制: $10.0000\n使用比例: **85.0%** 🟡\n剩余额度: $1.5000\n统计周期: 今日"
+        ),
+        "{user}"
+    );
+    let provider = first
+        .iter()
+        .find(|c| c.contains("供应商 **供应商1**"))
+        .expect("provider alert");
+    assert!(
+        provider.contains("**94.4%** 🔴") && provider.contains("统计周期: 本月"),
+        "{provider}"
+    );
+
+    // Still high, same level: quiet.
+    let (_, again) = run_now(&app, "costAlert").await;
+    assert_eq!(again["deliveries"].as_array().unwrap().len(), 0, "{again}");
+    // The user reaches the next level: alerted again.
+    ingest(
+        &app,
+        vec![event("u2", (1, "张三"), 1, "0.6", now - chrono::Duration::minutes(1))],
+    )
+    .await;
+    let (_, higher) = run_now(&app, "costAlert").await;
+    assert_eq!(higher["deliveries"].as_array().unwrap().len(), 1, "{higher}");
+    let third = contents(&receiver, 3).await;
+    assert!(
+        third[2].contains("**91.0%** 🔴") && third[2].contains("统计周期: 今日"),
+        "{}",
+        third[2]
+    );
+}
+
+#[tokio::test]
+async fn the_rolling_five_hours_count_the_partial_first_bucket() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 50)).await;
+    let now = Utc::now();
+    ingest(
+        &app,
+        vec![
+            // Just inside the window (in a bucket that straddles its start), and just outside.
+            event("in", (5, "钱七"), 1, "3", now - chrono::Duration::minutes(299)),
+            event("out", (5, "钱七"), 1, "50", now - chrono::Duration::minutes(301)),
+        ],
+    )
+    .await;
+    sqlx::query("UPDATE users SET limit_5h_usd = 5 WHERE id = 5")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, report) = run_now(&app, "costAlert").await;
+    assert_eq!(report["overThreshold"], 1, "{report}");
+    let content = contents(&receiver, 1).await.remove(0);
+    assert!(
+        content.contains("当前消费: $3.0000") && content.contains("统计周期: 5 小时"),
+        "{content}"
+    );
+}
+
+#[tokio::test]
+async fn run_now_refuses_unknown_types_and_switched_off_kinds() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    assert_eq!(run_now(&app, "circuitBreaker").await.0, 400);
+    assert_eq!(run_now(&app, "sms").await.0, 400);
+    assert_eq!(run_now(&app, "dailyLeaderboard").await.0, 409, "master off by default");
+    let res = app
+        .client()
+        .post(app.url("/api/v1/notifications/run/costAlert"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
+    let _engine = app.start_engine();
+    let scheduler = app.state.settings.scheduler();
+    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    assert_eq!(
+        scheduler.scheduled().await,
+        vec![
+            server::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() },
+            server::scheduler::PlannedJob::CostCheck { minutes: 10 }
+        ]
+    );
+    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    assert_eq!(
+        scheduler.scheduled().await[0],
+        server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() },
+        "the old time is gone"
+    );
+
+    // The clock injected: 21:15 local today (13:15 UTC, not a 10-minute mark): the leaderboard
+    // is due, the cost check is not.
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let fire = local(today, 21, 15);
+    let reports = scheduler.tick(fire).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].0, app::notifications::NotificationKind::DailyLeaderboard);
+    let ten_minute_mark = scheduler.tick(fire + chrono::Duration::minutes(5)).await;
+    assert_eq!(
+        ten_minute_mark.len(),
+        1,
+        "13:20 UTC: the cost check {ten_minute_mark:?}"
+    );
+    assert_eq!(ten_minute_mark[0].0, app::notifications::NotificationKind::CostAlert);
+    let content = contents(&receiver, 1).await.remove(0);
+    assert!(content.starts_with("## 今日用户消费排行榜"), "{content}");
+    // A second instance firing the same minute finds it claimed.
+    let twin = app.twin().await;
+    twin.state.settings.rebuild_schedule().await.unwrap();
+    let twin_reports = twin.state.settings.scheduler().tick(fire).await;
+    assert_eq!(twin_reports[0].1.skipped.as_deref(), Some("claimed elsewhere"));
+    // A minute that is neither fires nothing.
+    assert!(scheduler.tick(fire + chrono::Duration::minutes(1)).await.is_empty());
+
+    save_settings(&app, settings(false, &receiver.url(), "21:15", 80)).await;
+    assert!(scheduler.scheduled().await.is_empty(), "master off removes every job");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn in_development_nothing_is_scheduled() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    let scheduler = app.state.settings.scheduler();
+    assert!(scheduler.scheduled().await.is_empty());
+    assert!(scheduler.tick(Utc::now()).await.is_empty());
+}

@@ -1,0 +1,366 @@
+//! Usage ingest and the circuit breakers it drives, through the REST API, with alerts reaching a
+//! real local receiver.
+mod common;
+
+use std::time::Duration;
+
+use common::receiver::{Answer, Receiver};
+use common::{eventually, TestApp, ADMIN_TOKEN, INGEST_TOKEN};
+use serde_json::{json, Value};
+
+fn event(request_id: &str, provider_id: i64, success: bool) -> Value {
+    json!({
+        "requestId": request_id,
+        "userId": 7, "userName": "张三",
+        "providerId": provider_id, "providerName": "Anthropic 官方",
+        "model": "claude-sonnet-4",
+        "costUsd": 0.0123,
+        "inputTokens": 1000, "outputTokens": 200,
+        "cacheCreationInputTokens": 10, "cacheReadInputTokens": 5,
+        "success": success,
+        "statusCode": if success { 200 } else { 429 },
+        "error": if success { Value::Null } else { json!("rate_limit_exceeded: You have exceeded your rate limit") },
+        "createdAt": chrono::Utc::now().to_rfc3339(),
+    })
+}
+
+async fn post_usage(app: &TestApp, token: &str, events: Vec<Value>) -> (u16, Value) {
+    let res = app
+        .client()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(token)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+async fn circuit(app: &TestApp, provider_id: i64) -> Value {
+    app.client()
+        .get(app.url(&format!("/api/v1/providers/{provider_id}/circuit")))
+        .bearer_auth(INGEST_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Turns circuit-breaker alerts on, to `url`.
+async fn enable_breaker_alerts(app: &TestApp, url: &str) {
+    let res = app
+        .client()
+        .put(app.url("/api/v1/notifications/settings"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({
+            "enabled": true,
+            "circuitBreaker": {"enabled": true, "webhookUrl": url},
+            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
+            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
+    let app = TestApp::spawn().await;
+    let mut bad_cost = event("r3", 1, true);
+    bad_cost["costUsd"] = json!(-1);
+    let mut no_user = event("r4", 1, true);
+    no_user.as_object_mut().unwrap().remove("userId");
+    let (status, report) = post_usage(
+        &app,
+        INGEST_TOKEN,
+        vec![
+            event("r1", 1, true),
+            event("r2", 1, false),
+            bad_cost,
+            no_user,
+            event("r1", 1, true),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2);
+    assert_eq!(report["duplicates"], 1);
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(
+        (rejected[0]["index"].as_u64(), rejected[0]["requestId"].as_str()),
+        (Some(2), Some("r3"))
+    );
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("costUsd"), "{report}");
+    assert_eq!(rejected[1]["index"], 3);
+    assert!(rejected[1]["reason"].as_str().unwrap().contains("userId"), "{report}");
+
+    // Sent again: nothing new, nothing counted twice.
+    let (_, again) = post_usage(&app, INGEST_TOKEN, vec![event("r1", 1, true), event("r2", 1, false)]).await;
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    let (requests, cost, tokens): (i64, rust_decimal::Decimal, i64) =
+        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_usd), sum(tokens)::bigint FROM usage_rollups")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (requests, cost.to_string().trim_end_matches('0'), tokens),
+        (2, "0.0246", 2 * 1215)
+    );
+    let names: (String, String) =
+        sqlx::query_as("SELECT u.name, p.name FROM users u, providers p WHERE u.id = 7 AND p.id = 1")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(names, ("张三".to_owned(), "Anthropic 官方".to_owned()));
+}
+
+#[tokio::test]
+async fn only_the_ingest_token_may_report_usage() {
+    let app = TestApp::spawn().await;
+    let (status, _) = post_usage(&app, ADMIN_TOKEN, vec![event("x", 1, true)]).await;
+    assert_eq!(status, 403);
+    let (status, _) = post_usage(&app, "wrong-token-wrong-token", vec![event("x", 1, true)]).await;
+    assert_eq!(status, 401);
+    let res = app
+        .client()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(INGEST_TOKEN)
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let key = app.create_user(9, "普通用户").await;
+    let res = app
+        .client()
+        .get(app.url("/api/v1/providers/1/circuit"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .client()
+        .get(app.url("/api/v1/providers/1/circuit"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn consecutive_failures_open_the_circuit_and_alert_once() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
+    let _engine = app.start_engine();
+    enable_breaker_alerts(&app, &receiver.url()).await;
+
+    // Four failures, then a success: the count starts again.
+    let mut events: Vec<Value> = (0..4).map(|i| event(&format!("a{i}"), 1, false)).collect();
+    events.push(event("a-ok", 1, true));
+    post_usage(&app, INGEST_TOKEN, events).await;
+    assert_eq!(circuit(&app, 1).await["state"], "CLOSED");
+
+    let events: Vec<Value> = (0..5).map(|i| event(&format!("b{i}"), 1, false)).collect();
+    post_usage(&app, INGEST_TOKEN, events).await;
+    let status = circuit(&app, 1).await;
+    assert_eq!(status["state"], "OPEN", "{status}");
+    assert_eq!(status["consecutiveFailures"], 5);
+    assert!(status["openUntil"].is_string());
+
+    let alert = eventually(Duration::from_secs(10), "the breaker alert", || async {
+        receiver.received().first().cloned()
+    })
+    .await;
+    let content = alert.body["markdown"]["content"].as_str().unwrap().to_owned();
+    assert!(
+        content.starts_with("## 供应商熔断告警\n> 供应商 **Anthropic 官方** (ID: 1) 已触发熔断保护"),
+        "{content}"
+    );
+    assert!(content.contains("失败次数: 5 次"), "{content}");
+    assert!(
+        content.contains("最后错误: `rate_limit_exceeded: You have exceeded your rate limit`"),
+        "{content}"
+    );
+
+    // More failures while open change nothing and alert nobody.
+    post_usage(
+        &app,
+        INGEST_TOKEN,
+        (0..5).map(|i| event(&format!("c{i}"), 1, false)).collect(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn half_open_recovers_or_reopens_and_the_cooldown_holds_repeats() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
+    let _engine = app.start_engine();
+    enable_breaker_alerts(&app, &receiver.url()).await;
+    post_usage(&app, INGEST_TOKEN, vec![event("seed", 2, true)]).await;
+    sqlx::query("UPDATE providers SET breaker_failure_threshold = 2, breaker_open_duration_ms = 1000 WHERE id = 2")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    post_usage(&app, INGEST_TOKEN, vec![event("f1", 2, false), event("f2", 2, false)]).await;
+    assert_eq!(circuit(&app, 2).await["state"], "OPEN");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(circuit(&app, 2).await["state"], "HALF_OPEN", "after the open duration");
+    // A failure in HALF_OPEN opens again — within the cooldown, so without a second alert.
+    post_usage(&app, INGEST_TOKEN, vec![event("f3", 2, false)]).await;
+    assert_eq!(circuit(&app, 2).await["state"], "OPEN");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Two successes (the default half-open threshold) close it, with a recovery message.
+    post_usage(&app, INGEST_TOKEN, vec![event("s1", 2, true)]).await;
+    assert_eq!(circuit(&app, 2).await["state"], "HALF_OPEN");
+    post_usage(&app, INGEST_TOKEN, vec![event("s2", 2, true)]).await;
+    assert_eq!(circuit(&app, 2).await["state"], "CLOSED");
+
+    let messages = eventually(Duration::from_secs(10), "the alert and the recovery", || async {
+        let got = receiver.received();
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 2, "one alert (cooldown), one recovery");
+    let contents: Vec<&str> = messages
+        .iter()
+        .map(|m| m.body["markdown"]["content"].as_str().unwrap())
+        .collect();
+    assert!(contents[0].starts_with("## 供应商熔断告警"), "{}", contents[0]);
+    assert!(contents[1].contains("已恢复"), "{}", contents[1]);
+}
+
+#[tokio::test]
+async fn two_instances_racing_on_one_provider_send_one_alert() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
+    let twin = app.twin().await;
+    let _engines = (app.start_engine(), twin.start_engine());
+    enable_breaker_alerts(&app, &receiver.url()).await;
+
+    let mut posts = tokio::task::JoinSet::new();
+    for round in 0..10 {
+        for (n, base) in [app.base.clone(), twin.base.clone()].into_iter().enumerate() {
+            let events: Vec<Value> = (0..3)
+                .map(|i| event(&format!("race-{round}-{n}-{i}"), 3, false))
+                .collect();
+            posts.spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{base}/api/v1/usage"))
+                    .bearer_auth(INGEST_TOKEN)
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+    }
+    while let Some(status) = posts.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(circuit(&app, 3).await["state"], "OPEN");
+    eventually(Duration::from_secs(10), "an alert", || async {
+        (!receiver.received().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 1, "exactly one alert");
+}
+
+#[tokio::test]
+async fn quotas_and_breaker_settings_are_set_by_admins_and_validated() {
+    let app = TestApp::spawn().await;
+    post_usage(&app, INGEST_TOKEN, vec![event("q1", 4, true)]).await;
+    let client = app.client();
+    let put =
+        |path: &str, body: Value, token: &'static str| client.put(app.url(path)).bearer_auth(token).json(&body).send();
+
+    let res = put(
+        "/api/v1/users/7",
+        json!({"limit5hUsd": 2.5, "limitDailyUsd": null, "limitWeeklyUsd": 50, "limitMonthlyUsd": 150.1234}),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let limits: (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>) =
+        sqlx::query_as("SELECT limit_5h_usd, limit_daily_usd FROM users WHERE id = 7")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(limits, (Some("2.5".parse().unwrap()), None));
+
+    let res = put(
+        "/api/v1/users/7",
+        json!({"limit5hUsd": -1, "limitDailyUsd": 0, "limitWeeklyUsd": 1.23456, "limitMonthlyUsd": null}),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    for field in ["limit5hUsd", "limitDailyUsd", "limitWeeklyUsd"] {
+        assert!(body["fields"][field].is_string(), "{field}: {body}");
+    }
+    let unchanged: Option<rust_decimal::Decimal> = sqlx::query_scalar("SELECT limit_5h_usd FROM users WHERE id = 7")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Some("2.5".parse().unwrap()), "nothing changed");
+    assert_eq!(
+        put(
+            "/api/v1/users/999",
+            json!({"limit5hUsd": null, "limitDailyUsd": null, "limitWeeklyUsd": null, "limitMonthlyUsd": null}),
+            ADMIN_TOKEN
+        )
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+
+    let provider = json!({"limitWeeklyUsd": 100, "limitMonthlyUsd": null,
+        "circuitBreaker": {"failureThreshold": 3, "openDurationMs": 60000, "halfOpenSuccessThreshold": 1}});
+    assert_eq!(
+        put("/api/v1/providers/4", provider.clone(), ADMIN_TOKEN)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let row: (i32, i64, i32) = sqlx::query_as(
+        "SELECT breaker_failure_threshold, breaker_open_duration_ms, breaker_half_open_success_threshold FROM providers WHERE id = 4",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(row, (3, 60000, 1));
+    let bad = json!({"limitWeeklyUsd": null, "limitMonthlyUsd": null,
+        "circuitBreaker": {"failureThreshold": 0, "openDurationMs": 999, "halfOpenSuccessThreshold": 11}});
+    let res = put("/api/v1/providers/4", bad, ADMIN_TOKEN).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["fields"].as_object().unwrap().len(), 3, "{body}");
+    assert_eq!(
+        put("/api/v1/providers/4", provider, INGEST_TOKEN)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
