@@ -9,8 +9,9 @@ export default defineConfig({
   timeout: 30_000,
   globalTimeout: 10 * 60_000,
   expect: { timeout: 10_000 },
-  fullyParallel: true,
-  workers: 2,
+  // One server, one set of 消息推送 settings: tests that change them must not overlap.
+  fullyParallel: false,
+  workers: 1,
   retries: 0,
   forbidOnly: !!process.env.CI,
   reporter: [["list"], ["json", { outputFile: "test-results/results.json" }]],

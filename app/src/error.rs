@@ -22,6 +22,12 @@ pub enum AppError {
     /// A webhook call failed: `class` is the sender's failure class (`timeout`, `errcode`, …).
     #[error("{message}")]
     Webhook { class: String, message: String },
+    /// The request cannot be carried out in the current state (e.g. a notification that is off).
+    #[error("{0}")]
+    Conflict(String),
+    /// What the request names does not exist (e.g. an unknown user id).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     ServerFn(ServerFnErrorErr),
 }

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod ports;
 pub mod routes;
 pub mod session;
+pub mod usage;
 pub mod users;
 
 pub use routes::{shell, App};

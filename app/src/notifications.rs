@@ -240,6 +240,8 @@ pub enum FieldProblem {
     },
     /// Refused by the SSRF guard; the text says which rule.
     UrlRefused(String),
+    /// A quota: a positive USD amount below 1e10 with at most 4 decimals (or none).
+    Amount,
 }
 
 impl fmt::Display for FieldProblem {
@@ -253,6 +255,7 @@ impl fmt::Display for FieldProblem {
             FieldProblem::UrlInvalid => f.write_str("is not a valid URL"),
             FieldProblem::UrlTooLong { max } => write!(f, "must be at most {max} characters"),
             FieldProblem::UrlRefused(reason) => write!(f, "not allowed: {reason}"),
+            FieldProblem::Amount => f.write_str("must be null or a positive amount below 1e10 with at most 4 decimals"),
         }
     }
 }

@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use http::StatusCode;
 use leptos::prelude::*;
 
-use crate::api::notifications::SettingsView;
+use crate::api::notifications::{RunSummary, SettingsView};
 use crate::deliveries::{DeliveryFilter, DeliveryPage};
 use crate::error::AppError;
 use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
+use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
 use crate::users::UserSummary;
 
 /// A successful sign-in: who, and the `Set-Cookie` header value that starts the session.
@@ -40,6 +41,8 @@ pub trait NotificationService: Send + Sync + 'static {
     async fn save(&self, settings: NotificationSettings, by: &CurrentUser) -> Result<SettingsView, AppError>;
     /// Sends the test message through the real sender.
     async fn test(&self, kind: NotificationKind, webhook_url: &str) -> Result<(), AppError>;
+    /// 立即发送: runs the leaderboard or the cost check now, as a scheduled run would.
+    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError>;
 }
 
 #[async_trait]
@@ -48,12 +51,27 @@ pub trait DeliveryHistory: Send + Sync + 'static {
     async fn list(&self, filter: DeliveryFilter) -> Result<DeliveryPage, AppError>;
 }
 
+/// 用户 and 供应商: consumption per quota window, quotas and breaker settings.
+#[async_trait]
+pub trait UsageDirectory: Send + Sync + 'static {
+    async fn list_users(&self) -> Result<Vec<UserUsage>, AppError>;
+    async fn list_providers(&self) -> Result<Vec<ProviderUsage>, AppError>;
+    /// Validates and saves a user's quotas (invalid input: a validation error, nothing changed;
+    /// an unknown id: not found); answers the user as now stored.
+    async fn update_user(&self, id: i64, quotas: UserQuotaInput) -> Result<UserUsage, AppError>;
+    /// The same for a provider's quotas and breaker settings.
+    async fn update_provider(&self, id: i64, settings: ProviderInput) -> Result<ProviderUsage, AppError>;
+    /// One user's own consumption; `None` when the id is not a known user.
+    async fn my_usage(&self, user_id: i64) -> Result<Option<UserUsage>, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub sessions: Arc<dyn SessionService>,
     pub users: Arc<dyn UserDirectory>,
     pub notifications: Arc<dyn NotificationService>,
     pub deliveries: Arc<dyn DeliveryHistory>,
+    pub usage: Arc<dyn UsageDirectory>,
 }
 
 pub fn services() -> Result<Services, AppError> {
@@ -103,6 +121,8 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::Validation(_) => StatusCode::BAD_REQUEST,
             AppError::Webhook { class, .. } if class == "refused" => StatusCode::BAD_REQUEST,
             AppError::Webhook { .. } => StatusCode::BAD_GATEWAY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
         });
     }

@@ -7,7 +7,10 @@ use leptos_router::path;
 use crate::api::auth::{reload_at, SignIn, SignOut};
 use crate::components::layout::{AppLayout, SettingsLayout};
 use crate::i18n::{I18nContextProvider, Locale};
-use crate::pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, notifications::NotificationsPage};
+use crate::pages::{
+    dashboard::DashboardPage, deliveries::DeliveriesPage, login::LoginPage, not_found::NotFound,
+    notifications::NotificationsPage, providers::ProvidersPage, users::UsersPage,
+};
 use crate::session::CurrentUser;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -110,6 +113,9 @@ pub fn App() -> impl IntoView {
                                 view=|| view! { <Redirect path="/settings/notifications" /> }
                             />
                             <Route path=path!("notifications") view=NotificationsPage />
+                            <Route path=path!("notifications/deliveries") view=DeliveriesPage />
+                            <Route path=path!("users") view=UsersPage />
+                            <Route path=path!("providers") view=ProvidersPage />
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { expect, type Page } from "@playwright/test";
 
 export const adminToken = required("E2E_ADMIN_TOKEN");
@@ -44,4 +45,26 @@ export function hookUrl(answer: string, key: string): string {
 export async function receivedBy(key: string): Promise<{ path: string; body: any }[]> {
   const res = await fetch(`${receiverUrl}/received?key=${encodeURIComponent(key)}`);
   return res.json();
+}
+
+/** The test server's database (scripts/test exports it). Read when first used, so specs that do
+ * not touch the database run without it. */
+export function databaseUrl(): string {
+  return required("E2E_DATABASE_URL");
+}
+
+/** Runs SQL in the test server's database through psql, in one transaction, stopping at the first
+ * error; returns the output rows (unaligned, tuples only). */
+export function psql(sql: string): string[] {
+  const out = execFileSync(
+    "psql",
+    [databaseUrl(), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
+    { input: sql, encoding: "utf8", timeout: 30_000 },
+  );
+  return out.split("\n").filter((line) => line !== "");
+}
+
+/** A SQL string literal. */
+export function sqlText(value: string | null): string {
+  return value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`;
 }

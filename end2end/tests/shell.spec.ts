@@ -66,6 +66,8 @@ test("the language switch changes the UI text and is remembered", async ({ page 
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
   await page.reload();
   await expect(page.getByTestId("notifications-title")).toHaveText("Notifications");
+  // The switch works only once hydrated; a click before that is lost.
+  await waitForHydration(page);
   await page.getByTestId("language-switch").click();
   await expect(page.getByTestId("notifications-title")).toHaveText("消息推送");
 });

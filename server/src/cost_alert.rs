@@ -37,6 +37,50 @@ fn level_rank(level: CostLevel) -> u8 {
     }
 }
 
+/// When `day` begins in `tz`. A zone whose clocks jump at midnight has no 00:00 that day: the
+/// day starts when the clocks say 01:00.
+pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+}
+
+/// The rolling 5-hour window ending at `now`: its start, and the first 15-minute boundary at or
+/// after the start — whole buckets of `usage_rollups` from there on, raw rows before it.
+pub fn rolling_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = now - Duration::hours(5);
+    let aligned_secs = (start.timestamp() + BUCKET_SECS - 1).div_euclid(BUCKET_SECS) * BUCKET_SECS;
+    let aligned = Utc.timestamp_opt(aligned_secs, 0).single().unwrap_or(start);
+    (start, aligned)
+}
+
+/// SQL answering one row `cost`: what the user `u` spent in the rolling window. `start` and
+/// `aligned` name the placeholders bound to the instants of [`rolling_window`].
+pub fn user_rolling_cost_sql(start: &str, aligned: &str) -> String {
+    format!(
+        "SELECT coalesce(sum(c), 0) AS cost FROM (
+             SELECT r.cost_usd AS c FROM usage_rollups r WHERE r.user_id = u.id AND r.bucket >= {aligned}
+             UNION ALL
+             SELECT x.cost_usd FROM usage_records x
+              WHERE x.user_id = u.id AND x.created_at >= {start} AND x.created_at < {aligned}
+         ) t"
+    )
+}
+
+/// SQL answering one row `cost`: what the user `u` (or the provider `p`) spent from the day bound
+/// to the placeholder `since` on, read from `usage_daily`.
+pub fn daily_cost_sql(provider: bool, since: &str) -> String {
+    let (column, alias) = if provider {
+        ("provider_id", "p")
+    } else {
+        ("user_id", "u")
+    };
+    format!("SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM usage_daily d WHERE d.{column} = {alias}.id AND d.day >= {since}")
+}
+
 /// The first day of each calendar window containing `now`, in `tz`.
 pub fn calendar_starts(now: DateTime<Utc>, tz: Tz) -> [(QuotaWindow, NaiveDate); 3] {
     let today = now.with_timezone(&tz).date_naive();
@@ -99,21 +143,13 @@ impl CostChecker {
         let threshold = Decimal::from(threshold_percent);
         let mut out = Vec::new();
         // Rolling 5 hours: whole buckets from the first boundary after the start, raw rows before it.
-        let start = now - Duration::hours(5);
-        let aligned_secs = (start.timestamp() + BUCKET_SECS - 1).div_euclid(BUCKET_SECS) * BUCKET_SECS;
-        let aligned = Utc.timestamp_opt(aligned_secs, 0).single().unwrap_or(start);
-        let rows: Vec<QuotaRow> = sqlx::query_as(
+        let (start, aligned) = rolling_window(now);
+        let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
             "SELECT u.id, u.name, u.limit_5h_usd, s.cost FROM users u
-               JOIN LATERAL (
-                   SELECT coalesce(sum(c), 0) AS cost FROM (
-                       SELECT r.cost_usd AS c FROM usage_rollups r WHERE r.user_id = u.id AND r.bucket >= $2
-                       UNION ALL
-                       SELECT x.cost_usd FROM usage_records x
-                        WHERE x.user_id = u.id AND x.created_at >= $1 AND x.created_at < $2
-                   ) t
-               ) s ON true
+               JOIN LATERAL ({}) s ON true
               WHERE u.limit_5h_usd IS NOT NULL AND s.cost * 100 >= u.limit_5h_usd * $3",
-        )
+            user_rolling_cost_sql("$1", "$2")
+        ))
         .bind(start)
         .bind(aligned)
         .bind(threshold)
@@ -130,9 +166,9 @@ impl CostChecker {
             };
             let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
                 "SELECT u.id, u.name, u.{user_column}, s.cost FROM users u
-                   JOIN LATERAL (SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM usage_daily d
-                                  WHERE d.user_id = u.id AND d.day >= $1) s ON true
-                  WHERE u.{user_column} IS NOT NULL AND s.cost * 100 >= u.{user_column} * $2"
+                   JOIN LATERAL ({}) s ON true
+                  WHERE u.{user_column} IS NOT NULL AND s.cost * 100 >= u.{user_column} * $2",
+                daily_cost_sql(false, "$1")
             ))
             .bind(first_day)
             .bind(threshold)
@@ -146,9 +182,9 @@ impl CostChecker {
             };
             let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
                 "SELECT p.id, p.name, p.{provider_column}, s.cost FROM providers p
-                   JOIN LATERAL (SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM usage_daily d
-                                  WHERE d.provider_id = p.id AND d.day >= $1) s ON true
-                  WHERE p.{provider_column} IS NOT NULL AND s.cost * 100 >= p.{provider_column} * $2"
+                   JOIN LATERAL ({}) s ON true
+                  WHERE p.{provider_column} IS NOT NULL AND s.cost * 100 >= p.{provider_column} * $2",
+                daily_cost_sql(true, "$1")
             ))
             .bind(first_day)
             .bind(threshold)

@@ -10,6 +10,7 @@ pub mod config;
 pub mod cost_alert;
 pub mod db;
 pub mod delivery;
+pub mod demo;
 pub mod health;
 pub mod http;
 pub mod ingest;
@@ -30,6 +31,7 @@ pub mod state;
 pub mod sweeper;
 pub mod telemetry;
 pub mod templates;
+pub mod usage_directory;
 pub mod users;
 
 use std::net::SocketAddr;

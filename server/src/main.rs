@@ -6,7 +6,7 @@ use app::session::Role;
 use server::config::{AppEnv, Config, DatabaseConfig};
 use server::{db, http, leptos_options, redis, state::AppState, telemetry, users};
 
-const USAGE: &str = "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]";
+const USAGE: &str = "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]\n       server demo-data [--days <1-60>]";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
         Some("create-user") => create_user(&args[1..]).await,
+        Some("demo-data") => demo_data(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -132,5 +133,37 @@ async fn create_user(args: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+async fn demo_data(args: &[String]) -> ExitCode {
+    let days = match args {
+        [] => 7,
+        [flag, n] if flag == "--days" => match n.parse::<u32>() {
+            Ok(n) if (1..=60).contains(&n) => n,
+            _ => return fail(format!("--days must be 1 to 60, got {n:?}")),
+        },
+        _ => return fail(format!("unexpected arguments {args:?}\n{USAGE}")),
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let db = match db::connect_and_migrate(&config.database).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = server::ingest::align_daily_rollups(&db, config.timezone).await {
+        return fail(format!("daily rollups: {e}"));
+    }
+    match server::demo::fill(&db, config.timezone, chrono::Utc::now(), days).await {
+        Ok(r) => {
+            eprintln!(
+                "demo data: {} requests over {days} days ({} new), users 1001–1012, providers 1–4",
+                r.events, r.new
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("demo data: {e}")),
     }
 }

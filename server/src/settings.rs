@@ -1,6 +1,6 @@
 //! 消息推送 settings: the single row of `notification_settings` (PostgreSQL) and the service that
 //! validates, saves (rebuilding the schedule) and tests them.
-use app::api::notifications::SettingsView;
+use app::api::notifications::{RunSummary, SettingsView};
 use app::error::AppError;
 use app::notifications::{
     CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
@@ -261,5 +261,28 @@ impl NotificationService for SettingsService {
                 class: e.class().to_owned(),
                 message: e.to_string(),
             })
+    }
+
+    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError> {
+        if kind == NotificationKind::CircuitBreaker {
+            return Err(AppError::Conflict("circuit-breaker alerts are event-driven".into()));
+        }
+        let report = self
+            .scheduler
+            .runs()
+            .run(kind, crate::runs::Trigger::Manual, chrono::Utc::now())
+            .await
+            .map_err(unavailable)?;
+        if report.skipped.is_some() {
+            return Err(AppError::Conflict(format!(
+                "{} is off: turn on the master switch and this notification, and save a webhook URL",
+                kind.key()
+            )));
+        }
+        tracing::info!(by = %by.name, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
+        Ok(RunSummary {
+            deliveries: report.deliveries.len(),
+            over_threshold: report.over_threshold,
+        })
     }
 }

@@ -25,6 +25,7 @@ use crate::sender::WebhookSender;
 use crate::sessions::SessionStore;
 use crate::settings::SettingsService;
 use crate::ssrf::SsrfGuard;
+use crate::usage_directory::UsageDirectoryService;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -136,6 +137,11 @@ impl AppState {
             users: Arc::new(PgUserDirectory(self.db.clone())),
             notifications: Arc::new(self.settings.clone()),
             deliveries: Arc::new(self.deliveries.outbox().clone()),
+            usage: Arc::new(UsageDirectoryService::new(
+                self.db.clone(),
+                self.breakers.clone(),
+                self.config.timezone,
+            )),
         }
     }
 }

@@ -110,7 +110,8 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> String {
         "## 供应商熔断告警".to_owned(),
         format!(
             "> 供应商 **{}** (ID: {}) 已触发熔断保护",
-            a.provider_name, a.provider_id
+            bold_safe(a.provider_name),
+            a.provider_id
         ),
         "**详细信息**".to_owned(),
         format!("失败次数: {} 次", a.failure_count),
@@ -120,6 +121,16 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> String {
         format!("{} · 熔断器将在预计时间后自动恢复", time(&a.now)),
     ]
     .join("\n")
+}
+
+/// A name from the gateway inside `**…**`: one line, and no `*` or backtick that would end the
+/// bold early or open code (full-width look-alikes instead), so the layout holds.
+fn bold_safe(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('*', "＊")
+        .replace('`', "'")
 }
 
 /// Makes arbitrary text safe inside one markdown inline code span: one line (whitespace runs,
@@ -146,7 +157,11 @@ pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> String {
     let open_seconds = (r.now - r.opened_at).num_seconds();
     [
         "## 供应商熔断恢复".to_owned(),
-        format!("> 供应商 **{}** (ID: {}) 已恢复正常", r.provider_name, r.provider_id),
+        format!(
+            "> 供应商 **{}** (ID: {}) 已恢复正常",
+            bold_safe(r.provider_name),
+            r.provider_id
+        ),
         format!("熔断时长: {}", format_duration(open_seconds)),
         "---".to_owned(),
         format!("{} · 熔断器已关闭,请求恢复正常", time(&r.now)),
@@ -211,7 +226,7 @@ pub fn daily_leaderboard(b: &DailyLeaderboard) -> String {
             2 => "🥉".to_owned(),
             _ => format!("{}.", i + 1),
         };
-        lines.push(format!("{rank} **{}** (ID: {})", e.user_name, e.user_id));
+        lines.push(format!("{rank} **{}** (ID: {})", bold_safe(&e.user_name), e.user_id));
         lines.push(format!(
             "消费 {} · 请求 {} 次 · Token {}",
             format_usd(e.cost_usd),
@@ -314,8 +329,8 @@ pub fn usage_percent(current_usd: Decimal, limit_usd: Decimal) -> Option<Decimal
 /// `-` 🔴 rather than panicking on the division.
 pub fn cost_alert(a: &CostAlert) -> String {
     let who = match a.entity {
-        CostEntity::User { name } => format!("用户 **{name}**"),
-        CostEntity::Provider { name } => format!("供应商 **{name}**"),
+        CostEntity::User { name } => format!("用户 **{}**", bold_safe(name)),
+        CostEntity::Provider { name } => format!("供应商 **{}**", bold_safe(name)),
     };
     let (percent, level) = match usage_percent(a.current_usd, a.limit_usd) {
         Some(p) => {
@@ -503,6 +518,12 @@ mod tests {
     }
 
     // --- 每日排行榜 ---
+
+    #[test]
+    fn names_cannot_break_the_layout() {
+        assert_eq!(bold_safe("a**b\n  c`d"), "a＊＊b c'd");
+        assert_eq!(bold_safe("Anthropic 官方"), "Anthropic 官方");
+    }
 
     fn entry(user_id: i64, user_name: &str, cost: &str, requests: i64, tokens: i64) -> LeaderboardEntry {
         LeaderboardEntry {

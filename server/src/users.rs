@@ -13,7 +13,7 @@ pub enum UserError {
     Db(#[from] sqlx::Error),
 }
 
-fn role_from_db(role: &str) -> Role {
+pub(crate) fn role_from_db(role: &str) -> Role {
     if role == "admin" {
         Role::Admin
     } else {

@@ -305,3 +305,66 @@ async fn in_development_nothing_is_scheduled() {
     assert!(scheduler.scheduled().await.is_empty());
     assert!(scheduler.tick(Utc::now()).await.is_empty());
 }
+
+#[tokio::test]
+async fn leaderboard_ties_go_to_more_requests_then_the_lower_id() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    let mut s = settings(true, &receiver.url(), "09:00", 80);
+    s["dailyLeaderboard"]["topN"] = json!(3);
+    save_settings(&app, s).await;
+    let yesterday = Utc::now().with_timezone(&Shanghai).date_naive().pred_opt().unwrap();
+    let noon = local(yesterday, 12, 0);
+    ingest(
+        &app,
+        vec![
+            // 3 and 2 spent the same in one request each; 9 spent it in two.
+            event("t1", (3, "丙"), 1, "2", noon),
+            event("t2", (2, "乙"), 1, "2", noon),
+            event("t3", (9, "壬"), 1, "1", noon),
+            event("t4", (9, "壬"), 1, "1", noon),
+        ],
+    )
+    .await;
+    assert_eq!(run_now(&app, "dailyLeaderboard").await.0, 200);
+    let content = contents(&receiver, 1).await.remove(0);
+    let order: Vec<&str> = content.lines().filter(|l| l.contains("(ID: ")).collect();
+    assert_eq!(
+        order,
+        ["🥇 **壬** (ID: 9)", "🥈 **乙** (ID: 2)", "🥉 **丙** (ID: 3)"],
+        "{content}"
+    );
+}
+
+#[tokio::test]
+async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    let at = Utc::now() - chrono::Duration::minutes(2);
+    let events: Vec<Value> = (1..=40)
+        .map(|u| event(&format!("w{u}"), (u, &format!("用户{u}")), 1, "9", at))
+        .collect();
+    ingest(&app, events).await;
+    // 40 users over their weekly quota, one under it.
+    sqlx::query("UPDATE users SET limit_weekly_usd = CASE WHEN id = 40 THEN 100 ELSE 10 END")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, report) = run_now(&app, "costAlert").await;
+    assert_eq!(report["overThreshold"], 39, "{report}");
+    assert_eq!(report["deliveries"].as_array().unwrap().len(), 39);
+    let all = contents(&receiver, 39).await;
+    assert!(all
+        .iter()
+        .all(|c| c.contains("统计周期: 本周") && c.contains("**90.0%** 🔴")));
+    let mut names: Vec<&str> = all
+        .iter()
+        .map(|c| c.split("用户 **").nth(1).unwrap().split("**").next().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 39, "one alert each, none dropped");
+}

@@ -2,4 +2,5 @@
 pub mod auth;
 pub mod deliveries;
 pub mod notifications;
+pub mod usage;
 pub mod users;

@@ -15,6 +15,16 @@ pub struct SettingsView {
     pub updated_by: Option<String>,
 }
 
+/// What 立即发送 did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// Notifications raised (they appear in 投递记录).
+    pub deliveries: usize,
+    /// Cost check: entities at or over the threshold (alerted now or earlier in their window).
+    pub over_threshold: Option<usize>,
+}
+
 #[server]
 pub async fn load_notification_settings() -> Result<SettingsView, AppError> {
     use crate::ports::{require_admin, services, with_status};
@@ -34,4 +44,11 @@ pub async fn test_webhook(kind: NotificationKind, webhook_url: String) -> Result
     use crate::ports::{require_admin, services, with_status};
     require_admin()?;
     with_status(services()?.notifications.test(kind, webhook_url.trim()).await)
+}
+
+#[server(input = Json)]
+pub async fn run_notification_now(kind: NotificationKind) -> Result<RunSummary, AppError> {
+    use crate::ports::{require_admin, services, with_status};
+    let admin = require_admin()?;
+    with_status(services()?.notifications.run_now(kind, &admin).await)
 }

@@ -108,7 +108,12 @@ pub fn SettingsLayout() -> impl IntoView {
         <div class="settings">
             <nav class="settings-nav" aria-label="settings" on:click:capture=confirm_leave()>
                 <h2 class="settings-nav-title">{t!(i18n, settings_title)}</h2>
-                <A href="/settings/notifications">{t!(i18n, settings_nav_notifications)}</A>
+                <A href="/settings/notifications" exact=true>{t!(i18n, settings_nav_notifications)}</A>
+                <A href="/settings/notifications/deliveries" attr:class="settings-nav-sub">
+                    {t!(i18n, settings_nav_deliveries)}
+                </A>
+                <A href="/settings/users">{t!(i18n, settings_nav_users)}</A>
+                <A href="/settings/providers">{t!(i18n, settings_nav_providers)}</A>
             </nav>
             <section class="settings-body">
                 <Outlet />

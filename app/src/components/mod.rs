@@ -1,3 +1,4 @@
 pub mod language;
 pub mod layout;
 pub mod toast;
+pub mod usage;

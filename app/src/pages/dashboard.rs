@@ -1,11 +1,16 @@
-//! `/dashboard`: who is signed in, and with which role. Usage figures come with usage ingest.
+//! `/dashboard`: who is signed in, and with which role; a user sees their own spending per quota
+//! window against their quotas, the admin a pointer to 设置 › 用户.
 use leptos::prelude::*;
+use leptos_router::components::A;
 
+use crate::api::usage::my_usage;
 use crate::api::users::list_users;
+use crate::components::usage::{window_label, UsageMeter};
 use crate::error::AppError;
 use crate::i18n::{t, use_i18n};
 use crate::routes::use_auth;
 use crate::session::Role;
+use crate::usage::UserUsage;
 use crate::users::UserSummary;
 
 #[component]
@@ -14,6 +19,11 @@ pub fn DashboardPage() -> impl IntoView {
     let auth = use_auth();
     // Created with the page, not inside a Suspense: only admins load the user list.
     let users = auth.is_admin().then(|| Resource::new(|| (), |_| list_users()));
+    // A user with a gateway id sees their own consumption; the admin token has none.
+    let mine = auth
+        .me()
+        .is_some_and(|me| me.user_id.is_some())
+        .then(|| Resource::new(|| (), |_| my_usage()));
     view! {
         <h1 class="page-title">{t!(i18n, dashboard_title)}</h1>
         {auth.me().map(|user| {
@@ -31,17 +41,53 @@ pub fn DashboardPage() -> impl IntoView {
                             }}
                         </dd>
                     </dl>
-                    <p class="muted">
-                        {move || if role == Role::Admin {
-                            t!(i18n, dashboard_admin_hint).into_any()
-                        } else {
-                            t!(i18n, dashboard_usage_pending).into_any()
-                        }}
-                    </p>
+                    {(role == Role::Admin).then(|| view! {
+                        <p class="muted">{t!(i18n, dashboard_admin_hint)}</p>
+                        <p class="muted" data-testid="admin-usage-hint">
+                            {t!(i18n, dashboard_admin_usage_hint)}" "
+                            <A href="/settings/users" attr:data-testid="users-link">{t!(i18n, dashboard_admin_usage_link)}</A>
+                        </p>
+                    })}
                 </div>
             }
         })}
+        {mine.map(|usage| view! { <MyUsage usage /> })}
         {users.map(|users| view! { <UserList users /> })}
+    }
+}
+
+/// The signed-in user's spending in each window against their quotas.
+#[component]
+fn MyUsage(usage: Resource<Result<Option<UserUsage>, AppError>>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <div class="card" data-testid="my-usage">
+            <h2>{t!(i18n, dashboard_my_usage)}</h2>
+            <p class="muted small">{t!(i18n, dashboard_my_usage_hint)}</p>
+            <Transition fallback=|| view! { <div class="skeleton"></div> }>
+                {move || Suspend::new(async move {
+                    match usage.await {
+                        Ok(Some(me)) => view! {
+                            <div class="usage-grid">
+                                {me.windows.into_iter().map(|w| {
+                                    let window = w.window;
+                                    view! {
+                                        <div class="usage-tile" data-testid=format!("my-usage-{}", window.key())>
+                                            <div class="usage-tile-label">{move || window_label(i18n, window)}</div>
+                                            <UsageMeter usage=w />
+                                        </div>
+                                    }
+                                }).collect_view()}
+                            </div>
+                        }.into_any(),
+                        Ok(None) => view! {
+                            <p class="muted" data-testid="my-usage-none">{t!(i18n, dashboard_usage_pending)}</p>
+                        }.into_any(),
+                        Err(_) => view! { <p class="form-error" data-testid="my-usage-error">{t!(i18n, dashboard_my_usage_failed)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }
 

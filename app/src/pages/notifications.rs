@@ -3,7 +3,9 @@
 use leptos::ev;
 use leptos::prelude::*;
 
-use crate::api::notifications::{load_notification_settings, save_notification_settings, test_webhook, SettingsView};
+use crate::api::notifications::{
+    load_notification_settings, run_notification_now, save_notification_settings, test_webhook, SettingsView,
+};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
 use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n};
@@ -336,6 +338,25 @@ fn KindCard(
             ),
         }
     });
+    let run = Action::new(move |_: &()| run_notification_now(kind));
+    Effect::new(move |_| {
+        let Some(result) = run.value().get() else { return };
+        match result {
+            Ok(summary) => {
+                let count = summary.deliveries;
+                let text = match summary.over_threshold {
+                    Some(over) => t_string!(i18n, toast_run_cost, over = over, count = count).to_string(),
+                    None => t_string!(i18n, toast_run_ok, count = count).to_string(),
+                };
+                toasts.push(ToastKind::Success, text)
+            }
+            Err(e) => toasts.push(
+                ToastKind::Error,
+                format!("{}: {}", t_string!(i18n, toast_run_failed), failure_text(i18n, &e)),
+            ),
+        }
+    });
+    let runnable = kind != NotificationKind::CircuitBreaker;
     let url_path = format!("{}.webhookUrl", kind.key());
 
     view! {
@@ -377,6 +398,23 @@ fn KindCard(
                         {move || if test.pending().get() { t!(i18n, testing).into_any() } else { t!(i18n, test_connection).into_any() }}
                     </button>
                 </div>
+                <Show when=move || runnable>
+                    <div class="field-row run-row">
+                        <button
+                            type="button"
+                            class="btn btn-ghost"
+                            data-testid=format!("run-{}", kind.key())
+                            title=move || t_string!(i18n, send_now_hint).to_string()
+                            disabled=move || master_off() || run.pending().get()
+                            on:click=move |_| {
+                                run.dispatch(());
+                            }
+                        >
+                            {move || if run.pending().get() { t!(i18n, sending_now).into_any() } else { t!(i18n, send_now).into_any() }}
+                        </button>
+                        <span class="muted small">{t!(i18n, send_now_hint)}</span>
+                    </div>
+                </Show>
             </Show>
         </section>
     }
@@ -411,8 +449,10 @@ fn Switch(
     }
 }
 
+/// A labelled input with its hint and its problem (by JSON path); also used by the 用户 and
+/// 供应商 forms.
 #[component]
-fn TextField(
+pub(crate) fn TextField(
     label: impl Fn() -> AnyView + Send + Sync + 'static,
     hint: impl Fn() -> AnyView + Send + Sync + 'static,
     #[prop(into)] path: String,
@@ -466,6 +506,7 @@ fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::UrlInvalid => t_string!(i18n, err_url_invalid).to_string(),
         FieldProblem::UrlTooLong { max } => t_string!(i18n, err_url_too_long, max = *max).to_string(),
         FieldProblem::UrlRefused(reason) => t_string!(i18n, err_url_refused, reason = reason.clone()).to_string(),
+        FieldProblem::Amount => t_string!(i18n, err_amount).to_string(),
     }
 }
 
@@ -487,6 +528,7 @@ fn failure_text(i18n: I18n, error: &AppError) -> String {
             format!("{headline} ({message})")
         }
         AppError::Forbidden | AppError::Unauthorized => t_string!(i18n, fail_forbidden).to_string(),
+        AppError::Conflict(_) => t_string!(i18n, fail_not_enabled).to_string(),
         AppError::Validation(errors) => errors
             .0
             .values()

@@ -1,8 +1,10 @@
 //! Quotas and circuit-breaker settings of the gateway's users and providers (admin):
 //! `PUT /api/v1/users/{id}` and `PUT /api/v1/providers/{id}`. Out-of-range values are a 400 with
-//! one message per field, and nothing is changed.
+//! one message per field, and nothing is changed: the validation and the saving are those of the
+//! 用户 and 供应商 pages (`usage_directory`).
 use std::collections::BTreeMap;
 
+use app::usage::{BreakerConfig, ProviderInput, UserQuotaInput};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +17,7 @@ use utoipa::ToSchema;
 use super::notifications::{validation_error, ValidationErrorBody};
 use super::{AdminCaller, ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::usage_directory::{save_provider_settings, save_user_quotas, UpdateError};
 
 /// USD quotas of a user; `null` = no quota.
 #[derive(Debug, Deserialize, Serialize, ToSchema, sqlx::FromRow)]
@@ -51,28 +54,32 @@ pub struct ProviderSettings {
     pub circuit_breaker: CircuitBreakerConfig,
 }
 
-const MAX_QUOTA: i64 = 10_000_000_000;
-
-fn check_quota(errors: &mut BTreeMap<String, String>, field: &str, value: Option<Decimal>) {
-    if let Some(v) = value {
-        if v <= Decimal::ZERO || v >= Decimal::from(MAX_QUOTA) || v.scale() > 4 {
-            errors.insert(
-                field.into(),
-                "must be null or a positive amount below 1e10 with at most 4 decimals".into(),
-            );
-        }
+/// A 400 naming each invalid field (the shared validation of `app::usage`), a 404 for an unknown
+/// id.
+fn update_failed(error: UpdateError, what: &str) -> Response {
+    match error {
+        UpdateError::Invalid(errors) => validation_error(
+            format!("invalid {what}"),
+            errors
+                .0
+                .into_iter()
+                .map(|(path, problem)| (path, problem.to_string()))
+                .collect(),
+        ),
+        e @ UpdateError::NotFound(..) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        UpdateError::Db(e) => ApiError::unavailable(e).into_response(),
     }
 }
 
-fn check_range(errors: &mut BTreeMap<String, String>, field: &str, value: i64, min: i64, max: i64) {
-    if !(min..=max).contains(&value) {
-        errors.insert(field.into(), format!("must be between {min} and {max}"));
-    }
+/// An amount as the shared validation reads it (`2.5`, `-1`, `1.23456`).
+fn text(amount: Option<Decimal>) -> Option<String> {
+    amount.map(|a| a.to_string())
 }
 
-fn body_or_400<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+/// The body, or the 400 message for one that is not the expected JSON.
+fn body_or_message<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, String> {
     body.map(|Json(b)| b)
-        .map_err(|r| validation_error(format!("invalid JSON body: {}", r.body_text()), BTreeMap::new()))
+        .map_err(|r| format!("invalid JSON body: {}", r.body_text()))
 }
 
 /// Sets a user's quotas (the user must exist: users come from ingest or create-user).
@@ -92,35 +99,19 @@ pub async fn put_user(
     Path(id): Path<i64>,
     body: Result<Json<UserQuotas>, JsonRejection>,
 ) -> Response {
-    let q = match body_or_400(body) {
+    let q = match body_or_message(body) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(message) => return validation_error(message, BTreeMap::new()),
     };
-    let mut errors = BTreeMap::new();
-    check_quota(&mut errors, "limit5hUsd", q.limit5h_usd);
-    check_quota(&mut errors, "limitDailyUsd", q.limit_daily_usd);
-    check_quota(&mut errors, "limitWeeklyUsd", q.limit_weekly_usd);
-    check_quota(&mut errors, "limitMonthlyUsd", q.limit_monthly_usd);
-    if !errors.is_empty() {
-        return validation_error("invalid quotas", errors);
-    }
-    let updated: Result<Option<UserQuotas>, _> = sqlx::query_as(
-        "UPDATE users SET limit_5h_usd = $2, limit_daily_usd = $3, limit_weekly_usd = $4, limit_monthly_usd = $5,
-                          updated_at = now()
-          WHERE id = $1
-      RETURNING limit_5h_usd AS limit5h_usd, limit_daily_usd, limit_weekly_usd, limit_monthly_usd",
-    )
-    .bind(id)
-    .bind(q.limit5h_usd)
-    .bind(q.limit_daily_usd)
-    .bind(q.limit_weekly_usd)
-    .bind(q.limit_monthly_usd)
-    .fetch_optional(&state.db)
-    .await;
-    match updated {
-        Ok(Some(saved)) => Json(saved).into_response(),
-        Ok(None) => ApiError::new(StatusCode::NOT_FOUND, format!("no user {id}")).into_response(),
-        Err(e) => ApiError::unavailable(e).into_response(),
+    let input = UserQuotaInput {
+        limit_5h_usd: text(q.limit5h_usd),
+        limit_daily_usd: text(q.limit_daily_usd),
+        limit_weekly_usd: text(q.limit_weekly_usd),
+        limit_monthly_usd: text(q.limit_monthly_usd),
+    };
+    match save_user_quotas(&state.db, id, &input).await {
+        Ok(()) => Json(q).into_response(),
+        Err(e) => update_failed(e, "quotas"),
     }
 }
 
@@ -142,55 +133,22 @@ pub async fn put_provider(
     Path(id): Path<i64>,
     body: Result<Json<ProviderSettings>, JsonRejection>,
 ) -> Response {
-    let p = match body_or_400(body) {
+    let p = match body_or_message(body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(message) => return validation_error(message, BTreeMap::new()),
     };
-    let mut errors = BTreeMap::new();
-    check_quota(&mut errors, "limitWeeklyUsd", p.limit_weekly_usd);
-    check_quota(&mut errors, "limitMonthlyUsd", p.limit_monthly_usd);
     let cb = &p.circuit_breaker;
-    check_range(
-        &mut errors,
-        "circuitBreaker.failureThreshold",
-        cb.failure_threshold,
-        1,
-        100,
-    );
-    check_range(
-        &mut errors,
-        "circuitBreaker.openDurationMs",
-        cb.open_duration_ms,
-        1000,
-        86_400_000,
-    );
-    check_range(
-        &mut errors,
-        "circuitBreaker.halfOpenSuccessThreshold",
-        cb.half_open_success_threshold,
-        1,
-        10,
-    );
-    if !errors.is_empty() {
-        return validation_error("invalid provider settings", errors);
-    }
-    let updated = sqlx::query(
-        "UPDATE providers SET limit_weekly_usd = $2, limit_monthly_usd = $3, breaker_failure_threshold = $4,
-                              breaker_open_duration_ms = $5, breaker_half_open_success_threshold = $6,
-                              updated_at = now()
-          WHERE id = $1",
-    )
-    .bind(id)
-    .bind(p.limit_weekly_usd)
-    .bind(p.limit_monthly_usd)
-    .bind(cb.failure_threshold as i32)
-    .bind(cb.open_duration_ms)
-    .bind(cb.half_open_success_threshold as i32)
-    .execute(&state.db)
-    .await;
-    match updated {
-        Ok(r) if r.rows_affected() == 1 => Json(p).into_response(),
-        Ok(_) => ApiError::new(StatusCode::NOT_FOUND, format!("no provider {id}")).into_response(),
-        Err(e) => ApiError::unavailable(e).into_response(),
+    let input = ProviderInput {
+        limit_weekly_usd: text(p.limit_weekly_usd),
+        limit_monthly_usd: text(p.limit_monthly_usd),
+        circuit_breaker: BreakerConfig {
+            failure_threshold: cb.failure_threshold,
+            open_duration_ms: cb.open_duration_ms,
+            half_open_success_threshold: cb.half_open_success_threshold,
+        },
+    };
+    match save_provider_settings(&state.db, id, &input).await {
+        Ok(()) => Json(p).into_response(),
+        Err(e) => update_failed(e, "provider settings"),
     }
 }

@@ -1,0 +1,156 @@
+//! The command line: a subcommand and `--name value` (or `--name=value`) options.
+
+pub const USAGE: &str = "\
+usage: bench [queue|delivery|all|usage] [options]  (default: all = queue + delivery)
+
+  queue      no-op jobs through the delivery queue, beside a bare Redis list doing the same flow
+  delivery   latency from raising a notification to its arrival at a local webhook receiver
+  usage      leaderboard and cost check over 10 M usage rows (rollups vs naive GROUP BY), ingest
+             rate; takes several minutes (bulk load)
+
+queue options:
+  --jobs N           jobs per run (20000)
+  --runs N           measured runs per side after one warm-up; the best is reported (3)
+  --producers N      tasks enqueueing at once, through the shared pool (8)
+  --workers N        workers, each with its own blocking connection (4)
+  --concurrency N    jobs in flight per worker (32)
+  --pool N           connections of the shared pool (4)
+delivery options:
+  --notifications N  notifications per phase (2000)
+  --rate N           raised per second in the steady phase (500)
+  --raisers N        tasks raising at once in the as-fast-as-possible phase (8)
+  --delivery-concurrency N
+                     webhook calls in flight, as DELIVERY_CONCURRENCY (8)
+usage options:
+  --rows N           usage rows (10000000)
+  --users N          users, all with quotas (10000)
+
+environment: REDIS_URL (redis://127.0.0.1:6379/0),
+             BENCH_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Queue,
+    Delivery,
+    All,
+    Usage,
+}
+
+impl Command {
+    pub fn queue(self) -> bool {
+        matches!(self, Command::Queue | Command::All)
+    }
+    pub fn delivery(self) -> bool {
+        matches!(self, Command::Delivery | Command::All)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueSetup {
+    pub jobs: usize,
+    pub runs: usize,
+    pub producers: usize,
+    pub workers: usize,
+    pub concurrency: usize,
+    pub pool_size: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliverySetup {
+    pub notifications: usize,
+    pub rate: u32,
+    pub raisers: usize,
+    pub concurrency: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Args {
+    pub command: Command,
+    pub queue: QueueSetup,
+    pub delivery: DeliverySetup,
+    pub usage: crate::usage::UsageSetup,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            command: Command::All,
+            queue: QueueSetup {
+                jobs: 20_000,
+                runs: 3,
+                producers: 8,
+                // Several workers: one worker takes jobs one after another, two round trips each
+                // (BLMOVE, then the lock script), which alone caps it below what the CPU allows.
+                workers: 4,
+                concurrency: 32,
+                // The server's REDIS_POOL_SIZE default.
+                pool_size: 4,
+            },
+            delivery: DeliverySetup {
+                notifications: 2_000,
+                rate: 500,
+                raisers: 8,
+                // The server's DELIVERY_CONCURRENCY default.
+                concurrency: 8,
+            },
+            usage: crate::usage::UsageSetup::default(),
+        }
+    }
+}
+
+/// `Ok(None)` means help was asked for.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut parsed = Args::default();
+    let mut command = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(None);
+        }
+        let Some(option) = arg.strip_prefix("--") else {
+            if command.is_some() {
+                return Err(format!("unexpected argument {arg:?}"));
+            }
+            command = Some(match arg.as_str() {
+                "queue" => Command::Queue,
+                "delivery" => Command::Delivery,
+                "all" => Command::All,
+                "usage" => Command::Usage,
+                _ => return Err(format!("unknown command {arg:?}")),
+            });
+            continue;
+        };
+        let (name, value) = match option.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => {
+                let value = args.next().ok_or_else(|| format!("--{option} needs a value"))?;
+                (option.to_owned(), value)
+            }
+        };
+        let number = || -> Result<usize, String> {
+            match value.replace('_', "").parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("--{name} must be a positive whole number, got {value:?}")),
+            }
+        };
+        let q = &mut parsed.queue;
+        let d = &mut parsed.delivery;
+        match name.as_str() {
+            "jobs" => q.jobs = number()?,
+            "runs" => q.runs = number()?,
+            "producers" => q.producers = number()?,
+            "workers" => q.workers = number()?,
+            "concurrency" => q.concurrency = number()?,
+            "pool" => q.pool_size = number()?,
+            "notifications" => d.notifications = number()?,
+            "rate" => d.rate = u32::try_from(number()?).map_err(|_| format!("--rate {value} is too large"))?,
+            "raisers" => d.raisers = number()?,
+            "delivery-concurrency" => d.concurrency = number()?,
+            "rows" => parsed.usage.rows = number()? as i64,
+            "users" => parsed.usage.users = number()? as i64,
+            _ => return Err(format!("unknown option --{name}")),
+        }
+    }
+    parsed.command = command.unwrap_or(Command::All);
+    Ok(Some(parsed))
+}

@@ -1,0 +1,378 @@
+//! `bench usage`: the leaderboard and the cost check over a large usage table (10 M rows by
+//! default), each beside the naive GROUP BY over the raw rows it replaces, and the ingest rate
+//! through the real ingest path. Works in a throwaway database, dropped at the end.
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Span, Utc};
+use chrono_tz::Tz;
+use sqlx::{Connection, PgConnection, PgPool};
+
+#[derive(Clone, Debug)]
+pub struct UsageSetup {
+    pub rows: i64,
+    pub users: i64,
+    pub providers: i64,
+    pub days: i64,
+    pub ingest_events: usize,
+}
+
+impl Default for UsageSetup {
+    fn default() -> Self {
+        UsageSetup {
+            rows: 10_000_000,
+            users: 10_000,
+            providers: 20,
+            days: 30,
+            ingest_events: 100_000,
+        }
+    }
+}
+
+pub struct Report {
+    pub setup: UsageSetup,
+    pub load: Duration,
+    pub leaderboard: Duration,
+    pub leaderboard_naive: Duration,
+    pub cost_check: Duration,
+    pub cost_check_naive: Duration,
+    pub over_threshold: usize,
+    pub ingest_per_second: f64,
+}
+
+const TZ: Tz = chrono_tz::Asia::Shanghai;
+const CHUNK: i64 = 1_000_000;
+
+async fn best_of<F, Fut, T>(runs: usize, mut f: F) -> Result<(Duration, T), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut best: Option<(Duration, T)> = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let value = f().await?;
+        let took = started.elapsed();
+        if best.as_ref().is_none_or(|(b, _)| took < *b) {
+            best = Some((took, value));
+        }
+    }
+    best.ok_or_else(|| "no runs".to_owned())
+}
+
+pub async fn run(
+    admin_url: &str,
+    name: &str,
+    redis: fred::clients::Pool,
+    setup: &UsageSetup,
+) -> Result<Report, String> {
+    let mut admin = PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| format!("PostgreSQL: {e}"))?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| format!("creating {name}: {e}"))?;
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(admin_url).map_err(|e| e.to_string())?;
+    url.set_path(&format!("/{name}"));
+    let config = server::config::DatabaseConfig {
+        url: server::config::Secret::new(url.to_string()),
+        max_connections: 8,
+    };
+    let db = server::db::connect_and_migrate(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    server::ingest::align_daily_rollups(&db, TZ)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = measure(&db, redis, setup).await;
+    db.close().await;
+    result
+}
+
+fn sql(e: sqlx::Error) -> String {
+    format!("database: {e}")
+}
+
+async fn measure(db: &PgPool, redis: fred::clients::Pool, setup: &UsageSetup) -> Result<Report, String> {
+    let now = Utc::now();
+    let load_started = Instant::now();
+    load(db, setup, now).await?;
+    let load_took = load_started.elapsed();
+    eprintln!("usage: loaded {} rows in {:.0} s", setup.rows, load_took.as_secs_f64());
+
+    // Leaderboard of yesterday (local), top 5, from the rollups…
+    let day = server::leaderboard::report_day(now, TZ);
+    let local_now = now.with_timezone(&TZ);
+    let (leaderboard, board) = best_of(5, || async {
+        server::leaderboard::compute(db, day, 5, local_now).await.map_err(sql)
+    })
+    .await?;
+    // …and naively: the same day's raw rows grouped by user.
+    let start = server::cost_alert::local_midnight(TZ, day);
+    let end = server::cost_alert::local_midnight(TZ, day.succ_opt().expect("a next day"));
+    let (leaderboard_naive, naive_top) = best_of(3, || async {
+        let top: Vec<(i64, rust_decimal::Decimal)> = sqlx::query_as(
+            "SELECT user_id, sum(cost_usd) FROM usage_records WHERE created_at >= $1 AND created_at < $2
+              GROUP BY user_id ORDER BY 2 DESC, count(*) DESC, user_id LIMIT 5",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(db)
+        .await
+        .map_err(sql)?;
+        let _totals: (i64, Option<rust_decimal::Decimal>) = sqlx::query_as(
+            "SELECT count(*), sum(cost_usd) FROM usage_records WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(db)
+        .await
+        .map_err(sql)?;
+        Ok(top)
+    })
+    .await?;
+    let rollup_top: Vec<i64> = board.entries.iter().map(|e| e.user_id).collect();
+    let naive_ids: Vec<i64> = naive_top.iter().map(|(id, _)| *id).collect();
+    if rollup_top != naive_ids {
+        return Err(format!(
+            "the rollup leaderboard {rollup_top:?} differs from the raw rows' {naive_ids:?}"
+        ));
+    }
+
+    // Cost check for every user (all have quotas) and provider.
+    let checker = server::cost_alert::CostChecker::new(db.clone(), redis, server::redis::Keys::new("hn_bench_unused:"));
+    let (cost_check, overruns) = best_of(5, || async {
+        checker.overruns(now, TZ, 80).await.map_err(|e| e.to_string())
+    })
+    .await?;
+    let (cost_check_naive, _) = best_of(3, || async { naive_cost_check(db, now).await }).await?;
+
+    let ingest_per_second = ingest_rate(db, setup, now).await?;
+    Ok(Report {
+        setup: setup.clone(),
+        load: load_took,
+        leaderboard,
+        leaderboard_naive,
+        cost_check,
+        cost_check_naive,
+        over_threshold: overruns.len(),
+        ingest_per_second,
+    })
+}
+
+/// Bulk load (not what is measured): users with quotas, providers, raw rows spread over the
+/// last `days` days with a skew towards a few heavy users, then the rollups built in one pass,
+/// as ingest would have maintained them.
+async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result<(), String> {
+    sqlx::query(
+        "INSERT INTO users (id, name, limit_5h_usd, limit_daily_usd, limit_weekly_usd, limit_monthly_usd)
+         SELECT g, 'user ' || g, 0.5, 1, 5, 20 FROM generate_series(1, $1::bigint) g",
+    )
+    .bind(s.users)
+    .execute(db)
+    .await
+    .map_err(sql)?;
+    sqlx::query(
+        "INSERT INTO providers (id, name, limit_weekly_usd, limit_monthly_usd)
+         SELECT g, 'provider ' || g, 5000, 20000 FROM generate_series(1, $1::bigint) g",
+    )
+    .bind(s.providers)
+    .execute(db)
+    .await
+    .map_err(sql)?;
+    // Secondary indexes are built once after the load rather than row by row.
+    for index in [
+        "usage_records_user_time",
+        "usage_records_provider_time",
+        "usage_records_time",
+    ] {
+        sqlx::query(&format!("DROP INDEX IF EXISTS {index}"))
+            .execute(db)
+            .await
+            .map_err(sql)?;
+    }
+    let mut from = 1;
+    while from <= s.rows {
+        let to = (from + CHUNK - 1).min(s.rows);
+        sqlx::query(
+            "INSERT INTO usage_records (request_id, user_id, provider_id, model, cost_usd, input_tokens,
+                                        output_tokens, success, status_code, created_at)
+             SELECT 'b' || g, 1 + floor(random() * random() * $3)::bigint, 1 + floor(random() * $4)::bigint,
+                    'claude-sonnet-4', round((random() * 0.02)::numeric, 6), floor(random() * 20000)::bigint,
+                    floor(random() * 2000)::bigint, random() > 0.02, 200,
+                    $5::timestamptz - random() * make_interval(days => $6::int)
+               FROM generate_series($1::bigint, $2::bigint) g",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(s.users as f64)
+        .bind(s.providers as f64)
+        .bind(now)
+        .bind(s.days as i32)
+        .execute(db)
+        .await
+        .map_err(sql)?;
+        eprintln!("usage: {to} rows");
+        from = to + 1;
+    }
+    for statement in [
+        "CREATE INDEX usage_records_user_time ON usage_records (user_id, created_at)",
+        "CREATE INDEX usage_records_provider_time ON usage_records (provider_id, created_at)",
+        "CREATE INDEX usage_records_time ON usage_records (created_at)",
+        "INSERT INTO usage_rollups (bucket, user_id, provider_id, requests, cost_usd, tokens)
+         SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), user_id, provider_id,
+                count(*), sum(cost_usd), sum(input_tokens + output_tokens)
+           FROM usage_records GROUP BY 1, 2, 3",
+    ] {
+        sqlx::query(statement).execute(db).await.map_err(sql)?;
+    }
+    sqlx::query(
+        "INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
+         SELECT (created_at AT TIME ZONE $1)::date, user_id, provider_id, count(*), sum(cost_usd),
+                sum(input_tokens + output_tokens)
+           FROM usage_records GROUP BY 1, 2, 3",
+    )
+    .bind(TZ.name())
+    .execute(db)
+    .await
+    .map_err(sql)?;
+    sqlx::query("VACUUM ANALYZE").execute(db).await.map_err(sql)?;
+    Ok(())
+}
+
+/// The cost check without rollups: every window summed from the raw rows.
+async fn naive_cost_check(db: &PgPool, now: chrono::DateTime<Utc>) -> Result<usize, String> {
+    let mut over = 0;
+    let starts = server::cost_alert::calendar_starts(now, TZ);
+    let mut windows: Vec<(&str, chrono::DateTime<Utc>)> = vec![("limit_5h_usd", now - Span::hours(5))];
+    for (window, day) in starts {
+        let column = match window {
+            server::templates::QuotaWindow::Day => "limit_daily_usd",
+            server::templates::QuotaWindow::Week => "limit_weekly_usd",
+            _ => "limit_monthly_usd",
+        };
+        windows.push((column, server::cost_alert::local_midnight(TZ, day)));
+    }
+    for (column, start) in &windows {
+        let rows: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT u.id FROM users u JOIN (SELECT user_id, sum(cost_usd) AS cost FROM usage_records
+                                              WHERE created_at >= $1 GROUP BY user_id) s ON s.user_id = u.id
+              WHERE u.{column} IS NOT NULL AND s.cost * 100 >= u.{column} * 80"
+        ))
+        .bind(start)
+        .fetch_all(db)
+        .await
+        .map_err(sql)?;
+        over += rows.len();
+    }
+    for (column, start) in &windows[2..] {
+        let column = if column.contains("weekly") {
+            "limit_weekly_usd"
+        } else {
+            "limit_monthly_usd"
+        };
+        let rows: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT p.id FROM providers p JOIN (SELECT provider_id, sum(cost_usd) AS cost FROM usage_records
+                                                  WHERE created_at >= $1 GROUP BY provider_id) s ON s.provider_id = p.id
+              WHERE p.{column} IS NOT NULL AND s.cost * 100 >= p.{column} * 80"
+        ))
+        .bind(start)
+        .fetch_all(db)
+        .await
+        .map_err(sql)?;
+        over += rows.len();
+    }
+    Ok(over)
+}
+
+/// Events per second through `ingest::store` (validation excluded), batches of 1,000 from four
+/// concurrent writers, into the loaded table.
+async fn ingest_rate(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result<f64, String> {
+    let batch_size = 1000;
+    let batches: Vec<Vec<server::ingest::UsageEvent>> = (0..s.ingest_events)
+        .map(|i| server::ingest::UsageEvent {
+            request_id: format!("ingest-{i}"),
+            user_id: 1 + (i as i64 * 7919) % s.users,
+            user_name: format!("user {}", 1 + (i as i64 * 7919) % s.users),
+            provider_id: 1 + i as i64 % s.providers,
+            provider_name: format!("provider {}", 1 + i as i64 % s.providers),
+            model: "claude-sonnet-4".into(),
+            cost_usd: rust_decimal::Decimal::new(123, 5),
+            input_tokens: 1200,
+            output_tokens: 300,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+            success: true,
+            status_code: Some(200),
+            error: None,
+            created_at: now - Span::seconds((i % 3600) as i64),
+        })
+        .collect::<Vec<_>>()
+        .chunks(batch_size)
+        .map(<[_]>::to_vec)
+        .collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+    let started = Instant::now();
+    let mut writers: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (db, queue) = (db.clone(), queue.clone());
+        writers.spawn(async move {
+            loop {
+                let Some(batch) = queue.lock().expect("not poisoned").pop() else {
+                    return Ok(());
+                };
+                server::ingest::store(&db, TZ, &batch).await.map_err(sql)?;
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(s.ingest_events as f64 / started.elapsed().as_secs_f64())
+}
+
+pub fn print(r: &Report) {
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "usage:    {} rows, {} users, {} providers over {} days (bulk-loaded in {:.0} s); best of 5 (rollups) / 3 (naive)",
+        r.setup.rows,
+        r.setup.users,
+        r.setup.providers,
+        r.setup.days,
+        r.load.as_secs_f64()
+    );
+    println!();
+    println!("| measure | rollups | naive GROUP BY over raw rows | ratio | target | met |");
+    println!("|---|---|---|---|---|---|");
+    let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+    let lb = ratio(r.leaderboard, r.leaderboard_naive);
+    println!(
+        "| daily leaderboard (yesterday, top 5 + totals) | {} | {} | {lb:.0}× | ≤ 100 ms, ≥ 50× | {} |",
+        ms(r.leaderboard),
+        ms(r.leaderboard_naive),
+        if r.leaderboard <= Duration::from_millis(100) && lb >= 50.0 {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    let cc = ratio(r.cost_check, r.cost_check_naive);
+    println!(
+        "| cost check ({} users × 4 windows + providers; {} over) | {} | {} | {cc:.0}× | ≤ 300 ms | {} |",
+        r.setup.users,
+        r.over_threshold,
+        ms(r.cost_check),
+        ms(r.cost_check_naive),
+        if r.cost_check <= Duration::from_millis(300) {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    println!(
+        "| ingest (ingest::store, batches of 1,000, 4 writers) | {:.0} events/s | | | ≥ 20,000 events/s | {} |",
+        r.ingest_per_second,
+        if r.ingest_per_second >= 20_000.0 { "yes" } else { "NO" }
+    );
+}
