@@ -220,23 +220,25 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
         "CREATE INDEX usage_records_user_time ON usage_records (user_id, created_at)",
         "CREATE INDEX usage_records_provider_time ON usage_records (provider_id, created_at)",
         "CREATE INDEX usage_records_time ON usage_records (created_at)",
-        "INSERT INTO usage_rollups (bucket, user_id, provider_id, requests, cost_usd, tokens)
-         SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), user_id, provider_id,
+        "INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
+         SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                 count(*), sum(cost_usd), sum(input_tokens + output_tokens)
-           FROM usage_records GROUP BY 1, 2, 3",
+           FROM usage_records GROUP BY 1, 2",
     ] {
         sqlx::query(statement).execute(db).await.map_err(sql)?;
     }
-    sqlx::query(
-        "INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
-         SELECT (created_at AT TIME ZONE $1)::date, user_id, provider_id, count(*), sum(cost_usd),
-                sum(input_tokens + output_tokens)
-           FROM usage_records GROUP BY 1, 2, 3",
-    )
-    .bind(TZ.name())
-    .execute(db)
-    .await
-    .map_err(sql)?;
+    for (table, column) in [("usage_user_daily", "user_id"), ("usage_provider_daily", "provider_id")] {
+        sqlx::query(&format!(
+            "INSERT INTO {table} (day, {column}, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $1)::date, {column}, count(*), sum(cost_usd),
+                    sum(input_tokens + output_tokens)
+               FROM usage_records GROUP BY 1, 2"
+        ))
+        .bind(TZ.name())
+        .execute(db)
+        .await
+        .map_err(sql)?;
+    }
     sqlx::query("VACUUM ANALYZE").execute(db).await.map_err(sql)?;
     Ok(())
 }

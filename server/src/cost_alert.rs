@@ -49,7 +49,7 @@ pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The rolling 5-hour window ending at `now`: its start, and the first 15-minute boundary at or
-/// after the start — whole buckets of `usage_rollups` from there on, raw rows before it.
+/// after the start — whole buckets of `usage_user_buckets` from there on, raw rows before it.
 pub fn rolling_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = now - Duration::hours(5);
     let aligned_secs = (start.timestamp() + BUCKET_SECS - 1).div_euclid(BUCKET_SECS) * BUCKET_SECS;
@@ -62,7 +62,7 @@ pub fn rolling_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 pub fn user_rolling_cost_sql(start: &str, aligned: &str) -> String {
     format!(
         "SELECT coalesce(sum(c), 0) AS cost FROM (
-             SELECT r.cost_usd AS c FROM usage_rollups r WHERE r.user_id = u.id AND r.bucket >= {aligned}
+             SELECT r.cost_usd AS c FROM usage_user_buckets r WHERE r.user_id = u.id AND r.bucket >= {aligned}
              UNION ALL
              SELECT x.cost_usd FROM usage_records x
               WHERE x.user_id = u.id AND x.created_at >= {start} AND x.created_at < {aligned}
@@ -71,14 +71,16 @@ pub fn user_rolling_cost_sql(start: &str, aligned: &str) -> String {
 }
 
 /// SQL answering one row `cost`: what the user `u` (or the provider `p`) spent from the day bound
-/// to the placeholder `since` on, read from `usage_daily`.
+/// to the placeholder `since` on, read from the daily rollups (≤ 31 rows per entity).
 pub fn daily_cost_sql(provider: bool, since: &str) -> String {
-    let (column, alias) = if provider {
-        ("provider_id", "p")
+    let (table, column, alias) = if provider {
+        ("usage_provider_daily", "provider_id", "p")
     } else {
-        ("user_id", "u")
+        ("usage_user_daily", "user_id", "u")
     };
-    format!("SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM usage_daily d WHERE d.{column} = {alias}.id AND d.day >= {since}")
+    format!(
+        "SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM {table} d WHERE d.{column} = {alias}.id AND d.day >= {since}"
+    )
 }
 
 /// The first day of each calendar window containing `now`, in `tz`.

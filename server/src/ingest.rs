@@ -1,7 +1,8 @@
 //! Usage ingest (`POST /api/v1/usage`): a gateway reports its requests in batches. Each event is
-//! checked on its own (the valid ones of a batch are kept), stored once per `requestId`, rolled
-//! up into 15-minute buckets in the same statement, and — only when new — fed to its provider's
-//! circuit breaker.
+//! checked on its own (the valid ones of a batch are kept), stored once per `requestId`, added in
+//! the same statement to the rollups (per user and 15 minutes, per user and day, per provider and
+//! day; migration 0005 says why these), and — only when new — fed to its provider's circuit
+//! breaker.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -199,27 +200,37 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
              ON CONFLICT (request_id) DO NOTHING
              RETURNING request_id, user_id, provider_id, cost_usd, created_at,
                        input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens AS tokens
-         ), rolled AS (
-             INSERT INTO usage_rollups (bucket, user_id, provider_id, requests, cost_usd, tokens)
-             SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), user_id, provider_id,
+         ), buckets AS (
+             INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
+             SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                     count(*), sum(cost_usd), sum(tokens)
                FROM inserted
-              GROUP BY 1, 2, 3
-              ORDER BY 1, 2, 3
-             ON CONFLICT (bucket, user_id, provider_id) DO UPDATE
-                SET requests = usage_rollups.requests + EXCLUDED.requests,
-                    cost_usd = usage_rollups.cost_usd + EXCLUDED.cost_usd,
-                    tokens = usage_rollups.tokens + EXCLUDED.tokens
-         ), daily AS (
-             INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, user_id, provider_id, count(*), sum(cost_usd), sum(tokens)
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (user_id, bucket) DO UPDATE
+                SET requests = usage_user_buckets.requests + EXCLUDED.requests,
+                    cost_usd = usage_user_buckets.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_user_buckets.tokens + EXCLUDED.tokens
+         ), user_days AS (
+             INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, user_id, count(*), sum(cost_usd), sum(tokens)
                FROM inserted
-              GROUP BY 1, 2, 3
-              ORDER BY 1, 2, 3
-             ON CONFLICT (day, user_id, provider_id) DO UPDATE
-                SET requests = usage_daily.requests + EXCLUDED.requests,
-                    cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd,
-                    tokens = usage_daily.tokens + EXCLUDED.tokens
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (day, user_id) DO UPDATE
+                SET requests = usage_user_daily.requests + EXCLUDED.requests,
+                    cost_usd = usage_user_daily.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_user_daily.tokens + EXCLUDED.tokens
+         ), provider_days AS (
+             INSERT INTO usage_provider_daily (day, provider_id, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, provider_id, count(*), sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (day, provider_id) DO UPDATE
+                SET requests = usage_provider_daily.requests + EXCLUDED.requests,
+                    cost_usd = usage_provider_daily.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_provider_daily.tokens + EXCLUDED.tokens
          )
          SELECT request_id FROM inserted",
     )
@@ -339,9 +350,8 @@ impl Ingestor {
     }
 }
 
-/// Makes `usage_daily` agree with `APP_TIMEZONE`: on first start it records the zone; after the
-/// zone changed it recomputes the days from the 15-minute rollups (exact: days are whole
-/// buckets). Returns whether it rebuilt.
+/// Makes the daily rollups agree with `APP_TIMEZONE`: on first start it records the zone; after
+/// the zone changed it recomputes the days. Returns whether it rebuilt.
 pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     // One instance at a time; the others find the zone already recorded.
@@ -353,11 +363,24 @@ pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result
         .await?;
     let rebuild = recorded.as_deref().is_some_and(|z| z != timezone.name());
     if rebuild {
-        sqlx::query("TRUNCATE usage_daily").execute(&mut *tx).await?;
+        // Users' days from their 15-minute buckets (exact: a day is whole buckets in every zone);
+        // providers keep no buckets, so their days come from the raw rows (a rare, one-off pass).
+        sqlx::query("TRUNCATE usage_user_daily, usage_provider_daily")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO usage_daily (day, user_id, provider_id, requests, cost_usd, tokens)
-             SELECT (bucket AT TIME ZONE $1)::date, user_id, provider_id, sum(requests), sum(cost_usd), sum(tokens)
-               FROM usage_rollups GROUP BY 1, 2, 3",
+            "INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
+             SELECT (bucket AT TIME ZONE $1)::date, user_id, sum(requests), sum(cost_usd), sum(tokens)
+               FROM usage_user_buckets GROUP BY 1, 2",
+        )
+        .bind(timezone.name())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO usage_provider_daily (day, provider_id, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $1)::date, provider_id, count(*), sum(cost_usd),
+                    sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)
+               FROM usage_records GROUP BY 1, 2",
         )
         .bind(timezone.name())
         .execute(&mut *tx)

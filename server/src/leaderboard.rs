@@ -20,10 +20,9 @@ pub async fn compute(
     now: DateTime<Tz>,
 ) -> Result<DailyLeaderboard, sqlx::Error> {
     let rows: Vec<(i64, String, Decimal, i64, i64)> = sqlx::query_as(
-        "SELECT d.user_id, u.name, sum(d.cost_usd), sum(d.requests)::bigint, sum(d.tokens)::bigint
-           FROM usage_daily d JOIN users u ON u.id = d.user_id
+        "SELECT d.user_id, u.name, d.cost_usd, d.requests, d.tokens
+           FROM usage_user_daily d JOIN users u ON u.id = d.user_id
           WHERE d.day = $1
-          GROUP BY d.user_id, u.name
           ORDER BY 3 DESC, 4 DESC, 1
           LIMIT $2",
     )
@@ -32,7 +31,7 @@ pub async fn compute(
     .fetch_all(db)
     .await?;
     let (total_requests, total_cost_usd): (i64, Decimal) = sqlx::query_as(
-        "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(cost_usd), 0) FROM usage_daily WHERE day = $1",
+        "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(cost_usd), 0) FROM usage_user_daily WHERE day = $1",
     )
     .bind(day)
     .fetch_one(db)

@@ -106,7 +106,7 @@ async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     );
 
     let (requests, cost, tokens): (i64, rust_decimal::Decimal, i64) =
-        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_usd), sum(tokens)::bigint FROM usage_rollups")
+        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_usd), sum(tokens)::bigint FROM usage_user_buckets")
             .fetch_one(&app.db)
             .await
             .unwrap();
@@ -363,4 +363,40 @@ async fn quotas_and_breaker_settings_are_set_by_admins_and_validated() {
             .status(),
         401
     );
+}
+
+#[tokio::test]
+async fn a_new_app_timezone_recuts_the_daily_rollups() {
+    let app = TestApp::spawn_with(&[("APP_TIMEZONE", "UTC")]).await;
+    // 20:00 UTC yesterday: the same day in UTC, the next day in Shanghai (UTC+8).
+    let at = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(20, 0, 0)
+        .unwrap()
+        .and_utc();
+    let mut e = event("tz1", 5, true);
+    e["createdAt"] = json!(at.to_rfc3339());
+    post_usage(&app, INGEST_TOKEN, vec![e]).await;
+    let days = |table: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::NaiveDate>(&format!("SELECT day FROM {table}"))
+                .fetch_all(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(days("usage_user_daily").await, [at.date_naive()]);
+    assert!(
+        !server::ingest::align_daily_rollups(&app.db, chrono_tz::UTC)
+            .await
+            .unwrap(),
+        "same zone: nothing to do"
+    );
+    assert!(server::ingest::align_daily_rollups(&app.db, chrono_tz::Asia::Shanghai)
+        .await
+        .unwrap());
+    let next = at.date_naive().succ_opt().unwrap();
+    assert_eq!(days("usage_user_daily").await, [next]);
+    assert_eq!(days("usage_provider_daily").await, [next]);
 }
