@@ -131,6 +131,16 @@ pub struct SettingsService {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum RunNowError {
+    #[error("circuit-breaker alerts are event-driven")]
+    EventDriven,
+    #[error("{} is off: turn on the master switch and this notification, and save a webhook URL", .0.key())]
+    Off(NotificationKind),
+    #[error(transparent)]
+    Failed(crate::runs::RunError),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum SaveError {
     #[error("invalid settings")]
     Invalid(FieldErrors),
@@ -215,6 +225,25 @@ impl SettingsService {
         Ok(())
     }
 
+    /// 立即发送: one run of the leaderboard or the cost check now, through the scheduled path
+    /// (the switches are checked as a scheduled run checks them). The page and the API both call it.
+    pub async fn run_now(&self, kind: NotificationKind, by: &str) -> Result<crate::runs::RunReport, RunNowError> {
+        if kind == NotificationKind::CircuitBreaker {
+            return Err(RunNowError::EventDriven);
+        }
+        let report = self
+            .scheduler
+            .runs()
+            .run(kind, crate::runs::Trigger::Manual, Utc::now())
+            .await
+            .map_err(RunNowError::Failed)?;
+        if report.skipped.is_some() {
+            return Err(RunNowError::Off(kind));
+        }
+        tracing::info!(by, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
+        Ok(report)
+    }
+
     pub fn scheduler(&self) -> &crate::scheduler::Scheduler {
         &self.scheduler
     }
@@ -264,25 +293,13 @@ impl NotificationService for SettingsService {
     }
 
     async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError> {
-        if kind == NotificationKind::CircuitBreaker {
-            return Err(AppError::Conflict("circuit-breaker alerts are event-driven".into()));
+        match SettingsService::run_now(self, kind, &by.name).await {
+            Ok(report) => Ok(RunSummary {
+                deliveries: report.deliveries.len(),
+                over_threshold: report.over_threshold,
+            }),
+            Err(RunNowError::Failed(e)) => Err(unavailable(e)),
+            Err(e) => Err(AppError::Conflict(e.to_string())),
         }
-        let report = self
-            .scheduler
-            .runs()
-            .run(kind, crate::runs::Trigger::Manual, chrono::Utc::now())
-            .await
-            .map_err(unavailable)?;
-        if report.skipped.is_some() {
-            return Err(AppError::Conflict(format!(
-                "{} is off: turn on the master switch and this notification, and save a webhook URL",
-                kind.key()
-            )));
-        }
-        tracing::info!(by = %by.name, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
-        Ok(RunSummary {
-            deliveries: report.deliveries.len(),
-            over_threshold: report.over_threshold,
-        })
     }
 }

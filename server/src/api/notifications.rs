@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::{AdminCaller, ApiError, ErrorBody};
-use crate::settings::SaveError;
+use crate::settings::{RunNowError, SaveError};
 use crate::state::AppState;
 
 /// A 400 for invalid settings: one message per field, keyed by JSON path.
@@ -186,20 +186,9 @@ pub async fn run_now(
             ))
         }
     };
-    let report = state
-        .runs
-        .run(kind, crate::runs::Trigger::Manual, chrono::Utc::now())
-        .await
-        .map_err(ApiError::unavailable)?;
-    if report.skipped.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "{} is off: turn on the master switch and this notification, and set its webhook URL",
-                kind.key()
-            ),
-        ));
+    match state.settings.run_now(kind, &admin.name).await {
+        Ok(report) => Ok(Json(report)),
+        Err(RunNowError::Failed(e)) => Err(ApiError::unavailable(e)),
+        Err(e) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
     }
-    tracing::info!(by = %admin.name, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
-    Ok(Json(report))
 }
