@@ -2,18 +2,17 @@
 //! 今日, 本周 (from Monday), 本月 (calendar, in APP_TIMEZONE) — usage at or over the threshold
 //! is reported, once per (entity, window instance, level): the level reached is remembered in
 //! Redis, so a check that finds usage still high stays quiet, while a new window or a higher
-//! level alerts again. Reads the rollups, never the raw usage (except the partial first 15
-//! minutes of the rolling window).
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+//! level alerts again. Spending per window comes from `spending` (the rollups, in one grouped
+//! pass per table).
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::redis::{Keys, LuaScript};
+use crate::spending::{self, Scope, WindowSpending, Windows};
 use crate::templates::{usage_percent, CostLevel, QuotaWindow};
-
-const BUCKET_SECS: i64 = 15 * 60;
 
 /// Who is over the threshold in which window.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,64 +34,6 @@ fn level_rank(level: CostLevel) -> u8 {
         CostLevel::Yellow => 2,
         CostLevel::Red => 3,
     }
-}
-
-/// When `day` begins in `tz`. A zone whose clocks jump at midnight has no 00:00 that day: the
-/// day starts when the clocks say 01:00.
-pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
-}
-
-/// The rolling 5-hour window ending at `now`: its start, and the first 15-minute boundary at or
-/// after the start — whole buckets of `usage_user_buckets` from there on, raw rows before it.
-pub fn rolling_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = now - Duration::hours(5);
-    let aligned_secs = (start.timestamp() + BUCKET_SECS - 1).div_euclid(BUCKET_SECS) * BUCKET_SECS;
-    let aligned = Utc.timestamp_opt(aligned_secs, 0).single().unwrap_or(start);
-    (start, aligned)
-}
-
-/// SQL answering one row `cost`: what the user `u` spent in the rolling window. `start` and
-/// `aligned` name the placeholders bound to the instants of [`rolling_window`].
-pub fn user_rolling_cost_sql(start: &str, aligned: &str) -> String {
-    format!(
-        "SELECT coalesce(sum(c), 0) AS cost FROM (
-             SELECT r.cost_usd AS c FROM usage_user_buckets r WHERE r.user_id = u.id AND r.bucket >= {aligned}
-             UNION ALL
-             SELECT x.cost_usd FROM usage_records x
-              WHERE x.user_id = u.id AND x.created_at >= {start} AND x.created_at < {aligned}
-         ) t"
-    )
-}
-
-/// SQL answering one row `cost`: what the user `u` (or the provider `p`) spent from the day bound
-/// to the placeholder `since` on, read from the daily rollups (≤ 31 rows per entity).
-pub fn daily_cost_sql(provider: bool, since: &str) -> String {
-    let (table, column, alias) = if provider {
-        ("usage_provider_daily", "provider_id", "p")
-    } else {
-        ("usage_user_daily", "user_id", "u")
-    };
-    format!(
-        "SELECT coalesce(sum(d.cost_usd), 0) AS cost FROM {table} d WHERE d.{column} = {alias}.id AND d.day >= {since}"
-    )
-}
-
-/// The first day of each calendar window containing `now`, in `tz`.
-pub fn calendar_starts(now: DateTime<Utc>, tz: Tz) -> [(QuotaWindow, NaiveDate); 3] {
-    let today = now.with_timezone(&tz).date_naive();
-    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let first = today.with_day(1).expect("day 1 exists");
-    [
-        (QuotaWindow::Day, today),
-        (QuotaWindow::Week, monday),
-        (QuotaWindow::Month, first),
-    ]
 }
 
 /// KEYS: level key. ARGV: level, ttl_secs. → 1 when `level` is above the remembered one (now
@@ -123,8 +64,6 @@ pub enum CostCheckError {
     Redis(#[from] fred::error::Error),
 }
 
-type QuotaRow = (i64, String, Decimal, Decimal);
-
 impl CostChecker {
     pub fn new(db: PgPool, redis: Pool, keys: Keys) -> Self {
         CostChecker {
@@ -142,57 +81,32 @@ impl CostChecker {
         tz: Tz,
         threshold_percent: i32,
     ) -> Result<Vec<Overrun>, CostCheckError> {
-        let threshold = Decimal::from(threshold_percent);
+        let windows = Windows::at(now, tz);
+        let scope = Scope::AtOrOver(threshold_percent);
+        let (users, providers) = tokio::try_join!(
+            spending::users(&self.db, &windows, scope),
+            spending::providers(&self.db, &windows, scope),
+        )?;
         let mut out = Vec::new();
-        // Rolling 5 hours: whole buckets from the first boundary after the start, raw rows before it.
-        let (start, aligned) = rolling_window(now);
-        let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
-            "SELECT u.id, u.name, u.limit_5h_usd, s.cost FROM users u
-               JOIN LATERAL ({}) s ON true
-              WHERE u.limit_5h_usd IS NOT NULL AND s.cost * 100 >= u.limit_5h_usd * $3",
-            user_rolling_cost_sql("$1", "$2")
-        ))
-        .bind(start)
-        .bind(aligned)
-        .bind(threshold)
-        .fetch_all(&self.db)
-        .await?;
-        out.extend(collect(rows, false, QuotaWindow::FiveHours, "rolling".into()));
-
-        for (window, first_day) in calendar_starts(now, tz) {
-            let instance = first_day.to_string();
-            let user_column = match window {
-                QuotaWindow::Day => "limit_daily_usd",
-                QuotaWindow::Week => "limit_weekly_usd",
-                _ => "limit_monthly_usd",
-            };
-            let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
-                "SELECT u.id, u.name, u.{user_column}, s.cost FROM users u
-                   JOIN LATERAL ({}) s ON true
-                  WHERE u.{user_column} IS NOT NULL AND s.cost * 100 >= u.{user_column} * $2",
-                daily_cost_sql(false, "$1")
-            ))
-            .bind(first_day)
-            .bind(threshold)
-            .fetch_all(&self.db)
-            .await?;
-            out.extend(collect(rows, false, window, instance.clone()));
-            let provider_column = match window {
-                QuotaWindow::Week => "limit_weekly_usd",
-                QuotaWindow::Month => "limit_monthly_usd",
-                _ => continue,
-            };
-            let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
-                "SELECT p.id, p.name, p.{provider_column}, s.cost FROM providers p
-                   JOIN LATERAL ({}) s ON true
-                  WHERE p.{provider_column} IS NOT NULL AND s.cost * 100 >= p.{provider_column} * $2",
-                daily_cost_sql(true, "$1")
-            ))
-            .bind(first_day)
-            .bind(threshold)
-            .fetch_all(&self.db)
-            .await?;
-            out.extend(collect(rows, true, window, instance));
+        for u in users {
+            out.extend(overruns_of(
+                false,
+                u.id,
+                &u.name,
+                &u.windows,
+                &windows,
+                threshold_percent,
+            ));
+        }
+        for p in providers {
+            out.extend(overruns_of(
+                true,
+                p.id,
+                &p.name,
+                &p.windows,
+                &windows,
+                threshold_percent,
+            ));
         }
         Ok(out)
     }
@@ -241,17 +155,32 @@ pub fn window_key(window: QuotaWindow) -> &'static str {
     }
 }
 
-fn collect(rows: Vec<QuotaRow>, provider: bool, window: QuotaWindow, instance: String) -> Vec<Overrun> {
-    rows.into_iter()
-        .map(|(id, name, limit_usd, current_usd)| Overrun {
-            provider,
-            id,
-            name,
-            window,
-            instance: instance.clone(),
-            current_usd,
-            limit_usd,
-            level: CostLevel::of(usage_percent(current_usd, limit_usd).unwrap_or(Decimal::ONE_HUNDRED)),
+fn overruns_of(
+    provider: bool,
+    id: i64,
+    name: &str,
+    spent: &[WindowSpending],
+    windows: &Windows,
+    threshold_percent: i32,
+) -> Vec<Overrun> {
+    spent
+        .iter()
+        .filter(|w| w.at_or_over(threshold_percent))
+        .filter_map(|w| {
+            let limit_usd = w.limit_usd?;
+            Some(Overrun {
+                provider,
+                id,
+                name: name.to_owned(),
+                window: w.window,
+                instance: windows
+                    .first_day(w.window)
+                    .map_or_else(|| "rolling".to_owned(), |day| day.to_string()),
+                current_usd: w.spent_usd,
+                limit_usd,
+                // A zero quota has no percentage: it is exceeded.
+                level: CostLevel::of(usage_percent(w.spent_usd, limit_usd).unwrap_or(Decimal::ONE_HUNDRED)),
+            })
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: health, REST API, server functions, pages and static files, behind the
 //! access layer and one tracing span per request.
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use app::{shell, App};
@@ -8,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use http::{HeaderName, Request};
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -17,8 +18,16 @@ use crate::{access, api, health, metrics};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The page routes, generated once per process: generating them sets a process-wide flag that
+/// makes any resource first polled meanwhile hang forever (leptos#4773), so a second router
+/// built while a first one serves pages (tests, twin instances) must not generate them again.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let services = state.services();
     let options = state.leptos_options.clone();
     let (api_routes, _openapi) = api::router();

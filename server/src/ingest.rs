@@ -151,38 +151,22 @@ pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEve
     (valid, rejected)
 }
 
-/// Stores events (request ids unique within the slice); returns the indexes of the new ones. One transaction:
-/// users and providers upserted by id (names follow the gateway), raw rows inserted once per
-/// request id, and the rollups of exactly the inserted rows added.
+/// Stores events (request ids unique within the slice); returns the indexes of the new ones.
+/// Users and providers are added or renamed first (names follow the gateway); then one statement
+/// — atomic on its own — inserts the raw rows once per request id and adds exactly the inserted
+/// rows to the rollups.
 pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // Last name wins within a batch; sorted ids keep lock order stable between concurrent batches.
+    // Last name wins within a batch.
     let users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
     let providers: BTreeMap<i64, &str> = events
         .iter()
         .map(|e| (e.provider_id, e.provider_name.as_str()))
         .collect();
-    let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO users (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
-         WHERE users.name IS DISTINCT FROM EXCLUDED.name",
-    )
-    .bind(users.keys().copied().collect::<Vec<_>>())
-    .bind(users.values().map(|n| n.to_string()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO providers (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
-         WHERE providers.name IS DISTINCT FROM EXCLUDED.name",
-    )
-    .bind(providers.keys().copied().collect::<Vec<_>>())
-    .bind(providers.values().map(|n| n.to_string()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
+    save_names(db, "users", &users).await?;
+    save_names(db, "providers", &providers).await?;
 
     let inserted: Vec<String> = sqlx::query_scalar(
         "WITH input AS (
@@ -248,9 +232,8 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
     .bind(events.iter().map(|e| e.error.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
     .bind(timezone.name())
-    .fetch_all(&mut *tx)
+    .fetch_all(db)
     .await?;
-    tx.commit().await?;
 
     let new: std::collections::HashSet<String> = inserted.into_iter().collect();
     Ok(events
@@ -259,6 +242,28 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
         .filter(|(_, e)| new.contains(&e.request_id))
         .map(|(i, _)| i)
         .collect())
+}
+
+/// Adds the ids not seen yet and renames those whose name changed; leaves the others alone. An
+/// upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every conflicting row even when it changes
+/// nothing — and as every batch names the same few providers, concurrent batches queued behind
+/// each other.
+async fn save_names(db: &PgPool, table: &str, names: &BTreeMap<i64, &str>) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "WITH input AS (
+             SELECT * FROM UNNEST($1::bigint[], $2::text[]) AS t(id, name)
+         ), added AS (
+             INSERT INTO {table} (id, name) SELECT id, name FROM input ON CONFLICT (id) DO NOTHING
+         )
+         UPDATE {table} x SET name = i.name, updated_at = now()
+           FROM input i
+          WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name"
+    ))
+    .bind(names.keys().copied().collect::<Vec<_>>())
+    .bind(names.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Ingest with its consequences: storage, then the breakers of the providers concerned, then

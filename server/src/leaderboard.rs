@@ -20,18 +20,23 @@ pub async fn compute(
     now: DateTime<Tz>,
 ) -> Result<DailyLeaderboard, sqlx::Error> {
     let rows: Vec<(i64, String, Decimal, i64, i64)> = sqlx::query_as(
+        // Ranked before the join, so only the top rows look up their name.
         "SELECT d.user_id, u.name, d.cost_usd, d.requests, d.tokens
-           FROM usage_user_daily d JOIN users u ON u.id = d.user_id
-          WHERE d.day = $1
-          ORDER BY 3 DESC, 4 DESC, 1
-          LIMIT $2",
+           FROM (SELECT user_id, cost_usd, requests, tokens FROM usage_user_daily
+                  WHERE day = $1
+                  ORDER BY cost_usd DESC, requests DESC, user_id
+                  LIMIT $2) d
+           JOIN users u ON u.id = d.user_id
+          ORDER BY 3 DESC, 4 DESC, 1",
     )
     .bind(day)
     .bind(top_n)
     .fetch_all(db)
     .await?;
+    // The day's totals over everyone: the same rows rolled up per provider (a few rows, not one
+    // per user).
     let (total_requests, total_cost_usd): (i64, Decimal) = sqlx::query_as(
-        "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(cost_usd), 0) FROM usage_user_daily WHERE day = $1",
+        "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(cost_usd), 0) FROM usage_provider_daily WHERE day = $1",
     )
     .bind(day)
     .fetch_one(db)

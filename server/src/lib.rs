@@ -26,6 +26,7 @@ pub mod secrets;
 pub mod sender;
 pub mod sessions;
 pub mod settings;
+pub mod spending;
 pub mod ssrf;
 pub mod state;
 pub mod sweeper;

@@ -2,6 +2,7 @@
 //! rollups exactly as the cost check reads them (`cost_alert`'s windows and SQL) — with their
 //! quotas, breaker settings and circuit state; and saving quotas and breaker settings, validated
 //! by the one validation the pages and the REST API share (`app::usage`).
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use app::error::AppError;
@@ -19,8 +20,8 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::breaker::{self, Breakers};
-use crate::cost_alert::{calendar_starts, daily_cost_sql, rolling_window, user_rolling_cost_sql};
-use crate::templates::{format_usd, usage_percent, CostLevel};
+use crate::spending::{self, Scope, WindowSpending, Windows};
+use crate::templates::{format_usd, usage_percent, CostLevel, QuotaWindow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
@@ -128,7 +129,14 @@ fn typed(limit: Option<Decimal>) -> Option<String> {
     limit.map(|l| l.normalize().to_string())
 }
 
-fn window(window: UsageWindow, spent: Decimal, limit: Option<Decimal>) -> WindowUsage {
+fn window(spending: WindowSpending) -> WindowUsage {
+    let (limit, spent) = (spending.limit_usd, spending.spent_usd);
+    let window = match spending.window {
+        QuotaWindow::FiveHours => UsageWindow::FiveHours,
+        QuotaWindow::Day => UsageWindow::Day,
+        QuotaWindow::Week => UsageWindow::Week,
+        QuotaWindow::Month => UsageWindow::Month,
+    };
     let exact = limit.and_then(|l| usage_percent(spent, l));
     WindowUsage {
         window,
@@ -143,32 +151,6 @@ fn window(window: UsageWindow, spent: Decimal, limit: Option<Decimal>) -> Window
     }
 }
 
-type UserRow = (
-    i64,
-    String,
-    String,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-);
-
-type ProviderRow = (
-    i64,
-    String,
-    Option<Decimal>,
-    Option<Decimal>,
-    i32,
-    i64,
-    i32,
-    Decimal,
-    Decimal,
-);
-
 #[derive(Clone)]
 pub struct UsageDirectoryService {
     db: PgPool,
@@ -181,90 +163,57 @@ impl UsageDirectoryService {
         UsageDirectoryService { db, breakers, timezone }
     }
 
+    fn scope(only: Option<i64>) -> Scope {
+        only.map_or(Scope::All, Scope::One)
+    }
+
     /// Every user (or only `only`), by id, with its spending in each window now.
     pub async fn users(&self, only: Option<i64>) -> Result<Vec<UserUsage>, sqlx::Error> {
-        let now = Utc::now();
-        let (start, aligned) = rolling_window(now);
-        let [(_, today), (_, monday), (_, first_of_month)] = calendar_starts(now, self.timezone);
-        let sql = format!(
-            "SELECT u.id, u.name, u.role, u.limit_5h_usd, u.limit_daily_usd, u.limit_weekly_usd, u.limit_monthly_usd,
-                    h.cost, d.cost, w.cost, m.cost
-               FROM users u
-               JOIN LATERAL ({}) h ON true
-               JOIN LATERAL ({}) d ON true
-               JOIN LATERAL ({}) w ON true
-               JOIN LATERAL ({}) m ON true
-              WHERE $6::bigint IS NULL OR u.id = $6
-              ORDER BY u.id",
-            user_rolling_cost_sql("$1", "$2"),
-            daily_cost_sql(false, "$3"),
-            daily_cost_sql(false, "$4"),
-            daily_cost_sql(false, "$5"),
-        );
-        let rows: Vec<UserRow> = sqlx::query_as(&sql)
-            .bind(start)
-            .bind(aligned)
-            .bind(today)
-            .bind(monday)
-            .bind(first_of_month)
-            .bind(only)
-            .fetch_all(&self.db)
-            .await?;
+        let windows = Windows::at(Utc::now(), self.timezone);
+        let rows = spending::users(&self.db, &windows, Self::scope(only)).await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(id, name, role, h5, daily, weekly, monthly, s5h, sday, sweek, smonth)| UserUsage {
-                    id,
-                    name,
-                    role: crate::users::role_from_db(&role),
+            .map(|u| {
+                let [h5, day, week, month] = u.windows;
+                UserUsage {
+                    id: u.id,
+                    name: u.name,
+                    role: crate::users::role_from_db(&u.role),
                     quotas: UserQuotaInput {
-                        limit_5h_usd: typed(h5),
-                        limit_daily_usd: typed(daily),
-                        limit_weekly_usd: typed(weekly),
-                        limit_monthly_usd: typed(monthly),
+                        limit_5h_usd: typed(h5.limit_usd),
+                        limit_daily_usd: typed(day.limit_usd),
+                        limit_weekly_usd: typed(week.limit_usd),
+                        limit_monthly_usd: typed(month.limit_usd),
                     },
-                    windows: vec![
-                        window(UsageWindow::FiveHours, s5h, h5),
-                        window(UsageWindow::Day, sday, daily),
-                        window(UsageWindow::Week, sweek, weekly),
-                        window(UsageWindow::Month, smonth, monthly),
-                    ],
-                },
-            )
+                    windows: vec![window(h5), window(day), window(week), window(month)],
+                }
+            })
             .collect())
     }
 
     /// Every provider (or only `only`), by id, with its spending this week and month and its
     /// circuit as the gateway sees it.
     pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
-        let now = Utc::now();
-        let [_, (_, monday), (_, first_of_month)] = calendar_starts(now, self.timezone);
-        let sql = format!(
-            "SELECT p.id, p.name, p.limit_weekly_usd, p.limit_monthly_usd, p.breaker_failure_threshold,
-                    p.breaker_open_duration_ms, p.breaker_half_open_success_threshold, w.cost, m.cost
-               FROM providers p
-               JOIN LATERAL ({}) w ON true
-               JOIN LATERAL ({}) m ON true
-              WHERE $3::bigint IS NULL OR p.id = $3
-              ORDER BY p.id",
-            daily_cost_sql(true, "$1"),
-            daily_cost_sql(true, "$2"),
-        );
-        let rows: Vec<ProviderRow> = sqlx::query_as(&sql)
-            .bind(monday)
-            .bind(first_of_month)
-            .bind(only)
-            .fetch_all(&self.db)
-            .await?;
+        let windows = Windows::at(Utc::now(), self.timezone);
+        let scope = Self::scope(only);
+        let (rows, settings) = tokio::try_join!(
+            spending::providers(&self.db, &windows, scope),
+            breaker_settings(&self.db, only),
+        )?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, name, weekly, monthly, threshold, open_ms, successes, sweek, smonth) in rows {
-            let status = self.breakers.status(id).await?;
+        for p in rows {
+            // A provider added between the two reads shows up on the next one.
+            let Some(&(threshold, open_ms, successes)) = settings.get(&p.id) else {
+                continue;
+            };
+            let status = self.breakers.status(p.id).await?;
+            let [week, month] = p.windows;
             out.push(ProviderUsage {
-                id,
-                name,
+                id: p.id,
+                name: p.name,
                 settings: ProviderInput {
-                    limit_weekly_usd: typed(weekly),
-                    limit_monthly_usd: typed(monthly),
+                    limit_weekly_usd: typed(week.limit_usd),
+                    limit_monthly_usd: typed(month.limit_usd),
                     circuit_breaker: BreakerConfig {
                         failure_threshold: i64::from(threshold),
                         open_duration_ms: open_ms,
@@ -279,14 +228,23 @@ impl UsageDirectoryService {
                 consecutive_failures: status.consecutive_failures,
                 // In APP_TIMEZONE, as the alerts write times.
                 open_until: status.open_until.map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
-                windows: vec![
-                    window(UsageWindow::Week, sweek, weekly),
-                    window(UsageWindow::Month, smonth, monthly),
-                ],
+                windows: vec![window(week), window(month)],
             });
         }
         Ok(out)
     }
+}
+
+/// Breaker settings by provider id: failure threshold, open duration (ms), half-open successes.
+async fn breaker_settings(db: &PgPool, only: Option<i64>) -> Result<HashMap<i64, (i32, i64, i32)>, sqlx::Error> {
+    let rows: Vec<(i64, i32, i64, i32)> = sqlx::query_as(
+        "SELECT id, breaker_failure_threshold, breaker_open_duration_ms, breaker_half_open_success_threshold
+           FROM providers WHERE $1::bigint IS NULL OR id = $1",
+    )
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id, t, o, s)| (id, (t, o, s))).collect())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AppError {
@@ -345,25 +303,33 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn spent(window: QuotaWindow, spent: &str, limit: Option<&str>) -> WindowSpending {
+        WindowSpending {
+            window,
+            limit_usd: limit.map(d),
+            spent_usd: d(spent),
+        }
+    }
+
     #[test]
     fn windows_grade_like_the_cost_alert() {
-        let w = window(UsageWindow::Week, d("8.5"), Some(d("10")));
+        let w = window(spent(QuotaWindow::Week, "8.5", Some("10")));
         assert_eq!(w.spent_usd, "8.5000");
         assert_eq!(w.limit_usd.as_deref(), Some("10.0000"));
         assert_eq!(w.percent, Some(85.0));
         assert_eq!(w.level, Some(UsageLevel::Yellow));
         // 89.996 % shows as 90.0 but is still yellow, as in the alert.
-        let edge = window(UsageWindow::Day, d("8.9996"), Some(d("10")));
+        let edge = window(spent(QuotaWindow::Day, "8.9996", Some("10")));
         assert_eq!(edge.level, Some(UsageLevel::Yellow));
         assert_eq!(
-            window(UsageWindow::Day, d("9"), Some(d("10"))).level,
+            window(spent(QuotaWindow::Day, "9", Some("10"))).level,
             Some(UsageLevel::Red)
         );
         assert_eq!(
-            window(UsageWindow::Day, d("7.99"), Some(d("10"))).level,
+            window(spent(QuotaWindow::Day, "7.99", Some("10"))).level,
             Some(UsageLevel::Green)
         );
-        let free = window(UsageWindow::FiveHours, d("0.01234"), None);
+        let free = window(spent(QuotaWindow::FiveHours, "0.01234", None));
         assert_eq!(
             (free.spent_usd.as_str(), free.limit_usd, free.percent, free.level),
             ("0.0123", None, None, None)
