@@ -9,7 +9,9 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgPool, Postgres};
 
 use crate::templates::QuotaWindow;
 
@@ -126,6 +128,17 @@ type UserRow = (
 
 type ProviderRow = (i64, String, Option<Decimal>, Option<Decimal>, Decimal, Decimal);
 
+impl Scope {
+    /// Binds the scope's parameter, the last one of the query (see [`scope_sql`]).
+    fn bind<'q, O>(self, query: QueryAs<'q, Postgres, O, PgArguments>) -> QueryAs<'q, Postgres, O, PgArguments> {
+        match self {
+            Scope::All => query,
+            Scope::One(id) => query.bind(id),
+            Scope::AtOrOver(percent) => query.bind(Decimal::from(percent)),
+        }
+    }
+}
+
 /// `WHERE` of the outer query and the filter pushed into the grouped passes, for a scope whose
 /// parameter is `$n`. `over` lists (limit column, spent expression) pairs.
 fn scope_sql(scope: Scope, n: usize, entity: &str, id_column: &str, over: &[(&str, &str)]) -> (String, String) {
@@ -184,11 +197,7 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
         .bind(w.today)
         .bind(w.monday)
         .bind(w.first_of_month);
-    let query = match scope {
-        Scope::All => query,
-        Scope::One(id) => query.bind(id),
-        Scope::AtOrOver(percent) => query.bind(Decimal::from(percent)),
-    };
+    let query = scope.bind(query);
     let rows = query.fetch_all(db).await?;
     Ok(rows
         .into_iter()
@@ -240,11 +249,7 @@ pub async fn providers(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<Pro
     let query = sqlx::query_as::<_, ProviderRow>(&sql)
         .bind(w.monday)
         .bind(w.first_of_month);
-    let query = match scope {
-        Scope::All => query,
-        Scope::One(id) => query.bind(id),
-        Scope::AtOrOver(percent) => query.bind(Decimal::from(percent)),
-    };
+    let query = scope.bind(query);
     let rows = query.fetch_all(db).await?;
     Ok(rows
         .into_iter()

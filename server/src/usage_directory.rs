@@ -2,7 +2,6 @@
 //! rollups exactly as the cost check reads them (`cost_alert`'s windows and SQL) — with their
 //! quotas, breaker settings and circuit state; and saving quotas and breaker settings, validated
 //! by the one validation the pages and the REST API share (`app::usage`).
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use app::error::AppError;
@@ -196,14 +195,13 @@ impl UsageDirectoryService {
     pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
         let windows = Windows::at(Utc::now(), self.timezone);
         let scope = Self::scope(only);
-        let (rows, settings) = tokio::try_join!(
-            spending::providers(&self.db, &windows, scope),
-            breaker_settings(&self.db, only),
-        )?;
+        let rows = spending::providers(&self.db, &windows, scope).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let settings = crate::providers::breaker_settings(&self.db, &ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for p in rows {
-            // A provider added between the two reads shows up on the next one.
-            let Some(&(threshold, open_ms, successes)) = settings.get(&p.id) else {
+            // Left out by the settings read only if the provider vanished meanwhile.
+            let Some(cb) = settings.get(&p.id) else {
                 continue;
             };
             let status = self.breakers.status(p.id).await?;
@@ -215,9 +213,9 @@ impl UsageDirectoryService {
                     limit_weekly_usd: typed(week.limit_usd),
                     limit_monthly_usd: typed(month.limit_usd),
                     circuit_breaker: BreakerConfig {
-                        failure_threshold: i64::from(threshold),
-                        open_duration_ms: open_ms,
-                        half_open_success_threshold: i64::from(successes),
+                        failure_threshold: i64::from(cb.failure_threshold),
+                        open_duration_ms: cb.open_duration.as_millis() as i64,
+                        half_open_success_threshold: i64::from(cb.half_open_success_threshold),
                     },
                 },
                 circuit_state: match status.state {
@@ -233,18 +231,6 @@ impl UsageDirectoryService {
         }
         Ok(out)
     }
-}
-
-/// Breaker settings by provider id: failure threshold, open duration (ms), half-open successes.
-async fn breaker_settings(db: &PgPool, only: Option<i64>) -> Result<HashMap<i64, (i32, i64, i32)>, sqlx::Error> {
-    let rows: Vec<(i64, i32, i64, i32)> = sqlx::query_as(
-        "SELECT id, breaker_failure_threshold, breaker_open_duration_ms, breaker_half_open_success_threshold
-           FROM providers WHERE $1::bigint IS NULL OR id = $1",
-    )
-    .bind(only)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|(id, t, o, s)| (id, (t, o, s))).collect())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AppError {
