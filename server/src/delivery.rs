@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::metrics::Metrics;
-use crate::outbox::{AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
+use crate::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
 use crate::queue::{Enqueued, Job, JobHandler, Queue};
 use crate::sender::WebhookSender;
 
@@ -19,6 +19,8 @@ pub const QUEUE_NAME: &str = "deliveries";
 /// How long `raise` waits for Redis before leaving the row to the sweeper: an outage must not
 /// hold up whoever raised the notification.
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a job waits for an unreachable database before its attempt counts as failed.
+const OUTBOX_PATIENCE: Duration = Duration::from_secs(20);
 
 /// The queue's job id of an outbox row.
 pub fn job_id(row_id: i64) -> String {
@@ -113,6 +115,27 @@ impl DeliveryHandler {
     }
 }
 
+impl DeliveryHandler {
+    /// The row holds the content: without the database there is nothing to send. A short outage
+    /// is waited out here instead of spending the job's attempts, which are the receiver's; a
+    /// longer one fails the attempt, and the sweeper gives the job its attempts back later.
+    async fn start_attempt(&self, id: i64) -> Result<(AttemptStart, Option<Attempt>), String> {
+        let deadline = tokio::time::Instant::now() + OUTBOX_PATIENCE;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match self.outbox.start_attempt(id).await {
+                Ok(started) => return Ok(started),
+                Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(delivery = id, error = %e, "outbox unavailable; waiting for it");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(format!("outbox unavailable: {e}")),
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl JobHandler for DeliveryHandler {
     async fn handle(&self, job: &Job) -> Result<(), String> {
@@ -120,11 +143,7 @@ impl JobHandler for DeliveryHandler {
             .payload
             .parse()
             .map_err(|_| format!("payload {:?} is not an outbox id", job.payload))?;
-        let (start, attempt) = self
-            .outbox
-            .start_attempt(id)
-            .await
-            .map_err(|e| format!("outbox unavailable: {e}"))?;
+        let (start, attempt) = self.start_attempt(id).await?;
         let attempt = match (start, attempt) {
             (AttemptStart::Started, Some(attempt)) => attempt,
             (AttemptStart::Finished(status), _) => {
@@ -208,6 +227,15 @@ impl Engine {
             shutdown,
             tasks: vec![worker_task, sweeper_task],
         }
+    }
+
+    /// Runs another background duty of the process until the engine stops.
+    pub fn run_alongside<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(tokio::spawn(task(self.shutdown.subscribe())));
     }
 
     /// Stops taking jobs, lets running ones finish, and stops the sweeper.

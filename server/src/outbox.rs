@@ -235,10 +235,11 @@ impl Outbox {
         .await?)
     }
 
-    /// Unfinished rows untouched for `idle`: their job may have been lost with Redis's data.
-    pub async fn idle(&self, idle: std::time::Duration, limit: i64) -> Result<Vec<i64>, OutboxError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM notification_deliveries
+    /// Unfinished rows untouched for `idle`, with their attempts: their job may have been lost
+    /// with Redis's data, or failed while the database was away.
+    pub async fn idle(&self, idle: std::time::Duration, limit: i64) -> Result<Vec<(i64, i32)>, OutboxError> {
+        Ok(sqlx::query_as(
+            "SELECT id, attempts FROM notification_deliveries
               WHERE status IN ('pending', 'sending') AND enqueued_at IS NOT NULL
                 AND updated_at < now() - make_interval(secs => $1)
               ORDER BY updated_at LIMIT $2",

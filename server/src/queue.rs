@@ -338,6 +338,17 @@ if #first > 0 then next_due = math.max(0, tonumber(first[2]) - now) end
 return {promoted, recovered, next_due}
 "#;
 
+/// A failed job back to wait with its attempts reset (BullMQ's `job.retry()`).
+/// KEYS: failed, wait, job. ARGV: id. → 1 retried, 0 not a failed job.
+const RETRY_FAILED: &str = r#"
+if redis.call('HGET', KEYS[3], 'state') ~= 'failed' then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], 'finished_ms')
+redis.call('HSET', KEYS[3], 'state', 'wait', 'attempts', 0, 'updated_ms', now_ms())
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return 1
+"#;
+
 /// KEYS: wait, active, delayed, completed, failed. One consistent snapshot.
 const COUNTS: &str = r#"
 return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
@@ -351,6 +362,7 @@ struct Scripts {
     complete: LuaScript,
     retry_or_fail: LuaScript,
     requeue: LuaScript,
+    retry_failed: LuaScript,
     maintain: LuaScript,
     counts: LuaScript,
 }
@@ -364,6 +376,7 @@ impl Scripts {
             complete: LuaScript::new("complete", PRELUDE, COMPLETE),
             retry_or_fail: LuaScript::new("retry_or_fail", PRELUDE, RETRY_OR_FAIL),
             requeue: LuaScript::new("requeue", PRELUDE, REQUEUE),
+            retry_failed: LuaScript::new("retry_failed", PRELUDE, RETRY_FAILED),
             maintain: LuaScript::new("maintain", PRELUDE, MAINTAIN),
             counts: LuaScript::new("counts", PRELUDE, COUNTS),
         }
@@ -472,6 +485,26 @@ impl Queue {
         } else {
             Enqueued::Duplicate
         })
+    }
+
+    /// Gives a failed job its full attempts again and puts it back to wait; `false` when the job
+    /// is not (or no longer) failed.
+    pub async fn retry(&self, job_id: &str) -> Result<bool, QueueError> {
+        if job_id.is_empty() {
+            return Err(QueueError::EmptyJobId);
+        }
+        let k = &self.inner.keys;
+        let retried: i64 = self
+            .inner
+            .scripts
+            .retry_failed
+            .call(
+                &self.inner.pool,
+                vec![k.failed.clone(), k.wait.clone(), k.job(job_id)],
+                vec![job_id.to_owned()],
+            )
+            .await?;
+        Ok(retried == 1)
     }
 
     pub async fn counts(&self) -> Result<QueueCounts, QueueError> {
@@ -1316,6 +1349,52 @@ mod tests {
                 ..Default::default()
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_retried_gets_its_attempts_again() {
+        let queue = test_queue(config(|c| c.max_attempts = 2)).await;
+        queue.enqueue("j", "p").await.unwrap();
+        assert!(!queue.retry("j").await.unwrap(), "only a failed job is retried");
+        take_next(&queue, "t1").await.unwrap();
+        assert_eq!(
+            queue.fail("j", "t1", "down").await.unwrap(),
+            FailOutcome::RetryIn(Duration::from_secs(1))
+        );
+        // Due now instead of in a second.
+        let _: i64 = queue
+            .inner
+            .pool
+            .zadd(queue.inner.keys.delayed.as_str(), None, None, false, false, (0.0, "j"))
+            .await
+            .unwrap();
+        queue.maintain().await.unwrap();
+        take_next(&queue, "t2").await.unwrap();
+        assert_eq!(queue.fail("j", "t2", "down").await.unwrap(), FailOutcome::Failed);
+        let failed = queue.job("j").await.unwrap().unwrap();
+        assert_eq!((failed.state, failed.attempts), (JobState::Failed, 2));
+
+        assert!(queue.retry("j").await.unwrap());
+        let again = queue.job("j").await.unwrap().unwrap();
+        assert_eq!(
+            (again.state, again.attempts, again.finished_at),
+            (JobState::Wait, 0, None)
+        );
+        assert_eq!(
+            again.last_error.as_deref(),
+            Some("down"),
+            "the last error stays for people to read"
+        );
+        assert_eq!(
+            queue.counts().await.unwrap(),
+            QueueCounts {
+                wait: 1,
+                ..Default::default()
+            }
+        );
+        let job = take_next(&queue, "t3").await.unwrap();
+        assert_eq!(job.attempt, 1);
+        assert!(!queue.retry("j").await.unwrap(), "an active job is not retried");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! The outbox sweeper: enqueues rows that never reached Redis (raised during an outage) and rows
-//! whose job Redis no longer has (a restarted Redis keeps nothing), and prunes old history.
+//! whose job Redis no longer has (a restarted Redis keeps nothing), retries jobs a database
+//! outage failed before their webhook attempts were spent, and prunes old history.
 //! Every instance runs one; enqueueing is idempotent by job id, so they may overlap.
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct Sweeper {
 pub struct Sweep {
     pub enqueued: usize,
     pub requeued: usize,
+    /// Jobs failed by a database outage, given their attempts again.
+    pub retried: usize,
     pub failed: usize,
 }
 
@@ -79,7 +82,8 @@ impl Sweeper {
             }
             done.enqueued += 1;
         }
-        for id in outbox.idle(self.idle_after, BATCH).await? {
+        let max_attempts = i32::try_from(self.deliveries.queue().config().max_attempts).unwrap_or(i32::MAX);
+        for (id, attempts) in outbox.idle(self.idle_after, BATCH).await? {
             let job = match self.deliveries.queue().job(&job_id(id)).await {
                 Ok(job) => job,
                 Err(e) => {
@@ -95,11 +99,21 @@ impl Sweeper {
                     done.requeued += 1;
                 }
                 // The handler could not record the last failure (the database was away).
-                Some(job) if job.state == JobState::Failed => {
+                Some(job) if job.state == JobState::Failed && attempts >= max_attempts => {
                     let error = job.last_error.unwrap_or_else(|| "failed".into());
                     outbox.mark_attempt_failed(id, &error, true).await?;
                     done.failed += 1;
                 }
+                // Failed with webhook attempts to spare: the job's attempts went on a database
+                // outage, not on the receiver.
+                Some(job) if job.state == JobState::Failed => match self.deliveries.queue().retry(&job.id).await {
+                    Ok(true) => done.retried += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot retry a delivery failed by an outage");
+                        return Ok(done);
+                    }
+                },
                 Some(_) => {}
             }
             outbox.touch(id).await?;

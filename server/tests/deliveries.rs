@@ -387,3 +387,105 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
     wait_for_status(&app, lost, "delivered", Duration::from_secs(10)).await;
     assert_eq!(receiver.received().len(), 2);
 }
+
+#[tokio::test]
+async fn a_short_database_outage_delays_a_delivery_without_spending_its_attempts() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let proxy = common::proxy::TcpProxy::start(&app.database_address()).await;
+    // The only worker is the instance whose database goes away.
+    let worker = app.twin_through(&proxy).await;
+    let _engine = worker.start_engine();
+
+    proxy.cut();
+    let id = app
+        .state
+        .deliveries
+        .raise(&notification(
+            NotificationKind::CostAlert,
+            &receiver.url(),
+            "outage-short",
+        ))
+        .await
+        .unwrap();
+    let Raised::Queued(id) = id else {
+        panic!("queued: {id:?}")
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(receiver.received().is_empty(), "nothing can be sent without the row");
+    proxy.restore();
+
+    let (_, attempts, _) = wait_for_status(&app, id, "delivered", Duration::from_secs(30)).await;
+    assert_eq!(attempts, 1, "one webhook attempt");
+    let job = app
+        .state
+        .deliveries
+        .queue()
+        .job(&server::delivery::job_id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.attempts, 1,
+        "the outage was waited out, not counted as failed attempts"
+    );
+    assert_eq!(receiver.received().len(), 1);
+}
+
+/// Fails every job as the delivery handler does while the database stays away.
+struct DatabaseAway;
+
+#[async_trait::async_trait]
+impl server::queue::JobHandler for DatabaseAway {
+    async fn handle(&self, _job: &server::queue::Job) -> Result<(), String> {
+        Err("outbox unavailable: pool timed out while waiting for an open connection".into())
+    }
+}
+
+#[tokio::test]
+async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_sweeper() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let queue = app.state.deliveries.queue().clone();
+    let Raised::Queued(id) = app
+        .state
+        .deliveries
+        .raise(&notification(
+            NotificationKind::CostAlert,
+            &receiver.url(),
+            "outage-long",
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!("queued")
+    };
+    // All four attempts (1 s, 2 s, 4 s apart) go to the outage.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let redis_config = fred::types::config::Config::from_url(app.state.config.redis.url.expose()).unwrap();
+    let down = server::queue::Worker::new(queue.clone(), redis_config, 1, std::sync::Arc::new(DatabaseAway));
+    let down = tokio::spawn(down.run(shutdown));
+    let job_id = server::delivery::job_id(id);
+    eventually(Duration::from_secs(15), "the job to fail", || async {
+        let job = queue.job(&job_id).await.unwrap()?;
+        (job.state == server::queue::JobState::Failed).then_some(())
+    })
+    .await;
+    stop.send(true).unwrap();
+    down.await.unwrap();
+    let (status, attempts, _) = row(&app, id).await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 0),
+        "no webhook attempt was made"
+    );
+
+    let sweeper = server::sweeper::Sweeper::new(app.state.deliveries.clone(), Duration::from_secs(86_400))
+        .with_idle_after(Duration::ZERO);
+    let sweep = sweeper.sweep().await.unwrap();
+    assert_eq!((sweep.retried, sweep.failed), (1, 0), "{sweep:?}");
+    let _engine = app.start_engine();
+    let (_, attempts, _) = wait_for_status(&app, id, "delivered", Duration::from_secs(10)).await;
+    assert_eq!(attempts, 1);
+    assert_eq!(receiver.received().len(), 1);
+}

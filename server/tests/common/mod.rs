@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod proxy;
 pub mod receiver;
 
 use std::collections::HashMap;
@@ -74,6 +75,23 @@ impl TestApp {
     /// one deployment would be.
     pub async fn twin(&self) -> TestApp {
         Self::serve((*self.state.config).clone(), self.key_prefix.clone()).await
+    }
+
+    /// A second instance whose PostgreSQL is reached through `proxy` (the same database), so the
+    /// test can take the database away from this instance alone.
+    pub async fn twin_through(&self, proxy: &proxy::TcpProxy) -> TestApp {
+        let mut config = (*self.state.config).clone();
+        let mut url = url::Url::parse(config.database.url.expose()).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(proxy.port())).unwrap();
+        config.database.url = server::config::Secret::new(url.to_string());
+        Self::serve(config, self.key_prefix.clone()).await
+    }
+
+    /// Where the test databases live (`host:port`), for a proxy in front of them.
+    pub fn database_address(&self) -> String {
+        let url = url::Url::parse(self.state.config.database.url.expose()).unwrap();
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
     }
 
     async fn serve(config: Config, key_prefix: String) -> TestApp {
