@@ -98,7 +98,9 @@ local out = {}
 for i = 1, #outcomes do
   local ok = string.sub(outcomes, i, i) == '1'
   if state == 'open' and now >= open_until then
+    -- The trial starts clean: a failure now reopens with a count of 1, not the old run plus 1.
     state = 'half_open'
+    failures = 0
     successes = 0
     for _, v in ipairs({'half_open', i - 1, 0, 0, 0}) do table.insert(out, v) end
   end
@@ -237,11 +239,12 @@ impl Breakers {
             .1
             .call(&self.pool, vec![self.key(provider_id)], vec![])
             .await?;
-        let state = match state.as_str() {
-            "open" if now >= open_until => CircuitState::HalfOpen,
-            "open" => CircuitState::Open,
-            "half_open" => CircuitState::HalfOpen,
-            _ => CircuitState::Closed,
+        let (state, failures) = match state.as_str() {
+            // As RECORD will see it at the next outcome: a half-open trial starts clean.
+            "open" if now >= open_until => (CircuitState::HalfOpen, 0),
+            "open" => (CircuitState::Open, failures),
+            "half_open" => (CircuitState::HalfOpen, failures),
+            _ => (CircuitState::Closed, failures),
         };
         Ok(CircuitStatus {
             provider_id,
@@ -254,7 +257,7 @@ impl Breakers {
     /// Claims the right to alert about `provider_id` opening; `false` while an earlier alert's
     /// cooldown runs. Atomic, so of several instances only one alerts.
     pub async fn claim_alert(&self, provider_id: i64, cooldown: Duration) -> Result<bool, BreakerError> {
-        let key = self.keys.key(&["breaker", &provider_id.to_string(), "alerted"]);
+        let key = self.alert_key(provider_id);
         let set: Option<String> = self
             .pool
             .set(
@@ -266,5 +269,15 @@ impl Breakers {
             )
             .await?;
         Ok(set.is_some())
+    }
+
+    /// Gives up a claim whose alert could not be raised.
+    pub async fn release_alert(&self, provider_id: i64) -> Result<(), BreakerError> {
+        let _: i64 = self.pool.del(self.alert_key(provider_id)).await?;
+        Ok(())
+    }
+
+    fn alert_key(&self, provider_id: i64) -> String {
+        self.keys.key(&["breaker", &provider_id.to_string(), "alerted"])
     }
 }

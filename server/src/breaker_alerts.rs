@@ -15,6 +15,8 @@ use crate::outbox::NewDelivery;
 use crate::templates;
 
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5 * 60);
+/// First pause between tries of the settings read and the raise; short, as ingest waits.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 #[derive(Clone)]
 pub struct BreakerAlerts {
@@ -104,8 +106,19 @@ impl BreakerAlerts {
             content,
             dedup_key,
         };
-        if let Err(e) = self.deliveries.raise(&notification).await {
+        // The transition will not happen again: a passing fault must not swallow its alert.
+        let raised = crate::retry::with_backoff("raising a circuit alert", 3, RETRY_PAUSE, || {
+            self.deliveries.raise(&notification)
+        })
+        .await;
+        if let Err(e) = raised {
             tracing::error!(provider_id, error = %e, "raising a circuit alert failed");
+            if matches!(t, Transition::Opened { .. }) {
+                // Not alerted, so no cooldown: the next opening alerts.
+                if let Err(e) = self.breakers.release_alert(provider_id).await {
+                    tracing::warn!(provider_id, error = %e, "cannot release the alert cooldown");
+                }
+            }
         }
     }
 
@@ -115,7 +128,11 @@ impl BreakerAlerts {
 
     /// The circuit-breaker webhook when the kind is active; `None` (logged) otherwise.
     async fn webhook_url(&self) -> Option<String> {
-        match crate::settings::load(&self.db).await {
+        let loaded = crate::retry::with_backoff("loading the settings", 3, RETRY_PAUSE, || {
+            crate::settings::load(&self.db)
+        })
+        .await;
+        match loaded {
             Ok(stored) if stored.settings.is_active(NotificationKind::CircuitBreaker) => stored
                 .settings
                 .webhook_url(NotificationKind::CircuitBreaker)

@@ -36,17 +36,28 @@ fn level_rank(level: CostLevel) -> u8 {
     }
 }
 
-/// KEYS: level key. ARGV: level, ttl_secs. → 1 when `level` is above the remembered one (now
-/// remembered), 0 otherwise (the memory is kept alive).
-const RAISE_LEVEL: &str = r#"
-local seen = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > seen then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
+/// KEYS: one level key per overrun. ARGV: level, ttl_secs per key, in pairs. → per key 1 when
+/// its level is above the remembered one (now remembered), 0 otherwise (the memory is kept
+/// alive). One call for a whole check: a round trip per overrun would dominate it.
+const RAISE_LEVELS: &str = r#"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local level = tonumber(ARGV[2 * i - 1])
+  local ttl = ARGV[2 * i]
+  local seen = tonumber(redis.call('GET', key) or '0')
+  if level > seen then
+    redis.call('SET', key, level, 'EX', ttl)
+    out[i] = 1
+  else
+    redis.call('EXPIRE', key, ttl)
+    out[i] = 0
+  end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 0
+return out
 "#;
+
+/// Overruns per script call: bounds one call's time inside Redis.
+const LEVELS_PER_CALL: usize = 1000;
 
 #[derive(Clone)]
 pub struct CostChecker {
@@ -70,7 +81,7 @@ impl CostChecker {
             db,
             redis,
             keys,
-            script: std::sync::Arc::new(LuaScript::new("cost_level", "", RAISE_LEVEL)),
+            script: std::sync::Arc::new(LuaScript::new("cost_levels", "", RAISE_LEVELS)),
         }
     }
 
@@ -115,34 +126,52 @@ impl CostChecker {
     /// remembers it (atomically, so concurrent checks alert once).
     pub async fn newly_alerted(&self, overruns: Vec<Overrun>) -> Result<Vec<Overrun>, CostCheckError> {
         let mut fresh = Vec::new();
-        for o in overruns {
-            let entity = if o.provider { "provider" } else { "user" };
-            let key = self.keys.key(&[
-                "cost-level",
-                entity,
-                &o.id.to_string(),
-                window_key(o.window),
-                &o.instance,
-            ]);
-            // Calendar windows are forgotten after they end (a month at most); the rolling
-            // window's memory lives 5 hours after usage was last seen high.
-            let ttl = match o.window {
-                QuotaWindow::FiveHours => 5 * 3600,
-                _ => 32 * 86_400,
-            };
-            let raised: i64 = self
-                .script
-                .call(
-                    &self.redis,
-                    vec![key],
-                    vec![level_rank(o.level).to_string(), ttl.to_string()],
-                )
-                .await?;
-            if raised == 1 {
-                fresh.push(o);
+        let mut overruns = overruns.into_iter().peekable();
+        while overruns.peek().is_some() {
+            let chunk: Vec<Overrun> = overruns.by_ref().take(LEVELS_PER_CALL).collect();
+            let mut keys = Vec::with_capacity(chunk.len());
+            let mut args = Vec::with_capacity(2 * chunk.len());
+            for o in &chunk {
+                keys.push(self.level_key(o));
+                // Calendar windows are forgotten after they end (a month at most); the rolling
+                // window's memory lives 5 hours after usage was last seen high.
+                let ttl = match o.window {
+                    QuotaWindow::FiveHours => 5 * 3600,
+                    _ => 32 * 86_400,
+                };
+                args.push(level_rank(o.level).to_string());
+                args.push(ttl.to_string());
             }
+            let raised: Vec<i64> = self.script.call(&self.redis, keys, args).await?;
+            fresh.extend(
+                chunk
+                    .into_iter()
+                    .zip(raised)
+                    .filter_map(|(o, raised)| (raised == 1).then_some(o)),
+            );
         }
         Ok(fresh)
+    }
+
+    /// Forgets the levels [`CostChecker::newly_alerted`] remembered for overruns whose alert was
+    /// then not raised, so the next check alerts them.
+    pub async fn forget(&self, overruns: &[Overrun]) -> Result<(), CostCheckError> {
+        for chunk in overruns.chunks(LEVELS_PER_CALL) {
+            let keys: Vec<String> = chunk.iter().map(|o| self.level_key(o)).collect();
+            let _: i64 = self.redis.del(keys).await?;
+        }
+        Ok(())
+    }
+
+    fn level_key(&self, o: &Overrun) -> String {
+        let entity = if o.provider { "provider" } else { "user" };
+        self.keys.key(&[
+            "cost-level",
+            entity,
+            &o.id.to_string(),
+            window_key(o.window),
+            &o.instance,
+        ])
     }
 }
 

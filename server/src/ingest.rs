@@ -316,9 +316,14 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Feeds new outcomes to the breakers, per provider in request time order. A Redis or
-    /// database failure here is logged: the usage is stored, and the breaker catches up with
-    /// the next outcomes.
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    /// Feeds new outcomes to the breakers, per provider in request time order. Outcomes the
+    /// breakers cannot take now (Redis away), or that would overtake outcomes still waiting,
+    /// go to the [`crate::breaker_backlog`], replayed once Redis answers. Failures here are
+    /// logged, not returned: the usage is stored either way.
     async fn drive_breakers(&self, mut events: Vec<&UsageEvent>) {
         if events.is_empty() {
             return;
@@ -330,28 +335,55 @@ impl Ingestor {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let settings = match crate::providers::breaker_settings(&self.db, &ids).await {
-            Ok(s) => s,
+        let (waiting, settings) = match tokio::try_join!(
+            crate::breaker_backlog::waiting(&self.db, &ids),
+            crate::providers::breaker_settings(&self.db, &ids),
+        ) {
+            Ok(found) => found,
             Err(e) => {
-                tracing::error!(error = %e, "loading breaker settings failed; outcomes not counted");
+                tracing::error!(error = %e, "breaker settings unavailable; outcomes kept for later");
+                if let Err(e) = crate::breaker_backlog::defer(&self.db, &events).await {
+                    tracing::error!(error = %e, "keeping outcomes for the breakers failed; they are not counted");
+                }
                 return;
             }
         };
+        let mut redis_away = false;
         for group in events.chunk_by(|a, b| a.provider_id == b.provider_id) {
             let provider_id = group[0].provider_id;
-            let config = settings.get(&provider_id).copied().unwrap_or_default();
-            let outcomes: Vec<bool> = group.iter().map(|e| e.success).collect();
-            match self.breakers.record(provider_id, config, &outcomes).await {
-                Ok(transitions) => {
-                    for t in transitions {
-                        self.alerts
-                            .on_transition(provider_id, &group[0].provider_name, &t, group)
-                            .await;
+            if !redis_away && !waiting.contains(&provider_id) {
+                let config = settings.get(&provider_id).copied().unwrap_or_default();
+                match self.feed(provider_id, config, group).await {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        // The next providers would wait for the same timeout: they queue too.
+                        tracing::warn!(provider_id, error = %e, "circuit breakers unavailable; outcomes kept for later");
+                        redis_away = true;
                     }
                 }
-                Err(e) => tracing::error!(provider_id, error = %e, "circuit breaker update failed"),
+            }
+            if let Err(e) = crate::breaker_backlog::defer(&self.db, group).await {
+                tracing::error!(provider_id, error = %e, "keeping outcomes for the breaker failed; they are not counted");
             }
         }
+    }
+
+    /// Feeds one provider's outcomes (in order) to its breaker and raises the alerts of the
+    /// transitions they cause.
+    pub(crate) async fn feed(
+        &self,
+        provider_id: i64,
+        config: crate::breaker::BreakerSettings,
+        group: &[&UsageEvent],
+    ) -> Result<(), crate::breaker::BreakerError> {
+        let outcomes: Vec<bool> = group.iter().map(|e| e.success).collect();
+        let transitions = self.breakers.record(provider_id, config, &outcomes).await?;
+        for t in transitions {
+            self.alerts
+                .on_transition(provider_id, &group[0].provider_name, &t, group)
+                .await;
+        }
+        Ok(())
     }
 }
 

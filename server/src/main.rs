@@ -69,6 +69,9 @@ async fn serve() -> ExitCode {
         Ok(engine) => engine,
         Err(e) => return fail(format!("REDIS_URL: {e}")),
     };
+    // Other instances' saves reach this one's schedule.
+    let (stop_following, following) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(state.settings.scheduler().clone().follow(following));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
@@ -81,6 +84,8 @@ async fn serve() -> ExitCode {
     {
         return fail(format!("server error: {e}"));
     }
+    let _ = stop_following.send(true);
+    let _ = follower.await;
     // In-flight deliveries finish (or their jobs go back to the queue) before the process ends.
     engine.stop().await;
     tracing::info!("shut down");

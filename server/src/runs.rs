@@ -2,7 +2,9 @@
 //! scheduler fired it or an admin pressed 立即发送: the same path, with the switches checked
 //! again at run time. A scheduled fire is claimed in Redis under an id made of the kind and the
 //! fire minute, so of several instances exactly one runs it.
-use app::notifications::NotificationKind;
+use std::time::Duration;
+
+use app::notifications::{NotificationKind, NotificationSettings};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
@@ -10,7 +12,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::cost_alert::{window_key, CostChecker};
+use crate::cost_alert::{window_key, CostChecker, Overrun};
 use crate::delivery::{Deliveries, Raised};
 use crate::outbox::NewDelivery;
 use crate::redis::Keys;
@@ -30,7 +32,8 @@ pub enum Trigger {
 pub struct RunReport {
     /// Outbox ids of the notifications raised (see 投递记录).
     pub deliveries: Vec<i64>,
-    /// Why nothing ran, when nothing did: `disabled`, `claimed elsewhere`.
+    /// Why nothing ran, when nothing did: `disabled`, `not due under the saved settings`,
+    /// `claimed elsewhere`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     /// Cost check: entities over the threshold, alerted now or before.
@@ -77,40 +80,63 @@ impl Runs {
         self.timezone
     }
 
-    /// Runs `kind` (the daily leaderboard or the cost check) as of `now`.
+    /// The saved settings.
+    pub async fn settings(&self) -> Result<NotificationSettings, sqlx::Error> {
+        Ok(crate::settings::load(&self.db).await?.settings)
+    }
+
+    /// Runs `kind` (the daily leaderboard or the cost check) as of `now`. A scheduled run
+    /// checks its fire against the saved settings (another instance may have changed them since
+    /// this one built its schedule), claims the fire, and rides out passing faults by retrying
+    /// with the spec's backoff: the claim makes it the only instance that will run this fire.
     pub async fn run(
         &self,
         kind: NotificationKind,
         trigger: Trigger,
         now: DateTime<Utc>,
     ) -> Result<RunReport, RunError> {
-        let settings = crate::settings::load(&self.db).await?.settings;
+        let settings = self.settings().await?;
         let Some(url) = settings.is_active(kind).then(|| settings.webhook_url(kind)).flatten() else {
-            return Ok(RunReport {
-                skipped: Some("disabled".into()),
-                ..RunReport::default()
-            });
+            return Ok(skipped("disabled"));
         };
         let url = url.to_owned();
-        if let Trigger::Scheduled(fire) = trigger {
-            let claim = self.keys.key(&["fire", kind.key(), &fire.timestamp().to_string()]);
-            let claimed: Option<String> = self
-                .redis
-                .set(
-                    claim,
-                    "1",
-                    Some(Expiration::EX(2 * 86_400)),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await?;
-            if claimed.is_none() {
-                return Ok(RunReport {
-                    skipped: Some("claimed elsewhere".into()),
-                    ..RunReport::default()
-                });
-            }
+        let Trigger::Scheduled(fire) = trigger else {
+            return self.execute(kind, &settings, &url, trigger, now).await;
+        };
+        let due = crate::scheduler::plan(&settings)
+            .iter()
+            .any(|job| job.kind() == kind && job.due(fire, self.timezone));
+        if !due {
+            return Ok(skipped("not due under the saved settings"));
         }
+        let claim = self.keys.key(&["fire", kind.key(), &fire.timestamp().to_string()]);
+        let claimed: Option<String> = self
+            .redis
+            .set(
+                claim,
+                "1",
+                Some(Expiration::EX(2 * 86_400)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        if claimed.is_none() {
+            return Ok(skipped("claimed elsewhere"));
+        }
+        crate::retry::with_backoff("scheduled run", 4, Duration::from_secs(1), || {
+            self.execute(kind, &settings, &url, trigger, now)
+        })
+        .await
+    }
+
+    async fn execute(
+        &self,
+        kind: NotificationKind,
+        settings: &NotificationSettings,
+        url: &str,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<RunReport, RunError> {
         let local_now = now.with_timezone(&self.timezone);
         match kind {
             NotificationKind::DailyLeaderboard => {
@@ -126,7 +152,7 @@ impl Runs {
                     .deliveries
                     .raise(&NewDelivery {
                         kind,
-                        webhook_url: url,
+                        webhook_url: url.to_owned(),
                         content: templates::daily_leaderboard(&board),
                         dedup_key,
                     })
@@ -141,56 +167,82 @@ impl Runs {
                     .costs
                     .overruns(now, self.timezone, settings.cost_alert.threshold_percent)
                     .await?;
-                let over = overruns.len();
                 let mut report = RunReport {
-                    over_threshold: Some(over),
+                    over_threshold: Some(overruns.len()),
                     ..RunReport::default()
                 };
-                for o in self.costs.newly_alerted(overruns).await? {
-                    let entity = if o.provider {
-                        templates::CostEntity::Provider { name: &o.name }
-                    } else {
-                        templates::CostEntity::User { name: &o.name }
-                    };
-                    let content = templates::cost_alert(&templates::CostAlert {
-                        entity,
-                        window: o.window,
-                        current_usd: o.current_usd,
-                        limit_usd: o.limit_usd,
-                        now: local_now,
-                    });
-                    let who = if o.provider { "provider" } else { "user" };
-                    let dedup_key = format!(
-                        "cost:{who}:{}:{}:{}:{:?}:{}",
-                        o.id,
-                        window_key(o.window),
-                        o.instance,
-                        o.level,
-                        // The rolling window has no instance of its own: each episode is new.
-                        if o.instance == "rolling" {
-                            now.timestamp_millis()
-                        } else {
-                            0
+                let fresh = self.costs.newly_alerted(overruns).await?;
+                let mut unsent = Vec::new();
+                let mut first_error = None;
+                for o in fresh {
+                    match self.raise_cost_alert(&o, url, now).await {
+                        Ok(raised) => report.deliveries.push(raised_id(raised)),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                            unsent.push(o);
                         }
-                    );
-                    let raised = self
-                        .deliveries
-                        .raise(&NewDelivery {
-                            kind,
-                            webhook_url: url.clone(),
-                            content,
-                            dedup_key,
-                        })
-                        .await?;
-                    report.deliveries.push(raised_id(raised));
+                    }
                 }
-                Ok(report)
+                let Some(e) = first_error else { return Ok(report) };
+                // Remembered as alerted but never raised: forgotten, so the next check (or the
+                // retry of this one) alerts them — none is dropped.
+                tracing::error!(unsent = unsent.len(), raised = report.deliveries.len(), error = %e, "cost alerts not raised");
+                if let Err(forget) = self.costs.forget(&unsent).await {
+                    tracing::error!(error = %forget, "cannot forget the unraised cost alerts; they wait for a new window or level");
+                }
+                Err(e.into())
             }
-            NotificationKind::CircuitBreaker => Ok(RunReport {
-                skipped: Some("circuit-breaker alerts are event-driven".into()),
-                ..RunReport::default()
-            }),
+            NotificationKind::CircuitBreaker => Ok(skipped("circuit-breaker alerts are event-driven")),
         }
+    }
+
+    async fn raise_cost_alert(
+        &self,
+        o: &Overrun,
+        url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Raised, crate::delivery::RaiseError> {
+        let entity = if o.provider {
+            templates::CostEntity::Provider { name: &o.name }
+        } else {
+            templates::CostEntity::User { name: &o.name }
+        };
+        let content = templates::cost_alert(&templates::CostAlert {
+            entity,
+            window: o.window,
+            current_usd: o.current_usd,
+            limit_usd: o.limit_usd,
+            now: now.with_timezone(&self.timezone),
+        });
+        let who = if o.provider { "provider" } else { "user" };
+        let dedup_key = format!(
+            "cost:{who}:{}:{}:{}:{:?}:{}",
+            o.id,
+            window_key(o.window),
+            o.instance,
+            o.level,
+            // The rolling window has no instance of its own: each episode is new.
+            if o.instance == "rolling" {
+                now.timestamp_millis()
+            } else {
+                0
+            }
+        );
+        self.deliveries
+            .raise(&NewDelivery {
+                kind: NotificationKind::CostAlert,
+                webhook_url: url.to_owned(),
+                content,
+                dedup_key,
+            })
+            .await
+    }
+}
+
+fn skipped(why: &str) -> RunReport {
+    RunReport {
+        skipped: Some(why.to_owned()),
+        ..RunReport::default()
     }
 }
 

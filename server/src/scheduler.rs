@@ -2,20 +2,27 @@
 //! `APP_ENV=production` does it register anything (in development a rebuild logs what it would
 //! schedule), as the specification requires.
 //!
-//! One tokio-cron-scheduler job ticks every minute; [`Scheduler::tick`] decides which planned
-//! jobs are due at that minute: the leaderboard when the local time (chrono-tz, so DST is
-//! right) is the configured `HH:mm`, the cost check when the minutes since the epoch are a
-//! multiple of the interval — exactly every N minutes, the same instants on every instance, so
-//! the fire id (kind + minute) lets exactly one instance run it.
+//! Each planned job is one tokio-cron-scheduler job that wakes at second 0 of every minute and
+//! runs when [`PlannedJob::due`] says so: the leaderboard when the local time (chrono-tz, so
+//! DST is right) is the configured `HH:mm`, the cost check when the minutes since the epoch are
+//! a multiple of the interval — exactly every N minutes (cron's `*/N` cannot say 90), the same
+//! instants on every instance, so the fire id (kind + minute) lets exactly one instance run it.
+//! Not a cron expression in the zone: tokio-cron-scheduler fixes a zone's UTC offset when the
+//! job is created, so a leaderboard job would drift by an hour across a DST change.
 use std::sync::Arc;
 
 use app::notifications::{NotificationKind, NotificationSettings};
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Timelike, Utc};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::AppEnv;
 use crate::runs::{RunReport, Runs, Trigger};
+/// How often an instance compares its schedule with the saved settings. A fire is checked
+/// against the saved settings anyway (`Runs::run`); this is for an instance to pick up a job
+/// another instance's save added.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One scheduled job of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlannedJob {
@@ -54,14 +61,32 @@ impl PlannedJob {
     pub fn due(&self, minute: DateTime<Utc>, timezone: chrono_tz::Tz) -> bool {
         match self {
             PlannedJob::DailyLeaderboard { time } => {
-                let local = minute.with_timezone(&timezone);
-                app::notifications::parse_time(time) == Some((local.hour(), local.minute()))
+                let Some((hour, min)) = app::notifications::parse_time(time) else {
+                    return false;
+                };
+                let day = minute.with_timezone(&timezone).date_naive();
+                daily_fire(timezone, day, hour, min) == Some(minute)
             }
             PlannedJob::CostCheck { minutes } => {
                 *minutes > 0 && (minute.timestamp() / 60).rem_euclid(i64::from(*minutes)) == 0
             }
         }
     }
+}
+
+/// When a daily `HH:mm` fires on `day` in `timezone`: once a day, whatever the clocks do. A time
+/// that occurs twice (clocks going back) fires at its first occurrence; a time the clocks skip
+/// (going forward) fires at the first minute after the gap.
+pub fn daily_fire(timezone: chrono_tz::Tz, day: NaiveDate, hour: u32, minute: u32) -> Option<DateTime<Utc>> {
+    let mut local = day.and_hms_opt(hour, minute, 0)?;
+    // Gaps are at most a few hours (most are one); give up after a day's worth of minutes.
+    for _ in 0..24 * 60 {
+        if let Some(t) = timezone.from_local_datetime(&local).earliest() {
+            return Some(t.with_timezone(&Utc));
+        }
+        local += chrono::Duration::minutes(1);
+    }
+    None
 }
 
 /// The start of the minute containing `now`.
@@ -79,8 +104,8 @@ pub struct Scheduler {
 #[derive(Default)]
 struct State {
     cron: Option<JobScheduler>,
-    tick_job: Option<uuid::Uuid>,
-    jobs: Vec<PlannedJob>,
+    /// The planned jobs with their tokio-cron-scheduler ids.
+    jobs: Vec<(PlannedJob, uuid::Uuid)>,
 }
 
 impl Scheduler {
@@ -107,54 +132,130 @@ impl Scheduler {
             return Vec::new();
         }
         let mut state = self.state.lock().await;
-        state.jobs = planned.clone();
-        if let Err(e) = self.ensure_ticking(&mut state).await {
+        if let Err(e) = self.replace_jobs(&mut state, &planned).await {
             tracing::error!(error = %e, "the scheduler cannot start; scheduled notifications will not run");
-            state.jobs.clear();
         }
-        if planned.is_empty() {
+        if state.jobs.is_empty() {
             tracing::info!("scheduler rebuilt: no scheduled notifications");
         }
-        for job in &planned {
+        for (job, _) in &state.jobs {
             tracing::info!(?job, %timezone, "scheduled");
         }
-        state.jobs.clone()
+        state.jobs.iter().map(|(job, _)| job.clone()).collect()
+    }
+
+    /// Rebuilds when the saved settings call for another schedule than this instance runs:
+    /// another instance saved them. Returns whether it rebuilt.
+    pub async fn follow_saved_settings(&self) -> Result<bool, sqlx::Error> {
+        if self.app_env != AppEnv::Production {
+            return Ok(false);
+        }
+        let settings = self.runs.settings().await?;
+        if plan(&settings) == self.scheduled().await {
+            return Ok(false);
+        }
+        tracing::info!("the saved settings changed elsewhere; rebuilding the schedule");
+        self.rebuild(&settings).await;
+        Ok(true)
+    }
+
+    /// Follows the saved settings every [`FOLLOW_EVERY`] until `shutdown` (production only; in
+    /// development nothing is scheduled to follow).
+    pub async fn follow(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        if self.app_env != AppEnv::Production {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(FOLLOW_EVERY) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            if let Err(e) = self.follow_saved_settings().await {
+                tracing::warn!(error = %e, "cannot read the saved settings; the schedule stays as it is");
+            }
+        }
     }
 
     /// What is scheduled now.
     pub async fn scheduled(&self) -> Vec<PlannedJob> {
-        self.state.lock().await.jobs.clone()
+        self.state
+            .lock()
+            .await
+            .jobs
+            .iter()
+            .map(|(job, _)| job.clone())
+            .collect()
     }
 
-    /// Runs the jobs due at the minute containing `now` (the cron job's body; tests call it with
-    /// the minute they want).
-    pub async fn tick(&self, now: DateTime<Utc>) -> Vec<(NotificationKind, RunReport)> {
-        let minute = minute_of(now);
-        let due: Vec<PlannedJob> = {
-            let state = self.state.lock().await;
-            state
-                .jobs
-                .iter()
-                .filter(|j| j.due(minute, self.runs.timezone()))
-                .cloned()
-                .collect()
+    /// The tokio-cron-scheduler ids of the jobs registered now.
+    pub async fn cron_job_ids(&self) -> Vec<uuid::Uuid> {
+        self.state.lock().await.jobs.iter().map(|(_, id)| *id).collect()
+    }
+
+    /// Whether tokio-cron-scheduler itself still holds job `id` with a next fire time: what
+    /// really runs, as opposed to what [`Scheduler::scheduled`] says.
+    pub async fn cron_job_live(&self, id: uuid::Uuid) -> bool {
+        let Some(mut cron) = self.state.lock().await.cron.clone() else {
+            return false;
         };
+        matches!(cron.next_tick_for_job(id).await, Ok(Some(_)))
+    }
+
+    /// How many of the registered jobs tokio-cron-scheduler holds live.
+    pub async fn live_cron_jobs(&self) -> usize {
+        let mut live = 0;
+        for id in self.cron_job_ids().await {
+            if self.cron_job_live(id).await {
+                live += 1;
+            }
+        }
+        live
+    }
+
+    /// Runs the jobs due at the minute containing `now`, as their cron jobs would at that minute
+    /// (tests call it with the minute they want).
+    pub async fn tick(&self, now: DateTime<Utc>) -> Vec<(NotificationKind, RunReport)> {
+        let jobs = self.scheduled().await;
         let mut reports = Vec::new();
-        for job in due {
-            let kind = job.kind();
-            match self.runs.run(kind, Trigger::Scheduled(minute), now).await {
-                Ok(report) => {
-                    tracing::info!(kind = kind.key(), ?report, "scheduled run");
-                    reports.push((kind, report));
-                }
-                Err(e) => tracing::error!(kind = kind.key(), error = %e, "scheduled run failed"),
+        for job in jobs {
+            if let Some(report) = self.fire(&job, now).await {
+                reports.push((job.kind(), report));
             }
         }
         reports
     }
 
-    async fn ensure_ticking(&self, state: &mut State) -> Result<(), tokio_cron_scheduler::JobSchedulerError> {
-        if state.tick_job.is_some() {
+    /// One cron wake-up of `job`: runs it if it is due at the minute containing `now`.
+    async fn fire(&self, job: &PlannedJob, now: DateTime<Utc>) -> Option<RunReport> {
+        let minute = minute_of(now);
+        if !job.due(minute, self.runs.timezone()) {
+            return None;
+        }
+        let kind = job.kind();
+        match self.runs.run(kind, Trigger::Scheduled(minute), now).await {
+            Ok(report) => {
+                tracing::info!(kind = kind.key(), ?report, "scheduled run");
+                Some(report)
+            }
+            Err(e) => {
+                tracing::error!(kind = kind.key(), error = %e, "scheduled run failed");
+                None
+            }
+        }
+    }
+
+    /// Removes every registered cron job, then registers one per planned job.
+    async fn replace_jobs(
+        &self,
+        state: &mut State,
+        planned: &[PlannedJob],
+    ) -> Result<(), tokio_cron_scheduler::JobSchedulerError> {
+        if let Some(cron) = state.cron.as_ref() {
+            for (_, id) in state.jobs.drain(..) {
+                cron.remove(&id).await?;
+            }
+        }
+        if planned.is_empty() {
             return Ok(());
         }
         if state.cron.is_none() {
@@ -162,15 +263,18 @@ impl Scheduler {
             cron.start().await?;
             state.cron = Some(cron);
         }
-        let scheduler = self.clone();
-        let job = Job::new_async("0 * * * * *", move |_id, _lock| {
-            let scheduler = scheduler.clone();
-            Box::pin(async move {
-                scheduler.tick(Utc::now()).await;
-            })
-        })?;
-        let id = state.cron.as_ref().expect("started above").add(job).await?;
-        state.tick_job = Some(id);
+        let cron = state.cron.as_ref().expect("started above");
+        for job in planned {
+            let (scheduler, planned_job) = (self.clone(), job.clone());
+            let cron_job = Job::new_async("0 * * * * *", move |_id, _lock| {
+                let (scheduler, job) = (scheduler.clone(), planned_job.clone());
+                Box::pin(async move {
+                    scheduler.fire(&job, Utc::now()).await;
+                })
+            })?;
+            let id = cron.add(cron_job).await?;
+            state.jobs.push((job.clone(), id));
+        }
         Ok(())
     }
 }
@@ -199,5 +303,69 @@ mod tests {
         s.cost_alert.webhook_url = None;
         s.daily_leaderboard.enabled = false;
         assert_eq!(plan(&s), vec![], "kind off or without URL: no job");
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// Every minute of `from..to` at which `job` is due.
+    fn fires(job: &PlannedJob, tz: chrono_tz::Tz, from: &str, to: &str) -> Vec<DateTime<Utc>> {
+        let (mut t, end) = (utc(from), utc(to));
+        let mut out = Vec::new();
+        while t < end {
+            if job.due(t, tz) {
+                out.push(t);
+            }
+            t += chrono::Duration::minutes(1);
+        }
+        out
+    }
+
+    #[test]
+    fn the_leaderboard_fires_once_a_day_in_the_local_zone() {
+        let job = PlannedJob::DailyLeaderboard { time: "09:00".into() };
+        assert_eq!(
+            fires(
+                &job,
+                chrono_tz::Asia::Shanghai,
+                "2026-03-01T00:00:00Z",
+                "2026-03-03T00:00:00Z"
+            ),
+            vec![utc("2026-03-01T01:00:00Z"), utc("2026-03-02T01:00:00Z")]
+        );
+    }
+
+    #[test]
+    fn a_time_the_clocks_skip_fires_right_after_the_gap_and_a_repeated_time_once() {
+        let ny = chrono_tz::America::New_York;
+        // 2026-03-08: 02:00 EST → 03:00 EDT; 02:30 does not exist that day.
+        let job = PlannedJob::DailyLeaderboard { time: "02:30".into() };
+        assert_eq!(
+            fires(&job, ny, "2026-03-07T12:00:00Z", "2026-03-09T12:00:00Z"),
+            // 03:00 EDT on the day of the gap, 02:30 EDT the day after.
+            vec![utc("2026-03-08T07:00:00Z"), utc("2026-03-09T06:30:00Z")]
+        );
+        // 2026-11-01: 02:00 EDT → 01:00 EST; 01:30 happens twice, the leaderboard once.
+        let job = PlannedJob::DailyLeaderboard { time: "01:30".into() };
+        assert_eq!(
+            fires(&job, ny, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+            vec![utc("2026-11-01T05:30:00Z")]
+        );
+    }
+
+    #[test]
+    fn the_cost_check_fires_every_n_minutes_exactly() {
+        let job = PlannedJob::CostCheck { minutes: 90 };
+        let got = fires(
+            &job,
+            chrono_tz::Asia::Shanghai,
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T06:00:00Z",
+        );
+        assert_eq!(got.len(), 4);
+        for pair in got.windows(2) {
+            assert_eq!(pair[1] - pair[0], chrono::Duration::minutes(90));
+        }
     }
 }

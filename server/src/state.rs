@@ -109,7 +109,7 @@ impl AppState {
         })
     }
 
-    /// Starts this process's delivery worker and outbox sweeper.
+    /// Starts this process's delivery worker, outbox sweeper and breaker-backlog replay.
     pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
         let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
         let handler = DeliveryHandler::new(
@@ -122,12 +122,15 @@ impl AppState {
             concurrency: self.config.delivery_concurrency,
             history_retention: self.config.delivery_history_retention,
         };
-        Ok(Engine::start(
+        let mut engine = Engine::start(
             self.deliveries.clone(),
             std::sync::Arc::new(handler),
             redis_config,
             &engine_config,
-        ))
+        );
+        let ingestor = self.ingestor.clone();
+        engine.run_alongside(move |stop| crate::breaker_backlog::run(ingestor, stop));
+        Ok(engine)
     }
 
     /// The ports server functions use, put in their context.

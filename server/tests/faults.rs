@@ -242,3 +242,91 @@ async fn sigterm_lets_an_in_flight_delivery_finish() {
     assert_eq!(status_of(&app, id).await, "delivered", "finished before exiting");
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_ingested_while_redis_is_down_open_the_breaker_and_alert_once_it_is_back() {
+    let mut redis = RedisServer::start().await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = producer(&redis, &receiver).await;
+    let _engine = app.start_engine();
+    let saved = app
+        .client()
+        .put(app.url("/api/v1/notifications/settings"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .json(&serde_json::json!({
+            "enabled": true,
+            "circuitBreaker": {"enabled": true, "webhookUrl": receiver.url()},
+            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
+            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+
+    redis.kill().await;
+    let events: Vec<serde_json::Value> = (0..5)
+        .map(|i| {
+            serde_json::json!({
+                "requestId": format!("outage-fail-{i}"), "userId": 1, "userName": "张三",
+                "providerId": 9, "providerName": "Anthropic 官方", "model": "claude-sonnet-4",
+                "costUsd": 0, "success": false, "statusCode": 529, "error": "overloaded_error: Overloaded",
+                "createdAt": (chrono::Utc::now() + chrono::Duration::milliseconds(i)).to_rfc3339(),
+            })
+        })
+        .collect();
+    let ingested = app
+        .client()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(common::INGEST_TOKEN)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingested.status(), 200, "usage is stored while the breakers are away");
+    let report: serde_json::Value = ingested.json().await.unwrap();
+    assert_eq!(report["accepted"], 5, "{report}");
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM breaker_backlog WHERE provider_id = 9")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 5, "the outcomes wait for the breaker");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(receiver.received().is_empty());
+
+    redis.restart().await;
+    let alert = eventually(
+        Duration::from_secs(45),
+        "the breaker alert after the outage",
+        || async { receiver.received().first().cloned() },
+    )
+    .await;
+    let content = alert.body["markdown"]["content"].as_str().unwrap();
+    assert!(content.starts_with("## 供应商熔断告警"), "{content}");
+    assert!(
+        content.contains("(ID: 9) 已触发熔断保护") && content.contains("失败次数: 5 次"),
+        "{content}"
+    );
+    assert!(
+        content.contains("最后错误: `overloaded_error: Overloaded`"),
+        "{content}"
+    );
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM breaker_backlog")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0, "replayed and cleared");
+    let circuit: serde_json::Value = app
+        .client()
+        .get(app.url("/api/v1/providers/9/circuit"))
+        .bearer_auth(common::INGEST_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(circuit["state"], "OPEN", "{circuit}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.received().len(), 1);
+}

@@ -259,12 +259,39 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
             server::scheduler::PlannedJob::CostCheck { minutes: 10 }
         ]
     );
+    assert_eq!(
+        scheduler.live_cron_jobs().await,
+        2,
+        "one tokio-cron-scheduler job per kind"
+    );
+    let first_jobs = scheduler.cron_job_ids().await;
     save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    for id in &first_jobs {
+        assert!(
+            !scheduler.cron_job_live(*id).await,
+            "the old job {id} is gone from the cron scheduler"
+        );
+    }
     assert_eq!(
         scheduler.scheduled().await[0],
         server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() },
         "the old time is gone"
     );
+    assert_eq!(
+        scheduler.live_cron_jobs().await,
+        2,
+        "the old jobs were removed, not kept beside the new"
+    );
+    let mut cost_off = settings(true, &receiver.url(), "21:15", 80);
+    cost_off["costAlert"]["enabled"] = json!(false);
+    save_settings(&app, cost_off).await;
+    assert_eq!(
+        scheduler.scheduled().await,
+        vec![server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
+        "a kind switched off has no job"
+    );
+    assert_eq!(scheduler.live_cron_jobs().await, 1);
+    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
 
     // The clock injected: 21:15 local today (13:15 UTC, not a 10-minute mark): the leaderboard
     // is due, the cost check is not.
@@ -290,8 +317,16 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     // A minute that is neither fires nothing.
     assert!(scheduler.tick(fire + chrono::Duration::minutes(1)).await.is_empty());
 
+    let last_jobs = scheduler.cron_job_ids().await;
+    assert_eq!(last_jobs.len(), 2);
     save_settings(&app, settings(false, &receiver.url(), "21:15", 80)).await;
     assert!(scheduler.scheduled().await.is_empty(), "master off removes every job");
+    for id in &last_jobs {
+        assert!(
+            !scheduler.cron_job_live(*id).await,
+            "master off: job {id} is gone from the cron scheduler"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 1);
 }
@@ -367,4 +402,127 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 39, "one alert each, none dropped");
+}
+
+#[tokio::test]
+async fn an_instance_follows_a_schedule_saved_on_another() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    let twin = app.twin().await;
+    twin.state.settings.rebuild_schedule().await.unwrap();
+    // Saved through the first instance: the twin still runs 09:30.
+    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    let stale = twin.state.settings.scheduler();
+    assert_eq!(
+        stale.scheduled().await[0],
+        server::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() }
+    );
+
+    // Its 09:30 job wakes, but the saved settings say 21:15: nothing is sent.
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let reports = stale.tick(local(today, 9, 30)).await;
+    let board = reports
+        .iter()
+        .find(|(kind, _)| *kind == app::notifications::NotificationKind::DailyLeaderboard)
+        .map(|(_, report)| report.clone());
+    assert_eq!(
+        board.and_then(|r| r.skipped).as_deref(),
+        Some("not due under the saved settings")
+    );
+    assert!(stale.follow_saved_settings().await.unwrap(), "the twin rebuilds");
+    assert_eq!(
+        stale.scheduled().await[0],
+        server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }
+    );
+    assert!(
+        !stale.follow_saved_settings().await.unwrap(),
+        "and then has nothing to follow"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.received().is_empty());
+}
+
+/// The real clock and the real cron jobs: the leaderboard set for the coming minute is sent
+/// once by two instances whose schedules both hold it.
+#[tokio::test]
+async fn in_production_the_cron_job_sends_the_leaderboard_at_its_minute_once() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
+    let _engine = app.start_engine();
+    let twin = app.twin().await;
+    let now = Utc::now().with_timezone(&Shanghai);
+    // The next whole minute, with at least 10 s to register the jobs first.
+    let at = now + chrono::Duration::seconds(70);
+    let time = at.format("%H:%M").to_string();
+    let mut s = settings(true, &receiver.url(), &time, 80);
+    s["costAlert"]["enabled"] = json!(false);
+    save_settings(&app, s).await;
+    twin.state.settings.rebuild_schedule().await.unwrap();
+    assert_eq!(twin.state.settings.scheduler().live_cron_jobs().await, 1);
+
+    let got = eventually(Duration::from_secs(150), &format!("the {time} leaderboard"), || async {
+        let got = receiver.received();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    let content = got[0].body["markdown"]["content"].as_str().unwrap();
+    assert!(content.starts_with("## 今日用户消费排行榜"), "{content}");
+    let footer = content.lines().last().unwrap();
+    assert!(
+        footer.starts_with(&at.format("%Y-%m-%d %H:%M:").to_string()),
+        "sent at {footer}, due {time}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.received().len(), 1, "one delivery for two instances");
+}
+
+#[tokio::test]
+async fn a_new_window_alerts_again() {
+    use app::notifications::NotificationKind::CostAlert;
+    use server::runs::Trigger::Manual;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let (two_days_ago, yesterday) = (today - chrono::Duration::days(2), today - chrono::Duration::days(1));
+    ingest(&app, vec![event("d1", (8, "周九"), 1, "9", local(two_days_ago, 10, 0))]).await;
+    sqlx::query("UPDATE users SET limit_daily_usd = 10 WHERE id = 8")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let runs = &app.state.runs;
+
+    let first = runs.run(CostAlert, Manual, local(two_days_ago, 12, 0)).await.unwrap();
+    assert_eq!(first.deliveries.len(), 1, "{first:?}");
+    let quiet = runs.run(CostAlert, Manual, local(two_days_ago, 13, 0)).await.unwrap();
+    assert_eq!(
+        (quiet.over_threshold, quiet.deliveries.len()),
+        (Some(1), 0),
+        "same day: {quiet:?}"
+    );
+    // The next day is a new 今日: the same level alerts again.
+    ingest(&app, vec![event("d2", (8, "周九"), 1, "9", local(yesterday, 10, 0))]).await;
+    let next_day = runs.run(CostAlert, Manual, local(yesterday, 12, 0)).await.unwrap();
+    assert_eq!(next_day.deliveries.len(), 1, "{next_day:?}");
+
+    let messages = contents(&receiver, 2).await;
+    for m in &messages {
+        assert!(
+            m.contains("当前消费: $9.0000\n配额限制: $10.0000\n使用比例: **90.0%** 🔴") && m.contains("统计周期: 今日"),
+            "{m}"
+        );
+    }
+    assert!(
+        messages[0].ends_with(&format!("{two_days_ago} 12:00:00 · 请注意控制消费")),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].ends_with(&format!("{yesterday} 12:00:00 · 请注意控制消费")),
+        "{}",
+        messages[1]
+    );
 }

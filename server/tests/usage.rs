@@ -191,6 +191,29 @@ async fn consecutive_failures_open_the_circuit_and_alert_once() {
         content.contains("最后错误: `rate_limit_exceeded: You have exceeded your rate limit`"),
         "{content}"
     );
+    // Times in APP_TIMEZONE (Asia/Shanghai here): 预计恢复 is the circuit's openUntil, the
+    // footer the time of sending.
+    let shanghai = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let open_until: chrono::DateTime<chrono::Utc> = status["openUntil"].as_str().unwrap().parse().unwrap();
+    assert!(
+        content.contains(&format!("\n预计恢复: {}\n", shanghai(open_until))),
+        "{content}"
+    );
+    let footer = content.lines().last().unwrap();
+    let (sent, rest) = footer.split_once(" · ").unwrap();
+    assert_eq!(rest, "熔断器将在预计时间后自动恢复");
+    let sent = chrono::NaiveDateTime::parse_from_str(sent, "%Y-%m-%d %H:%M:%S").unwrap();
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .naive_local();
+    assert!(
+        (now - sent).num_seconds().abs() <= 10,
+        "footer {sent} is not the local time {now}"
+    );
 
     // More failures while open change nothing and alert nobody.
     post_usage(
@@ -245,9 +268,63 @@ async fn half_open_recovers_or_reopens_and_the_cooldown_holds_repeats() {
 }
 
 #[tokio::test]
+async fn a_reopening_after_the_cooldown_alerts_again_with_the_half_open_failures() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry()),
+        ("BREAKER_ALERT_COOLDOWN_SECS", "1"),
+    ])
+    .await;
+    let _engine = app.start_engine();
+    enable_breaker_alerts(&app, &receiver.url()).await;
+    post_usage(&app, INGEST_TOKEN, vec![event("seed", 5, true)]).await;
+    sqlx::query("UPDATE providers SET breaker_failure_threshold = 3, breaker_open_duration_ms = 1500 WHERE id = 5")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    post_usage(
+        &app,
+        INGEST_TOKEN,
+        (0..3).map(|i| event(&format!("o{i}"), 5, false)).collect(),
+    )
+    .await;
+    assert_eq!(circuit(&app, 5).await["state"], "OPEN");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let half_open = circuit(&app, 5).await;
+    assert_eq!(half_open["state"], "HALF_OPEN");
+    assert_eq!(
+        half_open["consecutiveFailures"], 0,
+        "the trial starts with a clean count"
+    );
+    // The cooldown (1 s) is over: the reopening is alerted, counting the trial's one failure.
+    post_usage(&app, INGEST_TOKEN, vec![event("trial", 5, false)]).await;
+    assert_eq!(circuit(&app, 5).await["state"], "OPEN");
+
+    let alerts = eventually(Duration::from_secs(10), "two alerts", || async {
+        let got = receiver.received();
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    let contents: Vec<&str> = alerts
+        .iter()
+        .map(|m| m.body["markdown"]["content"].as_str().unwrap())
+        .collect();
+    assert!(contents[0].contains("失败次数: 3 次"), "{}", contents[0]);
+    assert!(contents[1].starts_with("## 供应商熔断告警"), "{}", contents[1]);
+    assert!(contents[1].contains("失败次数: 1 次"), "{}", contents[1]);
+}
+
+#[tokio::test]
 async fn two_instances_racing_on_one_provider_send_one_alert() {
     let receiver = Receiver::start(Answer::Ok).await;
-    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
+    // No cooldown: one alert must come from the transition happening once, not from the
+    // cooldown hiding a second one.
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry()),
+        ("BREAKER_ALERT_COOLDOWN_SECS", "0"),
+    ])
+    .await;
     let twin = app.twin().await;
     let _engines = (app.start_engine(), twin.start_engine());
     enable_breaker_alerts(&app, &receiver.url()).await;
