@@ -172,14 +172,23 @@ impl Runs {
                     ..RunReport::default()
                 };
                 let fresh = self.costs.newly_alerted(overruns).await?;
+                let contents: Vec<String> = fresh.iter().map(|o| self.cost_alert_content(o, now)).collect();
+                let texts: Vec<&str> = contents.iter().map(String::as_str).collect();
                 let mut unsent = Vec::new();
                 let mut first_error = None;
-                for o in fresh {
-                    match self.raise_cost_alert(&o, url, now).await {
+                for group in templates::group_messages(&texts, crate::sender::MAX_CONTENT_BYTES) {
+                    let members = &fresh[group.clone()];
+                    let notification = NewDelivery {
+                        kind,
+                        webhook_url: url.to_owned(),
+                        content: texts[group].join(templates::MESSAGE_SEPARATOR),
+                        dedup_key: cost_dedup_key(members, now),
+                    };
+                    match self.deliveries.raise(&notification).await {
                         Ok(raised) => report.deliveries.push(raised_id(raised)),
                         Err(e) => {
                             first_error.get_or_insert(e);
-                            unsent.push(o);
+                            unsent.extend_from_slice(members);
                         }
                     }
                 }
@@ -196,46 +205,53 @@ impl Runs {
         }
     }
 
-    async fn raise_cost_alert(
-        &self,
-        o: &Overrun,
-        url: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Raised, crate::delivery::RaiseError> {
+    fn cost_alert_content(&self, o: &Overrun, now: DateTime<Utc>) -> String {
         let entity = if o.provider {
             templates::CostEntity::Provider { name: &o.name }
         } else {
             templates::CostEntity::User { name: &o.name }
         };
-        let content = templates::cost_alert(&templates::CostAlert {
+        templates::cost_alert(&templates::CostAlert {
             entity,
             window: o.window,
             current_usd: o.current_usd,
             limit_usd: o.limit_usd,
             now: now.with_timezone(&self.timezone),
-        });
-        let who = if o.provider { "provider" } else { "user" };
-        let dedup_key = format!(
-            "cost:{who}:{}:{}:{}:{:?}:{}",
-            o.id,
-            window_key(o.window),
-            o.instance,
-            o.level,
-            // The rolling window has no instance of its own: each episode is new.
-            if o.instance == "rolling" {
-                now.timestamp_millis()
-            } else {
-                0
+        })
+    }
+}
+
+/// The idempotency key of one alert: entity, window instance and level.
+fn cost_alert_key(o: &Overrun, now: DateTime<Utc>) -> String {
+    let who = if o.provider { "provider" } else { "user" };
+    format!(
+        "cost:{who}:{}:{}:{}:{:?}:{}",
+        o.id,
+        window_key(o.window),
+        o.instance,
+        o.level,
+        // The rolling window has no instance of its own: each episode is new.
+        if o.instance == "rolling" {
+            now.timestamp_millis()
+        } else {
+            0
+        }
+    )
+}
+
+/// The key of a message carrying `members`: the alert's own for one, a digest of theirs for many.
+fn cost_dedup_key(members: &[Overrun], now: DateTime<Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    match members {
+        [one] => cost_alert_key(one, now),
+        many => {
+            let mut digest = Sha256::new();
+            for o in many {
+                digest.update(cost_alert_key(o, now));
+                digest.update(b"\n");
             }
-        );
-        self.deliveries
-            .raise(&NewDelivery {
-                kind: NotificationKind::CostAlert,
-                webhook_url: url.to_owned(),
-                content,
-                dedup_key,
-            })
-            .await
+            format!("cost:group:{}:{}", many.len(), hex::encode(&digest.finalize()[..16]))
+        }
     }
 }
 

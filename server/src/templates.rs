@@ -356,6 +356,34 @@ pub fn cost_alert(a: &CostAlert) -> String {
     .join("\n")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Several messages in one
+// ---------------------------------------------------------------------------------------------
+
+/// Between messages sent together: a blank line, so each keeps its own layout.
+pub const MESSAGE_SEPARATOR: &str = "\n\n";
+
+/// Groups messages, in order, into as few as fit `limit_bytes` each once joined by
+/// [`MESSAGE_SEPARATOR`]: a WeCom robot takes 20 messages a minute, so twenty alerts of one check
+/// must not be twenty messages. A message longer than the limit on its own is a group of one.
+pub fn group_messages(messages: &[&str], limit_bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, m) in messages.iter().enumerate() {
+        if i > start && size + MESSAGE_SEPARATOR.len() + m.len() > limit_bytes {
+            groups.push(start..i);
+            start = i;
+            size = 0;
+        }
+        size += if i > start { MESSAGE_SEPARATOR.len() } else { 0 } + m.len();
+    }
+    if start < messages.len() {
+        groups.push(start..messages.len());
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +635,49 @@ mod tests {
             limit_usd: dec(limit),
             now: at(2025, 1, 15, 10, 30, 0),
         }
+    }
+
+    #[test]
+    fn messages_are_grouped_in_order_within_the_limit() {
+        let sizes = |groups: &[std::ops::Range<usize>], m: &[&str]| -> Vec<usize> {
+            groups
+                .iter()
+                .map(|g| m[g.clone()].join(MESSAGE_SEPARATOR).len())
+                .collect()
+        };
+        let m = [
+            "a".repeat(40),
+            "b".repeat(40),
+            "c".repeat(40),
+            "d".repeat(150),
+            "e".repeat(10),
+        ];
+        let m: Vec<&str> = m.iter().map(String::as_str).collect();
+        // 40 + 2 + 40 = 82 fits 100; a third would make 124.
+        assert_eq!(group_messages(&m, 100), vec![0..2, 2..3, 3..4, 4..5]);
+        assert_eq!(sizes(&group_messages(&m, 100), &m), vec![82, 40, 150, 10]);
+        assert_eq!(group_messages(&m, 124), vec![0..3, 3..4, 4..5]);
+        assert_eq!(group_messages(&m, 10_000), vec![0..5]);
+        assert_eq!(group_messages(&[], 100), Vec::<std::ops::Range<usize>>::new());
+        // Every group of real alerts fits WeCom's limit.
+        let alerts: Vec<String> = (0..40)
+            .map(|i| {
+                cost_alert(&spec_cost_alert(
+                    CostEntity::User {
+                        name: &format!("用户{i}"),
+                    },
+                    "9",
+                    "10",
+                ))
+            })
+            .collect();
+        let alerts: Vec<&str> = alerts.iter().map(String::as_str).collect();
+        let groups = group_messages(&alerts, crate::sender::MAX_CONTENT_BYTES);
+        assert!(groups.len() > 1 && groups.len() < 10, "{groups:?}");
+        assert_eq!(groups.iter().map(|g| g.len()).sum::<usize>(), 40);
+        assert!(sizes(&groups, &alerts)
+            .iter()
+            .all(|&n| n <= crate::sender::MAX_CONTENT_BYTES));
     }
 
     #[test]

@@ -86,6 +86,27 @@ async fn contents(receiver: &Receiver, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The cost alerts in the first messages received, until there are `n`: alerts of one check
+/// travel together, separated by a blank line (an alert itself has none).
+async fn alerts(receiver: &Receiver, n: usize) -> Vec<String> {
+    eventually(Duration::from_secs(10), &format!("{n} alerts"), || async {
+        let all: Vec<String> = receiver
+            .received()
+            .iter()
+            .flat_map(|r| {
+                r.body["markdown"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .split(server::templates::MESSAGE_SEPARATOR)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (all.len() >= n).then_some(all)
+    })
+    .await
+}
+
 fn local(day: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     Shanghai
         .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
@@ -164,7 +185,13 @@ async fn cost_alerts_fire_once_per_window_and_level() {
     let (status, report) = run_now(&app, "costAlert").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["overThreshold"], 2, "{report}");
-    let first = contents(&receiver, 2).await;
+    let first = alerts(&receiver, 2).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the two alerts of one check travel together"
+    );
+    assert!(first[0].starts_with("## 成本预警提醒") && first[1].starts_with("## 成本预警提醒"));
     let user = first.iter().find(|c| c.contains("用户 **张三**")).expect("user alert");
     assert!(
         user.contains(
@@ -192,7 +219,7 @@ async fn cost_alerts_fire_once_per_window_and_level() {
     .await;
     let (_, higher) = run_now(&app, "costAlert").await;
     assert_eq!(higher["deliveries"].as_array().unwrap().len(), 1, "{higher}");
-    let third = contents(&receiver, 3).await;
+    let third = alerts(&receiver, 3).await;
     assert!(
         third[2].contains("**91.0%** 🔴") && third[2].contains("统计周期: 今日"),
         "{}",
@@ -390,8 +417,24 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
         .unwrap();
     let (_, report) = run_now(&app, "costAlert").await;
     assert_eq!(report["overThreshold"], 39, "{report}");
-    assert_eq!(report["deliveries"].as_array().unwrap().len(), 39);
-    let all = contents(&receiver, 39).await;
+    let messages = report["deliveries"].as_array().unwrap().len();
+    assert!(
+        (2..39).contains(&messages),
+        "39 alerts in a few messages, not 39: {report}"
+    );
+    let all = alerts(&receiver, 39).await;
+    assert_eq!(all.len(), 39);
+    let sent = receiver.received();
+    assert_eq!(sent.len(), messages);
+    for m in &sent {
+        let content = m.body["markdown"]["content"].as_str().unwrap();
+        assert!(
+            content.len() <= server::sender::MAX_CONTENT_BYTES,
+            "{} bytes",
+            content.len()
+        );
+        assert!(content.ends_with("请注意控制消费"), "whole alerts, not cut: {content}");
+    }
     assert!(all
         .iter()
         .all(|c| c.contains("统计周期: 本周") && c.contains("**90.0%** 🔴")));
