@@ -249,20 +249,7 @@ async fn failures_ingested_while_redis_is_down_open_the_breaker_and_alert_once_i
     let receiver = Receiver::start(Answer::Ok).await;
     let app = producer(&redis, &receiver).await;
     let _engine = app.start_engine();
-    let saved = app
-        .client()
-        .put(app.url("/api/v1/notifications/settings"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .json(&serde_json::json!({
-            "enabled": true,
-            "circuitBreaker": {"enabled": true, "webhookUrl": receiver.url()},
-            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
-            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200);
+    app.enable_breaker_alerts(&receiver.url()).await;
 
     redis.kill().await;
     let events: Vec<serde_json::Value> = (0..5)

@@ -43,18 +43,6 @@ async fn app_with(receiver: &Receiver, vars: &[(&str, &str)]) -> TestApp {
     TestApp::spawn_with(&all).await
 }
 
-async fn save_settings(app: &TestApp, settings: Value) {
-    let res = app
-        .client()
-        .put(app.url("/api/v1/notifications/settings"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
-
 fn settings(master: bool, url: &str, time: &str, threshold: i32) -> Value {
     json!({
         "enabled": master,
@@ -119,7 +107,7 @@ async fn the_leaderboard_covers_yesterday_in_app_timezone_ranked_and_cut_to_top_
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
     let today = Utc::now().with_timezone(&Shanghai).date_naive();
     let yesterday = today.pred_opt().unwrap();
     ingest(
@@ -155,7 +143,7 @@ async fn a_day_without_usage_sends_a_short_message() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
     assert_eq!(run_now(&app, "dailyLeaderboard").await.0, 200);
     let content = contents(&receiver, 1).await.remove(0);
     assert!(content.contains("当日无用户消费记录"), "{content}");
@@ -166,7 +154,7 @@ async fn cost_alerts_fire_once_per_window_and_level() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
     let now = Utc::now();
     ingest(
         &app,
@@ -232,7 +220,7 @@ async fn the_rolling_five_hours_count_the_partial_first_bucket() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 50)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 50)).await;
     let now = Utc::now();
     ingest(
         &app,
@@ -278,7 +266,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
     let _engine = app.start_engine();
     let scheduler = app.state.settings.scheduler();
-    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:30", 80)).await;
     assert_eq!(
         scheduler.scheduled().await,
         vec![
@@ -292,7 +280,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
         "one tokio-cron-scheduler job per kind"
     );
     let first_jobs = scheduler.cron_job_ids().await;
-    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "21:15", 80)).await;
     for id in &first_jobs {
         assert!(
             !scheduler.cron_job_live(*id).await,
@@ -311,14 +299,14 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     );
     let mut cost_off = settings(true, &receiver.url(), "21:15", 80);
     cost_off["costAlert"]["enabled"] = json!(false);
-    save_settings(&app, cost_off).await;
+    app.save_settings(&cost_off).await;
     assert_eq!(
         scheduler.scheduled().await,
         vec![server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
         "a kind switched off has no job"
     );
     assert_eq!(scheduler.live_cron_jobs().await, 1);
-    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "21:15", 80)).await;
 
     // The clock injected: 21:15 local today (13:15 UTC, not a 10-minute mark): the leaderboard
     // is due, the cost check is not.
@@ -346,7 +334,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
 
     let last_jobs = scheduler.cron_job_ids().await;
     assert_eq!(last_jobs.len(), 2);
-    save_settings(&app, settings(false, &receiver.url(), "21:15", 80)).await;
+    app.save_settings(&settings(false, &receiver.url(), "21:15", 80)).await;
     assert!(scheduler.scheduled().await.is_empty(), "master off removes every job");
     for id in &last_jobs {
         assert!(
@@ -362,7 +350,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
 async fn in_development_nothing_is_scheduled() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
-    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:30", 80)).await;
     let scheduler = app.state.settings.scheduler();
     assert!(scheduler.scheduled().await.is_empty());
     assert!(scheduler.tick(Utc::now()).await.is_empty());
@@ -375,7 +363,7 @@ async fn leaderboard_ties_go_to_more_requests_then_the_lower_id() {
     let _engine = app.start_engine();
     let mut s = settings(true, &receiver.url(), "09:00", 80);
     s["dailyLeaderboard"]["topN"] = json!(3);
-    save_settings(&app, s).await;
+    app.save_settings(&s).await;
     let yesterday = Utc::now().with_timezone(&Shanghai).date_naive().pred_opt().unwrap();
     let noon = local(yesterday, 12, 0);
     ingest(
@@ -404,7 +392,7 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
     let at = Utc::now() - chrono::Duration::minutes(2);
     let events: Vec<Value> = (1..=40)
         .map(|u| event(&format!("w{u}"), (u, &format!("用户{u}")), 1, "9", at))
@@ -452,11 +440,11 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:30", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:30", 80)).await;
     let twin = app.twin().await;
     twin.state.settings.rebuild_schedule().await.unwrap();
     // Saved through the first instance: the twin still runs 09:30.
-    save_settings(&app, settings(true, &receiver.url(), "21:15", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "21:15", 80)).await;
     let stale = twin.state.settings.scheduler();
     assert_eq!(
         stale.scheduled().await[0],
@@ -501,7 +489,7 @@ async fn in_production_the_cron_job_sends_the_leaderboard_at_its_minute_once() {
     let time = at.format("%H:%M").to_string();
     let mut s = settings(true, &receiver.url(), &time, 80);
     s["costAlert"]["enabled"] = json!(false);
-    save_settings(&app, s).await;
+    app.save_settings(&s).await;
     twin.state.settings.rebuild_schedule().await.unwrap();
     assert_eq!(twin.state.settings.scheduler().live_cron_jobs().await, 1);
 
@@ -528,7 +516,7 @@ async fn a_new_window_alerts_again() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
-    save_settings(&app, settings(true, &receiver.url(), "09:00", 80)).await;
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
     let today = Utc::now().with_timezone(&Shanghai).date_naive();
     let (two_days_ago, yesterday) = (today - chrono::Duration::days(2), today - chrono::Duration::days(1));
     ingest(&app, vec![event("d1", (8, "周九"), 1, "9", local(two_days_ago, 10, 0))]).await;

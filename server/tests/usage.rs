@@ -48,24 +48,6 @@ async fn circuit(app: &TestApp, provider_id: i64) -> Value {
         .unwrap()
 }
 
-/// Turns circuit-breaker alerts on, to `url`.
-async fn enable_breaker_alerts(app: &TestApp, url: &str) {
-    let res = app
-        .client()
-        .put(app.url("/api/v1/notifications/settings"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({
-            "enabled": true,
-            "circuitBreaker": {"enabled": true, "webhookUrl": url},
-            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
-            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
-
 #[tokio::test]
 async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     let app = TestApp::spawn().await;
@@ -162,7 +144,7 @@ async fn consecutive_failures_open_the_circuit_and_alert_once() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
     let _engine = app.start_engine();
-    enable_breaker_alerts(&app, &receiver.url()).await;
+    app.enable_breaker_alerts(&receiver.url()).await;
 
     // Four failures, then a success: the count starts again.
     let mut events: Vec<Value> = (0..4).map(|i| event(&format!("a{i}"), 1, false)).collect();
@@ -231,7 +213,7 @@ async fn half_open_recovers_or_reopens_and_the_cooldown_holds_repeats() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
     let _engine = app.start_engine();
-    enable_breaker_alerts(&app, &receiver.url()).await;
+    app.enable_breaker_alerts(&receiver.url()).await;
     post_usage(&app, INGEST_TOKEN, vec![event("seed", 2, true)]).await;
     sqlx::query("UPDATE providers SET breaker_failure_threshold = 2, breaker_open_duration_ms = 1000 WHERE id = 2")
         .execute(&app.db)
@@ -276,7 +258,7 @@ async fn a_reopening_after_the_cooldown_alerts_again_with_the_half_open_failures
     ])
     .await;
     let _engine = app.start_engine();
-    enable_breaker_alerts(&app, &receiver.url()).await;
+    app.enable_breaker_alerts(&receiver.url()).await;
     post_usage(&app, INGEST_TOKEN, vec![event("seed", 5, true)]).await;
     sqlx::query("UPDATE providers SET breaker_failure_threshold = 3, breaker_open_duration_ms = 1500 WHERE id = 5")
         .execute(&app.db)
@@ -327,7 +309,7 @@ async fn two_instances_racing_on_one_provider_send_one_alert() {
     .await;
     let twin = app.twin().await;
     let _engines = (app.start_engine(), twin.start_engine());
-    enable_breaker_alerts(&app, &receiver.url()).await;
+    app.enable_breaker_alerts(&receiver.url()).await;
 
     let mut posts = tokio::task::JoinSet::new();
     for round in 0..10 {

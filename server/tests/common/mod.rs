@@ -142,6 +142,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Saves the 消息推送 settings through the REST API, as an admin; they must be accepted.
+    pub async fn save_settings(&self, settings: &serde_json::Value) {
+        let res = self
+            .client()
+            .put(self.url("/api/v1/notifications/settings"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(settings)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    /// Turns circuit-breaker alerts on, to `url`, and nothing else.
+    pub async fn enable_breaker_alerts(&self, url: &str) {
+        self.save_settings(&serde_json::json!({
+            "enabled": true,
+            "circuitBreaker": {"enabled": true, "webhookUrl": url},
+            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
+            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
+        }))
+        .await;
+    }
+
     pub async fn create_user(&self, id: i64, name: &str) -> String {
         server::users::issue_api_key(&self.db, id, name, app::session::Role::User)
             .await
