@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use fred::types::lists::LMoveDirection;
-use server::queue::{Enqueued, Job, JobHandler, Queue, QueueConfig, Worker};
+use server::queue::{Enqueued, Job, JobError, JobHandler, Queue, QueueConfig, Worker};
 use server::redis::Keys;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -149,7 +149,7 @@ impl Finish {
 
 #[async_trait::async_trait]
 impl JobHandler for Finish {
-    async fn handle(&self, _job: &Job) -> Result<(), String> {
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
         self.one();
         Ok(())
     }

@@ -76,6 +76,8 @@ pub struct Config {
     pub ingest_token: Option<Secret>,
     /// Repeated circuit-breaker alerts for one provider are suppressed for this long.
     pub breaker_alert_cooldown: Duration,
+    /// Sends per webhook and window (`WEBHOOK_RATE_LIMIT`); `None` = unlimited.
+    pub webhook_rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -240,6 +242,13 @@ impl Config {
                 crate::breaker_alerts::DEFAULT_COOLDOWN.as_secs(),
                 (0, 86_400),
             )?),
+            webhook_rate_limit: match get(lookup, "WEBHOOK_RATE_LIMIT") {
+                None => Some(crate::rate_limit::RateLimit::WECOM),
+                Some(raw) => crate::rate_limit::RateLimit::parse(&raw).map_err(|problem| ConfigError::Invalid {
+                    name: "WEBHOOK_RATE_LIMIT",
+                    problem,
+                })?,
+            },
         })
     }
 }
@@ -275,6 +284,13 @@ mod tests {
         assert!(c.metrics_token.is_none());
         assert!(c.ingest_token.is_none());
         assert_eq!(c.breaker_alert_cooldown, Duration::from_secs(300));
+        assert_eq!(c.webhook_rate_limit, Some(crate::rate_limit::RateLimit::WECOM));
+        assert_eq!(
+            config(&[TOKEN, ("WEBHOOK_RATE_LIMIT", "off")])
+                .unwrap()
+                .webhook_rate_limit,
+            None
+        );
     }
 
     #[test]
@@ -315,6 +331,7 @@ mod tests {
                 &[TOKEN, ("DELIVERY_HISTORY_DAYS", "0")],
                 "DELIVERY_HISTORY_DAYS is invalid",
             ),
+            (&[TOKEN, ("WEBHOOK_RATE_LIMIT", "20")], "WEBHOOK_RATE_LIMIT is invalid"),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 
 use crate::metrics::Metrics;
 use crate::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
-use crate::queue::{Enqueued, Job, JobHandler, Queue};
+use crate::queue::{Enqueued, Job, JobError, JobHandler, Queue};
+use crate::rate_limit::WebhookRateLimiter;
 use crate::sender::WebhookSender;
 
 /// The queue every instance of a deployment shares.
@@ -102,6 +103,7 @@ pub struct DeliveryHandler {
     sender: WebhookSender,
     metrics: Metrics,
     max_attempts: u32,
+    rate_limiter: Option<WebhookRateLimiter>,
 }
 
 impl DeliveryHandler {
@@ -111,11 +113,36 @@ impl DeliveryHandler {
             sender,
             metrics,
             max_attempts,
+            rate_limiter: None,
         }
     }
-}
 
-impl DeliveryHandler {
+    /// Keeps every webhook within its send budget (see [`crate::rate_limit`]).
+    pub fn with_rate_limiter(mut self, limiter: WebhookRateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
+    /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
+    /// own limit is the worst case, a lost alert is not.
+    async fn over_budget(&self, job: &Job, attempt: &Attempt) -> Option<Duration> {
+        let limiter = self.rate_limiter.as_ref()?;
+        let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
+        let wait = match limiter.take(&attempt.webhook_url, &send_id).await {
+            Ok(wait) => wait?,
+            Err(e) => {
+                tracing::warn!(delivery = attempt.id, error = %e, "webhook rate limit unavailable; sending");
+                return None;
+            }
+        };
+        if let Err(e) = self.outbox.give_back_attempt(attempt.id).await {
+            tracing::warn!(delivery = attempt.id, error = %e, "giving back a rate-limited attempt failed");
+        }
+        tracing::info!(delivery = attempt.id, target = %crate::sender::display_target(&attempt.webhook_url), wait_ms = wait.as_millis() as u64, "webhook over its rate limit; waiting");
+        Some(wait)
+    }
+
     /// The row holds the content: without the database there is nothing to send. A short outage
     /// is waited out here instead of spending the job's attempts, which are the receiver's; a
     /// longer one fails the attempt, and the sweeper gives the job its attempts back later.
@@ -138,7 +165,7 @@ impl DeliveryHandler {
 
 #[async_trait]
 impl JobHandler for DeliveryHandler {
-    async fn handle(&self, job: &Job) -> Result<(), String> {
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let id: i64 = job
             .payload
             .parse()
@@ -159,6 +186,9 @@ impl JobHandler for DeliveryHandler {
                 return Ok(());
             }
         };
+        if let Some(wait) = self.over_budget(job, &attempt).await {
+            return Err(JobError::Later(wait));
+        }
         let kind = attempt.kind.key();
         let result = self
             .sender
@@ -191,7 +221,7 @@ impl JobHandler for DeliveryHandler {
                     self.metrics.finished(kind, false, Duration::ZERO);
                 }
                 tracing::warn!(delivery = id, kind, attempt = job.attempt, last, error = %message, "delivery attempt failed");
-                Err(message)
+                Err(JobError::Failed(message))
             }
         }
     }

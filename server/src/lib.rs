@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod providers;
 pub mod queue;
+pub mod rate_limit;
 pub mod redis;
 pub mod retry;
 pub mod runs;

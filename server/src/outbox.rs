@@ -195,6 +195,19 @@ impl Outbox {
         })
     }
 
+    /// Uncounts an attempt [`Outbox::start_attempt`] counted but that made no call (the webhook
+    /// was over its rate limit).
+    pub async fn give_back_attempt(&self, id: i64) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE notification_deliveries SET attempts = attempts - 1, updated_at = now()
+              WHERE id = $1 AND status = 'sending' AND attempts > 0",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
     pub async fn mark_delivered(&self, id: i64) -> Result<(), OutboxError> {
         sqlx::query(
             "UPDATE notification_deliveries

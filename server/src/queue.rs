@@ -178,11 +178,27 @@ pub struct Job {
     pub attempt: u32,
 }
 
+/// Why an attempt did not complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobError {
+    /// The attempt failed (the message is kept as the job's `last_error`): retried with backoff
+    /// while attempts remain.
+    Failed(String),
+    /// Not now (a rate limit): run again after this long; the attempt does not count.
+    Later(Duration),
+}
+
+impl From<String> for JobError {
+    fn from(message: String) -> Self {
+        JobError::Failed(message)
+    }
+}
+
 /// Runs jobs. Delivery is at least once: a job whose worker died mid-run is run again, so
-/// handlers should be idempotent. `Err` carries the message kept as the job's `last_error`.
+/// handlers should be idempotent.
 #[async_trait::async_trait]
 pub trait JobHandler: Send + Sync + 'static {
-    async fn handle(&self, job: &Job) -> Result<(), String>;
+    async fn handle(&self, job: &Job) -> Result<(), JobError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +293,19 @@ trim(KEYS[3], tonumber(ARGV[5]), ARGV[6])
 return -2
 "#;
 
+/// A job that may not run yet (`JobError::Later`) waits in delayed, its attempt given back.
+/// KEYS: active, delayed, job, lock. ARGV: id, token, delay_ms. → 1 deferred, 0 lock not held.
+const DEFER: &str = r#"
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[4])
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+local now = now_ms()
+redis.call('HINCRBY', KEYS[3], 'attempts', -1)
+redis.call('HSET', KEYS[3], 'state', 'delayed', 'updated_ms', now)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+return 1
+"#;
+
 /// A worker that took a job after shutdown began hands it back untouched, to the front.
 /// KEYS: active, wait, lock. ARGV: id. → 1 handed back, 0 not ours to hand back.
 const REQUEUE: &str = r#"
@@ -361,6 +390,7 @@ struct Scripts {
     refresh_lock: LuaScript,
     complete: LuaScript,
     retry_or_fail: LuaScript,
+    defer: LuaScript,
     requeue: LuaScript,
     retry_failed: LuaScript,
     maintain: LuaScript,
@@ -375,6 +405,7 @@ impl Scripts {
             refresh_lock: LuaScript::new("refresh_lock", PRELUDE, REFRESH_LOCK),
             complete: LuaScript::new("complete", PRELUDE, COMPLETE),
             retry_or_fail: LuaScript::new("retry_or_fail", PRELUDE, RETRY_OR_FAIL),
+            defer: LuaScript::new("defer", PRELUDE, DEFER),
             requeue: LuaScript::new("requeue", PRELUDE, REQUEUE),
             retry_failed: LuaScript::new("retry_failed", PRELUDE, RETRY_FAILED),
             maintain: LuaScript::new("maintain", PRELUDE, MAINTAIN),
@@ -707,6 +738,27 @@ impl Queue {
         }
     }
 
+    async fn defer(&self, job_id: &str, token: &str, delay: Duration) -> Result<(), QueueError> {
+        let k = &self.inner.keys;
+        let deferred: i64 = self
+            .inner
+            .scripts
+            .defer
+            .call(
+                &self.inner.pool,
+                vec![k.active.clone(), k.delayed.clone(), k.job(job_id), k.lock(job_id)],
+                vec![job_id.to_owned(), token.to_owned(), delay.as_millis().to_string()],
+            )
+            .await?;
+        if deferred == 1 {
+            Ok(())
+        } else {
+            Err(QueueError::LockLost {
+                job_id: job_id.to_owned(),
+            })
+        }
+    }
+
     /// Hands back a job moved to `active` but never locked.
     async fn requeue(&self, job_id: &str) -> Result<bool, QueueError> {
         let k = &self.inner.keys;
@@ -914,15 +966,22 @@ async fn run_job(
     };
     let result = match joined {
         Ok(result) => result,
-        Err(e) if e.is_panic() => Err("the job handler panicked".to_owned()),
-        Err(e) => Err(format!("the job handler was stopped: {e}")),
+        Err(e) if e.is_panic() => Err(JobError::Failed("the job handler panicked".to_owned())),
+        Err(e) => Err(JobError::Failed(format!("the job handler was stopped: {e}"))),
     };
     match result {
         Ok(()) => match with_retries(|| queue.complete(&job.id, &token)).await {
             Ok(()) => tracing::debug!(job_id = %job.id, attempt = job.attempt, "job completed"),
             Err(e) => tracing::warn!(job_id = %job.id, error = %e, "recording a completed job failed"),
         },
-        Err(message) => match with_retries(|| queue.fail(&job.id, &token, &message)).await {
+        Err(JobError::Later(delay)) => match with_retries(|| queue.defer(&job.id, &token, delay)).await {
+            Ok(()) => {
+                tracing::debug!(job_id = %job.id, delay_ms = delay.as_millis() as u64, "job deferred");
+                retry_scheduled.notify_one();
+            }
+            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "deferring a job failed"),
+        },
+        Err(JobError::Failed(message)) => match with_retries(|| queue.fail(&job.id, &token, &message)).await {
             Ok(FailOutcome::RetryIn(delay)) => {
                 tracing::info!(job_id = %job.id, attempt = job.attempt, error = %message, retry_in_ms = delay.as_millis() as u64, "job failed; retry scheduled");
                 retry_scheduled.notify_one();
@@ -1067,7 +1126,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl JobHandler for Recorder {
-        async fn handle(&self, job: &Job) -> Result<(), String> {
+        async fn handle(&self, job: &Job) -> Result<(), JobError> {
             self.calls.lock().unwrap().push(Call {
                 id: job.id.clone(),
                 payload: job.payload.clone(),
@@ -1081,7 +1140,12 @@ mod tests {
                 tokio::time::sleep(self.delay).await;
             }
             if job.payload == "fail" || job.attempt <= self.fail_attempts {
-                return Err(format!("boom {}", job.attempt));
+                return Err(format!("boom {}", job.attempt).into());
+            }
+            if let Some(ms) = job.payload.strip_prefix("later:") {
+                if self.calls().len() == 1 {
+                    return Err(JobError::Later(Duration::from_millis(ms.parse().unwrap())));
+                }
             }
             Ok(())
         }
@@ -1348,6 +1412,33 @@ mod tests {
                 failed: 1,
                 ..Default::default()
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_job_that_may_not_run_yet_waits_without_spending_an_attempt() {
+        let queue = test_queue(QueueConfig::new("jobs")).await;
+        let recorder = Arc::new(Recorder::default());
+        let worker = start_worker(&queue, 1, recorder.clone());
+        queue.enqueue("limited", "later:400").await.unwrap();
+        wait_for_counts(&queue, Duration::from_secs(5), |c| c.completed == 1).await;
+        worker.shut_down().await;
+
+        let calls = recorder.calls();
+        assert_eq!(
+            calls.iter().map(|c| c.attempt).collect::<Vec<_>>(),
+            [1, 1],
+            "the wait is not an attempt"
+        );
+        let gap = calls[1].at - calls[0].at;
+        assert!(
+            gap >= Duration::from_millis(360) && gap < Duration::from_millis(1400),
+            "{gap:?}"
+        );
+        let record = queue.job("limited").await.unwrap().unwrap();
+        assert_eq!(
+            (record.state, record.attempts, record.last_error),
+            (JobState::Completed, 1, None)
         );
     }
 

@@ -112,12 +112,19 @@ impl AppState {
     /// Starts this process's delivery worker, outbox sweeper and breaker-backlog replay.
     pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
         let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
-        let handler = DeliveryHandler::new(
+        let mut handler = DeliveryHandler::new(
             self.deliveries.outbox().clone(),
             self.sender.clone(),
             self.metrics.clone(),
             self.deliveries.queue().config().max_attempts,
         );
+        if let Some(limit) = self.config.webhook_rate_limit {
+            handler = handler.with_rate_limiter(crate::rate_limit::WebhookRateLimiter::new(
+                self.redis.clone(),
+                self.keys.clone(),
+                limit,
+            ));
+        }
         let engine_config = EngineConfig {
             concurrency: self.config.delivery_concurrency,
             history_retention: self.config.delivery_history_retention,

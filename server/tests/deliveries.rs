@@ -437,8 +437,10 @@ struct DatabaseAway;
 
 #[async_trait::async_trait]
 impl server::queue::JobHandler for DatabaseAway {
-    async fn handle(&self, _job: &server::queue::Job) -> Result<(), String> {
-        Err("outbox unavailable: pool timed out while waiting for an open connection".into())
+    async fn handle(&self, _job: &server::queue::Job) -> Result<(), server::queue::JobError> {
+        Err(server::queue::JobError::Failed(
+            "outbox unavailable: pool timed out while waiting for an open connection".into(),
+        ))
     }
 }
 
@@ -488,4 +490,69 @@ async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_
     let (_, attempts, _) = wait_for_status(&app, id, "delivered", Duration::from_secs(10)).await;
     assert_eq!(attempts, 1);
     assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_burst_to_one_webhook_waits_for_its_rate_limit_without_spending_attempts() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    // 2 sends per 2 s and webhook: 5 notifications arrive as 2, 2, 1, about 2 s apart.
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry()),
+        ("WEBHOOK_RATE_LIMIT", "2/2"),
+    ])
+    .await;
+    let _engine = app.start_engine();
+    let started = std::time::Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let raised = app
+            .state
+            .deliveries
+            .raise(&notification(
+                NotificationKind::CircuitBreaker,
+                &receiver.url(),
+                &format!("burst-{i}"),
+            ))
+            .await
+            .unwrap();
+        let Raised::Queued(id) = raised else {
+            panic!("queued: {raised:?}")
+        };
+        ids.push(id);
+    }
+    // Another robot's budget is its own.
+    let other_url = format!("http://{}/cgi-bin/webhook/send?key=other-robot", receiver.addr);
+    let Raised::Queued(other) = app
+        .state
+        .deliveries
+        .raise(&notification(
+            NotificationKind::CircuitBreaker,
+            &other_url,
+            "other-robot",
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!("queued")
+    };
+    wait_for_status(&app, other, "delivered", Duration::from_secs(2)).await;
+    for id in &ids {
+        let (_, attempts, last_error) = wait_for_status(&app, *id, "delivered", Duration::from_secs(15)).await;
+        assert_eq!((attempts, last_error), (1, None), "the waits are not attempts");
+    }
+    let mut arrivals: Vec<Duration> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.idempotency_key.as_deref().is_some_and(|k| k.starts_with("burst-")))
+        .map(|r| r.at.duration_since(started))
+        .collect();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 5);
+    // No window of 2 s holds more than 2 of them.
+    for pair in arrivals.windows(3) {
+        assert!(
+            pair[2] - pair[0] >= Duration::from_millis(1900),
+            "three sends within 2 s: {arrivals:?}"
+        );
+    }
 }
