@@ -79,10 +79,13 @@ async fn run(args: Args) -> Result<(), String> {
     if args.command == args::Command::Usage {
         eprintln!("usage: database {}", context.database.name);
         let outcome = tokio::select! {
-            outcome = usage::run(&context.database.admin_url, &context.database.name, admin_pool.clone(), &args.usage) => outcome,
+            outcome = usage::run(&context.database.admin_url, &context.database.name, admin_pool.clone(), &context.prefix, &args.usage) => outcome,
             _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
         };
         let dropped = context.database.drop_if_exists().await;
+        if let Err(e) = support::delete_keys(&admin_pool, &format!("{}*", context.prefix)).await {
+            eprintln!("bench: cleanup: {e}");
+        }
         let _ = admin_pool.quit().await;
         let report = outcome?;
         let facts = Facts::gather_without_redis();

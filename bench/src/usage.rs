@@ -37,6 +37,7 @@ pub struct Report {
     pub cost_check_naive: Duration,
     pub over_threshold: usize,
     pub ingest_per_second: f64,
+    pub ingest_storage_per_second: f64,
 }
 
 const TZ: Tz = chrono_tz::Asia::Shanghai;
@@ -63,6 +64,7 @@ pub async fn run(
     admin_url: &str,
     name: &str,
     redis: fred::clients::Pool,
+    prefix: &str,
     setup: &UsageSetup,
 ) -> Result<Report, String> {
     let mut admin = PgConnection::connect(admin_url)
@@ -85,7 +87,7 @@ pub async fn run(
     server::ingest::align_daily_rollups(&db, TZ)
         .await
         .map_err(|e| e.to_string())?;
-    let result = measure(&db, redis, setup).await;
+    let result = measure(&db, redis, prefix, setup).await;
     db.close().await;
     result
 }
@@ -94,7 +96,7 @@ fn sql(e: sqlx::Error) -> String {
     format!("database: {e}")
 }
 
-async fn measure(db: &PgPool, redis: fred::clients::Pool, setup: &UsageSetup) -> Result<Report, String> {
+async fn measure(db: &PgPool, redis: fred::clients::Pool, prefix: &str, setup: &UsageSetup) -> Result<Report, String> {
     let now = Utc::now();
     let load_started = Instant::now();
     load(db, setup, now).await?;
@@ -140,15 +142,54 @@ async fn measure(db: &PgPool, redis: fred::clients::Pool, setup: &UsageSetup) ->
         ));
     }
 
-    // Cost check for every user (all have quotas) and provider.
-    let checker = server::cost_alert::CostChecker::new(db.clone(), redis, server::redis::Keys::new("hn_bench_unused:"));
-    let (cost_check, overruns) = best_of(5, || async {
-        checker.overruns(now, TZ, 80).await.map_err(|e| e.to_string())
+    // Cost check for every user (all have quotas) and provider, as a scheduled run does it: who
+    // is over, then which of them reached a level not alerted yet (Redis). The first run finds
+    // every overrun new (not timed); the timed ones are steady-state runs, where nobody is.
+    let redis_for_ingest = redis.clone();
+    let checker = server::cost_alert::CostChecker::new(db.clone(), redis, server::redis::Keys::new(prefix));
+    let first = checker.overruns(now, TZ, 80).await.map_err(|e| e.to_string())?;
+    checker.newly_alerted(first).await.map_err(|e| e.to_string())?;
+    let (cost_check, (overruns, fresh)) = best_of(5, || async {
+        let overruns = checker.overruns(now, TZ, 80).await.map_err(|e| e.to_string())?;
+        let over = overruns.len();
+        let fresh = checker.newly_alerted(overruns).await.map_err(|e| e.to_string())?;
+        Ok((over, fresh.len()))
     })
     .await?;
+    if fresh != 0 {
+        return Err(format!("a repeated cost check found {fresh} overruns new"));
+    }
     let (cost_check_naive, _) = best_of(3, || async { naive_cost_check(db, now).await }).await?;
 
-    let ingest_per_second = ingest_rate(db, setup, now).await?;
+    // Best of 3 each (fresh request ids every run): a checkpoint landing in one run is the
+    // machine's weather, not the ingest path's cost.
+    let mut ingest_storage_per_second: f64 = 0.0;
+    let mut ingest_per_second: f64 = 0.0;
+    for run in 0..3 {
+        let redis = redis_for_ingest.clone();
+        let stored = ingest_rate(
+            db,
+            redis.clone(),
+            prefix,
+            setup,
+            now,
+            IngestPath::Storage,
+            &format!("stored{run}"),
+        )
+        .await?;
+        ingest_storage_per_second = ingest_storage_per_second.max(stored);
+        let whole = ingest_rate(
+            db,
+            redis,
+            prefix,
+            setup,
+            now,
+            IngestPath::Whole,
+            &format!("ingested{run}"),
+        )
+        .await?;
+        ingest_per_second = ingest_per_second.max(whole);
+    }
     Ok(Report {
         setup: setup.clone(),
         load: load_took,
@@ -156,8 +197,9 @@ async fn measure(db: &PgPool, redis: fred::clients::Pool, setup: &UsageSetup) ->
         leaderboard_naive,
         cost_check,
         cost_check_naive,
-        over_threshold: overruns.len(),
+        over_threshold: overruns,
         ingest_per_second,
+        ingest_storage_per_second,
     })
 }
 
@@ -182,11 +224,6 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
     .execute(db)
     .await
     .map_err(sql)?;
-    // The raw rows' one secondary index (on time) is built once after the load, not row by row.
-    sqlx::query("DROP INDEX usage_records_time")
-        .execute(db)
-        .await
-        .map_err(sql)?;
     let mut from = 1;
     while from <= s.rows {
         let to = (from + CHUNK - 1).min(s.rows);
@@ -212,15 +249,17 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
         eprintln!("usage: {to} rows");
         from = to + 1;
     }
-    for statement in [
-        "CREATE INDEX usage_records_time ON usage_records (created_at)",
+    // The quarter-hours a running deployment keeps (it prunes older ones).
+    sqlx::query(
         "INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
          SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                 count(*), sum(cost_usd), sum(input_tokens + output_tokens)
-           FROM usage_records GROUP BY 1, 2 ORDER BY 2",
-    ] {
-        sqlx::query(statement).execute(db).await.map_err(sql)?;
-    }
+           FROM usage_records WHERE created_at >= $1 GROUP BY 1, 2 ORDER BY 2",
+    )
+    .bind(now - server::ingest::BUCKETS_KEPT)
+    .execute(db)
+    .await
+    .map_err(sql)?;
     for (table, column) in [("usage_user_daily", "user_id"), ("usage_provider_daily", "provider_id")] {
         sqlx::query(&format!(
             "INSERT INTO {table} (day, {column}, requests, cost_usd, tokens)
@@ -280,27 +319,68 @@ async fn naive_cost_check(db: &PgPool, now: chrono::DateTime<Utc>) -> Result<usi
     Ok(over)
 }
 
-/// Events per second through `ingest::store` (validation excluded), batches of 1,000 from four
-/// concurrent writers, into the loaded table.
-async fn ingest_rate(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result<f64, String> {
+/// Events per second through the whole ingest path but HTTP (`Ingestor::ingest`: validation of
+/// the JSON events, storage with the rollups, the providers' circuit breakers in Redis), batches
+/// of 1,000 from four concurrent writers, into the loaded table. Every request succeeds, so no
+/// breaker opens and no alert is raised.
+/// What an ingest measure covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IngestPath {
+    /// `Ingestor::ingest`: everything but HTTP.
+    Whole,
+    /// `Ingestor::store`: the rows and rollups only.
+    Storage,
+}
+
+async fn ingest_rate(
+    db: &PgPool,
+    redis: fred::clients::Pool,
+    prefix: &str,
+    s: &UsageSetup,
+    now: chrono::DateTime<Utc>,
+    path: IngestPath,
+    id_prefix: &str,
+) -> Result<f64, String> {
     let batch_size = 1000;
-    let batches: Vec<Vec<server::ingest::UsageEvent>> = (0..s.ingest_events)
-        .map(|i| server::ingest::UsageEvent {
-            request_id: format!("ingest-{i}"),
-            user_id: 1 + (i as i64 * 7919) % s.users,
-            user_name: format!("user {}", 1 + (i as i64 * 7919) % s.users),
-            provider_id: 1 + i as i64 % s.providers,
-            provider_name: format!("provider {}", 1 + i as i64 % s.providers),
-            model: "claude-sonnet-4".into(),
-            cost_usd: rust_decimal::Decimal::new(123, 5),
-            input_tokens: 1200,
-            output_tokens: 300,
-            cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
-            success: true,
-            status_code: Some(200),
-            error: None,
-            created_at: now - Span::seconds((i % 3600) as i64),
+    let keys = server::redis::Keys::new(prefix);
+    let breakers = server::breaker::Breakers::new(redis.clone(), keys.clone());
+    let deliveries = server::delivery::Deliveries::new(
+        server::outbox::Outbox::new(db.clone()),
+        server::queue::Queue::new(
+            redis,
+            keys,
+            server::queue::QueueConfig::new(server::delivery::QUEUE_NAME),
+        ),
+    );
+    let alerts = server::breaker_alerts::BreakerAlerts::new(
+        db.clone(),
+        breakers.clone(),
+        deliveries,
+        TZ,
+        server::breaker_alerts::DEFAULT_COOLDOWN,
+    );
+    let ingestor = server::ingest::Ingestor::new(db.clone(), TZ, breakers, alerts);
+    let batches: Vec<Vec<serde_json::Value>> = (0..s.ingest_events)
+        .map(|i| {
+            let user = 1 + (i as i64 * 7919) % s.users;
+            let provider = 1 + i as i64 % s.providers;
+            serde_json::json!({
+                "requestId": format!("{id_prefix}-{i}"),
+                "userId": user,
+                "userName": format!("user {user}"),
+                "providerId": provider,
+                "providerName": format!("provider {provider}"),
+                "model": "claude-sonnet-4",
+                "costUsd": 0.00123,
+                "inputTokens": 1200,
+                "outputTokens": 300,
+                "cacheCreationInputTokens": 0,
+                "cacheReadInputTokens": 0,
+                "success": true,
+                "statusCode": 200,
+                "error": null,
+                "createdAt": (now - Span::seconds((i % 3600) as i64)).to_rfc3339(),
+            })
         })
         .collect::<Vec<_>>()
         .chunks(batch_size)
@@ -308,20 +388,38 @@ async fn ingest_rate(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) ->
         .collect();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
     let started = Instant::now();
-    let mut writers: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+    let mut writers: tokio::task::JoinSet<Result<usize, String>> = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let (db, queue) = (db.clone(), queue.clone());
+        let (ingestor, queue) = (ingestor.clone(), queue.clone());
         writers.spawn(async move {
+            let mut accepted = 0;
             loop {
                 let Some(batch) = queue.lock().expect("not poisoned").pop() else {
-                    return Ok(());
+                    return Ok(accepted);
                 };
-                server::ingest::store(&db, TZ, &batch).await.map_err(sql)?;
+                if path == IngestPath::Storage {
+                    let (valid, rejected) = server::ingest::validate(batch);
+                    if let Some(r) = rejected.first() {
+                        return Err(format!("ingest rejected events: {r:?}"));
+                    }
+                    let events: Vec<_> = valid.into_iter().map(|(_, e)| e).collect();
+                    accepted += ingestor.store(&events).await.map_err(sql)?.len();
+                    continue;
+                }
+                let report = ingestor.ingest(batch).await.map_err(sql)?;
+                if !report.rejected.is_empty() {
+                    return Err(format!("ingest rejected events: {:?}", report.rejected[0]));
+                }
+                accepted += report.accepted;
             }
         });
     }
+    let mut accepted = 0;
     while let Some(done) = writers.join_next().await {
-        done.map_err(|e| e.to_string())??;
+        accepted += done.map_err(|e| e.to_string())??;
+    }
+    if accepted != s.ingest_events {
+        return Err(format!("ingest stored {accepted} of {} events", s.ingest_events));
     }
     Ok(s.ingest_events as f64 / started.elapsed().as_secs_f64())
 }
@@ -329,7 +427,7 @@ async fn ingest_rate(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) ->
 pub fn print(r: &Report) {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "usage:    {} rows, {} users, {} providers over {} days (bulk-loaded in {:.0} s); best of 5 (rollups) / 3 (naive)",
+        "usage:    {} rows, {} users, {} providers over {} days (bulk-loaded in {:.0} s); best of 5 (rollups) / 3 (naive, ingest)",
         r.setup.rows,
         r.setup.users,
         r.setup.providers,
@@ -353,7 +451,7 @@ pub fn print(r: &Report) {
     );
     let cc = ratio(r.cost_check, r.cost_check_naive);
     println!(
-        "| cost check ({} users × 4 windows + providers; {} over) | {} | {} | {cc:.0}× | ≤ 300 ms | {} |",
+        "| cost check ({} users × 4 windows + providers; {} over, levels checked in Redis) | {} | {} | {cc:.0}× | ≤ 300 ms | {} |",
         r.setup.users,
         r.over_threshold,
         ms(r.cost_check),
@@ -365,8 +463,12 @@ pub fn print(r: &Report) {
         }
     );
     println!(
-        "| ingest (ingest::store, batches of 1,000, 4 writers) | {:.0} events/s | | | ≥ 20,000 events/s | {} |",
+        "| ingest (Ingestor::ingest: validation, rows + rollups, breakers; batches of 1,000, 4 writers) | {:.0} events/s | | | ≥ 20,000 events/s | {} |",
         r.ingest_per_second,
         if r.ingest_per_second >= 20_000.0 { "yes" } else { "NO" }
+    );
+    println!(
+        "| the same without the breakers (validation + Ingestor::store) | {:.0} events/s | | | | |",
+        r.ingest_storage_per_second
     );
 }

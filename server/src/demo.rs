@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::ingest::{store, UsageEvent};
+use crate::ingest::{store, KnownNames, UsageEvent};
 
 const USERS: &[&str] = &[
     "张三", "李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "郑一", "陈二", "Alice", "Bob",
@@ -40,6 +40,7 @@ pub async fn fill(
     days: u32,
 ) -> Result<DemoReport, sqlx::Error> {
     let mut report = DemoReport::default();
+    let known = KnownNames::default();
     // Fixed seed: the same dataset every time, so request ids repeat and nothing is doubled.
     let mut rng = rand::rngs::StdRng::seed_from_u64(20_250_115);
     for day in (0..days).rev() {
@@ -87,7 +88,7 @@ pub async fn fill(
         }
         report.events += batch.len();
         for chunk in batch.chunks(2000) {
-            report.new += store(db, timezone, chunk).await?.len();
+            report.new += store(db, timezone, chunk, &known).await?.len();
         }
     }
     // Quotas so the cost check has something to say: daily for everyone, tighter for a few.

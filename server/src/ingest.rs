@@ -3,7 +3,9 @@
 //! the same statement to the rollups (per user and 15 minutes, per user and day, per provider and
 //! day; migration 0005 says why these), and — only when new — fed to its provider's circuit
 //! breaker.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -151,25 +153,93 @@ pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEve
     (valid, rejected)
 }
 
+/// How long a stored name is trusted without being written again: a rename reported through
+/// another instance reaches this one's writes within this time.
+const NAMES_TRUSTED_FOR: Duration = Duration::from_secs(300);
+/// Names remembered at most (then forgotten at once, and learnt again).
+const NAMES_REMEMBERED: usize = 100_000;
+
+/// The user and provider names this process stored lately, so a batch writes only those that
+/// are new or renamed: checking a thousand unchanged names cost a third of the ingest statement.
+#[derive(Default)]
+pub struct KnownNames {
+    names: Mutex<HashMap<(Entity, i64), (String, Instant)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Entity {
+    User,
+    Provider,
+}
+
+impl KnownNames {
+    /// The entries of `names` not stored lately under that name.
+    fn unknown<'a>(&self, entity: Entity, names: &BTreeMap<i64, &'a str>) -> BTreeMap<i64, &'a str> {
+        let known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names
+            .iter()
+            .filter(|(id, name)| {
+                known
+                    .get(&(entity, **id))
+                    .is_none_or(|(stored, at)| stored != **name || at.elapsed() > NAMES_TRUSTED_FOR)
+            })
+            .map(|(id, name)| (*id, *name))
+            .collect()
+    }
+
+    fn remember(&self, entity: Entity, names: &BTreeMap<i64, &str>) {
+        let mut known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.len() + names.len() > NAMES_REMEMBERED {
+            known.clear();
+        }
+        let now = Instant::now();
+        for (id, name) in names {
+            known.insert((entity, *id), ((*name).to_owned(), now));
+        }
+    }
+}
+
 /// Stores events (request ids unique within the slice); returns the indexes of the new ones.
-/// Users and providers are added or renamed first (names follow the gateway); then one statement
-/// — atomic on its own — inserts the raw rows once per request id and adds exactly the inserted
-/// rows to the rollups.
-pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
+/// One statement, atomic on its own: users and providers are added or renamed (names follow the
+/// gateway; those `known` has stored lately are left out), the raw rows inserted once per
+/// request id, and exactly the inserted rows added to the rollups.
+pub async fn store(
+    db: &PgPool,
+    timezone: chrono_tz::Tz,
+    events: &[UsageEvent],
+    known: &KnownNames,
+) -> Result<Vec<usize>, sqlx::Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     // Last name wins within a batch.
-    let users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
-    let providers: BTreeMap<i64, &str> = events
+    let all_users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
+    let all_providers: BTreeMap<i64, &str> = events
         .iter()
         .map(|e| (e.provider_id, e.provider_name.as_str()))
         .collect();
-    save_names(db, "users", &users).await?;
-    save_names(db, "providers", &providers).await?;
-
+    let users = known.unknown(Entity::User, &all_users);
+    let providers = known.unknown(Entity::Provider, &all_providers);
     let inserted: Vec<String> = sqlx::query_scalar(
-        "WITH input AS (
+        // Users and providers first: added when new, renamed when their name changed, left alone
+        // (unlocked) otherwise. An upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every row it
+        // meets for the whole statement, and as every batch names the same few providers,
+        // concurrent batches would queue behind each other.
+        "WITH new_users AS (
+             INSERT INTO users (id, name) SELECT * FROM UNNEST($15::bigint[], $16::text[])
+             ON CONFLICT (id) DO NOTHING
+         ), renamed_users AS (
+             UPDATE users x SET name = i.name, updated_at = now()
+               FROM UNNEST($15::bigint[], $16::text[]) AS i(id, name)
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+         ), new_providers AS (
+             INSERT INTO providers (id, name) SELECT * FROM UNNEST($17::bigint[], $18::text[])
+             ON CONFLICT (id) DO NOTHING
+         ), renamed_providers AS (
+             UPDATE providers x SET name = i.name, updated_at = now()
+               FROM UNNEST($17::bigint[], $18::text[]) AS i(id, name)
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+         ), input AS (
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[],
                                   $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
                                   $11::int[], $12::text[], $13::timestamptz[])
@@ -206,12 +276,14 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
                     cost_usd = usage_user_daily.cost_usd + EXCLUDED.cost_usd,
                     tokens = usage_user_daily.tokens + EXCLUDED.tokens
          ), provider_days AS (
-             INSERT INTO usage_provider_daily (day, provider_id, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, provider_id, count(*), sum(cost_usd), sum(tokens)
+             -- A shard per connection: every batch names the same few providers (migration 0008).
+             INSERT INTO usage_provider_daily (day, provider_id, shard, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, provider_id, pg_backend_pid() % 8, count(*),
+                    sum(cost_usd), sum(tokens)
                FROM inserted
               GROUP BY 1, 2
               ORDER BY 1, 2
-             ON CONFLICT (day, provider_id) DO UPDATE
+             ON CONFLICT (day, provider_id, shard) DO UPDATE
                 SET requests = usage_provider_daily.requests + EXCLUDED.requests,
                     cost_usd = usage_provider_daily.cost_usd + EXCLUDED.cost_usd,
                     tokens = usage_provider_daily.tokens + EXCLUDED.tokens
@@ -232,8 +304,14 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
     .bind(events.iter().map(|e| e.error.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
     .bind(timezone.name())
+    .bind(users.keys().copied().collect::<Vec<_>>())
+    .bind(users.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .bind(providers.keys().copied().collect::<Vec<_>>())
+    .bind(providers.values().map(|n| n.to_string()).collect::<Vec<_>>())
     .fetch_all(db)
     .await?;
+    known.remember(Entity::User, &users);
+    known.remember(Entity::Provider, &providers);
 
     let new: std::collections::HashSet<String> = inserted.into_iter().collect();
     Ok(events
@@ -244,28 +322,6 @@ pub async fn store(db: &PgPool, timezone: chrono_tz::Tz, events: &[UsageEvent]) 
         .collect())
 }
 
-/// Adds the ids not seen yet and renames those whose name changed; leaves the others alone. An
-/// upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every conflicting row even when it changes
-/// nothing — and as every batch names the same few providers, concurrent batches queued behind
-/// each other.
-async fn save_names(db: &PgPool, table: &str, names: &BTreeMap<i64, &str>) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "WITH input AS (
-             SELECT * FROM UNNEST($1::bigint[], $2::text[]) AS t(id, name)
-         ), added AS (
-             INSERT INTO {table} (id, name) SELECT id, name FROM input ON CONFLICT (id) DO NOTHING
-         )
-         UPDATE {table} x SET name = i.name, updated_at = now()
-           FROM input i
-          WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name"
-    ))
-    .bind(names.keys().copied().collect::<Vec<_>>())
-    .bind(names.values().map(|n| n.to_string()).collect::<Vec<_>>())
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Ingest with its consequences: storage, then the breakers of the providers concerned, then
 /// their alerts.
 #[derive(Clone)]
@@ -274,6 +330,7 @@ pub struct Ingestor {
     timezone: chrono_tz::Tz,
     breakers: crate::breaker::Breakers,
     alerts: crate::breaker_alerts::BreakerAlerts,
+    known_names: Arc<KnownNames>,
 }
 
 impl Ingestor {
@@ -288,7 +345,13 @@ impl Ingestor {
             timezone,
             breakers,
             alerts,
+            known_names: Arc::new(KnownNames::default()),
         }
+    }
+
+    /// [`store`] with this ingestor's memory of names.
+    pub async fn store(&self, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
+        store(&self.db, self.timezone, events, &self.known_names).await
     }
 
     pub async fn ingest(&self, batch: Vec<Value>) -> Result<IngestReport, sqlx::Error> {
@@ -306,7 +369,7 @@ impl Ingestor {
                 }
             })
             .collect();
-        let new = store(&self.db, self.timezone, &events).await?;
+        let new = self.store(&events).await?;
         let report = IngestReport {
             accepted: new.len(),
             duplicates: duplicates + events.len() - new.len(),
@@ -387,6 +450,36 @@ impl Ingestor {
     }
 }
 
+/// How much of `usage_user_buckets` is kept: the rolling 5-hour window, and an hour for events
+/// reported late and for clocks that disagree.
+pub const BUCKETS_KEPT: chrono::Duration = chrono::Duration::hours(6);
+/// How often [`prune_loop`] prunes.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Deletes the quarter-hours no window reads any more; returns how many.
+pub async fn prune_buckets(db: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM usage_user_buckets WHERE bucket < $1")
+        .bind(now - BUCKETS_KEPT)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// Prunes the buckets every [`PRUNE_EVERY`] until `shutdown` (every instance; they agree).
+pub async fn prune_loop(db: PgPool, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match prune_buckets(&db, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "old usage buckets pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning usage buckets failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
 /// Makes the daily rollups agree with `APP_TIMEZONE`: on first start it records the zone; after
 /// the zone changed it recomputes the days. Returns whether it rebuilt.
 pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result<bool, sqlx::Error> {
@@ -400,28 +493,22 @@ pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result
         .await?;
     let rebuild = recorded.as_deref().is_some_and(|z| z != timezone.name());
     if rebuild {
-        // Users' days from their 15-minute buckets (exact: a day is whole buckets in every zone);
-        // providers keep no buckets, so their days come from the raw rows (a rare, one-off pass).
+        // From the raw rows, in one pass per rollup (rare: only when the zone changes; the
+        // buckets keep only the last hours, so they cannot say what a whole history was).
         sqlx::query("TRUNCATE usage_user_daily, usage_provider_daily")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
-             SELECT (bucket AT TIME ZONE $1)::date, user_id, sum(requests), sum(cost_usd), sum(tokens)
-               FROM usage_user_buckets GROUP BY 1, 2",
-        )
-        .bind(timezone.name())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO usage_provider_daily (day, provider_id, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $1)::date, provider_id, count(*), sum(cost_usd),
-                    sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)
-               FROM usage_records GROUP BY 1, 2",
-        )
-        .bind(timezone.name())
-        .execute(&mut *tx)
-        .await?;
+        for (table, column) in [("usage_user_daily", "user_id"), ("usage_provider_daily", "provider_id")] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (day, {column}, requests, cost_usd, tokens)
+                 SELECT (created_at AT TIME ZONE $1)::date, {column}, count(*), sum(cost_usd),
+                        sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)
+                   FROM usage_records GROUP BY 1, 2"
+            ))
+            .bind(timezone.name())
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     sqlx::query(
         "INSERT INTO usage_meta (id, daily_timezone) VALUES (1, $1)
@@ -432,4 +519,28 @@ pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result
     .await?;
     tx.commit().await?;
     Ok(rebuild)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_and_renamed_names_are_written_again() {
+        let known = KnownNames::default();
+        let batch: BTreeMap<i64, &str> = [(1, "张三"), (2, "李四")].into();
+        assert_eq!(known.unknown(Entity::User, &batch), batch, "nothing known yet");
+        known.remember(Entity::User, &batch);
+        assert!(known.unknown(Entity::User, &batch).is_empty());
+        assert_eq!(
+            known.unknown(Entity::Provider, &batch),
+            batch,
+            "providers are not users"
+        );
+        let renamed: BTreeMap<i64, &str> = [(1, "张三丰"), (2, "李四"), (3, "王五")].into();
+        assert_eq!(
+            known.unknown(Entity::User, &renamed),
+            [(1, "张三丰"), (3, "王五")].into()
+        );
+    }
 }

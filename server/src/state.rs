@@ -109,7 +109,8 @@ impl AppState {
         })
     }
 
-    /// Starts this process's delivery worker, outbox sweeper and breaker-backlog replay.
+    /// Starts this process's delivery worker, outbox sweeper, breaker-backlog replay and the
+    /// pruning of usage buckets.
     pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
         let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
         let mut handler = DeliveryHandler::new(
@@ -137,6 +138,8 @@ impl AppState {
         );
         let ingestor = self.ingestor.clone();
         engine.run_alongside(move |stop| crate::breaker_backlog::run(ingestor, stop));
+        let db = self.db.clone();
+        engine.run_alongside(move |stop| crate::ingest::prune_loop(db, stop));
         Ok(engine)
     }
 

@@ -459,3 +459,59 @@ async fn a_new_app_timezone_recuts_the_daily_rollups() {
     assert_eq!(days("usage_user_daily").await, [next]);
     assert_eq!(days("usage_provider_daily").await, [next]);
 }
+
+#[tokio::test]
+async fn old_quarter_hours_are_pruned_and_the_rolling_window_still_adds_up() {
+    let app = TestApp::spawn().await;
+    let now = chrono::Utc::now();
+    let mut events = Vec::new();
+    for (id, hours_ago) in [("old", 7), ("recent", 1)] {
+        let mut e = event(id, 6, true);
+        e["createdAt"] = json!((now - chrono::Duration::hours(hours_ago)).to_rfc3339());
+        events.push(e);
+    }
+    post_usage(&app, INGEST_TOKEN, events).await;
+    let buckets = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM usage_user_buckets")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(buckets().await, 2);
+    assert_eq!(server::ingest::prune_buckets(&app.db, now).await.unwrap(), 1);
+    assert_eq!(buckets().await, 1, "the 7-hour-old quarter-hour is gone");
+    let windows = server::spending::Windows::at(now, chrono_tz::Asia::Shanghai);
+    let spent = server::spending::users(&app.db, &windows, server::spending::Scope::One(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        spent[0].windows[0].spent_usd,
+        "0.0123".parse::<rust_decimal::Decimal>().unwrap(),
+        "5 小时: the recent request only"
+    );
+    let days: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_user_daily")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(days >= 1, "the daily rollups keep everything");
+}
+
+#[tokio::test]
+async fn users_and_providers_take_the_names_the_gateway_reports() {
+    let app = TestApp::spawn().await;
+    post_usage(&app, INGEST_TOKEN, vec![event("n1", 11, true)]).await;
+    let names = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT u.name, p.name FROM users u, providers p WHERE u.id = 7 AND p.id = 11",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    assert_eq!(names().await, ("张三".to_owned(), "Anthropic 官方".to_owned()));
+    let mut renamed = event("n2", 11, true);
+    renamed["userName"] = json!("张三丰");
+    renamed["providerName"] = json!("Anthropic 备用");
+    post_usage(&app, INGEST_TOKEN, vec![renamed]).await;
+    assert_eq!(names().await, ("张三丰".to_owned(), "Anthropic 备用".to_owned()));
+}
