@@ -150,7 +150,11 @@ impl DeliveryHandler {
         let deadline = tokio::time::Instant::now() + OUTBOX_PATIENCE;
         let mut pause = Duration::from_millis(250);
         loop {
-            match self.outbox.start_attempt(id).await {
+            match self
+                .outbox
+                .start_attempt(id, i32::try_from(self.max_attempts).unwrap_or(i32::MAX))
+                .await
+            {
                 Ok(started) => return Ok(started),
                 Err(e) if tokio::time::Instant::now() + pause < deadline => {
                     tracing::warn!(delivery = id, error = %e, "outbox unavailable; waiting for it");
@@ -178,6 +182,15 @@ impl JobHandler for DeliveryHandler {
                     delivery = id,
                     status = status.as_str(),
                     "already finished; repeated job ignored"
+                );
+                return Ok(());
+            }
+            (AttemptStart::Exhausted(kind), _) => {
+                self.metrics.finished(kind.key(), false, Duration::ZERO);
+                tracing::warn!(
+                    delivery = id,
+                    kind = kind.key(),
+                    "last attempt ended without an outcome; failed"
                 );
                 return Ok(());
             }
@@ -249,9 +262,10 @@ impl Engine {
         config: &EngineConfig,
     ) -> Engine {
         let (shutdown, watch) = tokio::sync::watch::channel(false);
+        let metrics = handler.metrics.clone();
         let worker = crate::queue::Worker::new(deliveries.queue().clone(), redis_config, config.concurrency, handler);
         let worker_task = tokio::spawn(worker.run(watch.clone()));
-        let sweeper = crate::sweeper::Sweeper::new(deliveries, config.history_retention);
+        let sweeper = crate::sweeper::Sweeper::new(deliveries, config.history_retention, metrics);
         let sweeper_task = tokio::spawn(sweeper.run(watch));
         Engine {
             shutdown,

@@ -124,16 +124,19 @@ impl Metrics {
     /// unavailable is left out rather than reported stale.
     pub async fn render(&self, queue: &Queue, outbox: &Outbox) -> String {
         let inner = &self.0;
-        inner.queue_jobs.reset();
+        // Overwritten in place (the label sets are fixed), so a scrape running alongside never
+        // sees a series missing; removed only when unknown.
         match queue.counts().await {
             Ok(c) => {
                 for (state, n) in [("wait", c.wait), ("active", c.active), ("delayed", c.delayed)] {
                     inner.queue_jobs.with_label_values(&[state]).set(n as i64);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
+            Err(e) => {
+                inner.queue_jobs.reset();
+                tracing::warn!(error = %e, "metrics: queue depth unavailable");
+            }
         }
-        inner.outbox_unfinished.reset();
         match outbox.unfinished_counts().await {
             Ok(counts) => {
                 for status in ["pending", "sending"] {
@@ -141,7 +144,10 @@ impl Metrics {
                     inner.outbox_unfinished.with_label_values(&[status]).set(n);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "metrics: outbox counts unavailable"),
+            Err(e) => {
+                inner.outbox_unfinished.reset();
+                tracing::warn!(error = %e, "metrics: outbox counts unavailable");
+            }
         }
         let mut out = Vec::new();
         TextEncoder::new()

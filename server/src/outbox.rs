@@ -11,7 +11,7 @@ use sqlx::PgPool;
 const MAX_ERROR_CHARS: usize = 1000;
 
 /// A notification to deliver.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewDelivery {
     pub kind: NotificationKind,
     pub webhook_url: String,
@@ -36,7 +36,7 @@ impl Inserted {
 }
 
 /// What an attempt needs, taken when the attempt starts.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Attempt {
     pub id: i64,
     pub kind: NotificationKind,
@@ -48,11 +48,38 @@ pub struct Attempt {
     pub number: i32,
 }
 
+// The webhook URL holds the robot's key: Debug shows its host only.
+impl std::fmt::Debug for NewDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDelivery")
+            .field("kind", &self.kind)
+            .field("target", &crate::sender::display_target(&self.webhook_url))
+            .field("dedup_key", &self.dedup_key)
+            .field("content_bytes", &self.content.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("target", &crate::sender::display_target(&self.webhook_url))
+            .field("dedup_key", &self.dedup_key)
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptStart {
     Started,
     /// Already delivered or failed for good: a repeated job, nothing to do.
     Finished(DeliveryStatus),
+    /// Every attempt was spent, the last without an outcome (its worker stopped mid-send):
+    /// the row is now failed, of this kind.
+    Exhausted(NotificationKind),
     Missing,
 }
 
@@ -162,15 +189,22 @@ impl Outbox {
         Ok(())
     }
 
-    /// Counts an attempt and moves the row to `sending`, unless it is already finished.
-    pub async fn start_attempt(&self, id: i64) -> Result<(AttemptStart, Option<Attempt>), OutboxError> {
+    /// Counts an attempt and moves the row to `sending`, unless it is already finished or has
+    /// had `max_attempts`: the row's count spans jobs (a crashed worker's, one Redis lost), so
+    /// it is what bounds the calls a receiver gets.
+    pub async fn start_attempt(
+        &self,
+        id: i64,
+        max_attempts: i32,
+    ) -> Result<(AttemptStart, Option<Attempt>), OutboxError> {
         let row: Option<(String, String, String, String, DateTime<Utc>, i32)> = sqlx::query_as(
             "UPDATE notification_deliveries
                 SET status = 'sending', attempts = attempts + 1, updated_at = now()
-              WHERE id = $1 AND status IN ('pending', 'sending')
+              WHERE id = $1 AND status IN ('pending', 'sending') AND attempts < $2
           RETURNING kind, target_url, content, dedup_key, created_at, attempts",
         )
         .bind(id)
+        .bind(max_attempts)
         .fetch_optional(&self.db)
         .await?;
         if let Some((kind, webhook_url, content, dedup_key, created_at, number)) = row {
@@ -184,6 +218,20 @@ impl Outbox {
                 number,
             };
             return Ok((AttemptStart::Started, Some(attempt)));
+        }
+        let exhausted: Option<String> = sqlx::query_scalar(
+            "UPDATE notification_deliveries
+                SET status = 'failed', updated_at = now(),
+                    last_error = 'every attempt spent: the last one ended without an outcome (its worker stopped)'
+              WHERE id = $1 AND status IN ('pending', 'sending') AND attempts >= $2
+          RETURNING kind",
+        )
+        .bind(id)
+        .bind(max_attempts)
+        .fetch_optional(&self.db)
+        .await?;
+        if let Some(kind) = exhausted {
+            return Ok((AttemptStart::Exhausted(kind_of(id, &kind)?), None));
         }
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM notification_deliveries WHERE id = $1")
             .bind(id)
@@ -199,7 +247,9 @@ impl Outbox {
     /// was over its rate limit).
     pub async fn give_back_attempt(&self, id: i64) -> Result<(), OutboxError> {
         sqlx::query(
-            "UPDATE notification_deliveries SET attempts = attempts - 1, updated_at = now()
+            "UPDATE notification_deliveries
+                SET attempts = attempts - 1, updated_at = now(),
+                    status = CASE WHEN attempts = 1 THEN 'pending' ELSE status END
               WHERE id = $1 AND status = 'sending' AND attempts > 0",
         )
         .bind(id)
@@ -222,18 +272,25 @@ impl Outbox {
 
     /// Records a failed attempt; `final_attempt` moves the row to `failed`, otherwise it stays
     /// `sending` until the retry.
-    pub async fn mark_attempt_failed(&self, id: i64, error: &str, final_attempt: bool) -> Result<(), OutboxError> {
-        sqlx::query(
+    /// The row's kind when it was updated (not already delivered).
+    pub async fn mark_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        final_attempt: bool,
+    ) -> Result<Option<NotificationKind>, OutboxError> {
+        let kind: Option<String> = sqlx::query_scalar(
             "UPDATE notification_deliveries
                 SET status = CASE WHEN $3 THEN 'failed' ELSE 'sending' END, last_error = $2, updated_at = now()
-              WHERE id = $1 AND status <> 'delivered'",
+              WHERE id = $1 AND status <> 'delivered'
+          RETURNING kind",
         )
         .bind(id)
         .bind(bounded(error))
         .bind(final_attempt)
-        .execute(&self.db)
+        .fetch_optional(&self.db)
         .await?;
-        Ok(())
+        kind.map(|k| kind_of(id, &k)).transpose()
     }
 
     /// Rows that never reached Redis, oldest first.

@@ -112,6 +112,8 @@ pub struct Maintenance {
     pub promoted: u64,
     /// Active jobs whose worker vanished, now waiting again.
     pub recovered: u64,
+    /// Active jobs whose worker vanished during their last attempt, now failed.
+    pub failed: u64,
     /// When the earliest remaining delayed job is due, if any.
     pub next_delayed_in: Option<Duration>,
 }
@@ -320,9 +322,11 @@ return 0
 /// Promotes due delayed jobs, then recovers stalled active ones. An active job without a lock is
 /// stalled at once when its state is `active` (its lock expired); with another state it may just
 /// be between its worker's BLMOVE and TAKE_LOCK, so it is recovered only after being seen
-/// unlocked for `grace_ms` (a worker that died in that gap).
-/// KEYS: wait, active, delayed, stalled. ARGV: job_prefix, lock_prefix, grace_ms, batch.
-/// → {promoted, recovered, ms until the next delayed job or -1}.
+/// unlocked for `grace_ms` (a worker that died in that gap). A job that stalled in its last
+/// attempt has had all its attempts: it fails (the policy's bound holds across crashes, where
+/// BullMQ has `maxStalledCount`).
+/// KEYS: wait, active, delayed, stalled, failed. ARGV: job_prefix, lock_prefix, grace_ms, batch,
+/// keep_failed. → {promoted, recovered, failed, ms until the next delayed job or -1}.
 const MAINTAIN: &str = r#"
 local now = now_ms()
 local promoted = 0
@@ -341,6 +345,7 @@ local marks = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
 for i = 1, #marks, 2 do seen[marks[i]] = tonumber(marks[i + 1]) end
 redis.call('DEL', KEYS[4])
 local recovered = 0
+local failed = 0
 for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   if redis.call('EXISTS', ARGV[2] .. id) == 0 then
     local job = ARGV[1] .. id
@@ -349,7 +354,16 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
       redis.call('LREM', KEYS[2], 0, id)
     else
       local since = seen[id] or now
-      if state == 'active' or now - since >= tonumber(ARGV[3]) then
+      local attempts = tonumber(redis.call('HGET', job, 'attempts')) or 0
+      local max_attempts = tonumber(redis.call('HGET', job, 'max_attempts')) or 1
+      if state == 'active' and attempts >= max_attempts then
+        redis.call('LREM', KEYS[2], 0, id)
+        redis.call('HSET', job, 'state', 'failed', 'updated_ms', now, 'finished_ms', now,
+          'last_error', 'stalled: its worker stopped during the last attempt')
+        redis.call('ZADD', KEYS[5], now, id)
+        trim(KEYS[5], tonumber(ARGV[5]), ARGV[1])
+        failed = failed + 1
+      elseif state == 'active' or now - since >= tonumber(ARGV[3]) then
         redis.call('LREM', KEYS[2], 0, id)
         redis.call('HSET', job, 'state', 'wait', 'updated_ms', now)
         redis.call('RPUSH', KEYS[1], id)
@@ -364,7 +378,7 @@ end
 local next_due = -1
 local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if #first > 0 then next_due = math.max(0, tonumber(first[2]) - now) end
-return {promoted, recovered, next_due}
+return {promoted, recovered, failed, next_due}
 "#;
 
 /// A failed job back to wait with its attempts reset (BullMQ's `job.retry()`).
@@ -619,21 +633,31 @@ impl Queue {
         let reply: Vec<i64> = script
             .call(
                 &self.inner.pool,
-                vec![k.wait.clone(), k.active.clone(), k.delayed.clone(), k.stalled.clone()],
+                vec![
+                    k.wait.clone(),
+                    k.active.clone(),
+                    k.delayed.clone(),
+                    k.stalled.clone(),
+                    k.failed.clone(),
+                ],
                 vec![
                     k.job_prefix.clone(),
                     k.lock_prefix.clone(),
                     self.lock_ttl_ms().to_string(),
                     PROMOTE_BATCH.to_string(),
+                    self.inner.config.keep_failed.to_string(),
                 ],
             )
             .await?;
         match reply[..] {
-            [promoted, recovered, next_due] if promoted >= 0 && recovered >= 0 => Ok(Maintenance {
-                promoted: promoted.unsigned_abs(),
-                recovered: recovered.unsigned_abs(),
-                next_delayed_in: u64::try_from(next_due).ok().map(Duration::from_millis),
-            }),
+            [promoted, recovered, failed, next_due] if promoted >= 0 && recovered >= 0 && failed >= 0 => {
+                Ok(Maintenance {
+                    promoted: promoted.unsigned_abs(),
+                    recovered: recovered.unsigned_abs(),
+                    failed: failed.unsigned_abs(),
+                    next_delayed_in: u64::try_from(next_due).ok().map(Duration::from_millis),
+                })
+            }
             _ => Err(unexpected(script, &reply)),
         }
     }
@@ -1021,6 +1045,9 @@ async fn maintenance_loop(queue: Queue, mut shutdown: watch::Receiver<bool>, ret
             Ok(m) => {
                 if m.recovered > 0 {
                     tracing::warn!(queue = %queue.config().name, recovered = m.recovered, "stalled jobs put back to wait");
+                }
+                if m.failed > 0 {
+                    tracing::warn!(queue = %queue.config().name, failed = m.failed, "jobs stalled in their last attempt; failed");
                 }
                 m.next_delayed_in.map_or(MAINTAIN_EVERY, |due| due.min(MAINTAIN_EVERY))
             }
@@ -1561,6 +1588,47 @@ mod tests {
         let attempts: Vec<_> = recorder.calls().iter().map(|c| (c.id.clone(), c.attempt)).collect();
         assert_eq!(attempts, [("orphan".to_owned(), 1), ("orphan".to_owned(), 2)]);
         assert_eq!(queue.job("orphan").await.unwrap().unwrap().attempts, 2);
+    }
+
+    #[tokio::test]
+    async fn a_job_stalled_in_its_last_attempt_fails_instead_of_running_again() {
+        let queue = test_queue(config(|c| {
+            c.lock_ttl = Duration::from_millis(300);
+            c.max_attempts = 2;
+        }))
+        .await;
+        queue.enqueue("doomed", "p").await.unwrap();
+        // Both attempts stall; the first is recovered (attempts to spare), the last is not.
+        for (attempt, expected) in [(1, JobState::Wait), (2, JobState::Failed)] {
+            let recorder = Arc::new(Recorder {
+                delay: Duration::from_secs(3600),
+                ..Default::default()
+            });
+            let dying = start_worker(&queue, 1, recorder.clone());
+            wait_for_calls(&recorder, 1, Duration::from_secs(5)).await;
+            dying.task.abort();
+            let _ = dying.task.await;
+            assert_eq!(recorder.calls()[0].attempt, attempt);
+            let died = Instant::now();
+            let m = loop {
+                let m = queue.maintain().await.unwrap();
+                if m.recovered + m.failed > 0 {
+                    break m;
+                }
+                assert!(
+                    died.elapsed() < Duration::from_secs(3),
+                    "not handled after the lock TTL"
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            };
+            assert_eq!((m.recovered, m.failed), if attempt == 1 { (1, 0) } else { (0, 1) });
+            assert_eq!(state(&queue, "doomed").await, Some(expected));
+        }
+        let job = queue.job("doomed").await.unwrap().unwrap();
+        assert_eq!(job.attempts, 2);
+        assert!(job.last_error.unwrap().contains("stalled"));
+        let c = queue.counts().await.unwrap();
+        assert_eq!((c.wait, c.active, c.failed), (0, 0, 1));
     }
 
     #[tokio::test]

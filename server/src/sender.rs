@@ -127,10 +127,16 @@ impl WebhookSender {
         if !status.is_success() {
             return Err(SendError::HttpStatus {
                 status: status.as_u16(),
-                body: snippet(&bytes),
+                body: mask_url_secrets(snippet(&bytes), url),
             });
         }
-        judge_body(&bytes)
+        judge_body(&bytes).map_err(|e| match e {
+            SendError::ErrCode { errcode, errmsg } => SendError::ErrCode {
+                errcode,
+                errmsg: mask_url_secrets(errmsg, url),
+            },
+            other => other,
+        })
     }
 
     fn classify(&self, e: reqwest::Error) -> SendError {
@@ -184,6 +190,29 @@ fn judge_body(bytes: &[u8]) -> Result<(), SendError> {
     }
 }
 
+/// What a receiver says is stored and shown as the last error, and a receiver may quote the
+/// request (a proxy's error page, a hint with the URL): the URL's query values — the robot's
+/// key — are masked in it.
+fn mask_url_secrets(mut text: String, url: &str) -> String {
+    let Some(query) = url::Url::parse(url).ok().and_then(|u| u.query().map(str::to_owned)) else {
+        return text;
+    };
+    for pair in query.split('&') {
+        let raw = pair.split_once('=').map_or(pair, |(_, v)| v);
+        let decoded = url::form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        for secret in [raw, decoded.as_str()] {
+            // Short values (`debug=1`) are no secret, and masking them would garble the text.
+            if secret.len() >= 4 {
+                text = text.replace(secret, "***");
+            }
+        }
+    }
+    text
+}
+
 fn snippet(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim().chars().take(200).collect()
 }
@@ -199,6 +228,16 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_of_the_url_are_masked_in_what_a_receiver_says() {
+        let url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ab%2Fcd-1234&debug=1";
+        assert_eq!(
+            mask_url_secrets("bad key ab%2Fcd-1234 (ab/cd-1234), debug=1".into(), url),
+            "bad key *** (***), debug=1"
+        );
+        assert_eq!(mask_url_secrets("no query".into(), "https://h/x"), "no query");
+    }
 
     #[test]
     fn short_content_is_untouched() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::delivery::{job_id, Deliveries};
+use crate::metrics::Metrics;
 use crate::queue::JobState;
 
 /// How often rows that never reached Redis are looked for: the delay between Redis coming back
@@ -22,6 +23,7 @@ pub struct Sweeper {
     deliveries: Deliveries,
     retention: Duration,
     idle_after: Duration,
+    metrics: Metrics,
 }
 
 /// What one pass did.
@@ -35,11 +37,12 @@ pub struct Sweep {
 }
 
 impl Sweeper {
-    pub fn new(deliveries: Deliveries, retention: Duration) -> Self {
+    pub fn new(deliveries: Deliveries, retention: Duration, metrics: Metrics) -> Self {
         Sweeper {
             deliveries,
             retention,
             idle_after: IDLE_AFTER,
+            metrics,
         }
     }
 
@@ -101,7 +104,9 @@ impl Sweeper {
                 // The handler could not record the last failure (the database was away).
                 Some(job) if job.state == JobState::Failed && attempts >= max_attempts => {
                     let error = job.last_error.unwrap_or_else(|| "failed".into());
-                    outbox.mark_attempt_failed(id, &error, true).await?;
+                    if let Some(kind) = outbox.mark_attempt_failed(id, &error, true).await? {
+                        self.metrics.finished(kind.key(), false, Duration::ZERO);
+                    }
                     done.failed += 1;
                 }
                 // Failed with webhook attempts to spare: the job's attempts went on a database

@@ -338,6 +338,47 @@ async fn metrics_count_deliveries_attempts_latency_and_queue_depth() {
 }
 
 #[tokio::test]
+async fn metrics_report_queue_depth_and_unfinished_rows_by_state() {
+    let hanging = Receiver::start(Answer::Slow(Duration::from_secs(60))).await;
+    let failing = Receiver::start(Answer::Status(500)).await;
+    let allow = format!("{},{}", hanging.allowlist_entry(), failing.allowlist_entry());
+    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &allow), ("WEBHOOK_TIMEOUT_SECS", "60")]).await;
+    let gauges = || async {
+        let text = app
+            .client()
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let queue =
+            ["wait", "active", "delayed"].map(|s| metric(&text, &format!(r#"hub_notify_queue_jobs{{state="{s}"}}"#)));
+        let rows =
+            ["pending", "sending"].map(|s| metric(&text, &format!(r#"hub_notify_outbox_unfinished{{status="{s}"}}"#)));
+        (queue, rows)
+    };
+    for (url, key) in [(hanging.url(), "g-hang"), (failing.url(), "g-fail")] {
+        app.state
+            .deliveries
+            .raise(&notification(NotificationKind::CostAlert, &url, key))
+            .await
+            .unwrap();
+    }
+    // No worker yet: both wait, neither row has been attempted.
+    assert_eq!(gauges().await, ([2.0, 0.0, 0.0], [2.0, 0.0]));
+
+    let _engine = app.start_engine();
+    // One held by its receiver (active), one waiting for its retry (delayed); both rows sending.
+    eventually(Duration::from_secs(10), "one active and one delayed job", || async {
+        let g = gauges().await;
+        (g == ([0.0, 1.0, 1.0], [0.0, 2.0])).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn metrics_token_guards_the_endpoint_when_set() {
     let app = TestApp::spawn_with(&[("METRICS_TOKEN", "scrape-secret")]).await;
     let url = app.url("/metrics");
@@ -373,8 +414,12 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
         .id();
     outbox.mark_enqueued(lost).await.unwrap();
 
-    let sweeper = server::sweeper::Sweeper::new(app.state.deliveries.clone(), Duration::from_secs(86_400))
-        .with_idle_after(Duration::from_millis(200));
+    let sweeper = server::sweeper::Sweeper::new(
+        app.state.deliveries.clone(),
+        Duration::from_secs(86_400),
+        app.state.metrics.clone(),
+    )
+    .with_idle_after(Duration::from_millis(200));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sweep = sweeper.sweep().await.unwrap();
     assert_eq!((sweep.enqueued, sweep.requeued), (1, 1));
@@ -386,6 +431,47 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
     wait_for_status(&app, unqueued, "delivered", Duration::from_secs(10)).await;
     wait_for_status(&app, lost, "delivered", Duration::from_secs(10)).await;
     assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_row_whose_last_attempt_never_ended_is_failed_without_another_call() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_for(&receiver).await;
+    let outbox = app.state.deliveries.outbox();
+    let id = outbox
+        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "spent"))
+        .await
+        .unwrap()
+        .id();
+    // Four attempts started, the last by a worker that died mid-send (no outcome recorded);
+    // its job comes back, as after a crash or a Redis that lost its data.
+    sqlx::query("UPDATE notification_deliveries SET status = 'sending', attempts = 4 WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(app.state.deliveries.enqueue(id).await);
+    let _engine = app.start_engine();
+    let (_, attempts, last_error) = wait_for_status(&app, id, "failed", Duration::from_secs(10)).await;
+    assert_eq!(attempts, 4, "no fifth attempt");
+    assert!(last_error.unwrap().contains("without an outcome"));
+    assert!(receiver.received().is_empty(), "the receiver got no fifth call");
+    let text = app
+        .client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            r#"hub_notify_deliveries_total{kind="costAlert",outcome="failed"}"#
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -482,8 +568,12 @@ async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_
         "no webhook attempt was made"
     );
 
-    let sweeper = server::sweeper::Sweeper::new(app.state.deliveries.clone(), Duration::from_secs(86_400))
-        .with_idle_after(Duration::ZERO);
+    let sweeper = server::sweeper::Sweeper::new(
+        app.state.deliveries.clone(),
+        Duration::from_secs(86_400),
+        app.state.metrics.clone(),
+    )
+    .with_idle_after(Duration::ZERO);
     let sweep = sweeper.sweep().await.unwrap();
     assert_eq!((sweep.retried, sweep.failed), (1, 0), "{sweep:?}");
     let _engine = app.start_engine();
@@ -536,6 +626,19 @@ async fn a_burst_to_one_webhook_waits_for_its_rate_limit_without_spending_attemp
         panic!("queued")
     };
     wait_for_status(&app, other, "delivered", Duration::from_secs(2)).await;
+    // A row waiting for its budget has had no attempt: it reads pending, not sending.
+    eventually(Duration::from_secs(5), "a row given back its attempt", || async {
+        let given_back: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM notification_deliveries
+              WHERE id = ANY($1) AND status = 'pending' AND attempts = 0 AND updated_at > created_at",
+        )
+        .bind(&ids)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        (given_back > 0).then_some(())
+    })
+    .await;
     for id in &ids {
         let (_, attempts, last_error) = wait_for_status(&app, *id, "delivered", Duration::from_secs(15)).await;
         assert_eq!((attempts, last_error), (1, None), "the waits are not attempts");

@@ -68,7 +68,9 @@ async fn a_job_of_a_killed_worker_is_delivered_after_its_lock_expires() {
     // The first call hangs: the worker that makes it is mid-job when it is killed.
     let receiver = Receiver::start(Answer::SlowFirst(Duration::from_secs(120))).await;
     let app = producer(&redis, &receiver).await;
-    let lock = [("DELIVERY_LOCK_TTL_SECS", "2")];
+    // The webhook timeout outlasts the test: the first attempt ends by the kill, never by
+    // timing out into a retry (a slow start of the second process must not change that).
+    let lock = [("DELIVERY_LOCK_TTL_SECS", "2"), ("WEBHOOK_TIMEOUT_SECS", "120")];
     let mut first = start_server(&app, &redis, &receiver, &lock).await;
 
     let Raised::Queued(id) = app

@@ -43,6 +43,9 @@ async fn each_failure_has_its_class() {
         (Answer::Status(503), "http_status"),
         (Answer::Slow(Duration::from_secs(3)), "timeout"),
         (Answer::Redirect("http://example.com/"), "redirect"),
+        // What a receiver says is kept as the last error: an echoed key is masked.
+        (Answer::EchoInBody(502), "http_status"),
+        (Answer::EchoInErrmsg, "errcode"),
     ];
     for (answer, class) in cases {
         receiver.set_answer(answer.clone());
@@ -53,6 +56,14 @@ async fn each_failure_has_its_class() {
             "no webhook key in errors: {err}"
         );
     }
+    receiver.set_answer(Answer::EchoInErrmsg);
+    assert_eq!(
+        sender.send_markdown(&receiver.url(), "x").await.unwrap_err(),
+        SendError::ErrCode {
+            errcode: 93000,
+            errmsg: "invalid webhook url /cgi-bin/webhook/send?key=***".into()
+        }
+    );
     receiver.set_answer(Answer::ErrCode(93000, "invalid webhook url"));
     assert_eq!(
         sender.send_markdown(&receiver.url(), "x").await.unwrap_err(),

@@ -87,7 +87,8 @@ impl DeliveryQuery {
         (status = 200, body = DeliveryPage),
         (status = 400, body = ValidationErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
+        (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_deliveries(
     _: AdminCaller,

@@ -108,7 +108,8 @@ pub async fn session(Caller(user): Caller) -> Json<CurrentUser> {
 
 /// The users known here (gateway ids), without key material.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    responses((status = 200, body = Vec<UserSummary>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = Vec<UserSummary>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_users(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<UserSummary>>, ApiError> {
     crate::users::list(&state.db)

@@ -34,7 +34,8 @@ pub(super) fn validation_error(error: impl Into<String>, fields: BTreeMap<String
 
 /// The saved settings (created with the defaults on first read).
 #[utoipa::path(get, path = "/api/v1/notifications/settings", tag = "notifications",
-    responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_settings(
     _: AdminCaller,
@@ -56,7 +57,8 @@ pub async fn get_settings(
         (status = 200, body = NotificationSettings),
         (status = 400, body = ValidationErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
+        (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_settings(
     AdminCaller(admin): AdminCaller,
@@ -170,7 +172,8 @@ pub async fn test_webhook(
         (status = 400, description = "unknown type", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 409, description = "the kind is off (master switch, its switch, or no webhook URL)", body = ErrorBody)),
+        (status = 409, description = "the kind is off (master switch, its switch, or no webhook URL)", body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run_now(
     AdminCaller(admin): AdminCaller,

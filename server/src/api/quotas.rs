@@ -4,8 +4,9 @@
 //! 用户 and 供应商 pages (`usage_directory`).
 use std::collections::BTreeMap;
 
+use app::notifications::FieldProblem;
 use app::usage::{BreakerConfig, ProviderInput, UserQuotaInput};
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -76,11 +77,85 @@ fn text(amount: Option<Decimal>) -> Option<String> {
     amount.map(|a| a.to_string())
 }
 
-/// The body, or the 400 message for one that is not the expected JSON.
-fn body_or_message<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, String> {
-    body.map(|Json(b)| b)
-        .map_err(|r| format!("invalid JSON body: {}", r.body_text()))
+/// What a field of the body must be.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// A quota: a JSON number or `null` (absent = `null`).
+    AmountOrNull,
+    /// A required whole number.
+    Integer,
+    /// A required object.
+    Object,
 }
+
+/// One message per field whose JSON type is wrong (`"5"`, `1.5`, `1e40`, a missing object), so
+/// a wrongly typed body gets the same field errors as an out-of-range one.
+fn type_errors(body: &serde_json::Value, fields: &[(&str, Expect)]) -> BTreeMap<String, String> {
+    use serde_json::Value;
+    let mut errors = BTreeMap::new();
+    for (path, expect) in fields {
+        let value = path.split('.').try_fold(body, |v, part| v.get(part));
+        let problem = match (expect, value) {
+            (Expect::AmountOrNull, None | Some(Value::Null)) => None,
+            (Expect::AmountOrNull, Some(Value::Number(n))) => {
+                // Checked here too, so these fields are reported beside mistyped others.
+                let text = n.to_string();
+                let parsed = text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text));
+                match parsed {
+                    Ok(amount) => app::usage::check_amount(&amount.normalize().to_string())
+                        .err()
+                        .map(|p| p.to_string()),
+                    Err(_) => Some(FieldProblem::Amount.to_string()),
+                }
+            }
+            (Expect::AmountOrNull, Some(_)) => Some("must be a number or null".to_owned()),
+            (Expect::Integer, Some(Value::Number(n))) if n.is_i64() => None,
+            (Expect::Integer, Some(Value::Number(_))) => Some(FieldProblem::NotANumber.to_string()),
+            (Expect::Object, Some(Value::Object(_))) => None,
+            (_, None) => Some("is required".to_owned()),
+            (Expect::Integer, Some(_)) => Some(FieldProblem::NotANumber.to_string()),
+            (Expect::Object, Some(_)) => Some("must be an object".to_owned()),
+        };
+        if let Some(problem) = problem {
+            errors.insert((*path).to_owned(), problem);
+        }
+    }
+    errors
+}
+
+/// The typed body, or the 400 for one that is not: field errors for wrongly typed fields, a
+/// message for anything else (not JSON, not an object, an unknown field).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    fields: &[(&str, Expect)],
+) -> Result<T, (String, BTreeMap<String, String>)> {
+    let invalid = |e: serde_json::Error| (format!("invalid JSON body: {e}"), BTreeMap::new());
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(("the body must be a JSON object".into(), BTreeMap::new()));
+    }
+    let errors = type_errors(&value, fields);
+    if !errors.is_empty() {
+        return Err(("invalid field types".into(), errors));
+    }
+    serde_json::from_value(value).map_err(invalid)
+}
+
+const USER_FIELDS: &[(&str, Expect)] = &[
+    ("limit5hUsd", Expect::AmountOrNull),
+    ("limitDailyUsd", Expect::AmountOrNull),
+    ("limitWeeklyUsd", Expect::AmountOrNull),
+    ("limitMonthlyUsd", Expect::AmountOrNull),
+];
+
+const PROVIDER_FIELDS: &[(&str, Expect)] = &[
+    ("limitWeeklyUsd", Expect::AmountOrNull),
+    ("limitMonthlyUsd", Expect::AmountOrNull),
+    ("circuitBreaker", Expect::Object),
+    ("circuitBreaker.failureThreshold", Expect::Integer),
+    ("circuitBreaker.openDurationMs", Expect::Integer),
+    ("circuitBreaker.halfOpenSuccessThreshold", Expect::Integer),
+];
 
 /// Sets a user's quotas (the user must exist: users come from ingest or create-user).
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users",
@@ -91,17 +166,13 @@ fn body_or_message<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, String>
         (status = 400, body = ValidationErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_user(
-    _: AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    body: Result<Json<UserQuotas>, JsonRejection>,
-) -> Response {
-    let q = match body_or_message(body) {
+pub async fn put_user(_: AdminCaller, State(state): State<AppState>, Path(id): Path<i64>, body: Bytes) -> Response {
+    let q: UserQuotas = match parse_body(&body, USER_FIELDS) {
         Ok(q) => q,
-        Err(message) => return validation_error(message, BTreeMap::new()),
+        Err((message, fields)) => return validation_error(message, fields),
     };
     let input = UserQuotaInput {
         limit_5h_usd: text(q.limit5h_usd),
@@ -125,17 +196,13 @@ pub async fn put_user(
         (status = 400, body = ValidationErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_provider(
-    _: AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    body: Result<Json<ProviderSettings>, JsonRejection>,
-) -> Response {
-    let p = match body_or_message(body) {
+pub async fn put_provider(_: AdminCaller, State(state): State<AppState>, Path(id): Path<i64>, body: Bytes) -> Response {
+    let p: ProviderSettings = match parse_body(&body, PROVIDER_FIELDS) {
         Ok(p) => p,
-        Err(message) => return validation_error(message, BTreeMap::new()),
+        Err((message, fields)) => return validation_error(message, fields),
     };
     let cb = &p.circuit_breaker;
     let input = ProviderInput {

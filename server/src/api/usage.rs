@@ -56,7 +56,8 @@ impl<S: Send + Sync> FromRequestParts<S> for GatewayOrAdmin {
         (status = 200, description = "what was stored, ignored as a repeat, or rejected", body = IngestReport),
         (status = 400, description = "not a batch (or more than 5,000 events)", body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
+        (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ingest(
     _: Gateway,
@@ -92,7 +93,8 @@ pub async fn ingest(
     responses(
         (status = 200, body = CircuitStatus),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
+        (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn circuit(
     _: GatewayOrAdmin,

@@ -30,6 +30,10 @@ pub enum Answer {
     /// The first request of each idempotency key is answered only after this long; later
     /// ones at once.
     SlowFirst(Duration),
+    /// This status with a text body quoting the request's path and query (a proxy's page).
+    EchoInBody(u16),
+    /// 200 with a non-zero errcode whose errmsg quotes the request's path and query.
+    EchoInErrmsg,
 }
 
 #[derive(Clone, Debug)]
@@ -121,6 +125,7 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
         seen
     };
     let answer = shared.answer.lock().unwrap().clone();
+    let requested = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
     match answer {
         Answer::Ok => axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response(),
         Answer::ErrCode(code, msg) => axum::Json(serde_json::json!({"errcode": code, "errmsg": msg})).into_response(),
@@ -135,6 +140,15 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
         Answer::SlowFirst(delay) if seen_before == 0 => {
             tokio::time::sleep(delay).await;
             axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+        }
+        Answer::EchoInBody(code) => (
+            StatusCode::from_u16(code).unwrap(),
+            format!("no route for POST {requested}"),
+        )
+            .into_response(),
+        Answer::EchoInErrmsg => {
+            axum::Json(serde_json::json!({"errcode": 93000, "errmsg": format!("invalid webhook url {requested}")}))
+                .into_response()
         }
         Answer::FailFirst(_) | Answer::SlowFirst(_) => {
             axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
