@@ -29,6 +29,11 @@ test("立即发送 sends the leaderboard, and 投递记录 shows it delivered", 
   const saved = await api("PUT", "/api/v1/notifications/settings", adminToken, settings({ board: hookUrl("ok", key) }));
   expect(saved.status).toBe(200);
 
+  // The newest leaderboard delivery before this send: the row this test looks for is newer.
+  const before = await api("GET", "/api/v1/notifications/deliveries?kind=dailyLeaderboard&limit=1", adminToken);
+  expect(before.status).toBe(200);
+  const newestBefore: number = before.json.items[0]?.id ?? 0;
+
   await signIn(page, adminToken);
   await page.goto("/settings/notifications");
   await waitForHydration(page);
@@ -45,6 +50,8 @@ test("立即发送 sends the leaderboard, and 投递记录 shows it delivered", 
   const newest = page.getByTestId("delivery-row").first();
   await expect(newest).toHaveAttribute("data-kind", "dailyLeaderboard");
   await expect(newest).toHaveAttribute("data-status", "delivered");
+  expect(Number(await newest.getAttribute("data-id")), "the row of this send").toBeGreaterThan(newestBefore);
+  await expect(newest.getByTestId("delivery-target")).toHaveText(new URL(hookUrl("ok", key)).origin);
   await expect(page.getByTestId("deliveries-table")).not.toContainText(key);
   expect(errors).toEqual([]);
 });

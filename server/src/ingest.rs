@@ -58,6 +58,9 @@ impl UsageEvent {
             let n = value.trim().chars().count();
             if n == 0 || n > MAX_TEXT {
                 Err(format!("{name} must be 1 to {MAX_TEXT} characters"))
+            } else if value.contains('\0') {
+                // PostgreSQL text cannot hold NUL: the batch's one statement would fail whole.
+                Err(format!("{name} must not contain NUL characters"))
             } else {
                 Ok(())
             }
@@ -138,7 +141,12 @@ pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEve
                 e.request_id = e.request_id.trim().to_owned();
                 e.user_name = e.user_name.trim().to_owned();
                 e.provider_name = e.provider_name.trim().to_owned();
-                e.error = e.error.map(|m| m.chars().take(MAX_ERROR_TEXT).collect());
+                e.model = e.model.trim().to_owned();
+                // The error is the upstream's free text, kept for people to read: a NUL in it
+                // is dropped rather than the event.
+                e.error = e
+                    .error
+                    .map(|m| m.chars().filter(|c| *c != '\0').take(MAX_ERROR_TEXT).collect());
                 Ok(e)
             });
         match event {

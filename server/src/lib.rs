@@ -12,6 +12,7 @@ pub mod cost_alert;
 pub mod db;
 pub mod delivery;
 pub mod demo;
+pub mod fire_claims;
 pub mod health;
 pub mod http;
 pub mod ingest;

@@ -1,7 +1,8 @@
 //! One run of a scheduled notification — the daily leaderboard or the cost check — whether the
 //! scheduler fired it or an admin pressed 立即发送: the same path, with the switches checked
 //! again at run time. A scheduled fire is claimed in Redis under an id made of the kind and the
-//! fire minute, so of several instances exactly one runs it.
+//! fire minute ([`crate::fire_claims`]), so of several instances exactly one runs it, and one
+//! whose run did not finish is taken over by a later tick.
 use std::time::Duration;
 
 use app::notifications::{NotificationKind, NotificationSettings};
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::cost_alert::{window_key, CostChecker, Overrun};
 use crate::delivery::{Deliveries, Raised};
+use crate::fire_claims::{Claim, FireClaims};
 use crate::outbox::NewDelivery;
 use crate::redis::Keys;
 use crate::templates;
@@ -22,6 +24,9 @@ use crate::templates;
 pub enum Trigger {
     /// The scheduler's fire at this minute.
     Scheduled(DateTime<Utc>),
+    /// A past fire that was claimed but whose run did not finish (its instance died, or every
+    /// retry failed): taken over, never started late.
+    Overdue(DateTime<Utc>),
     /// 立即发送.
     Manual,
 }
@@ -56,10 +61,9 @@ pub enum RunError {
 #[derive(Clone)]
 pub struct Runs {
     db: PgPool,
-    redis: Pool,
-    keys: Keys,
     deliveries: Deliveries,
     costs: CostChecker,
+    claims: FireClaims,
     timezone: Tz,
 }
 
@@ -68,12 +72,15 @@ impl Runs {
         let costs = CostChecker::new(db.clone(), redis.clone(), keys.clone());
         Runs {
             db,
-            redis,
-            keys,
             deliveries,
             costs,
+            claims: FireClaims::new(redis, keys),
             timezone,
         }
+    }
+
+    pub fn claims(&self) -> &FireClaims {
+        &self.claims
     }
 
     pub fn timezone(&self) -> Tz {
@@ -100,8 +107,10 @@ impl Runs {
             return Ok(skipped("disabled"));
         };
         let url = url.to_owned();
-        let Trigger::Scheduled(fire) = trigger else {
-            return self.execute(kind, &settings, &url, trigger, now).await;
+        let (fire, fresh) = match trigger {
+            Trigger::Manual => return self.execute(kind, &settings, &url, trigger, now).await,
+            Trigger::Scheduled(fire) => (fire, true),
+            Trigger::Overdue(fire) => (fire, false),
         };
         let due = crate::scheduler::plan(&settings)
             .iter()
@@ -109,24 +118,27 @@ impl Runs {
         if !due {
             return Ok(skipped("not due under the saved settings"));
         }
-        let claim = self.keys.key(&["fire", kind.key(), &fire.timestamp().to_string()]);
-        let claimed: Option<String> = self
-            .redis
-            .set(
-                claim,
-                "1",
-                Some(Expiration::EX(2 * 86_400)),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
-        if claimed.is_none() {
+        let (claim, lease) = self.claims.claim(kind, fire, fresh).await?;
+        let Some(lease) = lease else {
             return Ok(skipped("claimed elsewhere"));
+        };
+        if claim == Claim::TakenOver {
+            tracing::warn!(kind = kind.key(), %fire, "taking over a scheduled run that did not finish");
         }
-        crate::retry::with_backoff("scheduled run", 4, Duration::from_secs(1), || {
+        let result = crate::retry::with_backoff("scheduled run", 4, Duration::from_secs(1), || {
             self.execute(kind, &settings, &url, trigger, now)
         })
-        .await
+        .await;
+        // If ending the claim fails, its lease lapses: a later tick runs the fire again, which
+        // the notifications' idempotency keys make harmless.
+        let ended = match result {
+            Ok(_) => self.claims.finish(lease).await,
+            Err(_) => self.claims.release(lease).await,
+        };
+        if let Err(e) = ended {
+            tracing::warn!(kind = kind.key(), %fire, error = %e, "cannot record the end of a scheduled run");
+        }
+        result
     }
 
     async fn execute(
@@ -140,12 +152,17 @@ impl Runs {
         let local_now = now.with_timezone(&self.timezone);
         match kind {
             NotificationKind::DailyLeaderboard => {
-                let day = crate::leaderboard::report_day(now, self.timezone);
+                // A fire reports the day before its own minute, even when taken over later.
+                let as_of = match trigger {
+                    Trigger::Scheduled(fire) | Trigger::Overdue(fire) => fire,
+                    Trigger::Manual => now,
+                };
+                let day = crate::leaderboard::report_day(as_of, self.timezone);
                 let board =
                     crate::leaderboard::compute(&self.db, day, i64::from(settings.daily_leaderboard.top_n), local_now)
                         .await?;
                 let dedup_key = match trigger {
-                    Trigger::Scheduled(fire) => format!("leaderboard:{}", fire.timestamp()),
+                    Trigger::Scheduled(fire) | Trigger::Overdue(fire) => format!("leaderboard:{}", fire.timestamp()),
                     Trigger::Manual => format!("leaderboard:manual:{}", uuid::Uuid::new_v4().simple()),
                 };
                 let raised = self

@@ -18,10 +18,14 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::AppEnv;
 use crate::runs::{RunReport, Runs, Trigger};
+
 /// How often an instance compares its schedule with the saved settings. A fire is checked
 /// against the saved settings anyway (`Runs::run`); this is for an instance to pick up a job
 /// another instance's save added.
 pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How far back a tick looks for a fire that was claimed but not finished: a run that died or
+/// failed is retried every minute for this long, by whichever instance ticks first.
+pub const CATCH_UP_MINUTES: i64 = 15;
 
 /// One scheduled job of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,16 +229,31 @@ impl Scheduler {
         reports
     }
 
-    /// One cron wake-up of `job`: runs it if it is due at the minute containing `now`.
+    /// One cron wake-up of `job`: runs it if it is due at the minute containing `now`, or else
+    /// takes over its latest fire of the last [`CATCH_UP_MINUTES`] if that was claimed and never
+    /// finished.
     async fn fire(&self, job: &PlannedJob, now: DateTime<Utc>) -> Option<RunReport> {
         let minute = minute_of(now);
-        if !job.due(minute, self.runs.timezone()) {
-            return None;
-        }
+        let timezone = self.runs.timezone();
         let kind = job.kind();
-        match self.runs.run(kind, Trigger::Scheduled(minute), now).await {
+        let trigger = if job.due(minute, timezone) {
+            Trigger::Scheduled(minute)
+        } else {
+            let past = (1..=CATCH_UP_MINUTES)
+                .map(|m| minute - chrono::Duration::minutes(m))
+                .find(|t| job.due(*t, timezone))?;
+            match self.runs.claims().unfinished(kind, past).await {
+                Ok(true) => Trigger::Overdue(past),
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::debug!(kind = kind.key(), error = %e, "cannot look for an unfinished fire");
+                    return None;
+                }
+            }
+        };
+        match self.runs.run(kind, trigger, now).await {
             Ok(report) => {
-                tracing::info!(kind = kind.key(), ?report, "scheduled run");
+                tracing::info!(kind = kind.key(), ?trigger, ?report, "scheduled run");
                 Some(report)
             }
             Err(e) => {
@@ -251,8 +270,15 @@ impl Scheduler {
         planned: &[PlannedJob],
     ) -> Result<(), tokio_cron_scheduler::JobSchedulerError> {
         if let Some(cron) = state.cron.as_ref() {
-            for (_, id) in state.jobs.drain(..) {
-                cron.remove(&id).await?;
+            let mut registered = std::mem::take(&mut state.jobs).into_iter();
+            while let Some((job, id)) = registered.next() {
+                if let Err(e) = cron.remove(&id).await {
+                    // Still registered: keep tracking it and the rest, so the next rebuild
+                    // removes them (a stray fire meanwhile is refused by `Runs::run`).
+                    state.jobs.push((job, id));
+                    state.jobs.extend(registered);
+                    return Err(e);
+                }
             }
         }
         if planned.is_empty() {

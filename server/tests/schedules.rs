@@ -63,6 +63,29 @@ async fn run_now(app: &TestApp, kind: &str) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
+/// A cost check as of `now` (the clock injected, so no test depends on the hour it runs at),
+/// through the path 立即发送 takes.
+async fn check_costs_at(app: &TestApp, now: DateTime<Utc>) -> server::runs::RunReport {
+    app.state
+        .runs
+        .run(
+            app::notifications::NotificationKind::CostAlert,
+            server::runs::Trigger::Manual,
+            now,
+        )
+        .await
+        .unwrap()
+}
+
+/// Noon yesterday in Shanghai: a minute before it is in the same day, week and month.
+fn yesterday_noon() -> DateTime<Utc> {
+    local(
+        Utc::now().with_timezone(&Shanghai).date_naive().pred_opt().unwrap(),
+        12,
+        0,
+    )
+}
+
 async fn contents(receiver: &Receiver, n: usize) -> Vec<String> {
     let got = eventually(Duration::from_secs(10), &format!("{n} messages"), || async {
         let got = receiver.received();
@@ -155,7 +178,7 @@ async fn cost_alerts_fire_once_per_window_and_level() {
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
     app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
-    let now = Utc::now();
+    let now = yesterday_noon();
     ingest(
         &app,
         vec![event("u1", (1, "张三"), 1, "8.5", now - chrono::Duration::minutes(1))],
@@ -170,9 +193,8 @@ async fn cost_alerts_fire_once_per_window_and_level() {
         .await
         .unwrap();
 
-    let (status, report) = run_now(&app, "costAlert").await;
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["overThreshold"], 2, "{report}");
+    let report = check_costs_at(&app, now).await;
+    assert_eq!(report.over_threshold, Some(2), "{report:?}");
     let first = alerts(&receiver, 2).await;
     assert_eq!(
         receiver.received().len(),
@@ -197,16 +219,16 @@ async fn cost_alerts_fire_once_per_window_and_level() {
     );
 
     // Still high, same level: quiet.
-    let (_, again) = run_now(&app, "costAlert").await;
-    assert_eq!(again["deliveries"].as_array().unwrap().len(), 0, "{again}");
+    let again = check_costs_at(&app, now + chrono::Duration::minutes(10)).await;
+    assert_eq!(again.deliveries.len(), 0, "{again:?}");
     // The user reaches the next level: alerted again.
     ingest(
         &app,
         vec![event("u2", (1, "张三"), 1, "0.6", now - chrono::Duration::minutes(1))],
     )
     .await;
-    let (_, higher) = run_now(&app, "costAlert").await;
-    assert_eq!(higher["deliveries"].as_array().unwrap().len(), 1, "{higher}");
+    let higher = check_costs_at(&app, now + chrono::Duration::minutes(20)).await;
+    assert_eq!(higher.deliveries.len(), 1, "{higher:?}");
     let third = alerts(&receiver, 3).await;
     assert!(
         third[2].contains("**91.0%** 🔴") && third[2].contains("统计周期: 今日"),
@@ -221,7 +243,11 @@ async fn the_rolling_five_hours_count_the_partial_first_bucket() {
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
     app.save_settings(&settings(true, &receiver.url(), "09:00", 50)).await;
-    let now = Utc::now();
+    // 7.5 minutes into a quarter hour, so the window's start falls inside a bucket (rollup
+    // buckets are quarter hours; the partial one is read from raw rows). Recent: buckets older
+    // than 6 h are pruned.
+    let quarter = |t: DateTime<Utc>| t - chrono::Duration::seconds(t.timestamp().rem_euclid(900));
+    let now = quarter(Utc::now() - chrono::Duration::minutes(8)) + chrono::Duration::seconds(450);
     ingest(
         &app,
         vec![
@@ -235,8 +261,8 @@ async fn the_rolling_five_hours_count_the_partial_first_bucket() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (_, report) = run_now(&app, "costAlert").await;
-    assert_eq!(report["overThreshold"], 1, "{report}");
+    let report = check_costs_at(&app, now).await;
+    assert_eq!(report.over_threshold, Some(1), "{report:?}");
     let content = contents(&receiver, 1).await.remove(0);
     assert!(
         content.contains("当前消费: $3.0000") && content.contains("统计周期: 5 小时"),
@@ -393,7 +419,8 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
     app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
-    let at = Utc::now() - chrono::Duration::minutes(2);
+    let now = yesterday_noon();
+    let at = now - chrono::Duration::minutes(2);
     let events: Vec<Value> = (1..=40)
         .map(|u| event(&format!("w{u}"), (u, &format!("用户{u}")), 1, "9", at))
         .collect();
@@ -403,12 +430,12 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (_, report) = run_now(&app, "costAlert").await;
-    assert_eq!(report["overThreshold"], 39, "{report}");
-    let messages = report["deliveries"].as_array().unwrap().len();
+    let report = check_costs_at(&app, now).await;
+    assert_eq!(report.over_threshold, Some(39), "{report:?}");
+    let messages = report.deliveries.len();
     assert!(
         (2..39).contains(&messages),
-        "39 alerts in a few messages, not 39: {report}"
+        "39 alerts in a few messages, not 39: {report:?}"
     );
     let all = alerts(&receiver, 39).await;
     assert_eq!(all.len(), 39);
@@ -556,4 +583,114 @@ async fn a_new_window_alerts_again() {
         "{}",
         messages[1]
     );
+}
+
+/// A calendar window of `limit_column` starts at `start` (local midnight) in APP_TIMEZONE: spend
+/// of the minute before is outside it, and inside the window that ends there.
+async fn window_starts_at(limit_column: &str, period: &str, start: DateTime<Utc>) {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
+    ingest(
+        &app,
+        vec![event(
+            "edge",
+            (11, "孙十"),
+            1,
+            "9",
+            start - chrono::Duration::minutes(10),
+        )],
+    )
+    .await;
+    sqlx::query(&format!("UPDATE users SET {limit_column} = 10 WHERE id = 11"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let after = check_costs_at(&app, start + chrono::Duration::minutes(10)).await;
+    assert_eq!(after.over_threshold, Some(0), "a new {period}: {after:?}");
+    let before = check_costs_at(&app, start - chrono::Duration::minutes(1)).await;
+    assert_eq!(
+        (before.over_threshold, before.deliveries.len()),
+        (Some(1), 1),
+        "{before:?}"
+    );
+    let content = contents(&receiver, 1).await.remove(0);
+    assert!(content.contains(&format!("统计周期: {period}")), "{content}");
+}
+
+#[tokio::test]
+async fn weeks_start_on_monday_at_midnight_in_app_timezone() {
+    use chrono::Datelike;
+    // The latest Monday at least a day ago (its Sunday evening must be in the past).
+    let mut monday = Utc::now().with_timezone(&Shanghai).date_naive().pred_opt().unwrap();
+    while monday.weekday() != chrono::Weekday::Mon {
+        monday = monday.pred_opt().unwrap();
+    }
+    window_starts_at("limit_weekly_usd", "本周", local(monday, 0, 0)).await;
+}
+
+#[tokio::test]
+async fn months_start_on_the_first_at_midnight_in_app_timezone() {
+    use chrono::Datelike;
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let first = today.with_day(1).unwrap();
+    window_starts_at("limit_monthly_usd", "本月", local(first, 0, 0)).await;
+}
+
+#[tokio::test]
+async fn a_fire_whose_run_did_not_finish_is_taken_over_by_a_later_tick_once() {
+    use app::notifications::NotificationKind::DailyLeaderboard;
+    use server::fire_claims::Claim;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
+    let _engine = app.start_engine();
+    let mut s = settings(true, &receiver.url(), "21:15", 80);
+    s["costAlert"]["enabled"] = json!(false);
+    app.save_settings(&s).await;
+    let scheduler = app.state.settings.scheduler();
+    let claims = app.state.runs.claims();
+    let today = Utc::now().with_timezone(&Shanghai).date_naive();
+    let fire = local(today, 21, 15);
+
+    // An instance claimed the fire, and its run ended without raising anything (every retry
+    // failed; a crash leaves the same state once its lease lapses).
+    let (claim, lease) = claims.claim(DailyLeaderboard, fire, true).await.unwrap();
+    assert_eq!(claim, Claim::Fresh);
+    assert_eq!(
+        claims.claim(DailyLeaderboard, fire, true).await.unwrap().0,
+        Claim::NotOurs,
+        "held while its lease lives"
+    );
+    claims.release(lease.unwrap()).await.unwrap();
+    assert!(claims.unfinished(DailyLeaderboard, fire).await.unwrap());
+
+    // Three minutes later a tick of any instance takes it over, as the 21:15 fire.
+    let reports = scheduler.tick(fire + chrono::Duration::minutes(3)).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].1.deliveries.len(), 1, "{reports:?}");
+    let content = contents(&receiver, 1).await.remove(0);
+    assert!(content.starts_with("## 今日用户消费排行榜"), "{content}");
+    // Finished now: neither a later tick nor the twin runs it again.
+    assert!(!claims.unfinished(DailyLeaderboard, fire).await.unwrap());
+    assert!(scheduler.tick(fire + chrono::Duration::minutes(4)).await.is_empty());
+    let twin = app.twin().await;
+    twin.state.settings.rebuild_schedule().await.unwrap();
+    let again = twin.state.settings.scheduler().tick(fire).await;
+    assert_eq!(again[0].1.skipped.as_deref(), Some("claimed elsewhere"));
+
+    // A past fire nobody claimed is not started late (a save may just have scheduled it).
+    let tomorrow = fire + chrono::Duration::days(1);
+    assert!(scheduler.tick(tomorrow + chrono::Duration::minutes(2)).await.is_empty());
+    // Nor is one older than the catch-up window.
+    let (_, lease) = claims.claim(DailyLeaderboard, tomorrow, true).await.unwrap();
+    claims.release(lease.unwrap()).await.unwrap();
+    let late = server::scheduler::CATCH_UP_MINUTES + 1;
+    assert!(scheduler
+        .tick(tomorrow + chrono::Duration::minutes(late))
+        .await
+        .is_empty());
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1);
 }

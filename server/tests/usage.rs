@@ -49,6 +49,53 @@ async fn circuit(app: &TestApp, provider_id: i64) -> Value {
 }
 
 #[tokio::test]
+async fn text_the_database_cannot_store_is_rejected_per_event_not_per_batch() {
+    let app = TestApp::spawn().await;
+    // At the limit once trimmed: stored trimmed (untrimmed it would break the column's check).
+    let mut padded = event("t1", 1, true);
+    padded["model"] = json!(format!("{}  ", "m".repeat(200)));
+    let mut nul_model = event("t2", 1, true);
+    nul_model["model"] = json!("claude\u{0}sonnet");
+    let mut nul_name = event("t3", 1, true);
+    nul_name["userName"] = json!("张\u{0}三");
+    // The upstream's error text is kept without its NUL: the outcome still counts.
+    let mut nul_error = event("t4", 1, false);
+    nul_error["error"] = json!("bad\u{0}gateway");
+    let (status, report) = post_usage(&app, INGEST_TOKEN, vec![padded, nul_model, nul_name, nul_error]).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (1, "model must not contain NUL characters".to_owned()),
+            (2, "userName must not contain NUL characters".to_owned())
+        ]
+    );
+    let stored: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT request_id, model, error_message FROM usage_records ORDER BY request_id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("t1".to_owned(), "m".repeat(200), None),
+            (
+                "t4".to_owned(),
+                "claude-sonnet-4".to_owned(),
+                Some("badgateway".to_owned())
+            )
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     let app = TestApp::spawn().await;
     let mut bad_cost = event("r3", 1, true);
@@ -415,6 +462,45 @@ async fn quotas_and_breaker_settings_are_set_by_admins_and_validated() {
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["fields"].as_object().unwrap().len(), 3, "{body}");
+    // Wrong JSON types are field errors too, never a bare 400.
+    let mistyped = json!({"limitWeeklyUsd": "100", "limitMonthlyUsd": 1e40,
+        "circuitBreaker": {"failureThreshold": 1.5, "openDurationMs": 1e20}});
+    let res = put("/api/v1/providers/4", mistyped, ADMIN_TOKEN).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        [
+            "circuitBreaker.failureThreshold",
+            "circuitBreaker.halfOpenSuccessThreshold",
+            "circuitBreaker.openDurationMs",
+            "limitMonthlyUsd",
+            "limitWeeklyUsd"
+        ],
+        "{body}"
+    );
+    assert_eq!(body["fields"]["circuitBreaker.halfOpenSuccessThreshold"], "is required");
+    let res = put(
+        "/api/v1/users/7",
+        json!({"limitDailyUsd": true, "limit5hUsd": 1e20}),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["fields"]["limitDailyUsd"].is_string() && body["fields"]["limit5hUsd"].is_string(),
+        "{body}"
+    );
+    let row_after: (i32, i64, i32) = sqlx::query_as(
+        "SELECT breaker_failure_threshold, breaker_open_duration_ms, breaker_half_open_success_threshold FROM providers WHERE id = 4",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(row_after, (3, 60000, 1), "nothing changed");
     assert_eq!(
         put("/api/v1/providers/4", provider, INGEST_TOKEN)
             .await
