@@ -252,6 +252,28 @@ async fn history_api_is_admin_only_and_documented() {
     assert!(doc["components"]["schemas"]["DeliveryPage"].is_object());
 }
 
+/// A cost alert written to the outbox only (not enqueued), as during a Redis outage.
+async fn outbox_row(app: &TestApp, receiver: &Receiver, key: &str) -> i64 {
+    app.state
+        .deliveries
+        .outbox()
+        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), key))
+        .await
+        .unwrap()
+        .id()
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    app.client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn metric(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
@@ -344,15 +366,7 @@ async fn metrics_report_queue_depth_and_unfinished_rows_by_state() {
     let allow = format!("{},{}", hanging.allowlist_entry(), failing.allowlist_entry());
     let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &allow), ("WEBHOOK_TIMEOUT_SECS", "60")]).await;
     let gauges = || async {
-        let text = app
-            .client()
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&app).await;
         let queue =
             ["wait", "active", "delayed"].map(|s| metric(&text, &format!(r#"hub_notify_queue_jobs{{state="{s}"}}"#)));
         let rows =
@@ -401,17 +415,9 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
     let app = app_for(&receiver).await;
     let outbox = app.state.deliveries.outbox();
     // Written while Redis was away: in the outbox only.
-    let unqueued = outbox
-        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "s1"))
-        .await
-        .unwrap()
-        .id();
+    let unqueued = outbox_row(&app, &receiver, "s1").await;
     // Enqueued, then Redis lost it (a restart of a Redis that keeps nothing).
-    let lost = outbox
-        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "s2"))
-        .await
-        .unwrap()
-        .id();
+    let lost = outbox_row(&app, &receiver, "s2").await;
     outbox.mark_enqueued(lost).await.unwrap();
 
     let sweeper = server::sweeper::Sweeper::new(
@@ -437,12 +443,7 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
 async fn a_row_whose_last_attempt_never_ended_is_failed_without_another_call() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_for(&receiver).await;
-    let outbox = app.state.deliveries.outbox();
-    let id = outbox
-        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), "spent"))
-        .await
-        .unwrap()
-        .id();
+    let id = outbox_row(&app, &receiver, "spent").await;
     // Four attempts started, the last by a worker that died mid-send (no outcome recorded);
     // its job comes back, as after a crash or a Redis that lost its data.
     sqlx::query("UPDATE notification_deliveries SET status = 'sending', attempts = 4 WHERE id = $1")
@@ -456,15 +457,7 @@ async fn a_row_whose_last_attempt_never_ended_is_failed_without_another_call() {
     assert_eq!(attempts, 4, "no fifth attempt");
     assert!(last_error.unwrap().contains("without an outcome"));
     assert!(receiver.received().is_empty(), "the receiver got no fifth call");
-    let text = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     assert_eq!(
         metric(
             &text,

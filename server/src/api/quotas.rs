@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use app::notifications::FieldProblem;
-use app::usage::{BreakerConfig, ProviderInput, UserQuotaInput};
+use app::usage::{
+    BreakerConfig, ProviderInput, UserQuotaInput, FAILURE_THRESHOLD_RANGE, HALF_OPEN_SUCCESS_RANGE,
+    OPEN_DURATION_MS_RANGE,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -82,45 +85,54 @@ fn text(amount: Option<Decimal>) -> Option<String> {
 enum Expect {
     /// A quota: a JSON number or `null` (absent = `null`).
     AmountOrNull,
-    /// A required whole number.
-    Integer,
+    /// A required whole number in this range.
+    Integer((i32, i32)),
     /// A required object.
     Object,
 }
 
-/// One message per field whose JSON type is wrong (`"5"`, `1.5`, `1e40`, a missing object), so
-/// a wrongly typed body gets the same field errors as an out-of-range one.
-fn type_errors(body: &serde_json::Value, fields: &[(&str, Expect)]) -> BTreeMap<String, String> {
+/// One message per invalid field, and whether any is mistyped (`"5"`, `1.5`, `1e40`, missing):
+/// a mistyped body cannot reach the shared validation, so its well-typed fields are checked
+/// here too and every field is reported at once.
+fn field_errors(body: &serde_json::Value, fields: &[(&str, Expect)]) -> (BTreeMap<String, String>, bool) {
     use serde_json::Value;
     let mut errors = BTreeMap::new();
+    let mut mistyped = false;
     for (path, expect) in fields {
         let value = path.split('.').try_fold(body, |v, part| v.get(part));
-        let problem = match (expect, value) {
-            (Expect::AmountOrNull, None | Some(Value::Null)) => None,
+        let (problem, typed) = match (expect, value) {
+            (Expect::AmountOrNull, None | Some(Value::Null)) => (None, true),
             (Expect::AmountOrNull, Some(Value::Number(n))) => {
-                // Checked here too, so these fields are reported beside mistyped others.
                 let text = n.to_string();
-                let parsed = text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text));
-                match parsed {
-                    Ok(amount) => app::usage::check_amount(&amount.normalize().to_string())
-                        .err()
-                        .map(|p| p.to_string()),
-                    Err(_) => Some(FieldProblem::Amount.to_string()),
+                match text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text)) {
+                    Ok(amount) => (
+                        app::usage::check_amount(&amount.normalize().to_string())
+                            .err()
+                            .map(|p| p.to_string()),
+                        true,
+                    ),
+                    Err(_) => (Some(FieldProblem::Amount.to_string()), false),
                 }
             }
-            (Expect::AmountOrNull, Some(_)) => Some("must be a number or null".to_owned()),
-            (Expect::Integer, Some(Value::Number(n))) if n.is_i64() => None,
-            (Expect::Integer, Some(Value::Number(_))) => Some(FieldProblem::NotANumber.to_string()),
-            (Expect::Object, Some(Value::Object(_))) => None,
-            (_, None) => Some("is required".to_owned()),
-            (Expect::Integer, Some(_)) => Some(FieldProblem::NotANumber.to_string()),
-            (Expect::Object, Some(_)) => Some("must be an object".to_owned()),
+            (Expect::AmountOrNull, Some(_)) => (Some("must be a number or null".to_owned()), false),
+            (Expect::Integer((min, max)), Some(Value::Number(n))) if n.is_i64() => {
+                let in_range = n
+                    .as_i64()
+                    .is_some_and(|v| (i64::from(*min)..=i64::from(*max)).contains(&v));
+                let problem = FieldProblem::OutOfRange { min: *min, max: *max };
+                ((!in_range).then(|| problem.to_string()), true)
+            }
+            (Expect::Object, Some(Value::Object(_))) => (None, true),
+            (_, None) => (Some("is required".to_owned()), false),
+            (Expect::Integer(_), Some(_)) => (Some(FieldProblem::NotANumber.to_string()), false),
+            (Expect::Object, Some(_)) => (Some("must be an object".to_owned()), false),
         };
+        mistyped |= !typed;
         if let Some(problem) = problem {
             errors.insert((*path).to_owned(), problem);
         }
     }
-    errors
+    (errors, mistyped)
 }
 
 /// The typed body, or the 400 for one that is not: field errors for wrongly typed fields, a
@@ -134,9 +146,10 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     if !value.is_object() {
         return Err(("the body must be a JSON object".into(), BTreeMap::new()));
     }
-    let errors = type_errors(&value, fields);
-    if !errors.is_empty() {
-        return Err(("invalid field types".into(), errors));
+    // Well typed: the shared validation (that of the pages) reports the values.
+    let (errors, mistyped) = field_errors(&value, fields);
+    if mistyped {
+        return Err(("invalid fields".into(), errors));
     }
     serde_json::from_value(value).map_err(invalid)
 }
@@ -152,9 +165,15 @@ const PROVIDER_FIELDS: &[(&str, Expect)] = &[
     ("limitWeeklyUsd", Expect::AmountOrNull),
     ("limitMonthlyUsd", Expect::AmountOrNull),
     ("circuitBreaker", Expect::Object),
-    ("circuitBreaker.failureThreshold", Expect::Integer),
-    ("circuitBreaker.openDurationMs", Expect::Integer),
-    ("circuitBreaker.halfOpenSuccessThreshold", Expect::Integer),
+    (
+        "circuitBreaker.failureThreshold",
+        Expect::Integer(FAILURE_THRESHOLD_RANGE),
+    ),
+    ("circuitBreaker.openDurationMs", Expect::Integer(OPEN_DURATION_MS_RANGE)),
+    (
+        "circuitBreaker.halfOpenSuccessThreshold",
+        Expect::Integer(HALF_OPEN_SUCCESS_RANGE),
+    ),
 ];
 
 /// Sets a user's quotas (the user must exist: users come from ingest or create-user).
