@@ -202,9 +202,18 @@ fn check_amounts<'a>(errors: &mut FieldErrors, fields: impl IntoIterator<Item = 
     }
 }
 
-fn check_range(errors: &mut FieldErrors, path: &str, value: i64, (min, max): (i32, i32)) {
-    if !(i64::from(min)..=i64::from(max)).contains(&value) {
-        errors.insert(path.into(), FieldProblem::OutOfRange { min, max });
+/// A whole-number setting within its inclusive range.
+pub fn check_in_range(value: i64, (min, max): (i32, i32)) -> Result<(), FieldProblem> {
+    if (i64::from(min)..=i64::from(max)).contains(&value) {
+        Ok(())
+    } else {
+        Err(FieldProblem::OutOfRange { min, max })
+    }
+}
+
+fn check_range(errors: &mut FieldErrors, path: &str, value: i64, range: (i32, i32)) {
+    if let Err(problem) = check_in_range(value, range) {
+        errors.insert(path.into(), problem);
     }
 }
 

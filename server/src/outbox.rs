@@ -271,8 +271,7 @@ impl Outbox {
     }
 
     /// Records a failed attempt; `final_attempt` moves the row to `failed`, otherwise it stays
-    /// `sending` until the retry.
-    /// The row's kind when it was updated (not already delivered).
+    /// `sending` until the retry. Returns the row's kind, unless it was already delivered.
     pub async fn mark_attempt_failed(
         &self,
         id: i64,

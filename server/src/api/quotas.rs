@@ -115,12 +115,12 @@ fn field_errors(body: &serde_json::Value, fields: &[(&str, Expect)]) -> (BTreeMa
                 }
             }
             (Expect::AmountOrNull, Some(_)) => (Some("must be a number or null".to_owned()), false),
-            (Expect::Integer((min, max)), Some(Value::Number(n))) if n.is_i64() => {
-                let in_range = n
-                    .as_i64()
-                    .is_some_and(|v| (i64::from(*min)..=i64::from(*max)).contains(&v));
-                let problem = FieldProblem::OutOfRange { min: *min, max: *max };
-                ((!in_range).then(|| problem.to_string()), true)
+            (Expect::Integer(range), Some(Value::Number(n))) if n.is_i64() => {
+                let value = n.as_i64().unwrap_or_default();
+                (
+                    app::usage::check_in_range(value, *range).err().map(|p| p.to_string()),
+                    true,
+                )
             }
             (Expect::Object, Some(Value::Object(_))) => (None, true),
             (_, None) => (Some("is required".to_owned()), false),
