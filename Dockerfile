@@ -11,11 +11,13 @@ COPY . .
 # Installs the wasm32 target (rustup, or Debian's rust-web where rustup cannot download),
 # cargo-leptos, wasm-bindgen-cli at the Cargo.lock version and wasm-opt (npm binaryen).
 RUN scripts/setup
+# The release site as scripts/run builds it: cargo leptos build --release, then .br/.gz twins of
+# the front end's files; the server, with its hash file beside it (hashed asset names).
 RUN . scripts/lib.sh && load_toolchain \
- && cargo leptos build --release \
+ && build_release_site \
  && mkdir -p /out \
- && cp "$CARGO_TARGET_DIR/release/server" /out/server \
- && cp -r target/site /out/site
+ && cp "$SITE_SERVER" "$(dirname "$SITE_SERVER")/hash.txt" /out/ \
+ && cp -r "$SITE_ROOT" /out/site
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
@@ -23,12 +25,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hubnotify
 WORKDIR /app
-COPY --from=build /out/server /app/server
+COPY --from=build /out/server /out/hash.txt /app/
 COPY --from=build /out/site /app/site
 ENV LEPTOS_ENV=PROD \
     LEPTOS_OUTPUT_NAME=hub-notify \
     LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_HASH_FILES=true \
     LEPTOS_SITE_ADDR=0.0.0.0:3000 \
     APP_ENV=production \
     RUST_LOG=info

@@ -6,6 +6,9 @@ HN_CACHE="${HUB_NOTIFY_CACHE:-$HOME/.cache/hub-notify}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HN_CACHE/target}"
 export PATH="$HOME/.cargo/bin:$HN_CACHE/tools/node_modules/binaryen/bin:$PATH"
 mkdir -p "$HN_CACHE/logs"
+# Leptos reads it at compile time and cargo-leptos sets it: plain cargo builds (tests, clippy,
+# bench) get the same value, or cargo would rebuild Leptos and every crate above it in turn.
+export LEPTOS_OUTPUT_NAME=hub-notify
 
 # Pinned tool versions (wasm-bindgen is read from Cargo.lock).
 CARGO_LEPTOS_VERSION="0.3.11"
@@ -71,4 +74,71 @@ ensure_services() {
       redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || die "Redis did not come up on 127.0.0.1:6379"
     fi
   fi
+}
+
+# --- The release site: what scripts/run serves, scripts/test browser-tests, scripts/bench measures
+# and the Dockerfile ships. `cargo leptos build --release` writes the site to target/site (in
+# this clone) and the server to the shared $CARGO_TARGET_DIR; the server and its hash file are
+# copied into this clone's target/ so that another clone sharing the target directory cannot
+# swap them. cargo-leptos re-runs wasm-bindgen and wasm-opt on every call, so a build whose
+# inputs are unchanged is skipped: the stamp hashes every tracked or untracked (not ignored)
+# input file and the tools that turn them into the site.
+SITE_ROOT="$HN_ROOT/target/site"
+SITE_SERVER="$HN_ROOT/target/release-server/server"
+SITE_STAMP="$HN_ROOT/target/release-server/inputs.sha256"
+
+site_input_files() {
+  (cd "$HN_ROOT" && git ls-files -z --cached --others --exclude-standard -- \
+    app frontend server style public migrations Cargo.toml Cargo.lock .cargo 2>/dev/null) || true
+}
+
+site_inputs_hash() {
+  {
+    site_input_files | (cd "$HN_ROOT" && xargs -0 -r sha256sum 2>/dev/null) || true
+    rustc -V
+    cargo leptos --version 2>/dev/null || true
+    wasm-bindgen --version 2>/dev/null || true
+    wasm-opt --version 2>/dev/null || true
+    printf 'RUSTFLAGS=%s\n' "${RUSTFLAGS:-}"
+  } | sha256sum | cut -d' ' -f1
+}
+
+# .br and .gz twins of the front end's files, served in their place (leptos_axum's file handler
+# picks them by Accept-Encoding): compressed once at the strongest level instead of per request.
+precompress_site() {
+  local f
+  for f in "$SITE_ROOT"/pkg/*.wasm "$SITE_ROOT"/pkg/*.js "$SITE_ROOT"/pkg/*.css; do
+    [ -f "$f" ] || continue
+    gzip -9 -n -k -f "$f"
+    brotli -q 11 -k -f "$f"
+  done
+}
+
+# Builds the release site unless it is up to date. Progress goes to stderr.
+build_release_site() {
+  local want
+  want="$(site_inputs_hash)"
+  if [ -f "$SITE_STAMP" ] && [ "$(cat "$SITE_STAMP")" = "$want" ] && [ -x "$SITE_SERVER" ] &&
+    compgen -G "$SITE_ROOT/pkg/*.wasm" >/dev/null; then
+    note "release site up to date (no input changed since it was built)"
+    return
+  fi
+  local t0 out
+  t0=$(date +%s)
+  out="$(dirname "$SITE_SERVER")"
+  rm -rf "$out" "$SITE_ROOT/pkg"
+  step "cargo leptos build --release (server + wasm front end)"
+  (cd "$HN_ROOT" && cargo leptos build --release) >&2 || die "cargo leptos build --release failed"
+  mkdir -p "$out"
+  cp "$CARGO_TARGET_DIR/release/server" "$CARGO_TARGET_DIR/release/hash.txt" "$out/"
+  precompress_site
+  printf '%s\n' "$want" >"$SITE_STAMP"
+  note "release site built in $(elapsed "$t0")"
+}
+
+# What the built server needs outside cargo-leptos, one VAR=value a line (Leptos in production
+# mode; hashed file names, read from the hash file next to the binary).
+site_env() {
+  printf '%s\n' LEPTOS_ENV=PROD LEPTOS_OUTPUT_NAME=hub-notify "LEPTOS_SITE_ROOT=$SITE_ROOT" \
+    LEPTOS_SITE_PKG_DIR=pkg LEPTOS_HASH_FILES=true
 }

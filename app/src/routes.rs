@@ -1,6 +1,6 @@
 //! The HTML shell, the root component and the route table.
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
@@ -22,6 +22,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
+                // The stylesheet's name carries its content hash in the release build.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -99,7 +101,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <I18nContextProvider ssr_lang_header_getter=no_accept_language cookie_options=locale_cookie>
-            <Stylesheet id="leptos" href="/pkg/hub-notify.css" />
             <Title text="Hub Notify" />
             <Router>
                 <Routes fallback=NotFound>

@@ -80,3 +80,29 @@ test("signing out returns to /login and protects the pages again", async ({ page
   await page.goto("/dashboard");
   await expect(page).toHaveURL(/\/login\?next=%2Fdashboard$/);
 });
+
+test("the release front end: hashed files, served brotli-compressed and cached for a year", async ({ page }) => {
+  const assets: { url: string; encoding?: string; cacheControl?: string }[] = [];
+  page.on("response", async (response) => {
+    if (new URL(response.url()).pathname.startsWith("/pkg/")) {
+      const headers = await response.allHeaders();
+      assets.push({ url: response.url(), encoding: headers["content-encoding"], cacheControl: headers["cache-control"] });
+    }
+  });
+  await page.goto("/login");
+  await waitForHydration(page);
+  // Styled: the hashed stylesheet was found and applied.
+  await expect(page.locator("body")).not.toHaveCSS("font-family", /^Times/);
+  const wasm = assets.filter((a) => a.url.endsWith(".wasm"));
+  const js = assets.filter((a) => a.url.endsWith(".js"));
+  const css = assets.filter((a) => a.url.endsWith(".css"));
+  expect(wasm.length).toBeGreaterThan(0);
+  expect(js.length).toBeGreaterThan(0);
+  expect(css.length).toBeGreaterThan(0);
+  for (const asset of [...wasm, ...js, ...css]) {
+    // hub-notify.<hash>.wasm: a name that changes with the content.
+    expect(new URL(asset.url).pathname, asset.url).toMatch(/\/pkg\/[^/]+\.[A-Za-z0-9_-]{8,}\.(wasm|js|css)$/);
+    expect(asset.encoding, asset.url).toBe("br");
+    expect(asset.cacheControl, asset.url).toBe("public, max-age=31536000, immutable");
+  }
+});

@@ -77,11 +77,7 @@ async fn serve() -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
     };
     tracing::info!(%addr, production = env == AppEnv::Production, "Hub Notify listening");
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
+    if let Err(e) = http::serve(listener, state, shutdown_signal()).await {
         return fail(format!("server error: {e}"));
     }
     let _ = stop_following.send(true);

@@ -114,8 +114,12 @@ impl TestApp {
             .await
             .expect("connect to Redis (is it running?)");
         let state = AppState::new(config, options, db.clone(), redis).expect("app state");
-        let app = server::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        let serving = state.clone();
+        tokio::spawn(async move {
+            server::http::serve(listener, serving, std::future::pending())
+                .await
+                .expect("serve")
+        });
         TestApp {
             base: format!("http://{addr}"),
             state,
