@@ -1,12 +1,16 @@
 //! The command line: a subcommand and `--name value` (or `--name=value`) options.
 
 pub const USAGE: &str = "\
-usage: bench [queue|delivery|all|usage] [options]  (default: all = queue + delivery)
+usage: bench [queue|delivery|all|usage|frontend] [options]  (default: all = queue + delivery)
 
-  queue      no-op jobs through the delivery queue, beside a bare Redis list doing the same flow
+  queue      no-op jobs through the delivery queue, beside a bare Redis list and BullMQ 5 (node,
+             bench/bullmq) doing the same flow in the same run
   delivery   latency from raising a notification to its arrival at a local webhook receiver
   usage      leaderboard and cost check over 10 M usage rows (rollups vs naive GROUP BY), ingest
              rate; takes several minutes (bulk load)
+  frontend   the release site: file sizes (raw, gzip, brotli), what a first visit to 消息推送
+             downloads in Chromium, server-side render time on a kept-alive connection beside
+             /healthz (scripts/bench frontend builds the site first when an input changed)
 
 queue options:
   --jobs N           jobs per run (20000)
@@ -15,6 +19,8 @@ queue options:
   --workers N        workers, each with its own blocking connection (4)
   --concurrency N    jobs in flight per worker (32)
   --pool N           connections of the shared pool (4)
+  --no-bullmq        leave out the BullMQ side (it needs node and `npm ci` in bench/bullmq,
+                     which scripts/bench runs)
 delivery options:
   --notifications N  notifications per phase (2000)
   --rate N           raised per second in the steady phase (500)
@@ -24,9 +30,12 @@ delivery options:
 usage options:
   --rows N           usage rows (10000000)
   --users N          users, all with quotas (10000)
+frontend options:
+  --requests N       timed requests per measure (500)
 
 environment: REDIS_URL (redis://127.0.0.1:6379/0),
-             BENCH_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres)";
+             BENCH_DATABASE_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres),
+             BENCH_BULLMQ_DIR (bench/bullmq of this checkout)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -34,6 +43,7 @@ pub enum Command {
     Delivery,
     All,
     Usage,
+    Frontend,
 }
 
 impl Command {
@@ -53,6 +63,8 @@ pub struct QueueSetup {
     pub workers: usize,
     pub concurrency: usize,
     pub pool_size: usize,
+    /// Run the BullMQ side too.
+    pub bullmq: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +81,7 @@ pub struct Args {
     pub queue: QueueSetup,
     pub delivery: DeliverySetup,
     pub usage: crate::usage::UsageSetup,
+    pub frontend: crate::frontend::FrontendSetup,
 }
 
 impl Default for Args {
@@ -79,12 +92,13 @@ impl Default for Args {
                 jobs: 20_000,
                 runs: 3,
                 producers: 8,
-                // Several workers: one worker takes jobs one after another, two round trips each
-                // (BLMOVE, then the lock script), which alone caps it below what the CPU allows.
+                // Several workers, as several server processes would run, each with its own
+                // blocking connection (and BullMQ its 4 Workers).
                 workers: 4,
                 concurrency: 32,
                 // The server's REDIS_POOL_SIZE default.
                 pool_size: 4,
+                bullmq: true,
             },
             delivery: DeliverySetup {
                 notifications: 2_000,
@@ -94,6 +108,7 @@ impl Default for Args {
                 concurrency: 8,
             },
             usage: crate::usage::UsageSetup::default(),
+            frontend: crate::frontend::FrontendSetup::default(),
         }
     }
 }
@@ -107,6 +122,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
         if arg == "-h" || arg == "--help" {
             return Ok(None);
         }
+        if arg == "--no-bullmq" {
+            parsed.queue.bullmq = false;
+            continue;
+        }
         let Some(option) = arg.strip_prefix("--") else {
             if command.is_some() {
                 return Err(format!("unexpected argument {arg:?}"));
@@ -116,6 +135,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
                 "delivery" => Command::Delivery,
                 "all" => Command::All,
                 "usage" => Command::Usage,
+                "frontend" => Command::Frontend,
                 _ => return Err(format!("unknown command {arg:?}")),
             });
             continue;
@@ -148,6 +168,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
             "delivery-concurrency" => d.concurrency = number()?,
             "rows" => parsed.usage.rows = number()? as i64,
             "users" => parsed.usage.users = number()? as i64,
+            "requests" => parsed.frontend.requests = number()?,
             _ => return Err(format!("unknown option --{name}")),
         }
     }

@@ -84,6 +84,12 @@ impl Database {
         Ok(version)
     }
 
+    /// Creates the database for a server process, which migrates it itself; returns its URL.
+    pub async fn create_for_server(&self) -> Result<String, String> {
+        self.create().await?;
+        self.url()
+    }
+
     pub async fn drop_if_exists(&self) -> Result<(), String> {
         let mut admin = self.admin().await?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))

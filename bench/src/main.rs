@@ -1,13 +1,16 @@
 //! `bench`: a benchmark, not a test. It pushes no-op jobs through the delivery queue and prints
-//! their rate beside a bare Redis list doing the same flow in the same run, and measures the
-//! latency from raising a notification to its arrival at a local webhook receiver. The targets of
-//! the issue (≥ 5,000 jobs/s, ≥ 40 % of the raw rate) are printed with whether they are met.
+//! their rate beside a bare Redis list and BullMQ 5 (the queue it replaces, run by node) doing the
+//! same flow in the same run, and measures the latency from raising a notification to its arrival
+//! at a local webhook receiver. The targets (≥ 5,000 jobs/s, ≥ 2× BullMQ, ≥ 75 % of the raw rate)
+//! are printed with whether they are met.
 //!
 //! Everything it writes lives under a fresh `hn_bench_<uuid>:` Redis prefix and a throwaway
 //! `hn_bench_<uuid>` database, both removed at the end, also after an error or Ctrl-C.
 //! Progress goes to stderr; the report (a table to paste into the README) to stdout.
 mod args;
+mod bullmq;
 mod delivery;
+mod frontend;
 mod support;
 mod throughput;
 mod usage;
@@ -22,7 +25,10 @@ use crate::args::Args;
 use crate::support::{thousands, RedisTarget};
 
 const TARGET_JOBS_PER_SECOND: f64 = 5_000.0;
-const TARGET_RATIO: f64 = 0.40;
+/// queue / raw Redis list.
+const TARGET_RATIO: f64 = 0.75;
+/// queue / BullMQ.
+const TARGET_BULLMQ_RATIO: f64 = 2.0;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -76,27 +82,27 @@ async fn run(args: Args) -> Result<(), String> {
     };
     // One pool for facts and cleanup, so a Redis that is down is reported before anything runs.
     let admin_pool = context.redis.pool(1).await?;
-    if args.command == args::Command::Usage {
-        eprintln!("usage: database {}", context.database.name);
-        let outcome = tokio::select! {
-            outcome = usage::run(&context.database.admin_url, &context.database.name, admin_pool.clone(), &context.prefix, &args.usage) => outcome,
-            _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-        };
-        let dropped = context.database.drop_if_exists().await;
-        if let Err(e) = support::delete_keys(&admin_pool, &format!("{}*", context.prefix)).await {
-            eprintln!("bench: cleanup: {e}");
+    match args.command {
+        args::Command::Usage => {
+            eprintln!("usage: database {}", context.database.name);
+            let work = usage::run(
+                &context.database.admin_url,
+                &context.database.name,
+                admin_pool.clone(),
+                &context.prefix,
+                &args.usage,
+            );
+            let (report, dropped) = alone(&context, admin_pool, work).await?;
+            usage::print(&report);
+            return dropped;
         }
-        let _ = admin_pool.quit().await;
-        let report = outcome?;
-        let facts = Facts::gather_without_redis();
-        println!();
-        println!(
-            "machine:  {} cores, load average {} at the end",
-            facts.cores,
-            facts.load.unwrap_or_default()
-        );
-        usage::print(&report);
-        return dropped;
+        args::Command::Frontend => {
+            let work = frontend::run(&args.frontend, &context.database, &redis_url, &context.prefix);
+            let (report, dropped) = alone(&context, admin_pool, work).await?;
+            frontend::print(&report);
+            return dropped;
+        }
+        _ => {}
     }
     let facts = Facts::gather(&admin_pool).await;
 
@@ -129,6 +135,34 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         Err("cleanup failed (see above)".to_owned())
     }
+}
+
+/// Runs a bench that has the database and Redis prefix to itself, then removes both, whatever
+/// happened; prints the machine line before the bench's report. The database's removal is
+/// returned beside the report, so a report is printed even when its cleanup failed.
+async fn alone<R>(
+    context: &Context,
+    admin_pool: Pool,
+    work: impl std::future::Future<Output = Result<R, String>>,
+) -> Result<(R, Result<(), String>), String> {
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+    };
+    let dropped = context.database.drop_if_exists().await;
+    if let Err(e) = support::delete_keys(&admin_pool, &format!("{}*", context.prefix)).await {
+        eprintln!("bench: cleanup: {e}");
+    }
+    let _ = admin_pool.quit().await;
+    let report = outcome?;
+    let facts = Facts::gather_without_redis();
+    println!();
+    println!(
+        "machine:  {} cores, load average {} at the end",
+        facts.cores,
+        facts.load.unwrap_or_default()
+    );
+    Ok((report, dropped))
 }
 
 async fn measure(
@@ -237,8 +271,9 @@ fn print_report(
     if let Some(q) = queue {
         let s = &args.queue;
         println!(
-            "queue:    {} no-op jobs per run; both sides: {} producers, {} workers × {} in flight, \
-             pool of {} + 1 blocking connection per worker; best of {} runs after a warm-up",
+            "queue:    {} no-op jobs per run; all sides: {} producers, {} workers × {} in flight, \
+             pool of {} (BullMQ: one Queue) + 1 blocking connection per worker; \
+             best of {} runs after a warm-up",
             thousands(s.jobs as f64),
             s.producers,
             s.workers,
@@ -254,10 +289,21 @@ fn print_report(
                 .join(", ")
         };
         println!(
-            "          queue runs: {} jobs/s; best {best_queue}",
+            "          queue runs:  {} jobs/s; best {best_queue}",
             rates(&q.queue_runs)
         );
-        println!("          raw runs:   {} jobs/s; best {best_raw}", rates(&q.raw_runs));
+        println!("          raw runs:    {} jobs/s; best {best_raw}", rates(&q.raw_runs));
+        let best_bullmq = q.best_bullmq();
+        match (&q.bullmq, best_bullmq) {
+            (Ok(bullmq), Some(best)) => println!(
+                "          BullMQ runs: {} jobs/s; best {} ({})",
+                rates(&q.bullmq_runs),
+                best.display_as("node"),
+                bullmq.versions
+            ),
+            (Err(why), _) => println!("          BullMQ:      not measured: {why}"),
+            (Ok(_), None) => println!("          BullMQ:      not measured"),
+        }
         rows.push([
             "queue throughput (no-op jobs)".into(),
             format!("{} jobs/s", thousands(best_queue.jobs_per_second)),
@@ -269,6 +315,24 @@ fn print_report(
             format!("{} jobs/s", thousands(best_raw.jobs_per_second)),
             String::new(),
             String::new(),
+        ]);
+        rows.push([
+            "BullMQ 5, same flow and policy".into(),
+            best_bullmq.map_or_else(
+                || "not measured".to_owned(),
+                |b| format!("{} jobs/s", thousands(b.jobs_per_second)),
+            ),
+            String::new(),
+            String::new(),
+        ]);
+        rows.push([
+            "queue / BullMQ".into(),
+            q.bullmq_ratio()
+                .map_or_else(|| "not measured".to_owned(), |r| format!("{r:.2}×")),
+            format!("≥ {TARGET_BULLMQ_RATIO:.0}×"),
+            q.bullmq_ratio()
+                .map_or("not measured", |r| verdict(r >= TARGET_BULLMQ_RATIO))
+                .into(),
         ]);
         rows.push([
             "queue / raw".into(),
@@ -364,6 +428,8 @@ mod tests {
         assert!(args("--jobs").is_err());
         assert!(args("bogus").is_err());
         assert!(args("--nope 1").is_err());
+        assert!(args("queue").unwrap().unwrap().queue.bullmq);
+        assert!(!args("queue --no-bullmq --runs 2").unwrap().unwrap().queue.bullmq);
     }
 
     #[test]

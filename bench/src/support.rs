@@ -10,6 +10,8 @@ pub const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct RedisTarget {
     pub config: Config,
+    /// As given, for the BullMQ child process.
+    pub url: String,
     /// The URL without its password, for the report.
     pub shown: String,
 }
@@ -19,6 +21,7 @@ impl RedisTarget {
         let config = Config::from_url(url).map_err(|e| format!("REDIS_URL is invalid: {e}"))?;
         Ok(RedisTarget {
             config,
+            url: url.to_owned(),
             shown: without_password(url),
         })
     }

@@ -1,9 +1,11 @@
-//! Queue throughput: no-op jobs through `server::queue`, and the same flow on a bare Redis list.
+//! Queue throughput: no-op jobs through `server::queue`, the same flow on a bare Redis list, and
+//! through BullMQ 5 (`bench/bullmq`, a node child process; see `crate::bullmq`).
 //!
-//! Both sides get the same resources: `producers` tasks enqueueing through one shared pool of
-//! `pool_size` connections, and `workers` consumers, each with its own blocking connection and
-//! `concurrency` jobs in flight, finishing jobs through the shared pool. A run is timed from the
-//! first enqueue to the last completion, with the consumers already connected and waiting.
+//! All sides get the same resources: `producers` tasks enqueueing one job per call through one
+//! shared pool of `pool_size` connections (BullMQ: one Queue, its faster setting), and `workers`
+//! consumers, each with `concurrency` jobs in flight; the same policy on both queues (4 attempts, backoff from 1 s, 100 completed / 50
+//! failed kept, 30 s locks). A run is timed from the first enqueue to the last completion, with
+//! the consumers already connected and waiting.
 //!
 //! The raw side is what a hand-written list queue needs at the least: the producer's `HSET` of
 //! the payload and `LPUSH` of the id in one pipeline (one round trip), the consumer's `BLMOVE`
@@ -22,6 +24,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::args::QueueSetup;
+use crate::bullmq::{Bullmq, BullmqError};
 use crate::support::{delete_keys, per_second, thousands, CpuTimes, RedisTarget, BLOCK_TIMEOUT};
 
 /// Consumers connect and block in `BLMOVE` before the clock starts.
@@ -33,17 +36,17 @@ const RUN_DEADLINE: Duration = Duration::from_secs(300);
 #[derive(Clone, Copy, Debug)]
 pub struct Run {
     pub jobs_per_second: f64,
-    /// CPU per job (µs) of this process (producers, consumers, fred) and of Redis: says which
-    /// side of the connection a run was limited by.
+    /// CPU per job (µs) of the client process (this one: producers, consumers, fred; node for
+    /// BullMQ) and of Redis: says which side of the connection a run was limited by.
     pub bench_cpu_us: f64,
     pub redis_cpu_us: f64,
 }
 
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:>6} jobs/s (CPU per job: bench {:.0} µs, Redis {:.0} µs)",
+impl Run {
+    /// The rate and CPU per job, naming the client process (`bench`, or `node` for BullMQ).
+    pub fn display_as(&self, client: &str) -> String {
+        format!(
+            "{:>6} jobs/s (CPU per job: {client} {:.0} µs, Redis {:.0} µs)",
             thousands(self.jobs_per_second),
             self.bench_cpu_us,
             self.redis_cpu_us
@@ -51,10 +54,19 @@ impl std::fmt::Display for Run {
     }
 }
 
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display_as("bench"))
+    }
+}
+
 pub struct Report {
     /// Measured runs, in order.
     pub queue_runs: Vec<Run>,
     pub raw_runs: Vec<Run>,
+    pub bullmq_runs: Vec<Run>,
+    /// The BullMQ installation used, or why that side did not run.
+    pub bullmq: Result<Bullmq, String>,
 }
 
 fn best(runs: &[Run]) -> Run {
@@ -71,20 +83,45 @@ impl Report {
     pub fn best_raw(&self) -> Run {
         best(&self.raw_runs)
     }
+    pub fn best_bullmq(&self) -> Option<Run> {
+        (!self.bullmq_runs.is_empty()).then(|| best(&self.bullmq_runs))
+    }
     /// Best against best, so neither side is judged by its unluckiest run on a shared machine.
     pub fn ratio(&self) -> f64 {
         self.best_queue().jobs_per_second / self.best_raw().jobs_per_second.max(f64::EPSILON)
     }
+    /// queue / BullMQ, best against best.
+    pub fn bullmq_ratio(&self) -> Option<f64> {
+        self.best_bullmq()
+            .map(|b| self.best_queue().jobs_per_second / b.jobs_per_second.max(f64::EPSILON))
+    }
 }
 
 /// One warm-up run of each side (scripts loaded, connections and allocations warm), then
-/// `runs` measured rounds, each running both sides back to back, so background load on a shared
-/// machine hits both alike.
+/// `runs` measured rounds, each running the sides back to back (raw, queue, BullMQ), so
+/// background load on a shared machine hits them alike. Without node or the BullMQ packages
+/// (or with `--no-bullmq`) that side is left out and the report says why.
 pub async fn run(redis: &RedisTarget, prefix: &str, setup: &QueueSetup) -> Result<Report, String> {
     let pool = redis.pool(setup.pool_size).await?;
+    let bullmq = if setup.bullmq {
+        match Bullmq::find().await {
+            Ok(bullmq) => {
+                eprintln!("queue: BullMQ side: {}", bullmq.versions);
+                Ok(bullmq)
+            }
+            Err(e) => {
+                eprintln!("queue: BullMQ side left out: {e}");
+                Err(e.to_string())
+            }
+        }
+    } else {
+        Err("left out (--no-bullmq)".to_owned())
+    };
     let mut report = Report {
         queue_runs: Vec::new(),
         raw_runs: Vec::new(),
+        bullmq_runs: Vec::new(),
+        bullmq,
     };
     for round in 0..=setup.runs {
         let label = if round == 0 {
@@ -100,7 +137,26 @@ pub async fn run(redis: &RedisTarget, prefix: &str, setup: &QueueSetup) -> Resul
         let queue = queue_run(redis, &pool, &queue_prefix, setup).await;
         delete_keys(&pool, &format!("{queue_prefix}*")).await?;
         let queue = queue?;
-        eprintln!("  {label:>9}: queue {queue}\n  {:>9}  raw   {raw}", "");
+        eprintln!(
+            "  {label:>9}: queue  {queue}\n  {:>9}  raw    {raw}  (queue/raw {:.1} %)",
+            "",
+            queue.jobs_per_second / raw.jobs_per_second * 100.0
+        );
+        if let Ok(bullmq) = &report.bullmq {
+            let bullmq_prefix = format!("{prefix}bullmq{round}");
+            let outcome = bullmq.run(&redis.url, &bullmq_prefix, setup).await;
+            delete_keys(&pool, &format!("{bullmq_prefix}*")).await?;
+            let b = outcome.map_err(|e: BullmqError| format!("BullMQ side: {e}"))?;
+            eprintln!(
+                "  {:>9}  BullMQ {}  (queue/BullMQ {:.2}×)",
+                "",
+                b.display_as("node"),
+                queue.jobs_per_second / b.jobs_per_second
+            );
+            if round > 0 {
+                report.bullmq_runs.push(b);
+            }
+        }
         if round > 0 {
             report.queue_runs.push(queue);
             report.raw_runs.push(raw);
