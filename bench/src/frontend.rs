@@ -96,9 +96,31 @@ pub async fn run(setup: &FrontendSetup, database: &Database, redis_url: &str, pr
     }
     let db_url = database.create_for_server().await?;
     let server = Server::start(setup, &db_url, redis_url, prefix).await?;
-    let measured = measure(setup, &server).await;
+    let measured = measure(setup, &server, files).await;
     server.stop().await;
-    let (first_visit, hydrated_ms, page_kept_alive, healthz_kept_alive, page_fresh_connection, page_bytes) = measured?;
+    measured
+}
+
+/// One HTTP/1.1 client: `idle` connections kept per host (0: a fresh connection per request).
+fn client(idle: usize) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(idle)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+async fn measure(setup: &FrontendSetup, server: &Server, files: Vec<SiteFile>) -> Result<Report, String> {
+    // One connection, kept alive, as a browser's.
+    let kept_alive = client(1)?;
+    let page_bytes = server.get(&kept_alive, PAGE).await?.1;
+    eprintln!("frontend: {} requests per measure on {}", setup.requests, server.base);
+    let page_kept_alive = server.timings(&kept_alive, PAGE, setup.requests).await?;
+    let healthz_kept_alive = server.timings(&kept_alive, "/healthz", setup.requests).await?;
+    let page_fresh_connection = server.timings(&client(0)?, PAGE, setup.requests).await?;
+    eprintln!("frontend: first visit to {PAGE} in Chromium");
+    let (first_visit, hydrated_ms) = first_visit(server).await?;
     Ok(Report {
         files,
         first_visit,
@@ -109,39 +131,6 @@ pub async fn run(setup: &FrontendSetup, database: &Database, redis_url: &str, pr
         page_bytes,
         requests: setup.requests,
     })
-}
-
-type Measured = (Vec<Download>, u64, Percentiles, Percentiles, Percentiles, usize);
-
-async fn measure(setup: &FrontendSetup, server: &Server) -> Result<Measured, String> {
-    // One connection, kept alive, as a browser's.
-    let kept_alive = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(1)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let fresh = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(0)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let page_bytes = server.get(&kept_alive, PAGE).await?.1;
-    eprintln!("frontend: {} requests per measure on {}", setup.requests, server.base);
-    let page_kept_alive = server.timings(&kept_alive, PAGE, setup.requests).await?;
-    let healthz_kept_alive = server.timings(&kept_alive, "/healthz", setup.requests).await?;
-    let page_fresh_connection = server.timings(&fresh, PAGE, setup.requests).await?;
-    eprintln!("frontend: first visit to {PAGE} in Chromium");
-    let (first_visit, hydrated_ms) = first_visit(server).await?;
-    Ok((
-        first_visit,
-        hydrated_ms,
-        page_kept_alive,
-        healthz_kept_alive,
-        page_fresh_connection,
-        page_bytes,
-    ))
 }
 
 fn site_files(pkg: &Path) -> Result<Vec<SiteFile>, String> {

@@ -1416,6 +1416,21 @@ mod tests {
         assert_eq!(queue.enqueue("a", "again").await.unwrap(), Enqueued::Duplicate);
     }
 
+    /// Runs maintenance until it recovers a stalled job; fails 3 s after `died`.
+    async fn recovered_after(queue: &Queue, died: Instant) -> u64 {
+        loop {
+            let m = queue.maintain().await.unwrap();
+            if m.recovered > 0 {
+                return m.recovered;
+            }
+            assert!(
+                died.elapsed() < Duration::from_secs(3),
+                "not recovered after the lock TTL"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     async fn lock_holder(queue: &Queue, id: &str) -> Option<String> {
         queue.inner.pool.get(queue.inner.keys.lock(id)).await.unwrap()
     }
@@ -1482,17 +1497,7 @@ mod tests {
 
         // Its slot dies: nobody refreshes or finishes b.
         let died = Instant::now();
-        let recovered = loop {
-            let m = queue.maintain().await.unwrap();
-            if m.recovered > 0 {
-                break m.recovered;
-            }
-            assert!(
-                died.elapsed() < Duration::from_secs(3),
-                "not recovered after the lock TTL"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
+        let recovered = recovered_after(&queue, died).await;
         assert_eq!(recovered, 1);
         assert_eq!(state(&queue, "b").await, Some(JobState::Wait));
         assert!(matches!(
@@ -1834,17 +1839,7 @@ mod tests {
             "the lock has not expired yet"
         );
 
-        let recovered = loop {
-            let m = queue.maintain().await.unwrap();
-            if m.recovered > 0 {
-                break m.recovered;
-            }
-            assert!(
-                died.elapsed() < Duration::from_secs(3),
-                "not recovered after the lock TTL"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
+        let recovered = recovered_after(&queue, died).await;
         assert_eq!(recovered, 1);
         assert!(
             died.elapsed() >= Duration::from_millis(300),
