@@ -574,10 +574,21 @@ impl Queue {
     async fn finish(
         &self,
         script: &LuaScript,
-        keys: Vec<String>,
-        mut args: Vec<String>,
+        job_id: &str,
+        token: &str,
+        own_keys: Vec<String>,
+        own_args: Vec<String>,
         next_token: Option<String>,
     ) -> Result<(i64, Option<Taken>), QueueError> {
+        // Every finishing script: KEYS = active, its own, job, lock, wait, stalled;
+        // ARGV = job id, lock token, its own, then what taking the next job needs.
+        let k = &self.inner.keys;
+        let mut keys = vec![k.active.clone()];
+        keys.extend(own_keys);
+        keys.extend([k.job(job_id), k.lock(job_id), k.wait.clone(), k.stalled.clone()]);
+        let mut args = vec![job_id.to_owned(), token.to_owned()];
+        args.extend(own_args);
+        args.extend(self.take_next_args());
         args.push(next_token.clone().unwrap_or_default());
         let reply: Vec<Value> = script.call(&self.inner.pool, keys, args).await?;
         let Some((code, next)) = reply.split_first() else {
@@ -618,25 +629,13 @@ impl Queue {
         token: &str,
         next_token: Option<String>,
     ) -> Result<Finished<()>, QueueError> {
-        let k = &self.inner.keys;
-        let mut args = vec![
-            job_id.to_owned(),
-            token.to_owned(),
-            self.inner.config.keep_completed.to_string(),
-        ];
-        args.extend(self.take_next_args());
         let (code, next) = self
             .finish(
                 &self.inner.scripts.complete,
-                vec![
-                    k.active.clone(),
-                    k.succeeded.clone(),
-                    k.job(job_id),
-                    k.lock(job_id),
-                    k.wait.clone(),
-                    k.stalled.clone(),
-                ],
-                args,
+                job_id,
+                token,
+                vec![self.inner.keys.succeeded.clone()],
+                vec![self.inner.config.keep_completed.to_string()],
                 next_token,
             )
             .await?;
@@ -658,27 +657,18 @@ impl Queue {
         next_token: Option<String>,
     ) -> Result<Finished<FailOutcome>, QueueError> {
         let k = &self.inner.keys;
-        let mut args = vec![
-            job_id.to_owned(),
-            token.to_owned(),
+        let args = vec![
             truncate(error, MAX_ERROR_LEN).to_owned(),
             self.inner.config.backoff_base.as_millis().to_string(),
             self.inner.config.keep_failed.to_string(),
         ];
-        args.extend(self.take_next_args());
         let script = &self.inner.scripts.retry_or_fail;
         let (code, next) = self
             .finish(
                 script,
-                vec![
-                    k.active.clone(),
-                    k.delayed.clone(),
-                    k.failed.clone(),
-                    k.job(job_id),
-                    k.lock(job_id),
-                    k.wait.clone(),
-                    k.stalled.clone(),
-                ],
+                job_id,
+                token,
+                vec![k.delayed.clone(), k.failed.clone()],
                 args,
                 next_token,
             )
@@ -701,21 +691,13 @@ impl Queue {
         delay: Duration,
         next_token: Option<String>,
     ) -> Result<Finished<()>, QueueError> {
-        let k = &self.inner.keys;
-        let mut args = vec![job_id.to_owned(), token.to_owned(), delay.as_millis().to_string()];
-        args.extend(self.take_next_args());
         let (code, next) = self
             .finish(
                 &self.inner.scripts.defer,
-                vec![
-                    k.active.clone(),
-                    k.delayed.clone(),
-                    k.job(job_id),
-                    k.lock(job_id),
-                    k.wait.clone(),
-                    k.stalled.clone(),
-                ],
-                args,
+                job_id,
+                token,
+                vec![self.inner.keys.delayed.clone()],
+                vec![delay.as_millis().to_string()],
                 next_token,
             )
             .await?;
