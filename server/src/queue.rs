@@ -6,23 +6,23 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `wait` | list | ids ready to run; pushed on the left, taken from the right (FIFO) |
-//! | `active` | list | ids taken by a worker |
+//! | `running` | list | ids taken by a worker |
 //! | `delayed` | sorted set | ids waiting for a retry, scored by due time (ms) |
 //! | `succeeded` | list | completed ids, newest first, trimmed to `keep_completed` (a list: adding and trimming are O(1); older versions' sorted set `completed` is moved into it by `maintain`) |
 //! | `failed` | sorted set | failed ids, scored by finish time, trimmed to `keep_failed` |
-//! | `stalled` | sorted set | active ids seen without a lock, scored by when first seen (ms) |
-//! | `job:<id>` | hash | `payload state attempts max_attempts last_error created_ms updated_ms finished_ms` |
-//! | `lock:<id>` | string | the token of the worker slot running the job, with a PX expiry |
+//! | `stalled` | sorted set | running ids seen without a lock, scored by when first seen (ms) |
+//! | `job:<id>` | hash | `payload state attempts max_attempts last_error created_ms updated_ms finished_ms`, and `lock lock_until`: the token of the worker slot running the job and until when (ms) it holds |
+//! | `active`, `lock:<id>` | list, string | older versions' running ids and their locks (a key with an expiry); `maintain` still recovers them during a rolling upgrade |
 //!
 //! Every state change is one Lua script (the `queue/*.lua` files), so a job id is always in
 //! exactly one of the structures and its hash `state` agrees. Scripts read the clock with `TIME`,
-//! so all processes share the Redis clock. They also touch `job:<id>` / `lock:<id>` keys they
-//! build from a prefix, which is fine on a single Redis (not Redis Cluster).
+//! so all processes share the Redis clock. They also touch `job:<id>` keys they build from a
+//! prefix, which is fine on a single Redis (not Redis Cluster).
 //!
 //! A worker's slot that finishes a job takes the next waiting one in the same script call (moved
-//! to `active` and locked in one step), so a busy queue costs one round trip per job on each side:
+//! to `running` and locked in one step), so a busy queue costs one round trip per job on each side:
 //! the producer's enqueue and the slot's finish-and-take. Free slots are filled by one take call
-//! for all of them; only when nothing is waiting does a worker block in `BLMOVE wait → active`
+//! for all of them; only when nothing is waiting does a worker block in `BLMOVE wait → running`
 //! on its own connection, then lock what it moved in the take call. Either way one delivery goes
 //! to exactly one worker. Jobs whose worker died are put back by [`Queue::maintain`], which also
 //! promotes due retries; a running [`Worker`] calls it on its own.
@@ -253,6 +253,9 @@ impl Scripts {
 
 struct QueueKeys {
     wait: String,
+    running: String,
+    /// Running ids as older versions kept them (locked by a `lock:<id>` key), until `maintain`
+    /// has recovered them or their workers have finished them.
     active: String,
     delayed: String,
     succeeded: String,
@@ -262,7 +265,7 @@ struct QueueKeys {
     stalled: String,
     /// `…:job:`; a job's hash is this plus its id.
     job_prefix: String,
-    /// `…:lock:`; a job's lock is this plus its id.
+    /// `…:lock:`; an older version's lock of a job is this plus its id.
     lock_prefix: String,
 }
 
@@ -271,6 +274,7 @@ impl QueueKeys {
         let key = |part: &str| keys.key(&["queue", name, part]);
         QueueKeys {
             wait: key("wait"),
+            running: key("running"),
             active: key("active"),
             delayed: key("delayed"),
             succeeded: key("succeeded"),
@@ -284,10 +288,6 @@ impl QueueKeys {
 
     fn job(&self, id: &str) -> String {
         format!("{}{id}", self.job_prefix)
-    }
-
-    fn lock(&self, id: &str) -> String {
-        format!("{}{id}", self.lock_prefix)
     }
 }
 
@@ -399,11 +399,12 @@ impl Queue {
                 &self.inner.pool,
                 vec![
                     k.wait.clone(),
-                    k.active.clone(),
+                    k.running.clone(),
                     k.delayed.clone(),
                     k.succeeded.clone(),
                     k.failed.clone(),
                     k.completed.clone(),
+                    k.active.clone(),
                 ],
                 vec![],
             )
@@ -475,12 +476,13 @@ impl Queue {
                 &self.inner.pool,
                 vec![
                     k.wait.clone(),
-                    k.active.clone(),
+                    k.running.clone(),
                     k.delayed.clone(),
                     k.stalled.clone(),
                     k.failed.clone(),
                     k.completed.clone(),
                     k.succeeded.clone(),
+                    k.active.clone(),
                 ],
                 vec![
                     k.job_prefix.clone(),
@@ -510,16 +512,15 @@ impl Queue {
     }
 
     /// Takes jobs for the free slots of a worker, one token each: first the job its `BLMOVE` just
-    /// moved to `active` (`moved`; skipped when `maintain` put it back meanwhile, and its slot
+    /// moved to `running` (`moved`; skipped when `maintain` put it back meanwhile, and its slot
     /// left free), then waiting jobs, each moved and locked in one step. One round trip for as
     /// many jobs as there are free slots and waiting jobs.
     async fn take(&self, moved: Option<&str>, tokens: Vec<String>) -> Result<Vec<Taken>, QueueError> {
         let k = &self.inner.keys;
         let script = &self.inner.scripts.take;
-        let mut args = Vec::with_capacity(4 + tokens.len());
+        let mut args = Vec::with_capacity(3 + tokens.len());
         args.extend([
             k.job_prefix.clone(),
-            k.lock_prefix.clone(),
             self.lock_ttl_ms().to_string(),
             moved.unwrap_or_default().to_owned(),
         ]);
@@ -527,7 +528,7 @@ impl Queue {
         let reply: Vec<Value> = script
             .call(
                 &self.inner.pool,
-                vec![k.wait.clone(), k.active.clone(), k.stalled.clone()],
+                vec![k.wait.clone(), k.running.clone(), k.stalled.clone()],
                 args,
             )
             .await?;
@@ -547,7 +548,7 @@ impl Queue {
             .collect()
     }
 
-    /// Locks a job this worker just moved to `active`; `None` when it is not ours to run.
+    /// Locks a job this worker just moved to `running`; `None` when it is not ours to run.
     #[cfg(test)]
     async fn take_lock(&self, job_id: &str, token: &str) -> Result<Option<Job>, QueueError> {
         let taken = self.take(Some(job_id), vec![token.to_owned()]).await?;
@@ -562,7 +563,7 @@ impl Queue {
             .refresh_lock
             .call(
                 &self.inner.pool,
-                vec![self.inner.keys.lock(job_id)],
+                vec![self.inner.keys.job(job_id)],
                 vec![token.to_owned(), self.lock_ttl_ms().to_string()],
             )
             .await?;
@@ -580,15 +581,15 @@ impl Queue {
         own_args: Vec<String>,
         next_token: Option<String>,
     ) -> Result<(i64, Option<Taken>), QueueError> {
-        // Every finishing script: KEYS = active, its own, job, lock, wait, stalled;
+        // Every finishing script: KEYS = running, its own, job, wait;
         // ARGV = job id, lock token, its own, then what taking the next job needs.
         let k = &self.inner.keys;
-        let mut keys = vec![k.active.clone()];
+        let mut keys = vec![k.running.clone()];
         keys.extend(own_keys);
-        keys.extend([k.job(job_id), k.lock(job_id), k.wait.clone(), k.stalled.clone()]);
+        keys.extend([k.job(job_id), k.wait.clone()]);
         let mut args = vec![job_id.to_owned(), token.to_owned()];
         args.extend(own_args);
-        args.extend(self.take_next_args());
+        args.extend([k.job_prefix.clone(), self.lock_ttl_ms().to_string()]);
         args.push(next_token.clone().unwrap_or_default());
         let reply: Vec<Value> = script.call(&self.inner.pool, keys, args).await?;
         let Some((code, next)) = reply.split_first() else {
@@ -604,16 +605,6 @@ impl Queue {
             _ => return Err(unexpected(script, &reply)),
         };
         Ok((code, next))
-    }
-
-    /// The keys and leading arguments every finishing script takes the next job with.
-    fn take_next_args(&self) -> [String; 3] {
-        let k = &self.inner.keys;
-        [
-            k.job_prefix.clone(),
-            k.lock_prefix.clone(),
-            self.lock_ttl_ms().to_string(),
-        ]
     }
 
     fn lock_lost(job_id: &str) -> QueueError {
@@ -730,7 +721,7 @@ impl Queue {
             .hand_back
             .call(
                 &self.inner.pool,
-                vec![k.active.clone(), k.wait.clone(), k.job(job_id), k.lock(job_id)],
+                vec![k.running.clone(), k.wait.clone(), k.job(job_id)],
                 vec![job_id.to_owned(), token.unwrap_or_default().to_owned()],
             )
             .await?;
@@ -896,11 +887,11 @@ impl Worker {
             while running.try_join_next().is_some() {}
             let moved = if drained {
                 // Not raced against shutdown: dropping a BLMOVE whose reply is in flight would
-                // strand the job in `active` until the stall grace period has passed.
+                // strand the job in `running` until the stall grace period has passed.
                 let moved: Result<Option<String>, _> = client
                     .blmove(
                         k.wait.as_str(),
-                        k.active.as_str(),
+                        k.running.as_str(),
                         LMoveDirection::Right,
                         LMoveDirection::Left,
                         BLOCK_TIMEOUT.as_secs_f64(),
@@ -942,7 +933,7 @@ impl Worker {
             let taken = match self.queue.take(moved.as_deref(), tokens).await {
                 Ok(taken) => taken,
                 Err(e) => {
-                    tracing::warn!(queue = %self.queue.config().name, error = %e, "taking jobs failed; a job moved to active is recovered later");
+                    tracing::warn!(queue = %self.queue.config().name, error = %e, "taking jobs failed; a job moved to running is recovered later");
                     drained = true;
                     pause(ERROR_PAUSE, &mut shutdown).await;
                     continue;
@@ -1284,15 +1275,15 @@ mod tests {
         queue.job(id).await.unwrap().map(|r| r.state)
     }
 
-    /// A worker's BLMOVE, without blocking: the next waiting id, now in active.
-    async fn move_next_to_active(queue: &Queue) -> Option<String> {
+    /// A worker's BLMOVE, without blocking: the next waiting id, now in running.
+    async fn move_next_to_running(queue: &Queue) -> Option<String> {
         let k = &queue.inner.keys;
         queue
             .inner
             .pool
             .lmove(
                 k.wait.as_str(),
-                k.active.as_str(),
+                k.running.as_str(),
                 LMoveDirection::Right,
                 LMoveDirection::Left,
             )
@@ -1300,9 +1291,9 @@ mod tests {
             .unwrap()
     }
 
-    /// What a worker does, without blocking: move the next job to active and lock it.
+    /// What a worker does, without blocking: move the next job to running and lock it.
     async fn take_next(queue: &Queue, token: &str) -> Option<Job> {
-        let id = move_next_to_active(queue).await?;
+        let id = move_next_to_running(queue).await?;
         queue.take_lock(&id, token).await.unwrap()
     }
 
@@ -1413,8 +1404,10 @@ mod tests {
         }
     }
 
+    /// The token in the job's lock ('' once released reads as none).
     async fn lock_holder(queue: &Queue, id: &str) -> Option<String> {
-        queue.inner.pool.get(queue.inner.keys.lock(id)).await.unwrap()
+        let token: Option<String> = queue.inner.pool.hget(queue.inner.keys.job(id), "lock").await.unwrap();
+        token.filter(|t| !t.is_empty())
     }
 
     #[tokio::test]
@@ -1443,7 +1436,7 @@ mod tests {
         }
 
         // A moved job already locked elsewhere is skipped, its slot left free; the others take.
-        assert_eq!(move_next_to_active(&queue).await.as_deref(), Some("d"));
+        assert_eq!(move_next_to_running(&queue).await.as_deref(), Some("d"));
         assert!(queue.take_lock("d", "first").await.unwrap().is_some());
         let taken = queue.take(Some("d"), tokens(&["t4", "t5", "t6"])).await.unwrap();
         let got: Vec<_> = taken.iter().map(|t| (t.job.id.as_str(), t.token.as_str())).collect();
@@ -1575,8 +1568,7 @@ mod tests {
             (record.state, record.attempts, record.last_error),
             (JobState::Completed, 1, None)
         );
-        let lock: Option<String> = queue.inner.pool.get(queue.inner.keys.lock("hello")).await.unwrap();
-        assert_eq!(lock, None, "the lock is released");
+        assert_eq!(lock_holder(&queue, "hello").await, None, "the lock is released");
         assert_eq!(
             queue.counts().await.unwrap(),
             QueueCounts {
@@ -1838,6 +1830,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_an_older_version_runs_is_left_to_it_while_its_lock_key_lives() {
+        let queue = test_queue(QueueConfig::new("jobs")).await;
+        queue.enqueue("old", "p").await.unwrap();
+        // What an older version's worker leaves while running a job: the id moved to `active`,
+        // the attempt started, the lock a key that expires.
+        let (k, pool) = (&queue.inner.keys, &queue.inner.pool);
+        let moved: Option<String> = pool
+            .lmove(
+                k.wait.as_str(),
+                k.active.as_str(),
+                LMoveDirection::Right,
+                LMoveDirection::Left,
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.as_deref(), Some("old"));
+        let _: i64 = pool
+            .hset(k.job("old"), [("state", "active"), ("attempts", "1")])
+            .await
+            .unwrap();
+        let lock_key = format!("{}old", k.lock_prefix);
+        let _: () = pool
+            .set(&lock_key, "old-worker", Some(Expiration::PX(300)), None, false)
+            .await
+            .unwrap();
+        let taken_at = Instant::now();
+        assert_eq!(queue.counts().await.unwrap().active, 1, "counted as running");
+        assert_eq!(queue.maintain().await.unwrap().recovered, 0, "its lock still lives");
+
+        // Its worker died: once the key expires, this version puts the job back and runs it.
+        let recovered = recovered_after(&queue, taken_at).await;
+        assert_eq!(recovered, 1);
+        assert!(taken_at.elapsed() >= Duration::from_millis(250));
+        let job = take_next(&queue, "t").await.unwrap();
+        assert_eq!((job.id.as_str(), job.attempt), ("old", 2));
+        queue.complete("old", "t").await.unwrap();
+        let c = queue.counts().await.unwrap();
+        assert_eq!((c.wait, c.active, c.completed), (0, 0, 1));
+    }
+
+    #[tokio::test]
     async fn a_job_stalled_in_its_last_attempt_fails_instead_of_running_again() {
         let queue = test_queue(config(|c| {
             c.lock_ttl = Duration::from_millis(300);
@@ -1883,7 +1916,7 @@ mod tests {
         let queue = test_queue(config(|c| c.lock_ttl = Duration::from_millis(300))).await;
         queue.enqueue("limbo", "p").await.unwrap();
         // A worker died between its BLMOVE and locking the job.
-        assert_eq!(move_next_to_active(&queue).await.as_deref(), Some("limbo"));
+        assert_eq!(move_next_to_running(&queue).await.as_deref(), Some("limbo"));
         let first_seen = Instant::now();
         assert_eq!(
             queue.maintain().await.unwrap().recovered,

@@ -1,14 +1,16 @@
--- Promotes due delayed jobs, then recovers stalled active ones. An active job without a lock is
--- stalled at once when its state is `active` (its lock expired); with another state it may just
--- be between its worker's BLMOVE and its take, so it is recovered only after being seen unlocked
--- for `grace_ms` (a worker that died in that gap). A job that stalled in its last attempt has had
--- all its attempts: it fails (the policy's bound holds across crashes, where BullMQ has
--- `maxStalledCount`).
--- Older versions kept completed ids in a sorted set `completed`; its ids are moved to the
--- `succeeded` list (behind the newer ones there, oldest last), so a rolling upgrade keeps the
--- history and its bound.
--- KEYS: wait, active, delayed, stalled, failed, completed, succeeded. ARGV: job_prefix,
--- lock_prefix, grace_ms, batch, keep_failed, keep_completed.
+-- Promotes due delayed jobs, then recovers stalled running ones. A running job without a live
+-- lock is stalled at once when its state is `active` (its lock expired); with another state it
+-- may just be between its worker's BLMOVE and its take, so it is recovered only after being seen
+-- unlocked for `grace_ms` (a worker that died in that gap). A job that stalled in its last
+-- attempt has had all its attempts: it fails (the policy's bound holds across crashes, where
+-- BullMQ has `maxStalledCount`).
+-- Rolling upgrades from older versions: they kept completed ids in a sorted set `completed`,
+-- whose ids are moved to the `succeeded` list (behind the newer ones there, oldest last); and
+-- they ran jobs from the list `active` with a lock key `lock:<id>` that expires, so jobs there
+-- count as locked while that key lives. (Running jobs have their own list, `running`: an older
+-- version's maintain, seeing no lock key, would put every one of them back.)
+-- KEYS: wait, running, delayed, stalled, failed, completed, succeeded, active. ARGV: job_prefix,
+-- lock_prefix (older versions' lock keys), grace_ms, batch, keep_failed, keep_completed.
 -- → {promoted, recovered, failed, ms until the next delayed job or -1}
 local now = now_ms()
 if redis.call('EXISTS', KEYS[6]) == 1 then
@@ -36,34 +38,39 @@ for i = 1, #marks, 2 do seen[marks[i]] = tonumber(marks[i + 1]) end
 redis.call('DEL', KEYS[4])
 local recovered = 0
 local failed = 0
-for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-  if redis.call('EXISTS', ARGV[2] .. id) == 0 then
+local function recover(list, legacy)
+  for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
     local job = ARGV[1] .. id
-    local state = redis.call('HGET', job, 'state')
-    if not state then
-      redis.call('LREM', KEYS[2], 0, id)
-    else
-      local since = seen[id] or now
-      local attempts = tonumber(redis.call('HGET', job, 'attempts')) or 0
-      local max_attempts = tonumber(redis.call('HGET', job, 'max_attempts')) or 1
-      if state == 'active' and attempts >= max_attempts then
-        redis.call('LREM', KEYS[2], 0, id)
-        redis.call('HSET', job, 'state', 'failed', 'updated_ms', now, 'finished_ms', now,
-          'last_error', 'stalled: its worker stopped during the last attempt')
-        redis.call('ZADD', KEYS[5], now, id)
-        trim(KEYS[5], tonumber(ARGV[5]), ARGV[1])
-        failed = failed + 1
-      elseif state == 'active' or now - since >= tonumber(ARGV[3]) then
-        redis.call('LREM', KEYS[2], 0, id)
-        redis.call('HSET', job, 'state', 'wait', 'updated_ms', now)
-        redis.call('RPUSH', KEYS[1], id)
-        recovered = recovered + 1
+    if not lock_holder(job, now) and not (legacy and redis.call('EXISTS', ARGV[2] .. id) == 1) then
+      local state = redis.call('HGET', job, 'state')
+      if not state then
+        redis.call('LREM', list, 0, id)
       else
-        redis.call('ZADD', KEYS[4], since, id)
+        local since = seen[id] or now
+        local counts = redis.call('HMGET', job, 'attempts', 'max_attempts')
+        local attempts = tonumber(counts[1]) or 0
+        local max_attempts = tonumber(counts[2]) or 1
+        if state == 'active' and attempts >= max_attempts then
+          redis.call('LREM', list, 0, id)
+          redis.call('HSET', job, 'state', 'failed', 'lock', '', 'updated_ms', now, 'finished_ms', now,
+            'last_error', 'stalled: its worker stopped during the last attempt')
+          redis.call('ZADD', KEYS[5], now, id)
+          trim(KEYS[5], tonumber(ARGV[5]), ARGV[1])
+          failed = failed + 1
+        elseif state == 'active' or now - since >= tonumber(ARGV[3]) then
+          redis.call('LREM', list, 0, id)
+          redis.call('HSET', job, 'state', 'wait', 'lock', '', 'updated_ms', now)
+          redis.call('RPUSH', KEYS[1], id)
+          recovered = recovered + 1
+        else
+          redis.call('ZADD', KEYS[4], since, id)
+        end
       end
     end
   end
 end
+recover(KEYS[2], false)
+recover(KEYS[8], true)
 
 local next_due = -1
 local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
