@@ -18,14 +18,14 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::Router;
 use fred::interfaces::ClientLike;
-use server::config::{DatabaseConfig, Secret};
-use server::delivery::{Deliveries, DeliveryHandler, Engine, EngineConfig, Raised, QUEUE_NAME};
-use server::metrics::Metrics;
-use server::outbox::{NewDelivery, Outbox};
-use server::queue::{Queue, QueueConfig};
-use server::redis::Keys;
-use server::sender::WebhookSender;
-use server::ssrf::{Allowlist, SsrfGuard};
+use server::channels::sender::WebhookSender;
+use server::channels::ssrf::{Allowlist, SsrfGuard};
+use server::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, Raised, QUEUE_NAME};
+use server::delivery::metrics::Metrics;
+use server::delivery::outbox::{NewDelivery, Outbox};
+use server::delivery::queue::{Queue, QueueConfig};
+use server::platform::config::{DatabaseConfig, Secret};
+use server::platform::redis::Keys;
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinSet;
 
@@ -163,7 +163,7 @@ async fn start_receiver(arrivals: Arc<Arrivals>) -> Result<SocketAddr, String> {
 /// Redis keys is left to the caller, so it also happens when this fails half way.
 pub async fn run(redis: &RedisTarget, prefix: &str, db: &Database, setup: &DeliverySetup) -> Result<Report, String> {
     let postgres_version = db.create().await?;
-    let pg = server::db::connect_and_migrate(&DatabaseConfig {
+    let pg = server::platform::db::connect_and_migrate(&DatabaseConfig {
         url: Secret::new(db.url()?),
         // The server's DATABASE_MAX_CONNECTIONS default.
         max_connections: 10,
@@ -176,7 +176,7 @@ pub async fn run(redis: &RedisTarget, prefix: &str, db: &Database, setup: &Deliv
     let arrivals = Arc::new(Arrivals::default());
     let addr = start_receiver(arrivals.clone()).await?;
     let allowlist = Allowlist::parse(&addr.to_string()).map_err(|e| e.to_string())?;
-    let sender = WebhookSender::new(SsrfGuard::new(allowlist), server::sender::DEFAULT_TIMEOUT)
+    let sender = WebhookSender::new(SsrfGuard::new(allowlist), server::channels::sender::DEFAULT_TIMEOUT)
         .map_err(|e| format!("building the webhook client: {e}"))?;
     let outbox = Outbox::new(pg.clone());
     let queue = Queue::new(pool.clone(), Keys::new(prefix), QueueConfig::new(QUEUE_NAME));

@@ -70,7 +70,8 @@ struct Context {
 
 async fn run(args: Args) -> Result<(), String> {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| server::config::DEFAULT_REDIS_URL.to_owned());
+    let redis_url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| server::platform::config::DEFAULT_REDIS_URL.to_owned());
     let context = Context {
         redis: RedisTarget::from_url(&redis_url)?,
         prefix: format!("hn_bench_{run_id}:"),

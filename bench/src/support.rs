@@ -26,12 +26,12 @@ impl RedisTarget {
         })
     }
 
-    /// A pool with the server's settings (`server::redis::builder`), connected.
+    /// A pool with the server's settings (`server::platform::redis::builder`), connected.
     pub async fn pool(&self, size: usize) -> Result<Pool, String> {
-        let pool = server::redis::builder(self.config.clone(), Duration::from_secs(5))
+        let pool = server::platform::redis::builder(self.config.clone(), Duration::from_secs(5))
             .build_pool(size)
             .map_err(|e| format!("cannot build a Redis pool: {e}"))?;
-        server::redis::first_connection(pool.init())
+        server::platform::redis::first_connection(pool.init())
             .await
             .map_err(|e| format!("cannot connect to Redis at {}: {e}", self.shown))?;
         Ok(pool)
@@ -39,10 +39,10 @@ impl RedisTarget {
 
     /// One connection for a blocking consumer, with the timeout a queue worker uses.
     pub async fn blocking_client(&self) -> Result<Client, String> {
-        let client = server::redis::builder(self.config.clone(), BLOCK_TIMEOUT + Duration::from_secs(5))
+        let client = server::platform::redis::builder(self.config.clone(), BLOCK_TIMEOUT + Duration::from_secs(5))
             .build()
             .map_err(|e| format!("cannot build a Redis client: {e}"))?;
-        server::redis::first_connection(client.init())
+        server::platform::redis::first_connection(client.init())
             .await
             .map_err(|e| format!("cannot connect to Redis at {}: {e}", self.shown))?;
         Ok(client)

@@ -1,4 +1,4 @@
-//! Queue throughput: no-op jobs through `server::queue`, the same flow on a bare Redis list, and
+//! Queue throughput: no-op jobs through `server::delivery::queue`, the same flow on a bare Redis list, and
 //! through BullMQ 5 (`bench/bullmq`, a node child process; see `crate::bullmq`).
 //!
 //! All sides get the same resources: `producers` tasks enqueueing one job per call through one
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use fred::types::lists::LMoveDirection;
-use server::queue::{Enqueued, Job, JobError, JobHandler, Queue, QueueConfig, Worker};
-use server::redis::Keys;
+use server::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue, QueueConfig, Worker};
+use server::platform::redis::Keys;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 

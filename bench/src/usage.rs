@@ -77,14 +77,14 @@ pub async fn run(
     let _ = admin.close().await;
     let mut url = url::Url::parse(admin_url).map_err(|e| e.to_string())?;
     url.set_path(&format!("/{name}"));
-    let config = server::config::DatabaseConfig {
-        url: server::config::Secret::new(url.to_string()),
+    let config = server::platform::config::DatabaseConfig {
+        url: server::platform::config::Secret::new(url.to_string()),
         max_connections: 8,
     };
-    let db = server::db::connect_and_migrate(&config)
+    let db = server::platform::db::connect_and_migrate(&config)
         .await
         .map_err(|e| e.to_string())?;
-    server::ingest::align_daily_rollups(&db, TZ)
+    server::usage::ingest::align_daily_rollups(&db, TZ)
         .await
         .map_err(|e| e.to_string())?;
     let result = measure(&db, redis, prefix, setup).await;
@@ -104,15 +104,17 @@ async fn measure(db: &PgPool, redis: fred::clients::Pool, prefix: &str, setup: &
     eprintln!("usage: loaded {} rows in {:.0} s", setup.rows, load_took.as_secs_f64());
 
     // Leaderboard of yesterday (local), top 5, from the rollups…
-    let day = server::leaderboard::report_day(now, TZ);
+    let day = server::notifications::kinds::leaderboard::report_day(now, TZ);
     let local_now = now.with_timezone(&TZ);
     let (leaderboard, board) = best_of(5, || async {
-        server::leaderboard::compute(db, day, 5, local_now).await.map_err(sql)
+        server::notifications::kinds::leaderboard::compute(db, day, 5, local_now)
+            .await
+            .map_err(sql)
     })
     .await?;
     // …and naively: the same day's raw rows grouped by user.
-    let start = server::spending::local_midnight(TZ, day);
-    let end = server::spending::local_midnight(TZ, day.succ_opt().expect("a next day"));
+    let start = server::usage::spending::local_midnight(TZ, day);
+    let end = server::usage::spending::local_midnight(TZ, day.succ_opt().expect("a next day"));
     let (leaderboard_naive, naive_top) = best_of(3, || async {
         let top: Vec<(i64, rust_decimal::Decimal)> = sqlx::query_as(
             "SELECT user_id, sum(cost_usd) FROM usage_records WHERE created_at >= $1 AND created_at < $2
@@ -146,7 +148,11 @@ async fn measure(db: &PgPool, redis: fred::clients::Pool, prefix: &str, setup: &
     // is over, then which of them reached a level not alerted yet (Redis). The first run finds
     // every overrun new (not timed); the timed ones are steady-state runs, where nobody is.
     let redis_for_ingest = redis.clone();
-    let checker = server::cost_alert::CostChecker::new(db.clone(), redis, server::redis::Keys::new(prefix));
+    let checker = server::notifications::kinds::cost_alert::CostChecker::new(
+        db.clone(),
+        redis,
+        server::platform::redis::Keys::new(prefix),
+    );
     let first = checker.overruns(now, TZ, 80).await.map_err(|e| e.to_string())?;
     checker.newly_alerted(first).await.map_err(|e| e.to_string())?;
     let (cost_check, (overruns, fresh)) = best_of(5, || async {
@@ -256,7 +262,7 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
                 count(*), sum(cost_usd), sum(input_tokens + output_tokens)
            FROM usage_records WHERE created_at >= $1 GROUP BY 1, 2 ORDER BY 2",
     )
-    .bind(now - server::ingest::BUCKETS_KEPT)
+    .bind(now - server::usage::ingest::BUCKETS_KEPT)
     .execute(db)
     .await
     .map_err(sql)?;
@@ -279,8 +285,8 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
 /// The cost check without rollups: every window summed from the raw rows.
 async fn naive_cost_check(db: &PgPool, now: chrono::DateTime<Utc>) -> Result<usize, String> {
     let mut over = 0;
-    let w = server::spending::Windows::at(now, TZ);
-    let midnight = |day| server::spending::local_midnight(TZ, day);
+    let w = server::usage::spending::Windows::at(now, TZ);
+    let midnight = |day| server::usage::spending::local_midnight(TZ, day);
     let windows: Vec<(&str, chrono::DateTime<Utc>)> = vec![
         ("limit_5h_usd", now - Span::hours(5)),
         ("limit_daily_usd", midnight(w.today)),
@@ -342,24 +348,24 @@ async fn ingest_rate(
     id_prefix: &str,
 ) -> Result<f64, String> {
     let batch_size = 1000;
-    let keys = server::redis::Keys::new(prefix);
-    let breakers = server::breaker::Breakers::new(redis.clone(), keys.clone());
-    let deliveries = server::delivery::Deliveries::new(
-        server::outbox::Outbox::new(db.clone()),
-        server::queue::Queue::new(
+    let keys = server::platform::redis::Keys::new(prefix);
+    let breakers = server::usage::breaker::Breakers::new(redis.clone(), keys.clone());
+    let deliveries = server::delivery::engine::Deliveries::new(
+        server::delivery::outbox::Outbox::new(db.clone()),
+        server::delivery::queue::Queue::new(
             redis,
             keys,
-            server::queue::QueueConfig::new(server::delivery::QUEUE_NAME),
+            server::delivery::queue::QueueConfig::new(server::delivery::engine::QUEUE_NAME),
         ),
     );
-    let alerts = server::breaker_alerts::BreakerAlerts::new(
+    let alerts = server::notifications::kinds::breaker_alerts::BreakerAlerts::new(
         db.clone(),
         breakers.clone(),
         deliveries,
         TZ,
-        server::breaker_alerts::DEFAULT_COOLDOWN,
+        server::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN,
     );
-    let ingestor = server::ingest::Ingestor::new(db.clone(), TZ, breakers, alerts);
+    let ingestor = server::usage::ingest::Ingestor::new(db.clone(), TZ, breakers, alerts);
     let batches: Vec<Vec<serde_json::Value>> = (0..s.ingest_events)
         .map(|i| {
             let user = 1 + (i as i64 * 7919) % s.users;
@@ -398,7 +404,7 @@ async fn ingest_rate(
                     return Ok(accepted);
                 };
                 if path == IngestPath::Storage {
-                    let (valid, rejected) = server::ingest::validate(batch);
+                    let (valid, rejected) = server::usage::ingest::validate(batch);
                     if let Some(r) = rejected.first() {
                         return Err(format!("ingest rejected events: {r:?}"));
                     }

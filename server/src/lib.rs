@@ -1,43 +1,24 @@
 #![recursion_limit = "256"]
-//! The Hub Notify server: configuration, PostgreSQL, Redis, sessions, access rules and the
-//! HTTP surface hosting the Leptos app. One file per concern.
-pub mod access;
-pub mod api;
-pub mod auth;
-pub mod breaker;
-pub mod breaker_alerts;
-pub mod breaker_backlog;
-pub mod config;
-pub mod cost_alert;
-pub mod db;
+//! The Hub Notify server, in layers whose dependencies point one way:
+//!
+//! ```text
+//! platform ← usage ─────────────────────┐
+//! platform ← channels ← delivery ← notifications ← http
+//! ```
+//!
+//! - [`platform`]: configuration, PostgreSQL, Redis, tracing, secrets, retries;
+//! - [`usage`]: what gateways report (ingest, rollups, spending), users, providers, breakers;
+//! - [`channels`]: how a message reaches a platform (HTTP client, SSRF guard, WeCom);
+//! - [`delivery`]: the outbox, the Redis queue and its workers, rate limits, the sweeper;
+//! - [`notifications`]: the three kinds, their settings, schedules and message templates;
+//! - [`http`]: the router, sign-in and sessions, access rules, the REST API, health, `/metrics`,
+//!   and the application state every handler shares.
+pub mod channels;
 pub mod delivery;
-pub mod demo;
-pub mod fire_claims;
-pub mod health;
 pub mod http;
-pub mod ingest;
-pub mod leaderboard;
-pub mod metrics;
-pub mod outbox;
-pub mod providers;
-pub mod queue;
-pub mod rate_limit;
-pub mod redis;
-pub mod retry;
-pub mod runs;
-pub mod scheduler;
-pub mod secrets;
-pub mod sender;
-pub mod sessions;
-pub mod settings;
-pub mod spending;
-pub mod ssrf;
-pub mod state;
-pub mod sweeper;
-pub mod telemetry;
-pub mod templates;
-pub mod usage_directory;
-pub mod users;
+pub mod notifications;
+pub mod platform;
+pub mod usage;
 
 use std::net::SocketAddr;
 

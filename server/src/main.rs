@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use app::session::Role;
-use server::config::{AppEnv, Config, DatabaseConfig};
-use server::{db, http, leptos_options, redis, state::AppState, telemetry, users};
+use server::http::{self, state::AppState};
+use server::platform::config::{AppEnv, Config, DatabaseConfig};
+use server::platform::{db, redis, telemetry};
+use server::{leptos_options, usage::users};
 
 const USAGE: &str = "usage: server [serve]\n       server create-user --id <integer> --name <name> [--admin]\n       server demo-data [--days <1-60>]";
 
@@ -47,7 +49,7 @@ async fn serve() -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
-    match server::ingest::align_daily_rollups(&db, config.timezone).await {
+    match server::usage::ingest::align_daily_rollups(&db, config.timezone).await {
         Ok(true) => tracing::warn!(timezone = %config.timezone, "APP_TIMEZONE changed: daily usage recomputed"),
         Ok(false) => {}
         Err(e) => return fail(format!("cannot prepare the daily usage rollups: {e}")),
@@ -77,7 +79,7 @@ async fn serve() -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
     };
     tracing::info!(%addr, production = env == AppEnv::Production, "Hub Notify listening");
-    if let Err(e) = http::serve(listener, state, shutdown_signal()).await {
+    if let Err(e) = http::router::serve(listener, state, shutdown_signal()).await {
         return fail(format!("server error: {e}"));
     }
     let _ = stop_following.send(true);
@@ -154,10 +156,10 @@ async fn demo_data(args: &[String]) -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
-    if let Err(e) = server::ingest::align_daily_rollups(&db, config.timezone).await {
+    if let Err(e) = server::usage::ingest::align_daily_rollups(&db, config.timezone).await {
         return fail(format!("daily rollups: {e}"));
     }
-    match server::demo::fill(&db, config.timezone, chrono::Utc::now(), days).await {
+    match server::usage::demo::fill(&db, config.timezone, chrono::Utc::now(), days).await {
         Ok(r) => {
             eprintln!(
                 "demo data: {} requests over {days} days ({} new), users 1001–1012, providers 1–4",

@@ -140,7 +140,7 @@ async fn wrong_tokens_are_refused_and_throttled() {
     let res = app.sign_in(&client, "not-the-token").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers().get("set-cookie").is_none());
-    for _ in 1..server::auth::MAX_FAILED_SIGN_INS {
+    for _ in 1..server::http::auth::MAX_FAILED_SIGN_INS {
         app.sign_in(&client, "still-wrong").await;
     }
     // Even the right token is refused while throttled.

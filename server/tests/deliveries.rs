@@ -8,8 +8,8 @@ use app::notifications::NotificationKind;
 use common::receiver::{Answer, Receiver};
 use common::{eventually, TestApp, ADMIN_TOKEN};
 use serde_json::Value;
-use server::delivery::Raised;
-use server::outbox::NewDelivery;
+use server::delivery::engine::Raised;
+use server::delivery::outbox::NewDelivery;
 
 async fn app_for(receiver: &Receiver) -> TestApp {
     TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await
@@ -240,7 +240,7 @@ async fn history_api_is_admin_only_and_documented() {
     let user = app.client().get(&url).bearer_auth(&key).send().await.unwrap();
     assert_eq!(user.status(), 403);
 
-    let (_, doc) = get_json(&app, server::api::OPENAPI_PATH).await;
+    let (_, doc) = get_json(&app, server::http::api::OPENAPI_PATH).await;
     let op = &doc["paths"]["/api/v1/notifications/deliveries"]["get"];
     let params: Vec<&str> = op["parameters"]
         .as_array()
@@ -420,7 +420,7 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
     let lost = outbox_row(&app, &receiver, "s2").await;
     outbox.mark_enqueued(lost).await.unwrap();
 
-    let sweeper = server::sweeper::Sweeper::new(
+    let sweeper = server::delivery::sweeper::Sweeper::new(
         app.state.deliveries.clone(),
         Duration::from_secs(86_400),
         app.state.metrics.clone(),
@@ -431,7 +431,10 @@ async fn the_sweeper_enqueues_rows_redis_never_saw_and_jobs_redis_lost() {
     assert_eq!((sweep.enqueued, sweep.requeued), (1, 1));
     // A second pass finds both in the queue: nothing to do.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sweeper.sweep().await.unwrap(), server::sweeper::Sweep::default());
+    assert_eq!(
+        sweeper.sweep().await.unwrap(),
+        server::delivery::sweeper::Sweep::default()
+    );
 
     let _engine = app.start_engine();
     wait_for_status(&app, unqueued, "delivered", Duration::from_secs(10)).await;
@@ -500,7 +503,7 @@ async fn a_short_database_outage_delays_a_delivery_without_spending_its_attempts
         .state
         .deliveries
         .queue()
-        .job(&server::delivery::job_id(id))
+        .job(&server::delivery::engine::job_id(id))
         .await
         .unwrap()
         .unwrap();
@@ -515,9 +518,9 @@ async fn a_short_database_outage_delays_a_delivery_without_spending_its_attempts
 struct DatabaseAway;
 
 #[async_trait::async_trait]
-impl server::queue::JobHandler for DatabaseAway {
-    async fn handle(&self, _job: &server::queue::Job) -> Result<(), server::queue::JobError> {
-        Err(server::queue::JobError::Failed(
+impl server::delivery::queue::JobHandler for DatabaseAway {
+    async fn handle(&self, _job: &server::delivery::queue::Job) -> Result<(), server::delivery::queue::JobError> {
+        Err(server::delivery::queue::JobError::Failed(
             "outbox unavailable: pool timed out while waiting for an open connection".into(),
         ))
     }
@@ -544,12 +547,12 @@ async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_
     // All four attempts (1 s, 2 s, 4 s apart) go to the outage.
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let redis_config = fred::types::config::Config::from_url(app.state.config.redis.url.expose()).unwrap();
-    let down = server::queue::Worker::new(queue.clone(), redis_config, 1, std::sync::Arc::new(DatabaseAway));
+    let down = server::delivery::queue::Worker::new(queue.clone(), redis_config, 1, std::sync::Arc::new(DatabaseAway));
     let down = tokio::spawn(down.run(shutdown));
-    let job_id = server::delivery::job_id(id);
+    let job_id = server::delivery::engine::job_id(id);
     eventually(Duration::from_secs(15), "the job to fail", || async {
         let job = queue.job(&job_id).await.unwrap()?;
-        (job.state == server::queue::JobState::Failed).then_some(())
+        (job.state == server::delivery::queue::JobState::Failed).then_some(())
     })
     .await;
     stop.send(true).unwrap();
@@ -561,7 +564,7 @@ async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_
         "no webhook attempt was made"
     );
 
-    let sweeper = server::sweeper::Sweeper::new(
+    let sweeper = server::delivery::sweeper::Sweeper::new(
         app.state.deliveries.clone(),
         Duration::from_secs(86_400),
         app.state.metrics.clone(),

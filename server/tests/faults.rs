@@ -8,8 +8,8 @@ use app::notifications::NotificationKind;
 use common::process::{RedisServer, ServerProcess};
 use common::receiver::{Answer, Receiver};
 use common::{eventually, TestApp};
-use server::delivery::Raised;
-use server::outbox::NewDelivery;
+use server::delivery::engine::Raised;
+use server::delivery::outbox::NewDelivery;
 
 /// The test process raises notifications (as the server's own code does) through the same
 /// database and Redis the server processes work from.

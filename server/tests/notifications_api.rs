@@ -301,7 +301,7 @@ async fn openapi_document_describes_every_endpoint() {
     let app = TestApp::spawn().await;
     let client = app.client();
     let doc: Value = client
-        .get(app.url(server::api::OPENAPI_PATH))
+        .get(app.url(server::http::api::OPENAPI_PATH))
         .send()
         .await
         .unwrap()

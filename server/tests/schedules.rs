@@ -65,12 +65,12 @@ async fn run_now(app: &TestApp, kind: &str) -> (u16, Value) {
 
 /// A cost check as of `now` (the clock injected, so no test depends on the hour it runs at),
 /// through the path 立即发送 takes.
-async fn check_costs_at(app: &TestApp, now: DateTime<Utc>) -> server::runs::RunReport {
+async fn check_costs_at(app: &TestApp, now: DateTime<Utc>) -> server::notifications::schedule::runs::RunReport {
     app.state
         .runs
         .run(
             app::notifications::NotificationKind::CostAlert,
-            server::runs::Trigger::Manual,
+            server::notifications::schedule::runs::Trigger::Manual,
             now,
         )
         .await
@@ -108,7 +108,7 @@ async fn alerts(receiver: &Receiver, n: usize) -> Vec<String> {
                 r.body["markdown"]["content"]
                     .as_str()
                     .unwrap()
-                    .split(server::templates::MESSAGE_SEPARATOR)
+                    .split(server::notifications::render::MESSAGE_SEPARATOR)
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             })
@@ -296,8 +296,8 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     assert_eq!(
         scheduler.scheduled().await,
         vec![
-            server::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() },
-            server::scheduler::PlannedJob::CostCheck { minutes: 10 }
+            server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() },
+            server::notifications::schedule::scheduler::PlannedJob::CostCheck { minutes: 10 }
         ]
     );
     assert_eq!(
@@ -315,7 +315,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     }
     assert_eq!(
         scheduler.scheduled().await[0],
-        server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() },
+        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() },
         "the old time is gone"
     );
     assert_eq!(
@@ -328,7 +328,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     app.save_settings(&cost_off).await;
     assert_eq!(
         scheduler.scheduled().await,
-        vec![server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
+        vec![server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
         "a kind switched off has no job"
     );
     assert_eq!(scheduler.live_cron_jobs().await, 1);
@@ -444,7 +444,7 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     for m in &sent {
         let content = m.body["markdown"]["content"].as_str().unwrap();
         assert!(
-            content.len() <= server::sender::MAX_CONTENT_BYTES,
+            content.len() <= server::channels::sender::MAX_CONTENT_BYTES,
             "{} bytes",
             content.len()
         );
@@ -475,7 +475,7 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
     let stale = twin.state.settings.scheduler();
     assert_eq!(
         stale.scheduled().await[0],
-        server::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() }
+        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() }
     );
 
     // Its 09:30 job wakes, but the saved settings say 21:15: nothing is sent.
@@ -492,7 +492,7 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
     assert!(stale.follow_saved_settings().await.unwrap(), "the twin rebuilds");
     assert_eq!(
         stale.scheduled().await[0],
-        server::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }
+        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }
     );
     assert!(
         !stale.follow_saved_settings().await.unwrap(),
@@ -539,7 +539,7 @@ async fn in_production_the_cron_job_sends_the_leaderboard_at_its_minute_once() {
 #[tokio::test]
 async fn a_new_window_alerts_again() {
     use app::notifications::NotificationKind::CostAlert;
-    use server::runs::Trigger::Manual;
+    use server::notifications::schedule::runs::Trigger::Manual;
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[]).await;
     let _engine = app.start_engine();
@@ -641,7 +641,7 @@ async fn months_start_on_the_first_at_midnight_in_app_timezone() {
 #[tokio::test]
 async fn a_fire_whose_run_did_not_finish_is_taken_over_by_a_later_tick_once() {
     use app::notifications::NotificationKind::DailyLeaderboard;
-    use server::fire_claims::Claim;
+    use server::notifications::schedule::fire_claims::Claim;
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;
     let _engine = app.start_engine();
@@ -685,7 +685,7 @@ async fn a_fire_whose_run_did_not_finish_is_taken_over_by_a_later_tick_once() {
     // Nor is one older than the catch-up window.
     let (_, lease) = claims.claim(DailyLeaderboard, tomorrow, true).await.unwrap();
     claims.release(lease.unwrap()).await.unwrap();
-    let late = server::scheduler::CATCH_UP_MINUTES + 1;
+    let late = server::notifications::schedule::scheduler::CATCH_UP_MINUTES + 1;
     assert!(scheduler
         .tick(tomorrow + chrono::Duration::minutes(late))
         .await

@@ -4,8 +4,8 @@ mod common;
 use std::time::Duration;
 
 use common::receiver::{Answer, Receiver};
-use server::sender::{SendError, WebhookSender, MAX_CONTENT_BYTES, TRUNCATION_MARKER};
-use server::ssrf::{Allowlist, SsrfGuard};
+use server::channels::sender::{SendError, WebhookSender, MAX_CONTENT_BYTES, TRUNCATION_MARKER};
+use server::channels::ssrf::{Allowlist, SsrfGuard};
 
 fn sender_for(receivers: &[&Receiver], timeout: Duration) -> WebhookSender {
     let entries: Vec<String> = receivers.iter().map(|r| r.allowlist_entry()).collect();

@@ -1,5 +1,5 @@
 //! The server's TCP transport, seen from inside the process that serves: socket options of the
-//! connections `server::http::serve` accepts.
+//! connections `server::http::router::serve` accepts.
 mod common;
 
 use std::io::{Read, Write};

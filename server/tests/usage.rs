@@ -533,14 +533,16 @@ async fn a_new_app_timezone_recuts_the_daily_rollups() {
     };
     assert_eq!(days("usage_user_daily").await, [at.date_naive()]);
     assert!(
-        !server::ingest::align_daily_rollups(&app.db, chrono_tz::UTC)
+        !server::usage::ingest::align_daily_rollups(&app.db, chrono_tz::UTC)
             .await
             .unwrap(),
         "same zone: nothing to do"
     );
-    assert!(server::ingest::align_daily_rollups(&app.db, chrono_tz::Asia::Shanghai)
-        .await
-        .unwrap());
+    assert!(
+        server::usage::ingest::align_daily_rollups(&app.db, chrono_tz::Asia::Shanghai)
+            .await
+            .unwrap()
+    );
     let next = at.date_naive().succ_opt().unwrap();
     assert_eq!(days("usage_user_daily").await, [next]);
     assert_eq!(days("usage_provider_daily").await, [next]);
@@ -564,10 +566,10 @@ async fn old_quarter_hours_are_pruned_and_the_rolling_window_still_adds_up() {
             .unwrap()
     };
     assert_eq!(buckets().await, 2);
-    assert_eq!(server::ingest::prune_buckets(&app.db, now).await.unwrap(), 1);
+    assert_eq!(server::usage::ingest::prune_buckets(&app.db, now).await.unwrap(), 1);
     assert_eq!(buckets().await, 1, "the 7-hour-old quarter-hour is gone");
-    let windows = server::spending::Windows::at(now, chrono_tz::Asia::Shanghai);
-    let spent = server::spending::users(&app.db, &windows, server::spending::Scope::One(7))
+    let windows = server::usage::spending::Windows::at(now, chrono_tz::Asia::Shanghai);
+    let spent = server::usage::spending::users(&app.db, &windows, server::usage::spending::Scope::One(7))
         .await
         .unwrap();
     assert_eq!(

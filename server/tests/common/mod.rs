@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use leptos::config::LeptosOptions;
-use server::config::Config;
-use server::state::AppState;
+use server::http::state::AppState;
+use server::platform::config::Config;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -86,7 +86,7 @@ impl TestApp {
         let mut url = url::Url::parse(config.database.url.expose()).unwrap();
         url.set_host(Some("127.0.0.1")).unwrap();
         url.set_port(Some(proxy.port())).unwrap();
-        config.database.url = server::config::Secret::new(url.to_string());
+        config.database.url = server::platform::config::Secret::new(url.to_string());
         Self::serve(config, self.key_prefix.clone()).await
     }
 
@@ -104,19 +104,19 @@ impl TestApp {
             .site_root("target/site")
             .site_addr(addr)
             .build();
-        let db = server::db::connect_and_migrate(&config.database)
+        let db = server::platform::db::connect_and_migrate(&config.database)
             .await
             .expect("migrate test database");
-        server::ingest::align_daily_rollups(&db, config.timezone)
+        server::usage::ingest::align_daily_rollups(&db, config.timezone)
             .await
             .expect("daily rollups");
-        let redis = server::redis::connect(&config.redis)
+        let redis = server::platform::redis::connect(&config.redis)
             .await
             .expect("connect to Redis (is it running?)");
         let state = AppState::new(config, options, db.clone(), redis).expect("app state");
         let serving = state.clone();
         tokio::spawn(async move {
-            server::http::serve(listener, serving, std::future::pending())
+            server::http::router::serve(listener, serving, std::future::pending())
                 .await
                 .expect("serve")
         });
@@ -173,7 +173,7 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, id: i64, name: &str) -> String {
-        server::users::issue_api_key(&self.db, id, name, app::session::Role::User)
+        server::usage::users::issue_api_key(&self.db, id, name, app::session::Role::User)
             .await
             .unwrap()
     }
@@ -205,7 +205,7 @@ pub fn location(res: &reqwest::Response) -> String {
 }
 
 /// Stops the engine in the background when dropped.
-pub struct EngineGuard(Option<server::delivery::Engine>);
+pub struct EngineGuard(Option<server::delivery::engine::Engine>);
 
 impl EngineGuard {
     pub async fn stop(mut self) {

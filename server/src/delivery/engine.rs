@@ -1,0 +1,295 @@
+//! Delivering notifications: write to the outbox, enqueue, and send from the queue's workers.
+//!
+//! `raise` is the one way in: the row is written first (so nothing is lost if Redis is away),
+//! then the job is enqueued; a row Redis never saw is picked up by the [`crate::delivery::sweeper`].
+//! The job's handler is idempotent through the row: a job that runs again (a stalled worker, a
+//! sweep after Redis lost its data) finds the row finished and does nothing.
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::channels::sender::WebhookSender;
+use crate::delivery::metrics::Metrics;
+use crate::delivery::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
+use crate::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue};
+use crate::delivery::rate_limit::WebhookRateLimiter;
+
+/// The queue every instance of a deployment shares.
+pub const QUEUE_NAME: &str = "deliveries";
+/// How long `raise` waits for Redis before leaving the row to the sweeper: an outage must not
+/// hold up whoever raised the notification.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a job waits for an unreachable database before its attempt counts as failed.
+const OUTBOX_PATIENCE: Duration = Duration::from_secs(20);
+
+/// The queue's job id of an outbox row.
+pub fn job_id(row_id: i64) -> String {
+    format!("d{row_id}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RaiseError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Where a raised notification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Raised {
+    /// In the outbox and in the queue.
+    Queued(i64),
+    /// In the outbox; Redis did not take it now, the sweeper will.
+    Deferred(i64),
+    /// Its idempotency key was raised before: nothing new.
+    Duplicate(i64),
+}
+
+#[derive(Clone)]
+pub struct Deliveries {
+    outbox: Outbox,
+    queue: Queue,
+}
+
+impl Deliveries {
+    pub fn new(outbox: Outbox, queue: Queue) -> Self {
+        Deliveries { outbox, queue }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    pub async fn raise(&self, notification: &NewDelivery) -> Result<Raised, RaiseError> {
+        let id = match self.outbox.insert(notification).await? {
+            Inserted::New(id) => id,
+            Inserted::Duplicate(id) => return Ok(Raised::Duplicate(id)),
+        };
+        Ok(if self.enqueue(id).await {
+            Raised::Queued(id)
+        } else {
+            Raised::Deferred(id)
+        })
+    }
+
+    /// Puts a row's job in the queue (a no-op if it is there); `false` leaves it to the sweeper.
+    pub async fn enqueue(&self, id: i64) -> bool {
+        match tokio::time::timeout(ENQUEUE_TIMEOUT, self.queue.enqueue(&job_id(id), &id.to_string())).await {
+            Ok(Ok(Enqueued::Added | Enqueued::Duplicate)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(delivery = id, error = %e, "enqueueing failed; the sweeper retries");
+                return false;
+            }
+            Err(_) => {
+                tracing::warn!(delivery = id, "Redis did not answer; the sweeper enqueues later");
+                return false;
+            }
+        }
+        if let Err(e) = self.outbox.mark_enqueued(id).await {
+            // Harmless: the sweeper enqueues it again, which the queue ignores.
+            tracing::warn!(delivery = id, error = %e, "recording the enqueue failed");
+        }
+        true
+    }
+}
+
+/// Sends one outbox row per job.
+pub struct DeliveryHandler {
+    outbox: Outbox,
+    sender: WebhookSender,
+    metrics: Metrics,
+    max_attempts: u32,
+    rate_limiter: Option<WebhookRateLimiter>,
+}
+
+impl DeliveryHandler {
+    pub fn new(outbox: Outbox, sender: WebhookSender, metrics: Metrics, max_attempts: u32) -> Self {
+        DeliveryHandler {
+            outbox,
+            sender,
+            metrics,
+            max_attempts,
+            rate_limiter: None,
+        }
+    }
+
+    /// Keeps every webhook within its send budget (see [`crate::delivery::rate_limit`]).
+    pub fn with_rate_limiter(mut self, limiter: WebhookRateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
+    /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
+    /// own limit is the worst case, a lost alert is not.
+    async fn over_budget(&self, job: &Job, attempt: &Attempt) -> Option<Duration> {
+        let limiter = self.rate_limiter.as_ref()?;
+        let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
+        let wait = match limiter.take(&attempt.webhook_url, &send_id).await {
+            Ok(wait) => wait?,
+            Err(e) => {
+                tracing::warn!(delivery = attempt.id, error = %e, "webhook rate limit unavailable; sending");
+                return None;
+            }
+        };
+        if let Err(e) = self.outbox.give_back_attempt(attempt.id).await {
+            tracing::warn!(delivery = attempt.id, error = %e, "giving back a rate-limited attempt failed");
+        }
+        tracing::info!(delivery = attempt.id, target = %crate::channels::sender::display_target(&attempt.webhook_url), wait_ms = wait.as_millis() as u64, "webhook over its rate limit; waiting");
+        Some(wait)
+    }
+
+    /// The row holds the content: without the database there is nothing to send. A short outage
+    /// is waited out here instead of spending the job's attempts, which are the receiver's; a
+    /// longer one fails the attempt, and the sweeper gives the job its attempts back later.
+    async fn start_attempt(&self, id: i64) -> Result<(AttemptStart, Option<Attempt>), String> {
+        let deadline = tokio::time::Instant::now() + OUTBOX_PATIENCE;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match self
+                .outbox
+                .start_attempt(id, i32::try_from(self.max_attempts).unwrap_or(i32::MAX))
+                .await
+            {
+                Ok(started) => return Ok(started),
+                Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(delivery = id, error = %e, "outbox unavailable; waiting for it");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(format!("outbox unavailable: {e}")),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for DeliveryHandler {
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let id: i64 = job
+            .payload
+            .parse()
+            .map_err(|_| format!("payload {:?} is not an outbox id", job.payload))?;
+        let (start, attempt) = self.start_attempt(id).await?;
+        let attempt = match (start, attempt) {
+            (AttemptStart::Started, Some(attempt)) => attempt,
+            (AttemptStart::Finished(status), _) => {
+                tracing::debug!(
+                    delivery = id,
+                    status = status.as_str(),
+                    "already finished; repeated job ignored"
+                );
+                return Ok(());
+            }
+            (AttemptStart::Exhausted(kind), _) => {
+                self.metrics.finished(kind.key(), false, Duration::ZERO);
+                tracing::warn!(
+                    delivery = id,
+                    kind = kind.key(),
+                    "last attempt ended without an outcome; failed"
+                );
+                return Ok(());
+            }
+            _ => {
+                tracing::warn!(delivery = id, "outbox row is gone; job dropped");
+                return Ok(());
+            }
+        };
+        if let Some(wait) = self.over_budget(job, &attempt).await {
+            return Err(JobError::Later(wait));
+        }
+        let kind = attempt.kind.key();
+        let result = self
+            .sender
+            .deliver(&attempt.webhook_url, &attempt.content, Some(&attempt.dedup_key))
+            .await;
+        match result {
+            Ok(()) => {
+                self.metrics.attempt(kind, true);
+                // Err here means the receiver got it but the row says otherwise: the retry that
+                // follows is the one duplicate at-least-once delivery allows.
+                self.outbox
+                    .mark_delivered(id)
+                    .await
+                    .map_err(|e| format!("delivered, but recording it failed: {e}"))?;
+                let latency = (chrono::Utc::now() - attempt.created_at).to_std().unwrap_or_default();
+                self.metrics.finished(kind, true, latency);
+                tracing::info!(delivery = id, kind, target = %crate::channels::sender::display_target(&attempt.webhook_url), attempt = job.attempt, "delivered");
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.attempt(kind, false);
+                let message = e.to_string();
+                // The row counts attempts across jobs (a job re-enqueued after Redis lost it
+                // starts again at 1), so either count reaching the limit ends the delivery.
+                let last = job.attempt.max(attempt.number.max(0) as u32) >= self.max_attempts;
+                if let Err(db) = self.outbox.mark_attempt_failed(id, &message, last).await {
+                    tracing::warn!(delivery = id, error = %db, "recording a failed attempt failed");
+                }
+                if last {
+                    self.metrics.finished(kind, false, Duration::ZERO);
+                }
+                tracing::warn!(delivery = id, kind, attempt = job.attempt, last, error = %message, "delivery attempt failed");
+                Err(JobError::Failed(message))
+            }
+        }
+    }
+}
+
+/// Worker settings (from the configuration).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub concurrency: usize,
+    pub history_retention: Duration,
+}
+
+/// The running workers and sweeper of one process.
+pub struct Engine {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the queue worker (its own Redis connection) and the sweeper.
+    pub fn start(
+        deliveries: Deliveries,
+        handler: Arc<DeliveryHandler>,
+        redis_config: fred::types::config::Config,
+        config: &EngineConfig,
+    ) -> Engine {
+        let (shutdown, watch) = tokio::sync::watch::channel(false);
+        let metrics = handler.metrics.clone();
+        let worker =
+            crate::delivery::queue::Worker::new(deliveries.queue().clone(), redis_config, config.concurrency, handler);
+        let worker_task = tokio::spawn(worker.run(watch.clone()));
+        let sweeper = crate::delivery::sweeper::Sweeper::new(deliveries, config.history_retention, metrics);
+        let sweeper_task = tokio::spawn(sweeper.run(watch));
+        Engine {
+            shutdown,
+            tasks: vec![worker_task, sweeper_task],
+        }
+    }
+
+    /// Runs another background duty of the process until the engine stops.
+    pub fn run_alongside<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(tokio::spawn(task(self.shutdown.subscribe())));
+    }
+
+    /// Stops taking jobs, lets running ones finish, and stops the sweeper.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a delivery task ended abnormally");
+            }
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The outbox (`notification_deliveries`, PostgreSQL): every notification is written here before
+//! it is enqueued, and its row follows the job: pending → sending → delivered | failed. Redis may
+//! lose a job (an outage, a restart of a Redis that keeps nothing); the row is what the sweeper
+//! enqueues again, and what makes a repeated job harmless.
+use app::deliveries::{DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
+use app::notifications::NotificationKind;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// `last_error` is for people to read; a long answer body must not bloat the table.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// A notification to deliver.
+#[derive(Clone)]
+pub struct NewDelivery {
+    pub kind: NotificationKind,
+    pub webhook_url: String,
+    pub content: String,
+    /// The idempotency key: raising the same key again is a no-op.
+    pub dedup_key: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    /// A row with this dedup key already exists (its id).
+    Duplicate(i64),
+}
+
+impl Inserted {
+    pub fn id(self) -> i64 {
+        match self {
+            Inserted::New(id) | Inserted::Duplicate(id) => id,
+        }
+    }
+}
+
+/// What an attempt needs, taken when the attempt starts.
+#[derive(Clone)]
+pub struct Attempt {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub webhook_url: String,
+    pub content: String,
+    pub dedup_key: String,
+    pub created_at: DateTime<Utc>,
+    /// 1 for the first.
+    pub number: i32,
+}
+
+// The webhook URL holds the robot's key: Debug shows its host only.
+impl std::fmt::Debug for NewDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDelivery")
+            .field("kind", &self.kind)
+            .field("target", &crate::channels::sender::display_target(&self.webhook_url))
+            .field("dedup_key", &self.dedup_key)
+            .field("content_bytes", &self.content.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("target", &crate::channels::sender::display_target(&self.webhook_url))
+            .field("dedup_key", &self.dedup_key)
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptStart {
+    Started,
+    /// Already delivered or failed for good: a repeated job, nothing to do.
+    Finished(DeliveryStatus),
+    /// Every attempt was spent, the last without an outcome (its worker stopped mid-send):
+    /// the row is now failed, of this kind.
+    Exhausted(NotificationKind),
+    Missing,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: i64,
+    kind: String,
+    target_host: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    content: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("row {id} has an unknown {column} {value:?}")]
+    Corrupt {
+        id: i64,
+        column: &'static str,
+        value: String,
+    },
+}
+
+fn kind_of(id: i64, value: &str) -> Result<NotificationKind, OutboxError> {
+    NotificationKind::from_key(value).ok_or_else(|| OutboxError::Corrupt {
+        id,
+        column: "kind",
+        value: value.to_owned(),
+    })
+}
+
+fn status_of(id: i64, value: &str) -> Result<DeliveryStatus, OutboxError> {
+    DeliveryStatus::parse(value).ok_or_else(|| OutboxError::Corrupt {
+        id,
+        column: "status",
+        value: value.to_owned(),
+    })
+}
+
+impl TryFrom<RecordRow> for DeliveryRecord {
+    type Error = OutboxError;
+    fn try_from(r: RecordRow) -> Result<Self, OutboxError> {
+        Ok(DeliveryRecord {
+            id: r.id,
+            kind: kind_of(r.id, &r.kind)?,
+            target: r.target_host,
+            status: status_of(r.id, &r.status)?,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            content: r.content,
+            created_at: r.created_at.to_rfc3339(),
+            updated_at: r.updated_at.to_rfc3339(),
+            delivered_at: r.delivered_at.map(|t| t.to_rfc3339()),
+        })
+    }
+}
+
+fn bounded(error: &str) -> String {
+    error.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    db: PgPool,
+}
+
+impl Outbox {
+    pub fn new(db: PgPool) -> Self {
+        Outbox { db }
+    }
+
+    pub async fn insert(&self, new: &NewDelivery) -> Result<Inserted, OutboxError> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO notification_deliveries (kind, target_url, target_host, content, dedup_key)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(new.kind.key())
+        .bind(&new.webhook_url)
+        .bind(crate::channels::sender::display_target(&new.webhook_url))
+        .bind(&new.content)
+        .bind(&new.dedup_key)
+        .fetch_optional(&self.db)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(Inserted::New(id));
+        }
+        let id = sqlx::query_scalar("SELECT id FROM notification_deliveries WHERE dedup_key = $1")
+            .bind(&new.dedup_key)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(Inserted::Duplicate(id))
+    }
+
+    pub async fn mark_enqueued(&self, id: i64) -> Result<(), OutboxError> {
+        sqlx::query("UPDATE notification_deliveries SET enqueued_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts an attempt and moves the row to `sending`, unless it is already finished or has
+    /// had `max_attempts`: the row's count spans jobs (a crashed worker's, one Redis lost), so
+    /// it is what bounds the calls a receiver gets.
+    pub async fn start_attempt(
+        &self,
+        id: i64,
+        max_attempts: i32,
+    ) -> Result<(AttemptStart, Option<Attempt>), OutboxError> {
+        let row: Option<(String, String, String, String, DateTime<Utc>, i32)> = sqlx::query_as(
+            "UPDATE notification_deliveries
+                SET status = 'sending', attempts = attempts + 1, updated_at = now()
+              WHERE id = $1 AND status IN ('pending', 'sending') AND attempts < $2
+          RETURNING kind, target_url, content, dedup_key, created_at, attempts",
+        )
+        .bind(id)
+        .bind(max_attempts)
+        .fetch_optional(&self.db)
+        .await?;
+        if let Some((kind, webhook_url, content, dedup_key, created_at, number)) = row {
+            let attempt = Attempt {
+                id,
+                kind: kind_of(id, &kind)?,
+                webhook_url,
+                content,
+                dedup_key,
+                created_at,
+                number,
+            };
+            return Ok((AttemptStart::Started, Some(attempt)));
+        }
+        let exhausted: Option<String> = sqlx::query_scalar(
+            "UPDATE notification_deliveries
+                SET status = 'failed', updated_at = now(),
+                    last_error = 'every attempt spent: the last one ended without an outcome (its worker stopped)'
+              WHERE id = $1 AND status IN ('pending', 'sending') AND attempts >= $2
+          RETURNING kind",
+        )
+        .bind(id)
+        .bind(max_attempts)
+        .fetch_optional(&self.db)
+        .await?;
+        if let Some(kind) = exhausted {
+            return Ok((AttemptStart::Exhausted(kind_of(id, &kind)?), None));
+        }
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM notification_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(match status {
+            Some(s) => (AttemptStart::Finished(status_of(id, &s)?), None),
+            None => (AttemptStart::Missing, None),
+        })
+    }
+
+    /// Uncounts an attempt [`Outbox::start_attempt`] counted but that made no call (the webhook
+    /// was over its rate limit).
+    pub async fn give_back_attempt(&self, id: i64) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE notification_deliveries
+                SET attempts = attempts - 1, updated_at = now(),
+                    status = CASE WHEN attempts = 1 THEN 'pending' ELSE status END
+              WHERE id = $1 AND status = 'sending' AND attempts > 0",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn mark_delivered(&self, id: i64) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE notification_deliveries
+                SET status = 'delivered', last_error = NULL, updated_at = now(), delivered_at = now()
+              WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; `final_attempt` moves the row to `failed`, otherwise it stays
+    /// `sending` until the retry. Returns the row's kind, unless it was already delivered.
+    pub async fn mark_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        final_attempt: bool,
+    ) -> Result<Option<NotificationKind>, OutboxError> {
+        let kind: Option<String> = sqlx::query_scalar(
+            "UPDATE notification_deliveries
+                SET status = CASE WHEN $3 THEN 'failed' ELSE 'sending' END, last_error = $2, updated_at = now()
+              WHERE id = $1 AND status <> 'delivered'
+          RETURNING kind",
+        )
+        .bind(id)
+        .bind(bounded(error))
+        .bind(final_attempt)
+        .fetch_optional(&self.db)
+        .await?;
+        kind.map(|k| kind_of(id, &k)).transpose()
+    }
+
+    /// Rows that never reached Redis, oldest first.
+    pub async fn unqueued(&self, limit: i64) -> Result<Vec<i64>, OutboxError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM notification_deliveries
+              WHERE status IN ('pending', 'sending') AND enqueued_at IS NULL
+              ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Unfinished rows untouched for `idle`, with their attempts: their job may have been lost
+    /// with Redis's data, or failed while the database was away.
+    pub async fn idle(&self, idle: std::time::Duration, limit: i64) -> Result<Vec<(i64, i32)>, OutboxError> {
+        Ok(sqlx::query_as(
+            "SELECT id, attempts FROM notification_deliveries
+              WHERE status IN ('pending', 'sending') AND enqueued_at IS NOT NULL
+                AND updated_at < now() - make_interval(secs => $1)
+              ORDER BY updated_at LIMIT $2",
+        )
+        .bind(idle.as_secs_f64())
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Marks a row touched, so the sweeper does not look at it again for a while.
+    pub async fn touch(&self, id: i64) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE notification_deliveries SET updated_at = now()
+              WHERE id = $1 AND status IN ('pending', 'sending')",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes finished rows older than `age`; returns how many.
+    pub async fn prune(&self, age: std::time::Duration) -> Result<u64, OutboxError> {
+        Ok(sqlx::query(
+            "DELETE FROM notification_deliveries
+              WHERE status IN ('delivered', 'failed') AND updated_at < now() - make_interval(secs => $1)",
+        )
+        .bind(age.as_secs_f64())
+        .execute(&self.db)
+        .await?
+        .rows_affected())
+    }
+
+    /// Unfinished rows by status (metrics).
+    pub async fn unfinished_counts(&self) -> Result<Vec<(DeliveryStatus, i64)>, OutboxError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM notification_deliveries
+              WHERE status IN ('pending', 'sending') GROUP BY status",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        rows.into_iter().map(|(s, n)| Ok((status_of(0, &s)?, n))).collect()
+    }
+
+    /// History, newest first. The page size must already be validated.
+    pub async fn list(&self, filter: &DeliveryFilter, page_size: u32) -> Result<DeliveryPage, OutboxError> {
+        let rows: Vec<RecordRow> = sqlx::query_as(
+            "SELECT id, kind, target_host, status, attempts, last_error, content, created_at, updated_at, delivered_at
+               FROM notification_deliveries
+              WHERE ($1::text IS NULL OR kind = $1)
+                AND ($2::text IS NULL OR status = $2)
+                AND ($3::bigint IS NULL OR id < $3)
+              ORDER BY id DESC
+              LIMIT $4",
+        )
+        .bind(filter.kind.map(NotificationKind::key))
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.before)
+        .bind(i64::from(page_size) + 1)
+        .fetch_all(&self.db)
+        .await?;
+        let more = rows.len() > page_size as usize;
+        let items = rows
+            .into_iter()
+            .take(page_size as usize)
+            .map(DeliveryRecord::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if more { items.last().map(|r| r.id) } else { None };
+        Ok(DeliveryPage { items, next_before })
+    }
+}
+
+#[async_trait::async_trait]
+impl app::ports::DeliveryHistory for Outbox {
+    async fn list(&self, filter: DeliveryFilter) -> Result<DeliveryPage, app::error::AppError> {
+        let page_size = filter.page_size().map_err(|problem| {
+            let mut errors = app::notifications::FieldErrors::default();
+            errors.insert("limit".into(), problem);
+            app::error::AppError::Validation(errors)
+        })?;
+        Outbox::list(self, &filter, page_size).await.map_err(|e| {
+            tracing::error!(error = %e, "listing deliveries failed");
+            app::error::AppError::Unavailable
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Per-webhook send budget: a WeCom robot accepts 20 messages a minute and answers the 21st with
+//! errcode 45009, which three retries 1 s, 2 s and 4 s later would only repeat. So each webhook
+//! URL (each robot: the key is in the URL) gets a sliding window in Redis, shared by every
+//! instance; a delivery over budget waits for the window instead of spending its attempts.
+use std::time::Duration;
+
+use fred::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::platform::redis::{Keys, LuaScript};
+
+/// Sends allowed per window (`WEBHOOK_RATE_LIMIT`, default WeCom's `20/60`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub sends: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    pub const WECOM: RateLimit = RateLimit {
+        sends: 20,
+        window: Duration::from_secs(60),
+    };
+
+    /// `N/S`: N sends per S seconds (N 1–10000, S 1–3600); `off` for no limit.
+    pub fn parse(raw: &str) -> Result<Option<RateLimit>, String> {
+        if raw.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let (sends, seconds) = raw
+            .split_once('/')
+            .ok_or_else(|| format!("expected sends/seconds such as 20/60, or off; got {raw:?}"))?;
+        let sends: u32 = sends
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| format!("sends must be 1 to 10000, got {sends:?}"))?;
+        let seconds: u64 = seconds
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=3600).contains(n))
+            .ok_or_else(|| format!("seconds must be 1 to 3600, got {seconds:?}"))?;
+        Ok(Some(RateLimit {
+            sends,
+            window: Duration::from_secs(seconds),
+        }))
+    }
+}
+
+/// KEYS: the webhook's window (sorted set of send times). ARGV: sends, window_ms, member.
+/// → 0 when the send may go now (it is counted), else the ms until a place frees up.
+const TAKE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"#;
+
+#[derive(Clone)]
+pub struct WebhookRateLimiter {
+    pool: Pool,
+    keys: Keys,
+    limit: RateLimit,
+    script: std::sync::Arc<LuaScript>,
+}
+
+impl WebhookRateLimiter {
+    pub fn new(pool: Pool, keys: Keys, limit: RateLimit) -> Self {
+        WebhookRateLimiter {
+            pool,
+            keys,
+            limit,
+            script: std::sync::Arc::new(LuaScript::new("webhook_rate", "", TAKE)),
+        }
+    }
+
+    /// Takes a place in `webhook_url`'s window for the send `send_id` (unique per attempt):
+    /// `None` to send now, or how long to wait.
+    pub async fn take(&self, webhook_url: &str, send_id: &str) -> Result<Option<Duration>, fred::error::Error> {
+        // The URL holds the robot's key: only a digest of it names the window.
+        let digest = hex::encode(&Sha256::digest(webhook_url.as_bytes())[..16]);
+        let wait_ms: i64 = self
+            .script
+            .call(
+                &self.pool,
+                vec![self.keys.key(&["webhook-rate", &digest])],
+                vec![
+                    self.limit.sends.to_string(),
+                    self.limit.window.as_millis().to_string(),
+                    send_id.to_owned(),
+                ],
+            )
+            .await?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms.unsigned_abs())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_or_say_what_is_wrong() {
+        assert_eq!(RateLimit::parse("20/60"), Ok(Some(RateLimit::WECOM)));
+        assert_eq!(RateLimit::parse("OFF"), Ok(None));
+        assert_eq!(
+            RateLimit::parse(" 3 / 1 "),
+            Ok(Some(RateLimit {
+                sends: 3,
+                window: Duration::from_secs(1)
+            }))
+        );
+        for bad in ["20", "0/60", "20/0", "x/60", "20/3601", "20/60/1"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_lets_its_sends_through_then_says_how_long_to_wait() {
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+        let pool = Builder::from_config(Config::from_url(&url).unwrap())
+            .build_pool(1)
+            .unwrap();
+        pool.init().await.expect("Redis");
+        let keys = Keys::new(format!("hn_test_rate_{}:", uuid::Uuid::new_v4().simple()));
+        let limit = RateLimit {
+            sends: 3,
+            window: Duration::from_millis(1500),
+        };
+        let limiter = WebhookRateLimiter::new(pool, keys, limit);
+        let robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a";
+        for i in 0..3 {
+            assert_eq!(limiter.take(robot, &format!("s{i}")).await.unwrap(), None, "send {i}");
+        }
+        let wait = limiter.take(robot, "s3").await.unwrap().expect("over budget");
+        assert!(wait > Duration::ZERO && wait <= limit.window, "{wait:?}");
+        // Another robot (another key) has a window of its own.
+        let other = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=b";
+        assert_eq!(limiter.take(other, "o1").await.unwrap(), None);
+        tokio::time::sleep(wait + Duration::from_millis(20)).await;
+        assert_eq!(limiter.take(robot, "s4").await.unwrap(), None, "a place freed up");
+    }
+}

@@ -1,0 +1,172 @@
+//! Everything a request handler may need, built once at startup.
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::ports::{Services, UserDirectory};
+use app::users::UserSummary;
+use async_trait::async_trait;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+
+use crate::channels::sender::WebhookSender;
+use crate::channels::ssrf::SsrfGuard;
+use crate::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
+use crate::delivery::metrics::Metrics;
+use crate::delivery::outbox::Outbox;
+use crate::delivery::queue::{Queue, QueueConfig};
+use crate::http::auth::Authenticator;
+use crate::http::sessions::SessionStore;
+use crate::notifications::kinds::breaker_alerts::BreakerAlerts;
+use crate::notifications::schedule::runs::Runs;
+use crate::notifications::schedule::scheduler::Scheduler;
+use crate::notifications::settings::SettingsService;
+use crate::platform::config::Config;
+use crate::platform::redis::Keys;
+use crate::usage::breaker::Breakers;
+use crate::usage::directory::UsageDirectoryService;
+use crate::usage::ingest::Ingestor;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub redis: fred::clients::Pool,
+    pub keys: Keys,
+    pub auth: Authenticator,
+    pub settings: SettingsService,
+    pub sender: WebhookSender,
+    pub deliveries: Deliveries,
+    pub metrics: Metrics,
+    pub breakers: Breakers,
+    pub ingestor: Ingestor,
+    pub runs: Runs,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        leptos_options: LeptosOptions,
+        db: PgPool,
+        redis: fred::clients::Pool,
+    ) -> Result<Self, reqwest::Error> {
+        let keys = Keys::new(config.redis.key_prefix.clone());
+        let sessions = SessionStore::new(redis.clone(), keys.clone(), config.session_ttl, config.cookie_secure);
+        let auth = Authenticator::new(
+            config.admin_token.clone(),
+            config.ingest_token.clone(),
+            db.clone(),
+            redis.clone(),
+            keys.clone(),
+            sessions,
+        );
+        let sender = WebhookSender::new(SsrfGuard::new(config.webhook_allowlist.clone()), config.webhook_timeout)?;
+        let mut queue_config = QueueConfig::new(QUEUE_NAME);
+        queue_config.lock_ttl = config.delivery_lock_ttl;
+        let deliveries = Deliveries::new(
+            Outbox::new(db.clone()),
+            Queue::new(redis.clone(), keys.clone(), queue_config),
+        );
+        let runs = Runs::new(
+            db.clone(),
+            redis.clone(),
+            keys.clone(),
+            deliveries.clone(),
+            config.timezone,
+        );
+        let scheduler = Scheduler::new(config.app_env, runs.clone());
+        let settings = SettingsService::new(db.clone(), sender.clone(), scheduler, config.timezone);
+        let breakers = Breakers::new(redis.clone(), keys.clone());
+        let alerts = BreakerAlerts::new(
+            db.clone(),
+            breakers.clone(),
+            deliveries.clone(),
+            config.timezone,
+            config.breaker_alert_cooldown,
+        );
+        let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), alerts);
+        Ok(AppState {
+            leptos_options,
+            config: Arc::new(config),
+            db,
+            redis,
+            keys,
+            auth,
+            settings,
+            sender,
+            deliveries,
+            metrics: Metrics::new(),
+            breakers,
+            ingestor,
+            runs,
+        })
+    }
+
+    /// Starts this process's delivery worker, outbox sweeper, breaker-backlog replay and the
+    /// pruning of usage buckets.
+    pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
+        let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
+        let mut handler = DeliveryHandler::new(
+            self.deliveries.outbox().clone(),
+            self.sender.clone(),
+            self.metrics.clone(),
+            self.deliveries.queue().config().max_attempts,
+        );
+        if let Some(limit) = self.config.webhook_rate_limit {
+            handler = handler.with_rate_limiter(crate::delivery::rate_limit::WebhookRateLimiter::new(
+                self.redis.clone(),
+                self.keys.clone(),
+                limit,
+            ));
+        }
+        let engine_config = EngineConfig {
+            concurrency: self.config.delivery_concurrency,
+            history_retention: self.config.delivery_history_retention,
+        };
+        let mut engine = Engine::start(
+            self.deliveries.clone(),
+            std::sync::Arc::new(handler),
+            redis_config,
+            &engine_config,
+        );
+        let ingestor = self.ingestor.clone();
+        engine.run_alongside(move |stop| crate::usage::breaker_backlog::run(ingestor, stop));
+        let db = self.db.clone();
+        engine.run_alongside(move |stop| crate::usage::ingest::prune_loop(db, stop));
+        Ok(engine)
+    }
+
+    /// The ports server functions use, put in their context.
+    pub fn services(&self) -> Services {
+        Services {
+            sessions: Arc::new(self.auth.clone()),
+            users: Arc::new(PgUserDirectory(self.db.clone())),
+            notifications: Arc::new(self.settings.clone()),
+            deliveries: Arc::new(self.deliveries.outbox().clone()),
+            usage: Arc::new(UsageDirectoryService::new(
+                self.db.clone(),
+                self.breakers.clone(),
+                self.config.timezone,
+            )),
+        }
+    }
+}
+
+struct PgUserDirectory(PgPool);
+
+#[async_trait]
+impl UserDirectory for PgUserDirectory {
+    async fn list(&self) -> Result<Vec<UserSummary>, AppError> {
+        crate::usage::users::list(&self.0).await.map_err(|e| {
+            tracing::error!(error = %e, "listing users failed");
+            AppError::Unavailable
+        })
+    }
+}

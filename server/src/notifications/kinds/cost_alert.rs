@@ -1,0 +1,215 @@
+//! 成本预警: for every user and provider with a quota, each quota window — 5 小时 (rolling),
+//! 今日, 本周 (from Monday), 本月 (calendar, in APP_TIMEZONE) — usage at or over the threshold
+//! is reported, once per (entity, window instance, level): the level reached is remembered in
+//! Redis, so a check that finds usage still high stays quiet, while a new window or a higher
+//! level alerts again. Spending per window comes from `spending` (the rollups, in one grouped
+//! pass per table).
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use fred::prelude::*;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::notifications::render::{usage_percent, CostLevel, QuotaWindow};
+use crate::platform::redis::{Keys, LuaScript};
+use crate::usage::spending::{self, Scope, WindowSpending, Windows};
+
+/// Who is over the threshold in which window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overrun {
+    pub provider: bool,
+    pub id: i64,
+    pub name: String,
+    pub window: QuotaWindow,
+    /// Identifies the window: the day, week or month it starts; `rolling` for 5 hours.
+    pub instance: String,
+    pub current_usd: Decimal,
+    pub limit_usd: Decimal,
+    pub level: CostLevel,
+}
+
+fn level_rank(level: CostLevel) -> u8 {
+    match level {
+        CostLevel::Green => 1,
+        CostLevel::Yellow => 2,
+        CostLevel::Red => 3,
+    }
+}
+
+/// KEYS: one level key per overrun. ARGV: level, ttl_secs per key, in pairs. → per key 1 when
+/// its level is above the remembered one (now remembered), 0 otherwise (the memory is kept
+/// alive). One call for a whole check: a round trip per overrun would dominate it.
+const RAISE_LEVELS: &str = r#"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local level = tonumber(ARGV[2 * i - 1])
+  local ttl = ARGV[2 * i]
+  local seen = tonumber(redis.call('GET', key) or '0')
+  if level > seen then
+    redis.call('SET', key, level, 'EX', ttl)
+    out[i] = 1
+  else
+    redis.call('EXPIRE', key, ttl)
+    out[i] = 0
+  end
+end
+return out
+"#;
+
+/// Overruns per script call: bounds one call's time inside Redis.
+const LEVELS_PER_CALL: usize = 1000;
+
+#[derive(Clone)]
+pub struct CostChecker {
+    db: PgPool,
+    redis: Pool,
+    keys: Keys,
+    script: std::sync::Arc<LuaScript>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CostCheckError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("Redis: {0}")]
+    Redis(#[from] fred::error::Error),
+}
+
+impl CostChecker {
+    pub fn new(db: PgPool, redis: Pool, keys: Keys) -> Self {
+        CostChecker {
+            db,
+            redis,
+            keys,
+            script: std::sync::Arc::new(LuaScript::new("cost_levels", "", RAISE_LEVELS)),
+        }
+    }
+
+    /// Every entity and window at or over `threshold_percent` at `now`.
+    pub async fn overruns(
+        &self,
+        now: DateTime<Utc>,
+        tz: Tz,
+        threshold_percent: i32,
+    ) -> Result<Vec<Overrun>, CostCheckError> {
+        let windows = Windows::at(now, tz);
+        let scope = Scope::AtOrOver(threshold_percent);
+        let (users, providers) = tokio::try_join!(
+            spending::users(&self.db, &windows, scope),
+            spending::providers(&self.db, &windows, scope),
+        )?;
+        let mut out = Vec::new();
+        for u in users {
+            out.extend(overruns_of(
+                false,
+                u.id,
+                &u.name,
+                &u.windows,
+                &windows,
+                threshold_percent,
+            ));
+        }
+        for p in providers {
+            out.extend(overruns_of(
+                true,
+                p.id,
+                &p.name,
+                &p.windows,
+                &windows,
+                threshold_percent,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Keeps the overruns that reached a level not yet alerted in their window instance, and
+    /// remembers it (atomically, so concurrent checks alert once).
+    pub async fn newly_alerted(&self, overruns: Vec<Overrun>) -> Result<Vec<Overrun>, CostCheckError> {
+        let mut fresh = Vec::new();
+        let mut overruns = overruns.into_iter().peekable();
+        while overruns.peek().is_some() {
+            let chunk: Vec<Overrun> = overruns.by_ref().take(LEVELS_PER_CALL).collect();
+            let mut keys = Vec::with_capacity(chunk.len());
+            let mut args = Vec::with_capacity(2 * chunk.len());
+            for o in &chunk {
+                keys.push(self.level_key(o));
+                // Calendar windows are forgotten after they end (a month at most); the rolling
+                // window's memory lives 5 hours after usage was last seen high.
+                let ttl = match o.window {
+                    QuotaWindow::FiveHours => 5 * 3600,
+                    _ => 32 * 86_400,
+                };
+                args.push(level_rank(o.level).to_string());
+                args.push(ttl.to_string());
+            }
+            let raised: Vec<i64> = self.script.call(&self.redis, keys, args).await?;
+            fresh.extend(
+                chunk
+                    .into_iter()
+                    .zip(raised)
+                    .filter_map(|(o, raised)| (raised == 1).then_some(o)),
+            );
+        }
+        Ok(fresh)
+    }
+
+    /// Forgets the levels [`CostChecker::newly_alerted`] remembered for overruns whose alert was
+    /// then not raised, so the next check alerts them.
+    pub async fn forget(&self, overruns: &[Overrun]) -> Result<(), CostCheckError> {
+        for chunk in overruns.chunks(LEVELS_PER_CALL) {
+            let keys: Vec<String> = chunk.iter().map(|o| self.level_key(o)).collect();
+            let _: i64 = self.redis.del(keys).await?;
+        }
+        Ok(())
+    }
+
+    fn level_key(&self, o: &Overrun) -> String {
+        let entity = if o.provider { "provider" } else { "user" };
+        self.keys.key(&[
+            "cost-level",
+            entity,
+            &o.id.to_string(),
+            window_key(o.window),
+            &o.instance,
+        ])
+    }
+}
+
+pub fn window_key(window: QuotaWindow) -> &'static str {
+    match window {
+        QuotaWindow::FiveHours => "5h",
+        QuotaWindow::Day => "day",
+        QuotaWindow::Week => "week",
+        QuotaWindow::Month => "month",
+    }
+}
+
+fn overruns_of(
+    provider: bool,
+    id: i64,
+    name: &str,
+    spent: &[WindowSpending],
+    windows: &Windows,
+    threshold_percent: i32,
+) -> Vec<Overrun> {
+    spent
+        .iter()
+        .filter(|w| w.at_or_over(threshold_percent))
+        .filter_map(|w| {
+            let limit_usd = w.limit_usd?;
+            Some(Overrun {
+                provider,
+                id,
+                name: name.to_owned(),
+                window: w.window,
+                instance: windows
+                    .first_day(w.window)
+                    .map_or_else(|| "rolling".to_owned(), |day| day.to_string()),
+                current_usd: w.spent_usd,
+                limit_usd,
+                // A zero quota has no percentage: it is exceeded.
+                level: CostLevel::of(usage_percent(w.spent_usd, limit_usd).unwrap_or(Decimal::ONE_HUNDRED)),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,312 @@
+//! 消息推送 settings: the single row of `notification_settings` (PostgreSQL) and the service that
+//! validates, saves (rebuilding the schedule) and tests them.
+use app::api::notifications::{RunSummary, SettingsView};
+use app::error::AppError;
+use app::notifications::{
+    CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
+    NotificationSettings,
+};
+use app::ports::NotificationService;
+use app::session::CurrentUser;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// Saved settings with who saved them and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSettings {
+    pub settings: NotificationSettings,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    enabled: bool,
+    circuit_breaker_enabled: bool,
+    circuit_breaker_webhook_url: Option<String>,
+    daily_leaderboard_enabled: bool,
+    daily_leaderboard_webhook_url: Option<String>,
+    daily_leaderboard_time: String,
+    daily_leaderboard_top_n: i32,
+    cost_alert_enabled: bool,
+    cost_alert_webhook_url: Option<String>,
+    cost_alert_threshold_percent: i32,
+    cost_alert_check_interval_minutes: i32,
+    updated_at: DateTime<Utc>,
+    updated_by: Option<String>,
+}
+
+impl From<Row> for StoredSettings {
+    fn from(r: Row) -> Self {
+        StoredSettings {
+            settings: NotificationSettings {
+                enabled: r.enabled,
+                circuit_breaker: CircuitBreakerSettings {
+                    enabled: r.circuit_breaker_enabled,
+                    webhook_url: r.circuit_breaker_webhook_url,
+                },
+                daily_leaderboard: DailyLeaderboardSettings {
+                    enabled: r.daily_leaderboard_enabled,
+                    webhook_url: r.daily_leaderboard_webhook_url,
+                    time: r.daily_leaderboard_time,
+                    top_n: r.daily_leaderboard_top_n,
+                },
+                cost_alert: CostAlertSettings {
+                    enabled: r.cost_alert_enabled,
+                    webhook_url: r.cost_alert_webhook_url,
+                    threshold_percent: r.cost_alert_threshold_percent,
+                    check_interval_minutes: r.cost_alert_check_interval_minutes,
+                },
+            },
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+const COLUMNS: &str = "enabled, circuit_breaker_enabled, circuit_breaker_webhook_url, daily_leaderboard_enabled,
+    daily_leaderboard_webhook_url, daily_leaderboard_time, daily_leaderboard_top_n, cost_alert_enabled,
+    cost_alert_webhook_url, cost_alert_threshold_percent, cost_alert_check_interval_minutes, updated_at, updated_by";
+
+/// The settings; the row is created with the defaults on first read.
+pub async fn load(db: &PgPool) -> Result<StoredSettings, sqlx::Error> {
+    sqlx::query("INSERT INTO notification_settings (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+        .execute(db)
+        .await?;
+    let row: Row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM notification_settings WHERE id = 1"))
+        .fetch_one(db)
+        .await?;
+    Ok(row.into())
+}
+
+/// Saves already validated settings.
+pub async fn save(db: &PgPool, s: &NotificationSettings, updated_by: &str) -> Result<StoredSettings, sqlx::Error> {
+    let row: Row = sqlx::query_as(&format!(
+        "INSERT INTO notification_settings AS t (id, enabled, circuit_breaker_enabled, circuit_breaker_webhook_url,
+            daily_leaderboard_enabled, daily_leaderboard_webhook_url, daily_leaderboard_time, daily_leaderboard_top_n,
+            cost_alert_enabled, cost_alert_webhook_url, cost_alert_threshold_percent, cost_alert_check_interval_minutes,
+            updated_at, updated_by)
+         VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12)
+         ON CONFLICT (id) DO UPDATE SET
+            enabled = EXCLUDED.enabled,
+            circuit_breaker_enabled = EXCLUDED.circuit_breaker_enabled,
+            circuit_breaker_webhook_url = EXCLUDED.circuit_breaker_webhook_url,
+            daily_leaderboard_enabled = EXCLUDED.daily_leaderboard_enabled,
+            daily_leaderboard_webhook_url = EXCLUDED.daily_leaderboard_webhook_url,
+            daily_leaderboard_time = EXCLUDED.daily_leaderboard_time,
+            daily_leaderboard_top_n = EXCLUDED.daily_leaderboard_top_n,
+            cost_alert_enabled = EXCLUDED.cost_alert_enabled,
+            cost_alert_webhook_url = EXCLUDED.cost_alert_webhook_url,
+            cost_alert_threshold_percent = EXCLUDED.cost_alert_threshold_percent,
+            cost_alert_check_interval_minutes = EXCLUDED.cost_alert_check_interval_minutes,
+            updated_at = now(),
+            updated_by = EXCLUDED.updated_by
+         RETURNING {COLUMNS}"
+    ))
+    .bind(s.enabled)
+    .bind(s.circuit_breaker.enabled)
+    .bind(&s.circuit_breaker.webhook_url)
+    .bind(s.daily_leaderboard.enabled)
+    .bind(&s.daily_leaderboard.webhook_url)
+    .bind(&s.daily_leaderboard.time)
+    .bind(s.daily_leaderboard.top_n)
+    .bind(s.cost_alert.enabled)
+    .bind(&s.cost_alert.webhook_url)
+    .bind(s.cost_alert.threshold_percent)
+    .bind(s.cost_alert.check_interval_minutes)
+    .bind(updated_by)
+    .fetch_one(db)
+    .await?;
+    Ok(row.into())
+}
+
+/// Load, validate-and-save, and test: shared by the server functions and the REST API.
+#[derive(Clone)]
+pub struct SettingsService {
+    db: PgPool,
+    sender: crate::channels::sender::WebhookSender,
+    scheduler: crate::notifications::schedule::scheduler::Scheduler,
+    timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunNowError {
+    #[error("circuit-breaker alerts are event-driven")]
+    EventDriven,
+    #[error("{} is off: turn on the master switch and this notification, and save a webhook URL", .0.key())]
+    Off(NotificationKind),
+    #[error(transparent)]
+    Failed(crate::notifications::schedule::runs::RunError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("invalid settings")]
+    Invalid(FieldErrors),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// How long validation may wait for DNS before leaving the verdict to delivery time.
+const SAVE_DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl SettingsService {
+    pub fn new(
+        db: PgPool,
+        sender: crate::channels::sender::WebhookSender,
+        scheduler: crate::notifications::schedule::scheduler::Scheduler,
+        timezone: chrono_tz::Tz,
+    ) -> Self {
+        SettingsService {
+            db,
+            sender,
+            scheduler,
+            timezone,
+        }
+    }
+
+    pub async fn load(&self) -> Result<StoredSettings, sqlx::Error> {
+        load(&self.db).await
+    }
+
+    /// The validation of the page, the server functions and the API: field rules, then the SSRF
+    /// guard. Names that resolve are checked address by address now; a name that does not
+    /// resolve yet is left to delivery, which refuses it there (a DNS failure never passes).
+    pub async fn validate(&self, settings: NotificationSettings) -> Result<NotificationSettings, FieldErrors> {
+        let settings = settings.normalized();
+        let guard = self.sender.guard();
+        settings.validate(&|url| guard.check_url(url).map(|_| ()).map_err(|r| r.to_string()))?;
+        let mut errors = FieldErrors::default();
+        for kind in NotificationKind::ALL {
+            let Some(url) = settings.webhook_url(kind) else {
+                continue;
+            };
+            if let Ok(Err(refusal)) = tokio::time::timeout(SAVE_DNS_TIMEOUT, guard.check(url)).await {
+                if refusal.rule() != "dns" {
+                    errors.insert(
+                        format!("{}.webhookUrl", kind.key()),
+                        FieldProblem::UrlRefused(refusal.to_string()),
+                    );
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Validates and saves (nothing is saved when anything is invalid), then rebuilds the schedule.
+    pub async fn save(&self, settings: NotificationSettings, by: &str) -> Result<StoredSettings, SaveError> {
+        let settings = self.validate(settings).await.map_err(SaveError::Invalid)?;
+        let stored = save(&self.db, &settings, by).await?;
+        self.scheduler.rebuild(&stored.settings).await;
+        tracing::info!(by, "notification settings saved");
+        Ok(stored)
+    }
+
+    /// Sends the spec's test message to `url` through the real sender.
+    pub async fn test(&self, kind: NotificationKind, url: &str) -> Result<(), crate::channels::sender::SendError> {
+        let result = self
+            .sender
+            .send_markdown(url, &crate::notifications::render::test_message())
+            .await;
+        let target = crate::channels::sender::display_target(url);
+        match &result {
+            Ok(()) => tracing::info!(kind = kind.key(), %target, "test message delivered"),
+            Err(e) => tracing::info!(kind = kind.key(), %target, error = %e, "test message failed"),
+        }
+        result
+    }
+
+    /// Rebuilds the schedule from the saved settings (startup).
+    pub async fn rebuild_schedule(&self) -> Result<(), sqlx::Error> {
+        let stored = self.load().await?;
+        self.scheduler.rebuild(&stored.settings).await;
+        Ok(())
+    }
+
+    /// 立即发送: one run of the leaderboard or the cost check now, through the scheduled path
+    /// (the switches are checked as a scheduled run checks them). The page and the API both call it.
+    pub async fn run_now(
+        &self,
+        kind: NotificationKind,
+        by: &str,
+    ) -> Result<crate::notifications::schedule::runs::RunReport, RunNowError> {
+        if kind == NotificationKind::CircuitBreaker {
+            return Err(RunNowError::EventDriven);
+        }
+        let report = self
+            .scheduler
+            .runs()
+            .run(kind, crate::notifications::schedule::runs::Trigger::Manual, Utc::now())
+            .await
+            .map_err(RunNowError::Failed)?;
+        if report.skipped.is_some() {
+            return Err(RunNowError::Off(kind));
+        }
+        tracing::info!(by, kind = kind.key(), deliveries = report.deliveries.len(), "run now");
+        Ok(report)
+    }
+
+    pub fn scheduler(&self) -> &crate::notifications::schedule::scheduler::Scheduler {
+        &self.scheduler
+    }
+
+    pub fn view(&self, stored: StoredSettings) -> SettingsView {
+        SettingsView {
+            updated_at: stored
+                .updated_at
+                .with_timezone(&self.timezone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            updated_by: stored.updated_by,
+            settings: stored.settings,
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "notification settings unavailable");
+    AppError::Unavailable
+}
+
+#[async_trait]
+impl NotificationService for SettingsService {
+    async fn load(&self) -> Result<SettingsView, AppError> {
+        SettingsService::load(self)
+            .await
+            .map(|s| self.view(s))
+            .map_err(unavailable)
+    }
+
+    async fn save(&self, settings: NotificationSettings, by: &CurrentUser) -> Result<SettingsView, AppError> {
+        match SettingsService::save(self, settings, &by.name).await {
+            Ok(stored) => Ok(self.view(stored)),
+            Err(SaveError::Invalid(errors)) => Err(AppError::Validation(errors)),
+            Err(SaveError::Db(e)) => Err(unavailable(e)),
+        }
+    }
+
+    async fn test(&self, kind: NotificationKind, webhook_url: &str) -> Result<(), AppError> {
+        SettingsService::test(self, kind, webhook_url)
+            .await
+            .map_err(|e| AppError::Webhook {
+                class: e.class().to_owned(),
+                message: e.to_string(),
+            })
+    }
+
+    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError> {
+        match SettingsService::run_now(self, kind, &by.name).await {
+            Ok(report) => Ok(RunSummary {
+                deliveries: report.deliveries.len(),
+                over_threshold: report.over_threshold,
+            }),
+            Err(RunNowError::Failed(e)) => Err(unavailable(e)),
+            Err(e) => Err(AppError::Conflict(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Configuration from the environment (and `.env`, loaded by `main`). Every variable is listed
+//! in the README with its default. A missing or malformed value is reported as one line naming it.
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set (see README: Configuration)")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Production,
+    Development,
+}
+
+/// A value that must never reach a log: `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    pub url: Secret,
+    pub key_prefix: String,
+    pub pool_size: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub admin_token: Secret,
+    pub app_env: AppEnv,
+    pub timezone: chrono_tz::Tz,
+    pub site_addr: SocketAddr,
+    pub cookie_secure: bool,
+    pub session_ttl: Duration,
+    /// Private targets an admin opened on purpose (`WEBHOOK_ALLOWLIST`).
+    pub webhook_allowlist: crate::channels::ssrf::Allowlist,
+    pub webhook_timeout: Duration,
+    /// Webhook calls one process makes at once (`DELIVERY_CONCURRENCY`).
+    pub delivery_concurrency: usize,
+    /// How long a delivery job stays claimed without a sign of life from its worker; a job of a
+    /// dead worker is taken again after this (`DELIVERY_LOCK_TTL_SECS`).
+    pub delivery_lock_ttl: Duration,
+    /// Finished delivery history older than this is deleted (`DELIVERY_HISTORY_DAYS`).
+    pub delivery_history_retention: Duration,
+    /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
+    pub metrics_token: Option<Secret>,
+    /// The gateway's bearer token for `POST /api/v1/usage` (`INGEST_TOKEN`); unset = ingest off.
+    pub ingest_token: Option<Secret>,
+    /// Repeated circuit-breaker alerts for one provider are suppressed for this long.
+    pub breaker_alert_cooldown: Duration,
+    /// Sends per webhook and window (`WEBHOOK_RATE_LIMIT`); `None` = unlimited.
+    pub webhook_rate_limit: Option<crate::delivery::rate_limit::RateLimit>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+/// The admin token must be long enough that guessing it is hopeless.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn get(lookup: Lookup, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parse_num<T>(lookup: Lookup, name: &'static str, default: T, range: (T, T)) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(raw) = get(lookup, name) else {
+        return Ok(default);
+    };
+    let value: T = raw.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        problem: format!("expected a number, got {raw:?}"),
+    })?;
+    if value < range.0 || value > range.1 {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: format!("{value} is outside {}..={}", range.0, range.1),
+        });
+    }
+    Ok(value)
+}
+
+fn parse_bool(lookup: Lookup, name: &'static str) -> Result<Option<bool>, ConfigError> {
+    match get(lookup, name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(None),
+        Some("1" | "true" | "yes" | "on") => Ok(Some(true)),
+        Some("0" | "false" | "no" | "off") => Ok(Some(false)),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            problem: format!("expected true or false, got {other:?}"),
+        }),
+    }
+}
+
+fn parse_url(lookup: Lookup, name: &'static str, default: &str, schemes: &[&str]) -> Result<Secret, ConfigError> {
+    let raw = get(lookup, name).unwrap_or_else(|| default.to_owned());
+    let parsed = url::Url::parse(&raw).map_err(|e| ConfigError::Invalid {
+        name,
+        problem: format!("not a URL ({e})"),
+    })?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: format!("scheme must be one of {}", schemes.join(", ")),
+        });
+    }
+    Ok(Secret(raw))
+}
+
+impl DatabaseConfig {
+    pub fn from_lookup(lookup: Lookup) -> Result<Self, ConfigError> {
+        Ok(DatabaseConfig {
+            url: parse_url(
+                lookup,
+                "DATABASE_URL",
+                DEFAULT_DATABASE_URL,
+                &["postgres", "postgresql"],
+            )?,
+            max_connections: parse_num(lookup, "DATABASE_MAX_CONNECTIONS", 10, (1, 1000))?,
+        })
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: Lookup) -> Result<Self, ConfigError> {
+        let app_env = match get(lookup, "APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    problem: format!("expected \"production\" or \"development\", got {other:?}"),
+                })
+            }
+        };
+        let admin_token = get(lookup, "ADMIN_TOKEN").ok_or(ConfigError::Missing("ADMIN_TOKEN"))?;
+        if admin_token.chars().count() < MIN_ADMIN_TOKEN_LEN {
+            return Err(ConfigError::Invalid {
+                name: "ADMIN_TOKEN",
+                problem: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+            });
+        }
+        let timezone = match get(lookup, "APP_TIMEZONE") {
+            None => chrono_tz::Asia::Shanghai,
+            Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "APP_TIMEZONE",
+                problem: format!("{raw:?} is not an IANA time zone name (e.g. Asia/Shanghai)"),
+            })?,
+        };
+        let site_addr = match get(lookup, "LEPTOS_SITE_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "LEPTOS_SITE_ADDR",
+                problem: format!("expected host:port such as 127.0.0.1:3000, got {raw:?}"),
+            })?,
+        };
+        let key_prefix = get(lookup, "REDIS_KEY_PREFIX").unwrap_or_else(|| "hub-notify:".to_owned());
+        Ok(Config {
+            database: DatabaseConfig::from_lookup(lookup)?,
+            redis: RedisConfig {
+                url: parse_url(
+                    lookup,
+                    "REDIS_URL",
+                    DEFAULT_REDIS_URL,
+                    &["redis", "rediss", "redis+unix"],
+                )?,
+                key_prefix,
+                pool_size: parse_num(lookup, "REDIS_POOL_SIZE", 4, (1, 256))?,
+            },
+            admin_token: Secret(admin_token),
+            app_env,
+            timezone,
+            site_addr,
+            cookie_secure: parse_bool(lookup, "COOKIE_SECURE")?.unwrap_or(app_env == AppEnv::Production),
+            session_ttl: Duration::from_secs(3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?),
+            webhook_allowlist: crate::channels::ssrf::Allowlist::parse(
+                &get(lookup, crate::channels::ssrf::ALLOWLIST_ENV).unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::Invalid {
+                name: crate::channels::ssrf::ALLOWLIST_ENV,
+                problem: format!("entry {:?}: {}", e.entry, e.reason),
+            })?,
+            webhook_timeout: Duration::from_secs(parse_num(
+                lookup,
+                "WEBHOOK_TIMEOUT_SECS",
+                crate::channels::sender::DEFAULT_TIMEOUT.as_secs(),
+                (1, 120),
+            )?),
+            delivery_concurrency: parse_num(lookup, "DELIVERY_CONCURRENCY", 8, (1, 256))?,
+            delivery_lock_ttl: Duration::from_secs(parse_num(lookup, "DELIVERY_LOCK_TTL_SECS", 30, (1, 3600))?),
+            delivery_history_retention: Duration::from_secs(
+                86_400 * parse_num(lookup, "DELIVERY_HISTORY_DAYS", 30u64, (1, 3650))?,
+            ),
+            metrics_token: get(lookup, "METRICS_TOKEN").map(Secret),
+            ingest_token: match get(lookup, "INGEST_TOKEN") {
+                Some(t) if t.chars().count() < MIN_ADMIN_TOKEN_LEN => {
+                    return Err(ConfigError::Invalid {
+                        name: "INGEST_TOKEN",
+                        problem: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+                    })
+                }
+                other => other.map(Secret),
+            },
+            breaker_alert_cooldown: Duration::from_secs(parse_num(
+                lookup,
+                "BREAKER_ALERT_COOLDOWN_SECS",
+                crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN.as_secs(),
+                (0, 86_400),
+            )?),
+            webhook_rate_limit: match get(lookup, "WEBHOOK_RATE_LIMIT") {
+                None => Some(crate::delivery::rate_limit::RateLimit::WECOM),
+                Some(raw) => {
+                    crate::delivery::rate_limit::RateLimit::parse(&raw).map_err(|problem| ConfigError::Invalid {
+                        name: "WEBHOOK_RATE_LIMIT",
+                        problem,
+                    })?
+                }
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    const TOKEN: (&str, &str) = ("ADMIN_TOKEN", "0123456789abcdef");
+
+    #[test]
+    fn defaults() {
+        let c = config(&[TOKEN]).unwrap();
+        assert_eq!(c.app_env, AppEnv::Development);
+        assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database.url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.redis.url.expose(), DEFAULT_REDIS_URL);
+        assert_eq!(c.redis.key_prefix, "hub-notify:");
+        assert!(!c.cookie_secure);
+        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert!(c.webhook_allowlist.is_empty());
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.delivery_concurrency, 8);
+        assert_eq!(c.delivery_lock_ttl, Duration::from_secs(30));
+        assert_eq!(c.delivery_history_retention, Duration::from_secs(30 * 86_400));
+        assert!(c.metrics_token.is_none());
+        assert!(c.ingest_token.is_none());
+        assert_eq!(c.breaker_alert_cooldown, Duration::from_secs(300));
+        assert_eq!(
+            c.webhook_rate_limit,
+            Some(crate::delivery::rate_limit::RateLimit::WECOM)
+        );
+        assert_eq!(
+            config(&[TOKEN, ("WEBHOOK_RATE_LIMIT", "off")])
+                .unwrap()
+                .webhook_rate_limit,
+            None
+        );
+    }
+
+    #[test]
+    fn production_makes_cookies_secure_unless_overridden() {
+        assert!(config(&[TOKEN, ("APP_ENV", "production")]).unwrap().cookie_secure);
+        let c = config(&[TOKEN, ("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).unwrap();
+        assert!(!c.cookie_secure);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "ADMIN_TOKEN is not set"),
+            (&[("ADMIN_TOKEN", "short")], "ADMIN_TOKEN is invalid"),
+            (&[TOKEN, ("APP_ENV", "prod")], "APP_ENV is invalid"),
+            (&[TOKEN, ("APP_TIMEZONE", "Mars/Base")], "APP_TIMEZONE is invalid"),
+            (
+                &[TOKEN, ("LEPTOS_SITE_ADDR", "localhost")],
+                "LEPTOS_SITE_ADDR is invalid",
+            ),
+            (&[TOKEN, ("DATABASE_URL", "mysql://x")], "DATABASE_URL is invalid"),
+            (&[TOKEN, ("REDIS_URL", "not a url")], "REDIS_URL is invalid"),
+            (
+                &[TOKEN, ("DATABASE_MAX_CONNECTIONS", "0")],
+                "DATABASE_MAX_CONNECTIONS is invalid",
+            ),
+            (&[TOKEN, ("COOKIE_SECURE", "maybe")], "COOKIE_SECURE is invalid"),
+            (&[TOKEN, ("SESSION_TTL_HOURS", "x")], "SESSION_TTL_HOURS is invalid"),
+            (
+                &[TOKEN, ("DELIVERY_CONCURRENCY", "0")],
+                "DELIVERY_CONCURRENCY is invalid",
+            ),
+            (
+                &[TOKEN, ("DELIVERY_LOCK_TTL_SECS", "-1")],
+                "DELIVERY_LOCK_TTL_SECS is invalid",
+            ),
+            (
+                &[TOKEN, ("DELIVERY_HISTORY_DAYS", "0")],
+                "DELIVERY_HISTORY_DAYS is invalid",
+            ),
+            (&[TOKEN, ("WEBHOOK_RATE_LIMIT", "20")], "WEBHOOK_RATE_LIMIT is invalid"),
+        ];
+        for (vars, expected) in cases {
+            let err = config(vars).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{vars:?}: got {err:?}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = config(&[("ADMIN_TOKEN", "super-secret-admin-token")]).unwrap();
+        assert!(!format!("{c:?}").contains("super-secret-admin-token"));
+    }
+}

@@ -1,0 +1,283 @@
+//! Per-provider circuit breakers, driven by ingested request outcomes. State lives in Redis
+//! (one hash per provider) and every change is one Lua script, so instances sharing a Redis
+//! agree on the state and a transition happens — and is alerted — exactly once.
+//!
+//! CLOSED --(consecutive failures ≥ threshold)--> OPEN until now + open duration
+//! OPEN --(open duration passed; seen at the next outcome or read)--> HALF_OPEN
+//! HALF_OPEN --(configured successes)--> CLOSED;  HALF_OPEN --(a failure)--> OPEN again
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use fred::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::platform::redis::{Keys, LuaScript};
+
+/// A provider's breaker settings (the `providers` row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerSettings {
+    pub failure_threshold: u32,
+    pub open_duration: Duration,
+    pub half_open_success_threshold: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failure_threshold: 5,
+            open_duration: Duration::from_secs(30 * 60),
+            half_open_success_threshold: 2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// What a gateway needs to route around an open provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitStatus {
+    pub provider_id: i64,
+    pub state: CircuitState,
+    pub consecutive_failures: u32,
+    /// While OPEN: when requests may be tried again (RFC 3339).
+    pub open_until: Option<DateTime<Utc>>,
+}
+
+/// A state change caused by the outcome at `index` of a [`Breakers::record`] call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Opened {
+        index: usize,
+        failures: u32,
+        /// When the provider first opened in this episode (kept through HALF_OPEN → OPEN).
+        opened_at: DateTime<Utc>,
+        open_until: DateTime<Utc>,
+    },
+    HalfOpened {
+        index: usize,
+    },
+    Closed {
+        index: usize,
+        opened_at: DateTime<Utc>,
+    },
+}
+
+/// Shared by the scripts: the Redis clock in ms.
+const PRELUDE: &str = r#"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"#;
+
+/// KEYS: breaker hash. ARGV: failure_threshold, open_ms, half_open_successes, outcomes ("1" =
+/// success, "0" = failure, in order). → flat list of {kind, index (0-based), a, b}: `open`
+/// (failures, opened_at_ms, open_until_ms → 5 fields), `half_open`, `closed` (opened_at_ms).
+/// Outcomes while OPEN (and not yet due) are ignored: a gateway should not be sending there.
+const RECORD: &str = r#"
+local threshold = tonumber(ARGV[1])
+local open_ms = tonumber(ARGV[2])
+local needed = tonumber(ARGV[3])
+local outcomes = ARGV[4]
+local now = now_ms()
+local f = redis.call('HMGET', KEYS[1], 'state', 'failures', 'successes', 'opened_at', 'open_until')
+local state = f[1] or 'closed'
+local failures = tonumber(f[2]) or 0
+local successes = tonumber(f[3]) or 0
+local opened_at = tonumber(f[4]) or 0
+local open_until = tonumber(f[5]) or 0
+local out = {}
+for i = 1, #outcomes do
+  local ok = string.sub(outcomes, i, i) == '1'
+  if state == 'open' and now >= open_until then
+    -- The trial starts clean: a failure now reopens with a count of 1, not the old run plus 1.
+    state = 'half_open'
+    failures = 0
+    successes = 0
+    for _, v in ipairs({'half_open', i - 1, 0, 0, 0}) do table.insert(out, v) end
+  end
+  if state == 'closed' then
+    if ok then
+      failures = 0
+    else
+      failures = failures + 1
+      if failures >= threshold then
+        state = 'open'
+        opened_at = now
+        open_until = now + open_ms
+        for _, v in ipairs({'open', i - 1, failures, opened_at, open_until}) do table.insert(out, v) end
+      end
+    end
+  elseif state == 'half_open' then
+    if ok then
+      successes = successes + 1
+      if successes >= needed then
+        state = 'closed'
+        failures = 0
+        successes = 0
+        for _, v in ipairs({'closed', i - 1, opened_at, 0, 0}) do table.insert(out, v) end
+      end
+    else
+      failures = failures + 1
+      state = 'open'
+      open_until = now + open_ms
+      for _, v in ipairs({'open', i - 1, failures, opened_at, open_until}) do table.insert(out, v) end
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'state', state, 'failures', failures, 'successes', successes,
+  'opened_at', opened_at, 'open_until', open_until)
+return out
+"#;
+
+/// KEYS: breaker hash. → {state, failures, open_until_ms, now_ms}.
+const STATUS: &str = r#"
+local f = redis.call('HMGET', KEYS[1], 'state', 'failures', 'open_until')
+return {f[1] or 'closed', tonumber(f[2]) or 0, tonumber(f[3]) or 0, now_ms()}
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BreakerError {
+    #[error("Redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error("unexpected reply from the breaker script: {0}")]
+    UnexpectedReply(String),
+}
+
+fn ms(value: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(value).single().unwrap_or_default()
+}
+
+#[derive(Clone)]
+pub struct Breakers {
+    pool: Pool,
+    keys: Keys,
+    scripts: std::sync::Arc<(LuaScript, LuaScript)>,
+}
+
+impl Breakers {
+    pub fn new(pool: Pool, keys: Keys) -> Self {
+        Breakers {
+            pool,
+            keys,
+            scripts: std::sync::Arc::new((
+                LuaScript::new("breaker_record", PRELUDE, RECORD),
+                LuaScript::new("breaker_status", PRELUDE, STATUS),
+            )),
+        }
+    }
+
+    fn key(&self, provider_id: i64) -> String {
+        self.keys.key(&["breaker", &provider_id.to_string()])
+    }
+
+    /// Feeds outcomes (`true` = success) in order; returns the transitions they caused.
+    pub async fn record(
+        &self,
+        provider_id: i64,
+        settings: BreakerSettings,
+        outcomes: &[bool],
+    ) -> Result<Vec<Transition>, BreakerError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encoded: String = outcomes.iter().map(|&ok| if ok { '1' } else { '0' }).collect();
+        let reply: Vec<Value> = self
+            .scripts
+            .0
+            .call(
+                &self.pool,
+                vec![self.key(provider_id)],
+                vec![
+                    settings.failure_threshold.to_string(),
+                    settings.open_duration.as_millis().to_string(),
+                    settings.half_open_success_threshold.to_string(),
+                    encoded,
+                ],
+            )
+            .await?;
+        let mut transitions = Vec::new();
+        for chunk in reply.chunks(5) {
+            let [kind, index, a, b, c] = chunk else {
+                return Err(BreakerError::UnexpectedReply(format!("{reply:?}")));
+            };
+            let int = |v: &Value| {
+                v.as_i64()
+                    .ok_or_else(|| BreakerError::UnexpectedReply(format!("{v:?}")))
+            };
+            let index = int(index)? as usize;
+            transitions.push(match kind.as_str().as_deref() {
+                Some("open") => Transition::Opened {
+                    index,
+                    failures: int(a)? as u32,
+                    opened_at: ms(int(b)?),
+                    open_until: ms(int(c)?),
+                },
+                Some("half_open") => Transition::HalfOpened { index },
+                Some("closed") => Transition::Closed {
+                    index,
+                    opened_at: ms(int(a)?),
+                },
+                _ => return Err(BreakerError::UnexpectedReply(format!("{kind:?}"))),
+            });
+        }
+        Ok(transitions)
+    }
+
+    /// The state as a gateway should see it: OPEN past its time reads as HALF_OPEN.
+    pub async fn status(&self, provider_id: i64) -> Result<CircuitStatus, BreakerError> {
+        let (state, failures, open_until, now): (String, i64, i64, i64) = self
+            .scripts
+            .1
+            .call(&self.pool, vec![self.key(provider_id)], vec![])
+            .await?;
+        let (state, failures) = match state.as_str() {
+            // As RECORD will see it at the next outcome: a half-open trial starts clean.
+            "open" if now >= open_until => (CircuitState::HalfOpen, 0),
+            "open" => (CircuitState::Open, failures),
+            "half_open" => (CircuitState::HalfOpen, failures),
+            _ => (CircuitState::Closed, failures),
+        };
+        Ok(CircuitStatus {
+            provider_id,
+            state,
+            consecutive_failures: failures.max(0) as u32,
+            open_until: (state == CircuitState::Open).then(|| ms(open_until)),
+        })
+    }
+
+    /// Claims the right to alert about `provider_id` opening; `false` while an earlier alert's
+    /// cooldown runs. Atomic, so of several instances only one alerts.
+    pub async fn claim_alert(&self, provider_id: i64, cooldown: Duration) -> Result<bool, BreakerError> {
+        let key = self.alert_key(provider_id);
+        let set: Option<String> = self
+            .pool
+            .set(
+                key,
+                "1",
+                Some(Expiration::PX(cooldown.as_millis().max(1) as i64)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Gives up a claim whose alert could not be raised.
+    pub async fn release_alert(&self, provider_id: i64) -> Result<(), BreakerError> {
+        let _: i64 = self.pool.del(self.alert_key(provider_id)).await?;
+        Ok(())
+    }
+
+    fn alert_key(&self, provider_id: i64) -> String {
+        self.keys.key(&["breaker", &provider_id.to_string(), "alerted"])
+    }
+}

@@ -1,0 +1,331 @@
+//! 用户 and 供应商: what each user and provider spent in each quota window — read from the
+//! rollups exactly as the cost check reads them (`cost_alert`'s windows and SQL) — with their
+//! quotas, breaker settings and circuit state; and saving quotas and breaker settings, validated
+//! by the one validation the pages and the REST API share (`app::usage`).
+use std::str::FromStr;
+
+use app::error::AppError;
+use app::notifications::{FieldErrors, FieldProblem};
+use app::ports::UsageDirectory;
+use app::usage::{
+    BreakerConfig, CircuitState, ProviderInput, ProviderUsage, UsageLevel, UsageWindow, UserQuotaInput, UserUsage,
+    WindowUsage,
+};
+use async_trait::async_trait;
+use chrono::Utc;
+use chrono_tz::Tz;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::notifications::render::{format_usd, usage_percent, CostLevel, QuotaWindow};
+use crate::usage::breaker::{self, Breakers};
+use crate::usage::spending::{self, Scope, WindowSpending, Windows};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("no {0} {1}")]
+    NotFound(&'static str, i64),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("circuit state: {0}")]
+    Breaker(#[from] breaker::BreakerError),
+}
+
+/// Validated amounts (by JSON path) as decimals: validation guarantees they parse.
+fn decimals<const N: usize>(amounts: [(&str, &Option<String>); N]) -> Result<[Option<Decimal>; N], UpdateError> {
+    let mut out = [None; N];
+    let mut errors = FieldErrors::default();
+    for (slot, (path, amount)) in out.iter_mut().zip(amounts) {
+        if let Some(text) = amount {
+            match Decimal::from_str(text) {
+                Ok(value) => *slot = Some(value),
+                Err(_) => errors.insert(path.into(), FieldProblem::Amount),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(UpdateError::Invalid(errors))
+    }
+}
+
+/// Validates and saves a user's quotas; invalid input or an unknown id changes nothing.
+pub async fn save_user_quotas(db: &PgPool, id: i64, input: &UserQuotaInput) -> Result<(), UpdateError> {
+    let q = input.validate().map_err(UpdateError::Invalid)?;
+    let [h5, daily, weekly, monthly] = decimals([
+        ("limit5hUsd", &q.limit_5h_usd),
+        ("limitDailyUsd", &q.limit_daily_usd),
+        ("limitWeeklyUsd", &q.limit_weekly_usd),
+        ("limitMonthlyUsd", &q.limit_monthly_usd),
+    ])?;
+    let updated = sqlx::query(
+        "UPDATE users SET limit_5h_usd = $2, limit_daily_usd = $3, limit_weekly_usd = $4, limit_monthly_usd = $5,
+                          updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(h5)
+    .bind(daily)
+    .bind(weekly)
+    .bind(monthly)
+    .execute(db)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(UpdateError::NotFound("user", id));
+    }
+    tracing::info!(user_id = id, "user quotas saved");
+    Ok(())
+}
+
+/// Validates and saves a provider's quotas and breaker settings (read by the breaker at the next
+/// reported outcome); invalid input or an unknown id changes nothing.
+pub async fn save_provider_settings(db: &PgPool, id: i64, input: &ProviderInput) -> Result<(), UpdateError> {
+    let p = input.validate().map_err(UpdateError::Invalid)?;
+    let [weekly, monthly] = decimals([
+        ("limitWeeklyUsd", &p.limit_weekly_usd),
+        ("limitMonthlyUsd", &p.limit_monthly_usd),
+    ])?;
+    let cb = p.circuit_breaker;
+    // In range after validation, so the narrowing casts are exact.
+    let updated = sqlx::query(
+        "UPDATE providers SET limit_weekly_usd = $2, limit_monthly_usd = $3, breaker_failure_threshold = $4,
+                              breaker_open_duration_ms = $5, breaker_half_open_success_threshold = $6,
+                              updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(weekly)
+    .bind(monthly)
+    .bind(cb.failure_threshold as i32)
+    .bind(cb.open_duration_ms)
+    .bind(cb.half_open_success_threshold as i32)
+    .execute(db)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(UpdateError::NotFound("provider", id));
+    }
+    tracing::info!(provider_id = id, "provider settings saved");
+    Ok(())
+}
+
+/// An amount with exactly 4 decimals, no `$`.
+fn amount(value: Decimal) -> String {
+    format_usd(value).replacen('$', "", 1)
+}
+
+/// A limit as an admin would type it (`2.5`, not `2.5000`).
+fn typed(limit: Option<Decimal>) -> Option<String> {
+    limit.map(|l| l.normalize().to_string())
+}
+
+fn window(spending: WindowSpending) -> WindowUsage {
+    let (limit, spent) = (spending.limit_usd, spending.spent_usd);
+    let window = match spending.window {
+        QuotaWindow::FiveHours => UsageWindow::FiveHours,
+        QuotaWindow::Day => UsageWindow::Day,
+        QuotaWindow::Week => UsageWindow::Week,
+        QuotaWindow::Month => UsageWindow::Month,
+    };
+    let exact = limit.and_then(|l| usage_percent(spent, l));
+    WindowUsage {
+        window,
+        spent_usd: amount(spent),
+        limit_usd: limit.map(amount),
+        percent: exact.and_then(|p| p.round_dp(2).to_f64()),
+        level: exact.map(|p| match CostLevel::of(p) {
+            CostLevel::Green => UsageLevel::Green,
+            CostLevel::Yellow => UsageLevel::Yellow,
+            CostLevel::Red => UsageLevel::Red,
+        }),
+    }
+}
+
+#[derive(Clone)]
+pub struct UsageDirectoryService {
+    db: PgPool,
+    breakers: Breakers,
+    timezone: Tz,
+}
+
+impl UsageDirectoryService {
+    pub fn new(db: PgPool, breakers: Breakers, timezone: Tz) -> Self {
+        UsageDirectoryService { db, breakers, timezone }
+    }
+
+    fn scope(only: Option<i64>) -> Scope {
+        only.map_or(Scope::All, Scope::One)
+    }
+
+    /// Every user (or only `only`), by id, with its spending in each window now.
+    pub async fn users(&self, only: Option<i64>) -> Result<Vec<UserUsage>, sqlx::Error> {
+        let windows = Windows::at(Utc::now(), self.timezone);
+        let rows = spending::users(&self.db, &windows, Self::scope(only)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|u| {
+                let [h5, day, week, month] = u.windows;
+                UserUsage {
+                    id: u.id,
+                    name: u.name,
+                    role: crate::usage::users::role_from_db(&u.role),
+                    quotas: UserQuotaInput {
+                        limit_5h_usd: typed(h5.limit_usd),
+                        limit_daily_usd: typed(day.limit_usd),
+                        limit_weekly_usd: typed(week.limit_usd),
+                        limit_monthly_usd: typed(month.limit_usd),
+                    },
+                    windows: vec![window(h5), window(day), window(week), window(month)],
+                }
+            })
+            .collect())
+    }
+
+    /// Every provider (or only `only`), by id, with its spending this week and month and its
+    /// circuit as the gateway sees it.
+    pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
+        let windows = Windows::at(Utc::now(), self.timezone);
+        let scope = Self::scope(only);
+        let rows = spending::providers(&self.db, &windows, scope).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let settings = crate::usage::providers::breaker_settings(&self.db, &ids).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for p in rows {
+            // Left out by the settings read only if the provider vanished meanwhile.
+            let Some(cb) = settings.get(&p.id) else {
+                continue;
+            };
+            let status = self.breakers.status(p.id).await?;
+            let [week, month] = p.windows;
+            out.push(ProviderUsage {
+                id: p.id,
+                name: p.name,
+                settings: ProviderInput {
+                    limit_weekly_usd: typed(week.limit_usd),
+                    limit_monthly_usd: typed(month.limit_usd),
+                    circuit_breaker: BreakerConfig {
+                        failure_threshold: i64::from(cb.failure_threshold),
+                        open_duration_ms: cb.open_duration.as_millis() as i64,
+                        half_open_success_threshold: i64::from(cb.half_open_success_threshold),
+                    },
+                },
+                circuit_state: match status.state {
+                    breaker::CircuitState::Closed => CircuitState::Closed,
+                    breaker::CircuitState::Open => CircuitState::Open,
+                    breaker::CircuitState::HalfOpen => CircuitState::HalfOpen,
+                },
+                consecutive_failures: status.consecutive_failures,
+                // In APP_TIMEZONE, as the alerts write times.
+                open_until: status.open_until.map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
+                windows: vec![window(week), window(month)],
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "usage directory");
+    AppError::Unavailable
+}
+
+fn update_failed(e: UpdateError) -> AppError {
+    match e {
+        UpdateError::Invalid(errors) => AppError::Validation(errors),
+        UpdateError::NotFound(..) => AppError::NotFound(e.to_string()),
+        UpdateError::Db(e) => unavailable(e),
+    }
+}
+
+#[async_trait]
+impl UsageDirectory for UsageDirectoryService {
+    async fn list_users(&self) -> Result<Vec<UserUsage>, AppError> {
+        self.users(None).await.map_err(unavailable)
+    }
+
+    async fn list_providers(&self) -> Result<Vec<ProviderUsage>, AppError> {
+        self.providers(None).await.map_err(unavailable)
+    }
+
+    async fn update_user(&self, id: i64, quotas: UserQuotaInput) -> Result<UserUsage, AppError> {
+        save_user_quotas(&self.db, id, &quotas).await.map_err(update_failed)?;
+        self.users(Some(id))
+            .await
+            .map_err(unavailable)?
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
+    }
+
+    async fn update_provider(&self, id: i64, settings: ProviderInput) -> Result<ProviderUsage, AppError> {
+        save_provider_settings(&self.db, id, &settings)
+            .await
+            .map_err(update_failed)?;
+        self.providers(Some(id))
+            .await
+            .map_err(unavailable)?
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("no provider {id}")))
+    }
+
+    async fn my_usage(&self, user_id: i64) -> Result<Option<UserUsage>, AppError> {
+        Ok(self.users(Some(user_id)).await.map_err(unavailable)?.pop())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn spent(window: QuotaWindow, spent: &str, limit: Option<&str>) -> WindowSpending {
+        WindowSpending {
+            window,
+            limit_usd: limit.map(d),
+            spent_usd: d(spent),
+        }
+    }
+
+    #[test]
+    fn windows_grade_like_the_cost_alert() {
+        let w = window(spent(QuotaWindow::Week, "8.5", Some("10")));
+        assert_eq!(w.spent_usd, "8.5000");
+        assert_eq!(w.limit_usd.as_deref(), Some("10.0000"));
+        assert_eq!(w.percent, Some(85.0));
+        assert_eq!(w.level, Some(UsageLevel::Yellow));
+        // 89.996 % shows as 90.0 but is still yellow, as in the alert.
+        let edge = window(spent(QuotaWindow::Day, "8.9996", Some("10")));
+        assert_eq!(edge.level, Some(UsageLevel::Yellow));
+        assert_eq!(
+            window(spent(QuotaWindow::Day, "9", Some("10"))).level,
+            Some(UsageLevel::Red)
+        );
+        assert_eq!(
+            window(spent(QuotaWindow::Day, "7.99", Some("10"))).level,
+            Some(UsageLevel::Green)
+        );
+        let free = window(spent(QuotaWindow::FiveHours, "0.01234", None));
+        assert_eq!(
+            (free.spent_usd.as_str(), free.limit_usd, free.percent, free.level),
+            ("0.0123", None, None, None)
+        );
+    }
+
+    #[test]
+    fn limits_are_shown_as_typed() {
+        assert_eq!(typed(Some(d("2.5000"))).as_deref(), Some("2.5"));
+        assert_eq!(typed(Some(d("10.0000"))).as_deref(), Some("10"));
+        assert_eq!(typed(None), None);
+    }
+}

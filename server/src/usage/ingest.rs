@@ -1,0 +1,554 @@
+//! Usage ingest (`POST /api/v1/usage`): a gateway reports its requests in batches. Each event is
+//! checked on its own (the valid ones of a batch are kept), stored once per `requestId`, added in
+//! the same statement to the rollups (per user and 15 minutes, per user and day, per provider and
+//! day; migration 0005 says why these), and — only when new — fed to its provider's circuit
+//! breaker.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+/// Events per request: enough for a gateway's flush interval, small enough to bound one statement.
+pub const MAX_BATCH: usize = 5000;
+const MAX_TEXT: usize = 200;
+const MAX_ERROR_TEXT: usize = 2000;
+
+/// One request as the gateway saw it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageEvent {
+    pub request_id: String,
+    pub user_id: i64,
+    pub user_name: String,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub model: String,
+    #[schema(value_type = f64)]
+    pub cost_usd: Decimal,
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: i64,
+    #[serde(default)]
+    pub cache_read_input_tokens: i64,
+    pub success: bool,
+    #[serde(default)]
+    pub status_code: Option<i32>,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UsageEvent {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+
+    /// Rules the JSON types cannot express.
+    fn check(&self) -> Result<(), String> {
+        let text = |name: &str, value: &str| -> Result<(), String> {
+            let n = value.trim().chars().count();
+            if n == 0 || n > MAX_TEXT {
+                Err(format!("{name} must be 1 to {MAX_TEXT} characters"))
+            } else if value.contains('\0') {
+                // PostgreSQL text cannot hold NUL: the batch's one statement would fail whole.
+                Err(format!("{name} must not contain NUL characters"))
+            } else {
+                Ok(())
+            }
+        };
+        text("requestId", &self.request_id)?;
+        text("userName", &self.user_name)?;
+        text("providerName", &self.provider_name)?;
+        text("model", &self.model)?;
+        if self.user_id <= 0 {
+            return Err("userId must be a positive integer".into());
+        }
+        if self.provider_id <= 0 {
+            return Err("providerId must be a positive integer".into());
+        }
+        if self.cost_usd.is_sign_negative() || self.cost_usd > Decimal::from(1_000_000_000) {
+            return Err("costUsd must be between 0 and 1e9".into());
+        }
+        for (name, n) in [
+            ("inputTokens", self.input_tokens),
+            ("outputTokens", self.output_tokens),
+            ("cacheCreationInputTokens", self.cache_creation_input_tokens),
+            ("cacheReadInputTokens", self.cache_read_input_tokens),
+        ] {
+            if !(0..=1_000_000_000_000).contains(&n) {
+                return Err(format!("{name} must be between 0 and 1e12"));
+            }
+        }
+        if let Some(code) = self.status_code {
+            if !(100..=599).contains(&code) {
+                return Err("statusCode must be an HTTP status (100–599)".into());
+            }
+        }
+        let now = Utc::now();
+        if self.created_at > now + chrono::Duration::minutes(5) {
+            return Err("createdAt is in the future".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatch {
+    /// Parsed one by one, so one bad event does not sink the batch.
+    #[schema(value_type = Vec<UsageEvent>)]
+    pub events: Vec<Value>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedEvent {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestReport {
+    /// New events stored.
+    pub accepted: usize,
+    /// Events whose `requestId` was stored before (or repeated in this batch): ignored.
+    pub duplicates: usize,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+/// Splits a batch into valid events (with their index) and rejections.
+pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEvent>) {
+    let mut valid = Vec::with_capacity(batch.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in batch.into_iter().enumerate() {
+        let request_id = raw.get("requestId").and_then(Value::as_str).map(str::to_owned);
+        let event = serde_json::from_value::<UsageEvent>(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|mut e| {
+                e.check()?;
+                e.request_id = e.request_id.trim().to_owned();
+                e.user_name = e.user_name.trim().to_owned();
+                e.provider_name = e.provider_name.trim().to_owned();
+                e.model = e.model.trim().to_owned();
+                // The error is the upstream's free text, kept for people to read: a NUL in it
+                // is dropped rather than the event.
+                e.error = e
+                    .error
+                    .map(|m| m.chars().filter(|c| *c != '\0').take(MAX_ERROR_TEXT).collect());
+                Ok(e)
+            });
+        match event {
+            Ok(event) => valid.push((index, event)),
+            Err(reason) => rejected.push(RejectedEvent {
+                index,
+                request_id,
+                reason,
+            }),
+        }
+    }
+    (valid, rejected)
+}
+
+/// How long a stored name is trusted without being written again: a rename reported through
+/// another instance reaches this one's writes within this time.
+const NAMES_TRUSTED_FOR: Duration = Duration::from_secs(300);
+/// Names remembered at most (then forgotten at once, and learnt again).
+const NAMES_REMEMBERED: usize = 100_000;
+
+/// The user and provider names this process stored lately, so a batch writes only those that
+/// are new or renamed: checking a thousand unchanged names cost a third of the ingest statement.
+#[derive(Default)]
+pub struct KnownNames {
+    names: Mutex<HashMap<(Entity, i64), (String, Instant)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Entity {
+    User,
+    Provider,
+}
+
+impl KnownNames {
+    /// The entries of `names` not stored lately under that name.
+    fn unknown<'a>(&self, entity: Entity, names: &BTreeMap<i64, &'a str>) -> BTreeMap<i64, &'a str> {
+        let known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names
+            .iter()
+            .filter(|(id, name)| {
+                known
+                    .get(&(entity, **id))
+                    .is_none_or(|(stored, at)| stored != **name || at.elapsed() > NAMES_TRUSTED_FOR)
+            })
+            .map(|(id, name)| (*id, *name))
+            .collect()
+    }
+
+    fn remember(&self, entity: Entity, names: &BTreeMap<i64, &str>) {
+        let mut known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.len() + names.len() > NAMES_REMEMBERED {
+            known.clear();
+        }
+        let now = Instant::now();
+        for (id, name) in names {
+            known.insert((entity, *id), ((*name).to_owned(), now));
+        }
+    }
+}
+
+/// Stores events (request ids unique within the slice); returns the indexes of the new ones.
+/// One statement, atomic on its own: users and providers are added or renamed (names follow the
+/// gateway; those `known` has stored lately are left out), the raw rows inserted once per
+/// request id, and exactly the inserted rows added to the rollups.
+pub async fn store(
+    db: &PgPool,
+    timezone: chrono_tz::Tz,
+    events: &[UsageEvent],
+    known: &KnownNames,
+) -> Result<Vec<usize>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Last name wins within a batch.
+    let all_users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
+    let all_providers: BTreeMap<i64, &str> = events
+        .iter()
+        .map(|e| (e.provider_id, e.provider_name.as_str()))
+        .collect();
+    let users = known.unknown(Entity::User, &all_users);
+    let providers = known.unknown(Entity::Provider, &all_providers);
+    let inserted: Vec<String> = sqlx::query_scalar(
+        // Users and providers first: added when new, renamed when their name changed, left alone
+        // (unlocked) otherwise. An upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every row it
+        // meets for the whole statement, and as every batch names the same few providers,
+        // concurrent batches would queue behind each other.
+        "WITH new_users AS (
+             INSERT INTO users (id, name) SELECT * FROM UNNEST($15::bigint[], $16::text[])
+             ON CONFLICT (id) DO NOTHING
+         ), renamed_users AS (
+             UPDATE users x SET name = i.name, updated_at = now()
+               FROM UNNEST($15::bigint[], $16::text[]) AS i(id, name)
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+         ), new_providers AS (
+             INSERT INTO providers (id, name) SELECT * FROM UNNEST($17::bigint[], $18::text[])
+             ON CONFLICT (id) DO NOTHING
+         ), renamed_providers AS (
+             UPDATE providers x SET name = i.name, updated_at = now()
+               FROM UNNEST($17::bigint[], $18::text[]) AS i(id, name)
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+         ), input AS (
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[],
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
+                                  $11::int[], $12::text[], $13::timestamptz[])
+                 AS t(request_id, user_id, provider_id, model, cost_usd, input_tokens, output_tokens,
+                      cache_creation_input_tokens, cache_read_input_tokens, success, status_code,
+                      error_message, created_at)
+         ), inserted AS (
+             INSERT INTO usage_records (request_id, user_id, provider_id, model, cost_usd, input_tokens,
+                                        output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                                        success, status_code, error_message, created_at)
+             SELECT * FROM input
+             ON CONFLICT (request_id) DO NOTHING
+             RETURNING request_id, user_id, provider_id, cost_usd, created_at,
+                       input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens AS tokens
+         ), buckets AS (
+             INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
+             SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+                    count(*), sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (user_id, bucket) DO UPDATE
+                SET requests = usage_user_buckets.requests + EXCLUDED.requests,
+                    cost_usd = usage_user_buckets.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_user_buckets.tokens + EXCLUDED.tokens
+         ), user_days AS (
+             INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, user_id, count(*), sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (day, user_id) DO UPDATE
+                SET requests = usage_user_daily.requests + EXCLUDED.requests,
+                    cost_usd = usage_user_daily.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_user_daily.tokens + EXCLUDED.tokens
+         ), provider_days AS (
+             -- A shard per connection: every batch names the same few providers (migration 0008).
+             INSERT INTO usage_provider_daily (day, provider_id, shard, requests, cost_usd, tokens)
+             SELECT (created_at AT TIME ZONE $14)::date, provider_id, pg_backend_pid() % 8, count(*),
+                    sum(cost_usd), sum(tokens)
+               FROM inserted
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT (day, provider_id, shard) DO UPDATE
+                SET requests = usage_provider_daily.requests + EXCLUDED.requests,
+                    cost_usd = usage_provider_daily.cost_usd + EXCLUDED.cost_usd,
+                    tokens = usage_provider_daily.tokens + EXCLUDED.tokens
+         )
+         SELECT request_id FROM inserted",
+    )
+    .bind(events.iter().map(|e| e.request_id.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.provider_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.model.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cost_usd).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cache_creation_input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.cache_read_input_tokens).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.success).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.status_code).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.error.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+    .bind(timezone.name())
+    .bind(users.keys().copied().collect::<Vec<_>>())
+    .bind(users.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .bind(providers.keys().copied().collect::<Vec<_>>())
+    .bind(providers.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .fetch_all(db)
+    .await?;
+    known.remember(Entity::User, &users);
+    known.remember(Entity::Provider, &providers);
+
+    let new: std::collections::HashSet<String> = inserted.into_iter().collect();
+    Ok(events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| new.contains(&e.request_id))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// Ingest with its consequences: storage, then the breakers of the providers concerned, then
+/// their alerts.
+#[derive(Clone)]
+pub struct Ingestor {
+    db: PgPool,
+    timezone: chrono_tz::Tz,
+    breakers: crate::usage::breaker::Breakers,
+    alerts: crate::notifications::kinds::breaker_alerts::BreakerAlerts,
+    known_names: Arc<KnownNames>,
+}
+
+impl Ingestor {
+    pub fn new(
+        db: PgPool,
+        timezone: chrono_tz::Tz,
+        breakers: crate::usage::breaker::Breakers,
+        alerts: crate::notifications::kinds::breaker_alerts::BreakerAlerts,
+    ) -> Self {
+        Ingestor {
+            db,
+            timezone,
+            breakers,
+            alerts,
+            known_names: Arc::new(KnownNames::default()),
+        }
+    }
+
+    /// [`store`] with this ingestor's memory of names.
+    pub async fn store(&self, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
+        store(&self.db, self.timezone, events, &self.known_names).await
+    }
+
+    pub async fn ingest(&self, batch: Vec<Value>) -> Result<IngestReport, sqlx::Error> {
+        let (valid, rejected) = validate(batch);
+        let mut seen = std::collections::HashSet::new();
+        let mut duplicates = 0;
+        let events: Vec<UsageEvent> = valid
+            .into_iter()
+            .filter_map(|(_, e)| {
+                if seen.insert(e.request_id.clone()) {
+                    Some(e)
+                } else {
+                    duplicates += 1;
+                    None
+                }
+            })
+            .collect();
+        let new = self.store(&events).await?;
+        let report = IngestReport {
+            accepted: new.len(),
+            duplicates: duplicates + events.len() - new.len(),
+            rejected,
+        };
+        self.drive_breakers(new.into_iter().map(|i| &events[i]).collect()).await;
+        Ok(report)
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    /// Feeds new outcomes to the breakers, per provider in request time order. Outcomes the
+    /// breakers cannot take now (Redis away), or that would overtake outcomes still waiting,
+    /// go to the [`crate::usage::breaker_backlog`], replayed once Redis answers. Failures here are
+    /// logged, not returned: the usage is stored either way.
+    async fn drive_breakers(&self, mut events: Vec<&UsageEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        events.sort_by_key(|e| (e.provider_id, e.created_at));
+        let ids: Vec<i64> = events
+            .iter()
+            .map(|e| e.provider_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (waiting, settings) = match tokio::try_join!(
+            crate::usage::breaker_backlog::waiting(&self.db, &ids),
+            crate::usage::providers::breaker_settings(&self.db, &ids),
+        ) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "breaker settings unavailable; outcomes kept for later");
+                if let Err(e) = crate::usage::breaker_backlog::defer(&self.db, &events).await {
+                    tracing::error!(error = %e, "keeping outcomes for the breakers failed; they are not counted");
+                }
+                return;
+            }
+        };
+        let mut redis_away = false;
+        for group in events.chunk_by(|a, b| a.provider_id == b.provider_id) {
+            let provider_id = group[0].provider_id;
+            if !redis_away && !waiting.contains(&provider_id) {
+                let config = settings.get(&provider_id).copied().unwrap_or_default();
+                match self.feed(provider_id, config, group).await {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        // The next providers would wait for the same timeout: they queue too.
+                        tracing::warn!(provider_id, error = %e, "circuit breakers unavailable; outcomes kept for later");
+                        redis_away = true;
+                    }
+                }
+            }
+            if let Err(e) = crate::usage::breaker_backlog::defer(&self.db, group).await {
+                tracing::error!(provider_id, error = %e, "keeping outcomes for the breaker failed; they are not counted");
+            }
+        }
+    }
+
+    /// Feeds one provider's outcomes (in order) to its breaker and raises the alerts of the
+    /// transitions they cause.
+    pub(crate) async fn feed(
+        &self,
+        provider_id: i64,
+        config: crate::usage::breaker::BreakerSettings,
+        group: &[&UsageEvent],
+    ) -> Result<(), crate::usage::breaker::BreakerError> {
+        let outcomes: Vec<bool> = group.iter().map(|e| e.success).collect();
+        let transitions = self.breakers.record(provider_id, config, &outcomes).await?;
+        for t in transitions {
+            self.alerts
+                .on_transition(provider_id, &group[0].provider_name, &t, group)
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// How much of `usage_user_buckets` is kept: the rolling 5-hour window, and an hour for events
+/// reported late and for clocks that disagree.
+pub const BUCKETS_KEPT: chrono::Duration = chrono::Duration::hours(6);
+/// How often [`prune_loop`] prunes.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Deletes the quarter-hours no window reads any more; returns how many.
+pub async fn prune_buckets(db: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM usage_user_buckets WHERE bucket < $1")
+        .bind(now - BUCKETS_KEPT)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// Prunes the buckets every [`PRUNE_EVERY`] until `shutdown` (every instance; they agree).
+pub async fn prune_loop(db: PgPool, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match prune_buckets(&db, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "old usage buckets pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning usage buckets failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Makes the daily rollups agree with `APP_TIMEZONE`: on first start it records the zone; after
+/// the zone changed it recomputes the days. Returns whether it rebuilt.
+pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    // One instance at a time; the others find the zone already recorded.
+    sqlx::query("LOCK TABLE usage_meta IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let recorded: Option<String> = sqlx::query_scalar("SELECT daily_timezone FROM usage_meta WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let rebuild = recorded.as_deref().is_some_and(|z| z != timezone.name());
+    if rebuild {
+        // From the raw rows, in one pass per rollup (rare: only when the zone changes; the
+        // buckets keep only the last hours, so they cannot say what a whole history was).
+        sqlx::query("TRUNCATE usage_user_daily, usage_provider_daily")
+            .execute(&mut *tx)
+            .await?;
+        for (table, column) in [("usage_user_daily", "user_id"), ("usage_provider_daily", "provider_id")] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (day, {column}, requests, cost_usd, tokens)
+                 SELECT (created_at AT TIME ZONE $1)::date, {column}, count(*), sum(cost_usd),
+                        sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)
+                   FROM usage_records GROUP BY 1, 2"
+            ))
+            .bind(timezone.name())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO usage_meta (id, daily_timezone) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET daily_timezone = EXCLUDED.daily_timezone",
+    )
+    .bind(timezone.name())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rebuild)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_and_renamed_names_are_written_again() {
+        let known = KnownNames::default();
+        let batch: BTreeMap<i64, &str> = [(1, "张三"), (2, "李四")].into();
+        assert_eq!(known.unknown(Entity::User, &batch), batch, "nothing known yet");
+        known.remember(Entity::User, &batch);
+        assert!(known.unknown(Entity::User, &batch).is_empty());
+        assert_eq!(
+            known.unknown(Entity::Provider, &batch),
+            batch,
+            "providers are not users"
+        );
+        let renamed: BTreeMap<i64, &str> = [(1, "张三丰"), (2, "李四"), (3, "王五")].into();
+        assert_eq!(
+            known.unknown(Entity::User, &renamed),
+            [(1, "张三丰"), (3, "王五")].into()
+        );
+    }
+}
