@@ -81,7 +81,7 @@ impl DeliveryFilter {
             Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
             Some(_) => Err(FieldProblem::OutOfRange {
                 min: 1,
-                max: MAX_PAGE_SIZE as i32,
+                max: i32::try_from(MAX_PAGE_SIZE).unwrap_or(i32::MAX),
             }),
         }
     }

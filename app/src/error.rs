@@ -19,9 +19,13 @@ pub enum AppError {
     Unavailable,
     #[error("invalid input")]
     Validation(FieldErrors),
-    /// A webhook call failed: `class` is the sender's failure class (`timeout`, `errcode`, …).
+    /// A webhook call failed; `http_status` is the receiver's answer when it gave one.
     #[error("{message}")]
-    Webhook { class: String, message: String },
+    Webhook {
+        class: SendFailure,
+        http_status: Option<u16>,
+        message: String,
+    },
     /// The request cannot be carried out in the current state (e.g. a notification that is off).
     #[error("{0}")]
     Conflict(String),
@@ -30,6 +34,36 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     ServerFn(ServerFnErrorErr),
+}
+
+/// Why a webhook call failed, as the sender classes it (the API's `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendFailure {
+    /// The SSRF guard refused the target.
+    Refused,
+    Timeout,
+    Connect,
+    Redirect,
+    /// The receiver answered a non-2xx status.
+    HttpStatus,
+    /// The receiver answered 2xx with its own error code.
+    Errcode,
+    Request,
+}
+
+impl SendFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendFailure::Refused => "refused",
+            SendFailure::Timeout => "timeout",
+            SendFailure::Connect => "connect",
+            SendFailure::Redirect => "redirect",
+            SendFailure::HttpStatus => "http_status",
+            SendFailure::Errcode => "errcode",
+            SendFailure::Request => "request",
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

@@ -4,7 +4,13 @@
 //! server functions declared here through the small traits of [`ports`], provided as context.
 #![recursion_limit = "256"]
 
-include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+/// leptos_i18n's generated `i18n` module (from `app/build.rs`), whose inner modules carry `pub`
+/// items nothing outside reaches.
+#[allow(unreachable_pub)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+}
+pub use generated::i18n;
 
 pub mod api;
 pub mod components;

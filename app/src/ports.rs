@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::api::notifications::{RunSummary, SettingsView};
 use crate::deliveries::{DeliveryFilter, DeliveryPage};
-use crate::error::AppError;
+use crate::error::{AppError, SendFailure};
 use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
 use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
@@ -119,7 +119,10 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Validation(_) => StatusCode::BAD_REQUEST,
-            AppError::Webhook { class, .. } if class == "refused" => StatusCode::BAD_REQUEST,
+            AppError::Webhook {
+                class: SendFailure::Refused,
+                ..
+            } => StatusCode::BAD_REQUEST,
             AppError::Webhook { .. } => StatusCode::BAD_GATEWAY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,

@@ -1,6 +1,6 @@
 //! The command line: a subcommand and `--name value` (or `--name=value`) options.
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: bench [queue|delivery|all|usage|frontend] [options]  (default: all = queue + delivery)
 
   queue      no-op jobs through the delivery queue, beside a bare Redis list and BullMQ 5 (node,
@@ -38,7 +38,7 @@ environment: REDIS_URL (redis://127.0.0.1:6379/0),
              BENCH_BULLMQ_DIR (bench/bullmq of this checkout)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Queue,
     Delivery,
     All,
@@ -47,16 +47,16 @@ pub enum Command {
 }
 
 impl Command {
-    pub fn queue(self) -> bool {
+    pub(crate) fn queue(self) -> bool {
         matches!(self, Command::Queue | Command::All)
     }
-    pub fn delivery(self) -> bool {
+    pub(crate) fn delivery(self) -> bool {
         matches!(self, Command::Delivery | Command::All)
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct QueueSetup {
+pub(crate) struct QueueSetup {
     pub jobs: usize,
     pub runs: usize,
     pub producers: usize,
@@ -68,7 +68,7 @@ pub struct QueueSetup {
 }
 
 #[derive(Clone, Debug)]
-pub struct DeliverySetup {
+pub(crate) struct DeliverySetup {
     pub notifications: usize,
     pub rate: u32,
     pub raisers: usize,
@@ -76,7 +76,7 @@ pub struct DeliverySetup {
 }
 
 #[derive(Clone, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     pub command: Command,
     pub queue: QueueSetup,
     pub delivery: DeliverySetup,
@@ -114,7 +114,7 @@ impl Default for Args {
 }
 
 /// `Ok(None)` means help was asked for.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
     let mut parsed = Args::default();
     let mut command = None;
     let mut args = args.into_iter();
@@ -166,8 +166,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
             "rate" => d.rate = u32::try_from(number()?).map_err(|_| format!("--rate {value} is too large"))?,
             "raisers" => d.raisers = number()?,
             "delivery-concurrency" => d.concurrency = number()?,
-            "rows" => parsed.usage.rows = number()? as i64,
-            "users" => parsed.usage.users = number()? as i64,
+            "rows" => parsed.usage.rows = i64::try_from(number()?).map_err(|_| "--rows is too large".to_owned())?,
+            "users" => parsed.usage.users = i64::try_from(number()?).map_err(|_| "--users is too large".to_owned())?,
             "requests" => parsed.frontend.requests = number()?,
             _ => return Err(format!("unknown option --{name}")),
         }

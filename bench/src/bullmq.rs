@@ -16,7 +16,7 @@ use crate::throughput::Run;
 const CHILD_DEADLINE: Duration = Duration::from_secs(360);
 
 #[derive(Debug, thiserror::Error)]
-pub enum BullmqError {
+pub(crate) enum BullmqError {
     #[error("node is not on PATH ({0}): install Node.js ≥ 18 (scripts/bench installs it)")]
     NoNode(std::io::Error),
     #[error("`node --version` failed: {0}")]
@@ -38,7 +38,7 @@ pub enum BullmqError {
 
 /// A checked installation: node answers and the packages are there.
 #[derive(Clone, Debug)]
-pub struct Bullmq {
+pub(crate) struct Bullmq {
     dir: PathBuf,
     /// `bullmq 5.81.5, node v20.20.2`, for the report.
     pub versions: String,
@@ -54,7 +54,7 @@ struct Outcome {
 
 impl Bullmq {
     /// `BENCH_BULLMQ_DIR`, else `bench/bullmq` of this checkout.
-    pub async fn find() -> Result<Bullmq, BullmqError> {
+    pub(crate) async fn find() -> Result<Bullmq, BullmqError> {
         let dir = std::env::var_os("BENCH_BULLMQ_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bullmq"));
@@ -85,7 +85,7 @@ impl Bullmq {
 
     /// One timed run under `prefix` (the child removes its keys; the bench's own cleanup of its
     /// prefix catches what a killed child leaves).
-    pub async fn run(&self, redis_url: &str, prefix: &str, setup: &QueueSetup) -> Result<Run, BullmqError> {
+    pub(crate) async fn run(&self, redis_url: &str, prefix: &str, setup: &QueueSetup) -> Result<Run, BullmqError> {
         let mut command = Command::new("node");
         command
             .arg(self.dir.join("run.mjs"))

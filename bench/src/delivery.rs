@@ -35,7 +35,7 @@ use crate::support::{per_second, Percentiles, RedisTarget};
 /// After the last raise, how long the rest may take to arrive before the run counts as broken.
 const ARRIVAL_DEADLINE: Duration = Duration::from_secs(60);
 
-pub struct Report {
+pub(crate) struct Report {
     pub postgres_version: String,
     pub steady: Percentiles,
     /// The raise rate actually achieved in the steady phase.
@@ -50,7 +50,7 @@ pub struct Report {
 }
 
 /// The throwaway database: created by `run`, dropped by the caller's cleanup whatever happens.
-pub struct Database {
+pub(crate) struct Database {
     pub admin_url: String,
     pub name: String,
 }
@@ -85,12 +85,12 @@ impl Database {
     }
 
     /// Creates the database for a server process, which migrates it itself; returns its URL.
-    pub async fn create_for_server(&self) -> Result<String, String> {
+    pub(crate) async fn create_for_server(&self) -> Result<String, String> {
         self.create().await?;
         self.url()
     }
 
-    pub async fn drop_if_exists(&self) -> Result<(), String> {
+    pub(crate) async fn drop_if_exists(&self) -> Result<(), String> {
         let mut admin = self.admin().await?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
             .execute(&mut admin)
@@ -161,7 +161,12 @@ async fn start_receiver(arrivals: Arc<Arrivals>) -> Result<SocketAddr, String> {
 
 /// Creates the database, runs both phases and stops the engine. Dropping the database and the
 /// Redis keys is left to the caller, so it also happens when this fails half way.
-pub async fn run(redis: &RedisTarget, prefix: &str, db: &Database, setup: &DeliverySetup) -> Result<Report, String> {
+pub(crate) async fn run(
+    redis: &RedisTarget,
+    prefix: &str,
+    db: &Database,
+    setup: &DeliverySetup,
+) -> Result<Report, String> {
     let postgres_version = db.create().await?;
     let pg = server::platform::db::connect_and_migrate(&DatabaseConfig {
         url: Secret::new(db.url()?),
@@ -182,7 +187,13 @@ pub async fn run(redis: &RedisTarget, prefix: &str, db: &Database, setup: &Deliv
     let queue = Queue::new(pool.clone(), Keys::new(prefix), QueueConfig::new(QUEUE_NAME));
     let max_attempts = queue.config().max_attempts;
     let deliveries = Deliveries::new(outbox.clone(), queue);
-    let handler = DeliveryHandler::new(outbox, sender, Metrics::new(), max_attempts);
+    let handler = DeliveryHandler::new(
+        outbox,
+        sender,
+        std::sync::Arc::new(server::channels::wecom::WeCom),
+        Metrics::new(),
+        max_attempts,
+    );
     let engine = Engine::start(
         deliveries.clone(),
         Arc::new(handler),

@@ -24,7 +24,7 @@ const TARGET_SSR_P50: Duration = Duration::from_millis(5);
 const PAGE: &str = "/settings/notifications";
 
 #[derive(Clone, Debug)]
-pub struct FrontendSetup {
+pub(crate) struct FrontendSetup {
     /// Timed requests per measure (after a warm-up of a tenth as many).
     pub requests: usize,
     /// The release site (`target/site`) and the server built with it.
@@ -45,7 +45,7 @@ impl Default for FrontendSetup {
 
 /// One front-end file and its compressed twins.
 #[derive(Clone, Debug)]
-pub struct SiteFile {
+pub(crate) struct SiteFile {
     pub name: String,
     pub raw: u64,
     pub gzip: Option<u64>,
@@ -54,14 +54,14 @@ pub struct SiteFile {
 
 /// One response of the first visit.
 #[derive(Clone, Debug)]
-pub struct Download {
+pub(crate) struct Download {
     pub path: String,
     pub kind: String,
     pub encoding: String,
     pub bytes: u64,
 }
 
-pub struct Report {
+pub(crate) struct Report {
     pub files: Vec<SiteFile>,
     pub first_visit: Vec<Download>,
     pub hydrated_ms: u64,
@@ -86,7 +86,12 @@ impl Report {
     }
 }
 
-pub async fn run(setup: &FrontendSetup, database: &Database, redis_url: &str, prefix: &str) -> Result<Report, String> {
+pub(crate) async fn run(
+    setup: &FrontendSetup,
+    database: &Database,
+    redis_url: &str,
+    prefix: &str,
+) -> Result<Report, String> {
     let files = site_files(&setup.site_root.join("pkg"))?;
     if !files.iter().any(|f| f.name.ends_with(".wasm")) {
         return Err(format!(
@@ -289,7 +294,7 @@ fn percentiles(p: &Percentiles) -> String {
     format!("{} / {} ms", ms(p.p50), ms(p.p99))
 }
 
-pub fn print(report: &Report) {
+pub(crate) fn print(report: &Report) {
     println!(
         "\n**Front end** (release site; {} requests per measure)\n",
         report.requests

@@ -5,10 +5,10 @@ use fred::prelude::*;
 use futures::TryStreamExt;
 
 /// How long a blocking `BLMOVE` waits, as the queue's workers do (`queue::BLOCK_TIMEOUT`).
-pub const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
-pub struct RedisTarget {
+pub(crate) struct RedisTarget {
     pub config: Config,
     /// As given, for the BullMQ child process.
     pub url: String,
@@ -17,7 +17,7 @@ pub struct RedisTarget {
 }
 
 impl RedisTarget {
-    pub fn from_url(url: &str) -> Result<Self, String> {
+    pub(crate) fn from_url(url: &str) -> Result<Self, String> {
         let config = Config::from_url(url).map_err(|e| format!("REDIS_URL is invalid: {e}"))?;
         Ok(RedisTarget {
             config,
@@ -27,7 +27,7 @@ impl RedisTarget {
     }
 
     /// A pool with the server's settings (`server::platform::redis::builder`), connected.
-    pub async fn pool(&self, size: usize) -> Result<Pool, String> {
+    pub(crate) async fn pool(&self, size: usize) -> Result<Pool, String> {
         let pool = server::platform::redis::builder(self.config.clone(), Duration::from_secs(5))
             .build_pool(size)
             .map_err(|e| format!("cannot build a Redis pool: {e}"))?;
@@ -38,7 +38,7 @@ impl RedisTarget {
     }
 
     /// One connection for a blocking consumer, with the timeout a queue worker uses.
-    pub async fn blocking_client(&self) -> Result<Client, String> {
+    pub(crate) async fn blocking_client(&self) -> Result<Client, String> {
         let client = server::platform::redis::builder(self.config.clone(), BLOCK_TIMEOUT + Duration::from_secs(5))
             .build()
             .map_err(|e| format!("cannot build a Redis client: {e}"))?;
@@ -49,7 +49,7 @@ impl RedisTarget {
     }
 }
 
-pub fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));
@@ -61,13 +61,13 @@ pub fn without_password(url: &str) -> String {
 
 /// CPU time used so far by this process (all threads) and by the Redis server.
 #[derive(Clone, Copy, Debug)]
-pub struct CpuTimes {
+pub(crate) struct CpuTimes {
     pub bench: Duration,
     pub redis: Duration,
 }
 
 impl CpuTimes {
-    pub async fn now(pool: &Pool) -> Result<Self, String> {
+    pub(crate) async fn now(pool: &Pool) -> Result<Self, String> {
         let info: String = pool
             .info(Some(fred::types::InfoKind::Cpu))
             .await
@@ -86,7 +86,7 @@ impl CpuTimes {
     }
 
     /// CPU per job between two readings, in µs: (bench process, Redis).
-    pub fn per_job_since(&self, earlier: &CpuTimes, jobs: usize) -> (f64, f64) {
+    pub(crate) fn per_job_since(&self, earlier: &CpuTimes, jobs: usize) -> (f64, f64) {
         let per_job =
             |later: Duration, before: Duration| later.saturating_sub(before).as_secs_f64() * 1e6 / jobs.max(1) as f64;
         (per_job(self.bench, earlier.bench), per_job(self.redis, earlier.redis))
@@ -102,12 +102,17 @@ fn process_cpu() -> Duration {
         }
         usage
     };
-    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let time = |t: libc::timeval| {
+        Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_usec).unwrap_or(0) * 1000,
+        )
+    };
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Deletes every key matching `pattern` (SCAN, then DEL in batches); returns how many.
-pub async fn delete_keys(pool: &Pool, pattern: &str) -> Result<usize, String> {
+pub(crate) async fn delete_keys(pool: &Pool, pattern: &str) -> Result<usize, String> {
     let keys: Vec<Key> = pool
         .next()
         .scan_buffered(pattern, Some(1000), None)
@@ -125,7 +130,7 @@ pub async fn delete_keys(pool: &Pool, pattern: &str) -> Result<usize, String> {
 
 /// Nearest-rank percentiles of a set of durations.
 #[derive(Clone, Copy, Debug)]
-pub struct Percentiles {
+pub(crate) struct Percentiles {
     pub p50: Duration,
     pub p90: Duration,
     pub p99: Duration,
@@ -133,11 +138,13 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    pub fn of(mut samples: Vec<Duration>) -> Option<Self> {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Option<Self> {
         if samples.is_empty() {
             return None;
         }
         samples.sort_unstable();
+        // A rank of at most the sample count (p ≤ 1), so the cast back is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let rank = |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
         Some(Percentiles {
             p50: rank(0.50),
@@ -147,7 +154,7 @@ impl Percentiles {
         })
     }
 
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         format!(
             "{} / {} / {} / {} ms",
             ms(self.p50),
@@ -158,7 +165,7 @@ impl Percentiles {
     }
 }
 
-pub fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
         format!("{ms:.1}")
@@ -168,7 +175,7 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// A rate rounded to a whole number, with thousands separators: `12,345`.
-pub fn thousands(value: f64) -> String {
+pub(crate) fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -180,6 +187,6 @@ pub fn thousands(value: f64) -> String {
     out
 }
 
-pub fn per_second(count: usize, elapsed: Duration) -> f64 {
+pub(crate) fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
 }

@@ -34,7 +34,7 @@ const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 /// One timed run of one side.
 #[derive(Clone, Copy, Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub jobs_per_second: f64,
     /// CPU per job (µs) of the client process (this one: producers, consumers, fred; node for
     /// BullMQ) and of Redis: says which side of the connection a run was limited by.
@@ -44,7 +44,7 @@ pub struct Run {
 
 impl Run {
     /// The rate and CPU per job, naming the client process (`bench`, or `node` for BullMQ).
-    pub fn display_as(&self, client: &str) -> String {
+    pub(crate) fn display_as(&self, client: &str) -> String {
         format!(
             "{:>6} jobs/s (CPU per job: {client} {:.0} µs, Redis {:.0} µs)",
             thousands(self.jobs_per_second),
@@ -60,7 +60,7 @@ impl std::fmt::Display for Run {
     }
 }
 
-pub struct Report {
+pub(crate) struct Report {
     /// Measured runs, in order.
     pub queue_runs: Vec<Run>,
     pub raw_runs: Vec<Run>,
@@ -77,21 +77,21 @@ fn best(runs: &[Run]) -> Run {
 }
 
 impl Report {
-    pub fn best_queue(&self) -> Run {
+    pub(crate) fn best_queue(&self) -> Run {
         best(&self.queue_runs)
     }
-    pub fn best_raw(&self) -> Run {
+    pub(crate) fn best_raw(&self) -> Run {
         best(&self.raw_runs)
     }
-    pub fn best_bullmq(&self) -> Option<Run> {
+    pub(crate) fn best_bullmq(&self) -> Option<Run> {
         (!self.bullmq_runs.is_empty()).then(|| best(&self.bullmq_runs))
     }
     /// Best against best, so neither side is judged by its unluckiest run on a shared machine.
-    pub fn ratio(&self) -> f64 {
+    pub(crate) fn ratio(&self) -> f64 {
         self.best_queue().jobs_per_second / self.best_raw().jobs_per_second.max(f64::EPSILON)
     }
     /// queue / BullMQ, best against best.
-    pub fn bullmq_ratio(&self) -> Option<f64> {
+    pub(crate) fn bullmq_ratio(&self) -> Option<f64> {
         self.best_bullmq()
             .map(|b| self.best_queue().jobs_per_second / b.jobs_per_second.max(f64::EPSILON))
     }
@@ -101,7 +101,7 @@ impl Report {
 /// `runs` measured rounds, each running the sides back to back (raw, queue, BullMQ), so
 /// background load on a shared machine hits them alike. Without node or the BullMQ packages
 /// (or with `--no-bullmq`) that side is left out and the report says why.
-pub async fn run(redis: &RedisTarget, prefix: &str, setup: &QueueSetup) -> Result<Report, String> {
+pub(crate) async fn run(redis: &RedisTarget, prefix: &str, setup: &QueueSetup) -> Result<Report, String> {
     let pool = redis.pool(setup.pool_size).await?;
     let bullmq = if setup.bullmq {
         match Bullmq::find().await {

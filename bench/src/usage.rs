@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use sqlx::{Connection, PgConnection, PgPool};
 
 #[derive(Clone, Debug)]
-pub struct UsageSetup {
+pub(crate) struct UsageSetup {
     pub rows: i64,
     pub users: i64,
     pub providers: i64,
@@ -28,7 +28,7 @@ impl Default for UsageSetup {
     }
 }
 
-pub struct Report {
+pub(crate) struct Report {
     pub setup: UsageSetup,
     pub load: Duration,
     pub leaderboard: Duration,
@@ -60,7 +60,7 @@ where
     best.ok_or_else(|| "no runs".to_owned())
 }
 
-pub async fn run(
+pub(crate) async fn run(
     admin_url: &str,
     name: &str,
     redis: fred::clients::Pool,
@@ -247,7 +247,7 @@ async fn load(db: &PgPool, s: &UsageSetup, now: chrono::DateTime<Utc>) -> Result
         .bind(s.users as f64)
         .bind(s.providers as f64)
         .bind(now)
-        .bind(s.days as i32)
+        .bind(i32::try_from(s.days).unwrap_or(i32::MAX))
         .bind(s.rows as f64)
         .execute(db)
         .await
@@ -365,11 +365,12 @@ async fn ingest_rate(
         TZ,
         server::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN,
     );
-    let ingestor = server::usage::ingest::Ingestor::new(db.clone(), TZ, breakers, alerts);
+    let ingestor = server::usage::ingest::Ingestor::new(db.clone(), TZ, breakers, std::sync::Arc::new(alerts));
     let batches: Vec<Vec<serde_json::Value>> = (0..s.ingest_events)
         .map(|i| {
-            let user = 1 + (i as i64 * 7919) % s.users;
-            let provider = 1 + i as i64 % s.providers;
+            let i = i64::try_from(i).unwrap_or(i64::MAX);
+            let user = 1 + (i * 7919) % s.users;
+            let provider = 1 + i % s.providers;
             serde_json::json!({
                 "requestId": format!("{id_prefix}-{i}"),
                 "userId": user,
@@ -385,7 +386,7 @@ async fn ingest_rate(
                 "success": true,
                 "statusCode": 200,
                 "error": null,
-                "createdAt": (now - Span::seconds((i % 3600) as i64)).to_rfc3339(),
+                "createdAt": (now - Span::seconds(i % 3600)).to_rfc3339(),
             })
         })
         .collect::<Vec<_>>()
@@ -430,7 +431,7 @@ async fn ingest_rate(
     Ok(s.ingest_events as f64 / started.elapsed().as_secs_f64())
 }
 
-pub fn print(r: &Report) {
+pub(crate) fn print(r: &Report) {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
         "usage:    {} rows, {} users, {} providers over {} days (bulk-loaded in {:.0} s); best of 5 (rollups) / 3 (naive, ingest)",

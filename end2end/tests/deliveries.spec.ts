@@ -5,8 +5,9 @@ import { adminToken, psql, signIn, sqlText, userKey, waitForHydration, watchCons
 // they share one seeding; every row carries this run's marker, and assertions look at our rows
 // only (other specs may add deliveries of their own).
 test.describe.configure({ mode: "serial" });
-// Times show in the browser's zone: make it known.
-test.use({ timezoneId: "Asia/Shanghai" });
+// Times show in APP_TIMEZONE (Asia/Shanghai here), as the messages write them, whatever the
+// browser's own zone: give it another one.
+test.use({ timezoneId: "America/New_York" });
 
 const PATH = "/settings/notifications/deliveries";
 const KINDS = ["circuitBreaker", "dailyLeaderboard", "costAlert"] as const;
@@ -30,7 +31,7 @@ interface Seed {
   lastError: string | null;
   /** RFC 3339, UTC. */
   createdAt: string;
-  /** The same instant as Asia/Shanghai shows it. */
+  /** The same instant in APP_TIMEZONE (Asia/Shanghai). */
   localTime: string;
 }
 
@@ -113,7 +114,7 @@ async function openHistory(page: Page, query = "") {
   await waitForHydration(page);
 }
 
-test("lists the records newest first, with local times, hosts only and localized labels", async ({ page }) => {
+test("lists the records newest first, with APP_TIMEZONE times, hosts only and localized labels", async ({ page }) => {
   const errors = watchConsole(page);
   await signIn(page, adminToken);
   await page.goto("/settings/notifications");

@@ -1,4 +1,6 @@
 //! Access rules over HTTP against a running server: pages, server functions and the REST API.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use common::{location, TestApp, ADMIN_TOKEN};

@@ -1,5 +1,7 @@
 //! The delivery engine end to end, in process: outbox → Redis queue → worker → a real local
 //! receiver; retries with the spec's backoff; history through the REST API; `/metrics`.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Faults with real processes: `server` processes built from this crate, a Redis of our own that
 //! can be killed, and a local receiver counting deliveries by idempotency key.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,6 @@
 //! `/api/v1/notifications` and the OpenAPI document, over HTTP against a running server.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use common::receiver::{Answer, Receiver};

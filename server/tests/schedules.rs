@@ -1,5 +1,7 @@
 //! The daily leaderboard, cost alerts and the scheduler, from ingested usage to a real local
 //! receiver. APP_TIMEZONE is Asia/Shanghai (UTC+8) throughout, so day boundaries are not UTC's.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use std::time::Duration;
@@ -9,6 +11,7 @@ use chrono_tz::Asia::Shanghai;
 use common::receiver::{Answer, Receiver};
 use common::{eventually, TestApp, ADMIN_TOKEN, INGEST_TOKEN};
 use serde_json::{json, Value};
+use server::notifications::schedule::runs::Skipped;
 
 fn event(id: &str, user: (i64, &str), provider: i64, cost: &str, at: DateTime<Utc>) -> Value {
     json!({
@@ -354,7 +357,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     let twin = app.twin().await;
     twin.state.settings.rebuild_schedule().await.unwrap();
     let twin_reports = twin.state.settings.scheduler().tick(fire).await;
-    assert_eq!(twin_reports[0].1.skipped.as_deref(), Some("claimed elsewhere"));
+    assert_eq!(twin_reports[0].1.skipped, Some(Skipped::ClaimedElsewhere));
     // A minute that is neither fires nothing.
     assert!(scheduler.tick(fire + chrono::Duration::minutes(1)).await.is_empty());
 
@@ -444,7 +447,7 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     for m in &sent {
         let content = m.body["markdown"]["content"].as_str().unwrap();
         assert!(
-            content.len() <= server::channels::sender::MAX_CONTENT_BYTES,
+            content.len() <= server::channels::wecom::MAX_CONTENT_BYTES,
             "{} bytes",
             content.len()
         );
@@ -485,10 +488,7 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
         .iter()
         .find(|(kind, _)| *kind == app::notifications::NotificationKind::DailyLeaderboard)
         .map(|(_, report)| report.clone());
-    assert_eq!(
-        board.and_then(|r| r.skipped).as_deref(),
-        Some("not due under the saved settings")
-    );
+    assert_eq!(board.and_then(|r| r.skipped), Some(Skipped::NotDue));
     assert!(stale.follow_saved_settings().await.unwrap(), "the twin rebuilds");
     assert_eq!(
         stale.scheduled().await[0],
@@ -677,7 +677,7 @@ async fn a_fire_whose_run_did_not_finish_is_taken_over_by_a_later_tick_once() {
     let twin = app.twin().await;
     twin.state.settings.rebuild_schedule().await.unwrap();
     let again = twin.state.settings.scheduler().tick(fire).await;
-    assert_eq!(again[0].1.skipped.as_deref(), Some("claimed elsewhere"));
+    assert_eq!(again[0].1.skipped, Some(Skipped::ClaimedElsewhere));
 
     // A past fire nobody claimed is not started late (a save may just have scheduled it).
     let tomorrow = fire + chrono::Duration::days(1);

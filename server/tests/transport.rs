@@ -1,5 +1,7 @@
 //! The server's TCP transport, seen from inside the process that serves: socket options of the
 //! connections `server::http::router::serve` accepts.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use std::io::{Read, Write};

@@ -1,5 +1,7 @@
 //! Usage ingest and the circuit breakers it drives, through the REST API, with alerts reaching a
 //! real local receiver.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use std::time::Duration;
@@ -602,4 +604,35 @@ async fn users_and_providers_take_the_names_the_gateway_reports() {
     renamed["providerName"] = json!("Anthropic 备用");
     post_usage(&app, INGEST_TOKEN, vec![renamed]).await;
     assert_eq!(names().await, ("张三丰".to_owned(), "Anthropic 备用".to_owned()));
+}
+
+#[tokio::test]
+async fn ids_in_paths_that_cannot_exist_are_refused_in_the_json_error_shape() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for (method, path) in [
+        (reqwest::Method::PUT, "/api/v1/users/abc"),
+        (reqwest::Method::PUT, "/api/v1/users/0"),
+        (reqwest::Method::PUT, "/api/v1/providers/-1"),
+        (reqwest::Method::GET, "/api/v1/providers/abc/circuit"),
+        (reqwest::Method::GET, "/api/v1/providers/-1/circuit"),
+        (reqwest::Method::GET, "/api/v1/providers/99999999999999999999/circuit"),
+    ] {
+        let res = client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"limitWeeklyUsd": null, "limitMonthlyUsd": null}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{method} {path}");
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("positive integer"), "{method} {path}: {body}");
+    }
+    let nothing: i64 = sqlx::query_scalar("SELECT count(*) FROM providers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(nothing, 0, "nothing was created");
 }

@@ -1,6 +1,8 @@
 //! 用户, 供应商 and the dashboard's own consumption, through their server functions over HTTP
 //! against a running server: spending per window, editing quotas and breaker settings (with
 //! validation), and who may do what.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a panic is the test's failure report
+
 mod common;
 
 use app::error::AppError;

@@ -118,40 +118,14 @@ impl Trail {
     }
 }
 
-/// `2026-11-26T06:03:05.123+00:00` → `2026-11-26 06:03:05`: the time as written (the server's
-/// offset). What the server renders, and the fallback when the browser cannot read the time.
+/// `2026-11-26T14:03:05+08:00` → `2026-11-26 14:03:05`: the time as written. The server writes
+/// times in APP_TIMEZONE, so the page shows them as the messages do, whatever the browser's zone.
 fn written_datetime(rfc3339: &str) -> String {
     let (date, time) = (rfc3339.get(..10), rfc3339.get(11..19));
     match (date, time) {
         (Some(date), Some(time)) if matches!(rfc3339.as_bytes()[10], b'T' | b't' | b' ') => format!("{date} {time}"),
         _ => rfc3339.to_owned(),
     }
-}
-
-/// The time in the browser's own time zone, `YYYY-MM-DD HH:MM:SS`.
-#[cfg(feature = "hydrate")]
-fn local_datetime(rfc3339: &str) -> String {
-    use leptos::wasm_bindgen::JsValue;
-    use leptos::web_sys::js_sys::Date;
-
-    let date = Date::new(&JsValue::from_str(rfc3339));
-    if date.get_time().is_nan() {
-        return written_datetime(rfc3339);
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        date.get_full_year(),
-        date.get_month() + 1,
-        date.get_date(),
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn local_datetime(rfc3339: &str) -> String {
-    written_datetime(rfc3339)
 }
 
 type I18n = leptos_i18n::I18nContext<crate::i18n::Locale>;
@@ -264,7 +238,7 @@ pub fn DeliveriesPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let shown = query.get_untracked();
                     match page.await {
-                        Ok(result) => view! { <DeliveryTable page=result shown trail in_browser /> }.into_any(),
+                        Ok(result) => view! { <DeliveryTable page=result shown trail /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert" data-testid="deliveries-error">
                                 {t!(i18n, deliveries_load_failed)}
@@ -288,7 +262,6 @@ fn DeliveryTable(
     /// The view this page was loaded for.
     shown: ViewQuery,
     trail: RwSignal<Trail>,
-    in_browser: RwSignal<bool>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let DeliveryPage { items, next_before } = page;
@@ -311,7 +284,7 @@ fn DeliveryTable(
                         </tr>
                     </thead>
                     <tbody>
-                        {items.into_iter().map(|record| view! { <DeliveryRow record in_browser /> }).collect_view()}
+                        {items.into_iter().map(|record| view! { <DeliveryRow record /> }).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -350,7 +323,7 @@ fn DeliveryTable(
 }
 
 #[component]
-fn DeliveryRow(record: DeliveryRecord, in_browser: RwSignal<bool>) -> impl IntoView {
+fn DeliveryRow(record: DeliveryRecord) -> impl IntoView {
     let i18n = use_i18n();
     let DeliveryRecord {
         id,
@@ -363,16 +336,7 @@ fn DeliveryRow(record: DeliveryRecord, in_browser: RwSignal<bool>) -> impl IntoV
         created_at,
         ..
     } = record;
-    let shown_time = {
-        let created_at = created_at.clone();
-        move || {
-            if in_browser.get() {
-                local_datetime(&created_at)
-            } else {
-                written_datetime(&created_at)
-            }
-        }
-    };
+    let shown_time = written_datetime(&created_at);
     let summary = preview(&content, PREVIEW_CHARS);
     view! {
         <tr data-testid="delivery-row" data-id=id.to_string() data-kind=kind.key() data-status=status.as_str()>

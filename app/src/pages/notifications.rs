@@ -7,7 +7,7 @@ use crate::api::notifications::{
     load_notification_settings, run_notification_now, save_notification_settings, test_webhook, SettingsView,
 };
 use crate::components::toast::{ToastKind, Toaster, Toasts};
-use crate::error::AppError;
+use crate::error::{AppError, SendFailure};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{
     CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
@@ -513,17 +513,20 @@ fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
 /// Why a save or a test failed, in the words of the spec's troubleshooting table.
 fn failure_text(i18n: I18n, error: &AppError) -> String {
     match error {
-        AppError::Webhook { class, message } => {
-            let headline = match class.as_str() {
-                "refused" => t_string!(i18n, fail_refused).to_string(),
-                "timeout" => t_string!(i18n, fail_timeout).to_string(),
-                "connect" => t_string!(i18n, fail_connect).to_string(),
-                "redirect" => t_string!(i18n, fail_redirect).to_string(),
-                "errcode" => t_string!(i18n, fail_errcode).to_string(),
-                "http_status" if message.starts_with("HTTP 403") => t_string!(i18n, fail_http_403).to_string(),
-                "http_status" => t_string!(i18n, fail_http).to_string(),
-                "invalid_url" => t_string!(i18n, fail_invalid_url).to_string(),
-                _ => t_string!(i18n, fail_other).to_string(),
+        AppError::Webhook {
+            class,
+            http_status,
+            message,
+        } => {
+            let headline = match class {
+                SendFailure::Refused => t_string!(i18n, fail_refused).to_string(),
+                SendFailure::Timeout => t_string!(i18n, fail_timeout).to_string(),
+                SendFailure::Connect => t_string!(i18n, fail_connect).to_string(),
+                SendFailure::Redirect => t_string!(i18n, fail_redirect).to_string(),
+                SendFailure::Errcode => t_string!(i18n, fail_errcode).to_string(),
+                SendFailure::HttpStatus if *http_status == Some(403) => t_string!(i18n, fail_http_403).to_string(),
+                SendFailure::HttpStatus => t_string!(i18n, fail_http).to_string(),
+                SendFailure::Request => t_string!(i18n, fail_other).to_string(),
             };
             format!("{headline} ({message})")
         }

@@ -1,4 +1,41 @@
-//! How a message reaches a receiving platform: the webhook sender (no redirects, timeouts, the
-//! platform's success judgement) and the SSRF guard every request passes.
+//! How a message reaches a receiving platform. A [`Channel`] is one platform's format and rules
+//! (body, success judgement, size limit, send budget, secret masking), each in its own file;
+//! the [`sender`] is the one HTTP path they all take, behind the [`ssrf`] guard.
+use std::borrow::Cow;
+
+use crate::channels::sender::SendError;
+use crate::platform::config::RateLimit;
+
 pub mod sender;
 pub mod ssrf;
+pub mod wecom;
+
+/// One receiving platform. The sender posts [`Channel::body`] to the target's URL and, on a 2xx
+/// answer, asks [`Channel::judge`] whether the platform took the message.
+pub trait Channel: Send + Sync {
+    /// The channel's stable name (`wecom`).
+    fn name(&self) -> &'static str;
+    /// The JSON body carrying `content`, cut to the platform's limit.
+    fn body(&self, content: &str) -> serde_json::Value;
+    /// The platform's verdict in a 2xx answer's body.
+    fn judge(&self, answer: &[u8]) -> Result<(), SendError>;
+    /// The most content one message may carry, in bytes of UTF-8; longer lists are split into
+    /// several messages of at most this.
+    fn max_content_bytes(&self) -> usize;
+    /// How many messages one target takes per window, unless configured otherwise.
+    fn send_budget(&self) -> RateLimit;
+    /// `text` (what a receiver said back) with the target's secrets masked.
+    fn mask_secrets(&self, text: String, url: &str) -> String;
+}
+
+/// `content` cut to at most `max_bytes` on a character boundary, ending in `marker` when cut.
+pub fn cut_to_bytes<'a>(content: &'a str, max_bytes: usize, marker: &str) -> Cow<'a, str> {
+    if content.len() <= max_bytes {
+        return Cow::Borrowed(content);
+    }
+    let mut end = max_bytes.saturating_sub(marker.len());
+    while !content.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{marker}", &content[..end]))
+}

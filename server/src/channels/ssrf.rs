@@ -16,9 +16,6 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-/// The environment variable holding the allowlist (see [`Allowlist::parse`]).
-pub const ALLOWLIST_ENV: &str = "WEBHOOK_ALLOWLIST";
-
 /// Ports of internal services that are classic SSRF targets (shells, mail, databases, caches,
 /// queues, cluster control planes); no real webhook listens there. Sorted.
 pub const DANGEROUS_PORTS: &[u16] = &[
@@ -256,11 +253,11 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressKind> {
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = ip.to_bits();
     if V6_IPV4_MAPPED.contains(&ip) || V6_IPV4_COMPATIBLE.contains(&ip) || V6_NAT64.contains(&ip) {
-        return Some(Ipv4Addr::from_bits(bits as u32));
+        return Some(Ipv4Addr::from_bits((bits & 0xffff_ffff) as u32)); // the low 32 bits, masked
     }
     if V6_6TO4.contains(&ip) {
         // 2002:AABB:CCDD::/48 carries the IPv4 address in bits 16..48.
-        return Some(Ipv4Addr::from_bits((bits >> 80) as u32));
+        return Some(Ipv4Addr::from_bits(((bits >> 80) & 0xffff_ffff) as u32)); // bits 80–111, masked
     }
     None
 }

@@ -10,18 +10,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::channels::sender::WebhookSender;
+use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
 use crate::delivery::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
 use crate::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue};
 use crate::delivery::rate_limit::WebhookRateLimiter;
+use crate::platform::retry::{retry, Backoff};
 
 /// The queue every instance of a deployment shares.
 pub const QUEUE_NAME: &str = "deliveries";
 /// How long `raise` waits for Redis before leaving the row to the sweeper: an outage must not
 /// hold up whoever raised the notification.
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a job waits for an unreachable database before its attempt counts as failed.
-const OUTBOX_PATIENCE: Duration = Duration::from_secs(20);
+/// How long a job waits for an unreachable database before its attempt counts as failed: pauses
+/// of 0.25, 0.5, 1, 2, 4, 5, 5 s (17.75 s) between 8 tries.
+const OUTBOX_PATIENCE: Backoff = Backoff::doubling(8, Duration::from_millis(250)).at_most(Duration::from_secs(5));
 
 /// The queue's job id of an outbox row.
 pub fn job_id(row_id: i64) -> String {
@@ -101,16 +104,25 @@ impl Deliveries {
 pub struct DeliveryHandler {
     outbox: Outbox,
     sender: WebhookSender,
+    /// The format and rules of the receivers (one channel for every target, for now).
+    channel: Arc<dyn Channel>,
     metrics: Metrics,
     max_attempts: u32,
     rate_limiter: Option<WebhookRateLimiter>,
 }
 
 impl DeliveryHandler {
-    pub fn new(outbox: Outbox, sender: WebhookSender, metrics: Metrics, max_attempts: u32) -> Self {
+    pub fn new(
+        outbox: Outbox,
+        sender: WebhookSender,
+        channel: Arc<dyn Channel>,
+        metrics: Metrics,
+        max_attempts: u32,
+    ) -> Self {
         DeliveryHandler {
             outbox,
             sender,
+            channel,
             metrics,
             max_attempts,
             rate_limiter: None,
@@ -139,7 +151,7 @@ impl DeliveryHandler {
         if let Err(e) = self.outbox.give_back_attempt(attempt.id).await {
             tracing::warn!(delivery = attempt.id, error = %e, "giving back a rate-limited attempt failed");
         }
-        tracing::info!(delivery = attempt.id, target = %crate::channels::sender::display_target(&attempt.webhook_url), wait_ms = wait.as_millis() as u64, "webhook over its rate limit; waiting");
+        tracing::info!(delivery = attempt.id, target = %crate::channels::sender::display_target(&attempt.webhook_url), wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
         Some(wait)
     }
 
@@ -147,23 +159,15 @@ impl DeliveryHandler {
     /// is waited out here instead of spending the job's attempts, which are the receiver's; a
     /// longer one fails the attempt, and the sweeper gives the job its attempts back later.
     async fn start_attempt(&self, id: i64) -> Result<(AttemptStart, Option<Attempt>), String> {
-        let deadline = tokio::time::Instant::now() + OUTBOX_PATIENCE;
-        let mut pause = Duration::from_millis(250);
-        loop {
-            match self
-                .outbox
-                .start_attempt(id, i32::try_from(self.max_attempts).unwrap_or(i32::MAX))
-                .await
-            {
-                Ok(started) => return Ok(started),
-                Err(e) if tokio::time::Instant::now() + pause < deadline => {
-                    tracing::warn!(delivery = id, error = %e, "outbox unavailable; waiting for it");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(format!("outbox unavailable: {e}")),
-            }
-        }
+        let max_attempts = i32::try_from(self.max_attempts).unwrap_or(i32::MAX);
+        retry(
+            "starting a delivery attempt",
+            OUTBOX_PATIENCE,
+            |_| true,
+            || self.outbox.start_attempt(id, max_attempts),
+        )
+        .await
+        .map_err(|e| format!("outbox unavailable: {e}"))
     }
 }
 
@@ -205,7 +209,12 @@ impl JobHandler for DeliveryHandler {
         let kind = attempt.kind.key();
         let result = self
             .sender
-            .deliver(&attempt.webhook_url, &attempt.content, Some(&attempt.dedup_key))
+            .send(
+                self.channel.as_ref(),
+                &attempt.webhook_url,
+                &attempt.content,
+                Some(&attempt.dedup_key),
+            )
             .await;
         match result {
             Ok(()) => {
@@ -226,7 +235,7 @@ impl JobHandler for DeliveryHandler {
                 let message = e.to_string();
                 // The row counts attempts across jobs (a job re-enqueued after Redis lost it
                 // starts again at 1), so either count reaching the limit ends the delivery.
-                let last = job.attempt.max(attempt.number.max(0) as u32) >= self.max_attempts;
+                let last = job.attempt.max(u32::try_from(attempt.number).unwrap_or(0)) >= self.max_attempts;
                 if let Err(db) = self.outbox.mark_attempt_failed(id, &message, last).await {
                     tracing::warn!(delivery = id, error = %db, "recording a failed attempt failed");
                 }

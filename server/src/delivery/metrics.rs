@@ -130,7 +130,10 @@ impl Metrics {
         match queue.counts().await {
             Ok(c) => {
                 for (state, n) in [("wait", c.wait), ("active", c.active), ("delayed", c.delayed)] {
-                    inner.queue_jobs.with_label_values(&[state]).set(n as i64);
+                    inner
+                        .queue_jobs
+                        .with_label_values(&[state])
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
                 }
             }
             Err(e) => {

@@ -125,9 +125,12 @@ fn status_of(id: i64, value: &str) -> Result<DeliveryStatus, OutboxError> {
     })
 }
 
-impl TryFrom<RecordRow> for DeliveryRecord {
-    type Error = OutboxError;
-    fn try_from(r: RecordRow) -> Result<Self, OutboxError> {
+impl RecordRow {
+    /// The record as pages and the API show it: times in `timezone` (APP_TIMEZONE), as the
+    /// messages write them.
+    fn into_record(self, timezone: chrono_tz::Tz) -> Result<DeliveryRecord, OutboxError> {
+        let r = self;
+        let local = |t: DateTime<Utc>| t.with_timezone(&timezone).to_rfc3339();
         Ok(DeliveryRecord {
             id: r.id,
             kind: kind_of(r.id, &r.kind)?,
@@ -136,9 +139,9 @@ impl TryFrom<RecordRow> for DeliveryRecord {
             attempts: r.attempts,
             last_error: r.last_error,
             content: r.content,
-            created_at: r.created_at.to_rfc3339(),
-            updated_at: r.updated_at.to_rfc3339(),
-            delivered_at: r.delivered_at.map(|t| t.to_rfc3339()),
+            created_at: local(r.created_at),
+            updated_at: local(r.updated_at),
+            delivered_at: r.delivered_at.map(local),
         })
     }
 }
@@ -354,8 +357,13 @@ impl Outbox {
         rows.into_iter().map(|(s, n)| Ok((status_of(0, &s)?, n))).collect()
     }
 
-    /// History, newest first. The page size must already be validated.
-    pub async fn list(&self, filter: &DeliveryFilter, page_size: u32) -> Result<DeliveryPage, OutboxError> {
+    /// History, newest first, times in `timezone`. The page size must already be validated.
+    pub async fn list(
+        &self,
+        filter: &DeliveryFilter,
+        page_size: u32,
+        timezone: chrono_tz::Tz,
+    ) -> Result<DeliveryPage, OutboxError> {
         let rows: Vec<RecordRow> = sqlx::query_as(
             "SELECT id, kind, target_host, status, attempts, last_error, content, created_at, updated_at, delivered_at
                FROM notification_deliveries
@@ -375,22 +383,28 @@ impl Outbox {
         let items = rows
             .into_iter()
             .take(page_size as usize)
-            .map(DeliveryRecord::try_from)
+            .map(|row| row.into_record(timezone))
             .collect::<Result<Vec<_>, _>>()?;
         let next_before = if more { items.last().map(|r| r.id) } else { None };
         Ok(DeliveryPage { items, next_before })
     }
 }
 
+/// 投递记录 for the pages: the outbox's history with times in APP_TIMEZONE.
+pub struct History {
+    pub outbox: Outbox,
+    pub timezone: chrono_tz::Tz,
+}
+
 #[async_trait::async_trait]
-impl app::ports::DeliveryHistory for Outbox {
+impl app::ports::DeliveryHistory for History {
     async fn list(&self, filter: DeliveryFilter) -> Result<DeliveryPage, app::error::AppError> {
         let page_size = filter.page_size().map_err(|problem| {
             let mut errors = app::notifications::FieldErrors::default();
             errors.insert("limit".into(), problem);
             app::error::AppError::Validation(errors)
         })?;
-        Outbox::list(self, &filter, page_size).await.map_err(|e| {
+        self.outbox.list(&filter, page_size, self.timezone).await.map_err(|e| {
             tracing::error!(error = %e, "listing deliveries failed");
             app::error::AppError::Unavailable
         })

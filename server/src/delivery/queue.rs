@@ -40,6 +40,8 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::platform::redis::{Keys, LuaScript};
+use crate::platform::retry::{retry, Backoff};
+use crate::platform::shutdown::{pause, signalled as shutdown_signalled, stopping};
 
 /// How long one `BLMOVE` blocks; bounds how late a worker notices shutdown.
 const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -1030,7 +1032,11 @@ async fn run_job(slots: &Slots, taken: Taken) -> Option<Taken> {
                 Ok(Finished { outcome, next }) => {
                     match outcome {
                         Ok(()) => {
-                            tracing::debug!(job_id, delay_ms = delay.as_millis() as u64, "job deferred");
+                            tracing::debug!(
+                                job_id,
+                                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                                "job deferred"
+                            );
                             slots.retry_scheduled.notify_one();
                         }
                         Err(e) => tracing::warn!(job_id, error = %e, "deferring a job failed"),
@@ -1048,7 +1054,7 @@ async fn run_job(slots: &Slots, taken: Taken) -> Option<Taken> {
                 Ok(Finished { outcome, next }) => {
                     match outcome {
                         Ok(FailOutcome::RetryIn(delay)) => {
-                            tracing::info!(job_id, attempt, error = %message, retry_in_ms = delay.as_millis() as u64, "job failed; retry scheduled");
+                            tracing::info!(job_id, attempt, error = %message, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "job failed; retry scheduled");
                             slots.retry_scheduled.notify_one();
                         }
                         Ok(FailOutcome::Failed) => {
@@ -1067,23 +1073,22 @@ async fn run_job(slots: &Slots, taken: Taken) -> Option<Taken> {
     }
 }
 
-/// Recording an outcome is retried on Redis errors, since giving up means running the job again.
-async fn with_retries<T, F, Fut>(mut op: F) -> Result<T, QueueError>
+/// Recording an outcome is retried on Redis errors, since giving up means running the job
+/// again: 3 tries, 200 ms apart.
+const OUTCOME_RETRY: Backoff = Backoff::doubling(3, Duration::from_millis(200)).at_most(Duration::from_millis(200));
+
+async fn with_retries<T, F, Fut>(op: F) -> Result<T, QueueError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, QueueError>>,
 {
-    let mut tries = 1;
-    loop {
-        match op().await {
-            Err(QueueError::Redis(e)) if tries < 3 => {
-                tracing::debug!(error = %e, "retrying a job outcome");
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            result => return result,
-        }
-    }
+    retry(
+        "recording a job outcome",
+        OUTCOME_RETRY,
+        |e| matches!(e, QueueError::Redis(_)),
+        op,
+    )
+    .await
 }
 
 /// Promotes due retries as soon as they are due (woken when this worker schedules one) and
@@ -1113,23 +1118,6 @@ async fn maintenance_loop(queue: Queue, mut shutdown: watch::Receiver<bool>, ret
             () = retry_scheduled.notified() => {}
             () = shutdown_signalled(&mut shutdown) => break,
         }
-    }
-}
-
-/// A dropped sender counts as shutdown: nobody is left to ask for it.
-fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || shutdown.has_changed().is_err()
-}
-
-async fn shutdown_signalled(shutdown: &mut watch::Receiver<bool>) {
-    // `wait_for` also returns (with an error) when the sender is gone.
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-async fn pause(duration: Duration, shutdown: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => {}
-        () = shutdown_signalled(shutdown) => {}
     }
 }
 
@@ -1302,7 +1290,7 @@ mod tests {
     fn assert_backoff(calls: &[Call], base: Duration, slack: Duration) {
         for (i, pair) in calls.windows(2).enumerate() {
             let gap = pair[1].at - pair[0].at;
-            let expected = base * 2u32.pow(i as u32);
+            let expected = base * 2u32.pow(u32::try_from(i).unwrap());
             let low = expected.mul_f64(0.9);
             assert!(
                 gap >= low && gap <= low + slack,
@@ -1613,7 +1601,7 @@ mod tests {
             worker.shut_down().await;
 
             let calls = recorder.calls();
-            assert_eq!(calls.len() as u32, fail_attempts + 1);
+            assert_eq!(calls.len(), fail_attempts as usize + 1);
             assert_backoff(&calls, base, Duration::from_millis(200));
             let record = queue.job("flaky").await.unwrap().unwrap();
             assert_eq!(

@@ -7,47 +7,8 @@ use std::time::Duration;
 use fred::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::platform::config::RateLimit;
 use crate::platform::redis::{Keys, LuaScript};
-
-/// Sends allowed per window (`WEBHOOK_RATE_LIMIT`, default WeCom's `20/60`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    pub sends: u32,
-    pub window: Duration,
-}
-
-impl RateLimit {
-    pub const WECOM: RateLimit = RateLimit {
-        sends: 20,
-        window: Duration::from_secs(60),
-    };
-
-    /// `N/S`: N sends per S seconds (N 1–10000, S 1–3600); `off` for no limit.
-    pub fn parse(raw: &str) -> Result<Option<RateLimit>, String> {
-        if raw.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        let (sends, seconds) = raw
-            .split_once('/')
-            .ok_or_else(|| format!("expected sends/seconds such as 20/60, or off; got {raw:?}"))?;
-        let sends: u32 = sends
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| format!("sends must be 1 to 10000, got {sends:?}"))?;
-        let seconds: u64 = seconds
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| (1..=3600).contains(n))
-            .ok_or_else(|| format!("seconds must be 1 to 3600, got {seconds:?}"))?;
-        Ok(Some(RateLimit {
-            sends,
-            window: Duration::from_secs(seconds),
-        }))
-    }
-}
 
 /// KEYS: the webhook's window (sorted set of send times). ARGV: sends, window_ms, member.
 /// → 0 when the send may go now (it is counted), else the ms until a place frees up.
@@ -107,22 +68,6 @@ impl WebhookRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_parse_or_say_what_is_wrong() {
-        assert_eq!(RateLimit::parse("20/60"), Ok(Some(RateLimit::WECOM)));
-        assert_eq!(RateLimit::parse("OFF"), Ok(None));
-        assert_eq!(
-            RateLimit::parse(" 3 / 1 "),
-            Ok(Some(RateLimit {
-                sends: 3,
-                window: Duration::from_secs(1)
-            }))
-        );
-        for bad in ["20", "0/60", "20/0", "x/60", "20/3601", "20/60/1"] {
-            assert!(RateLimit::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[tokio::test]
     async fn a_window_lets_its_sends_through_then_says_how_long_to_wait() {

@@ -4,11 +4,10 @@
 //! Every instance runs one; enqueueing is idempotent by job id, so they may overlap.
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::delivery::engine::{job_id, Deliveries};
 use crate::delivery::metrics::Metrics;
 use crate::delivery::queue::JobState;
+use crate::platform::shutdown::{pause, Shutdown};
 
 /// How often rows that never reached Redis are looked for: the delay between Redis coming back
 /// and the first delivery of what was raised meanwhile.
@@ -52,7 +51,7 @@ impl Sweeper {
         self
     }
 
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             match self.sweep().await {
@@ -68,9 +67,8 @@ impl Sweeper {
                     Err(e) => tracing::warn!(error = %e, "pruning delivery history failed"),
                 }
             }
-            tokio::select! {
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+            if !pause(SWEEP_EVERY, &mut shutdown).await {
+                return;
             }
         }
     }

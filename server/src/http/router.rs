@@ -113,7 +113,7 @@ pub fn router(state: AppState) -> Router {
                 .on_response(|res: &http::Response<Body>, latency: Duration, _span: &tracing::Span| {
                     tracing::info!(
                         status = res.status().as_u16(),
-                        latency_ms = latency.as_millis() as u64,
+                        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
                         "response"
                     );
                 }),

@@ -40,7 +40,7 @@ impl SessionStore {
             .set(
                 self.key(&id),
                 value,
-                Some(Expiration::EX(self.ttl.as_secs() as i64)),
+                Some(Expiration::EX(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX))),
                 None,
                 false,
             )

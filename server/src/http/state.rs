@@ -10,10 +10,12 @@ use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::channels::sender::WebhookSender;
-use crate::channels::ssrf::SsrfGuard;
+use crate::channels::ssrf::{Allowlist, AllowlistError, SsrfGuard};
+use crate::channels::wecom::WeCom;
+use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
 use crate::delivery::metrics::Metrics;
-use crate::delivery::outbox::Outbox;
+use crate::delivery::outbox::{History, Outbox};
 use crate::delivery::queue::{Queue, QueueConfig};
 use crate::http::auth::Authenticator;
 use crate::http::sessions::SessionStore;
@@ -21,11 +23,20 @@ use crate::notifications::kinds::breaker_alerts::BreakerAlerts;
 use crate::notifications::schedule::runs::Runs;
 use crate::notifications::schedule::scheduler::Scheduler;
 use crate::notifications::settings::SettingsService;
-use crate::platform::config::Config;
+use crate::platform::config::{Config, SendBudget};
 use crate::platform::redis::Keys;
 use crate::usage::breaker::Breakers;
 use crate::usage::directory::UsageDirectoryService;
 use crate::usage::ingest::Ingestor;
+
+/// Why the state could not be built from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Allowlist(#[from] AllowlistError),
+    #[error("HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +48,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub settings: SettingsService,
     pub sender: WebhookSender,
+    /// The receivers' channel: WeCom for every target until targets name their own.
+    pub channel: Arc<dyn Channel>,
     pub deliveries: Deliveries,
     pub metrics: Metrics,
     pub breakers: Breakers,
@@ -56,7 +69,7 @@ impl AppState {
         leptos_options: LeptosOptions,
         db: PgPool,
         redis: fred::clients::Pool,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, StartError> {
         let keys = Keys::new(config.redis.key_prefix.clone());
         let sessions = SessionStore::new(redis.clone(), keys.clone(), config.session_ttl, config.cookie_secure);
         let auth = Authenticator::new(
@@ -67,7 +80,13 @@ impl AppState {
             keys.clone(),
             sessions,
         );
-        let sender = WebhookSender::new(SsrfGuard::new(config.webhook_allowlist.clone()), config.webhook_timeout)?;
+        let sender = WebhookSender::new(
+            SsrfGuard::new(Allowlist::parse(&config.webhook_allowlist)?),
+            config
+                .webhook_timeout
+                .unwrap_or(crate::channels::sender::DEFAULT_TIMEOUT),
+        )?;
+        let channel: Arc<dyn Channel> = Arc::new(WeCom);
         let mut queue_config = QueueConfig::new(QUEUE_NAME);
         queue_config.lock_ttl = config.delivery_lock_ttl;
         let deliveries = Deliveries::new(
@@ -79,19 +98,22 @@ impl AppState {
             redis.clone(),
             keys.clone(),
             deliveries.clone(),
+            channel.clone(),
             config.timezone,
         );
         let scheduler = Scheduler::new(config.app_env, runs.clone());
-        let settings = SettingsService::new(db.clone(), sender.clone(), scheduler, config.timezone);
+        let settings = SettingsService::new(db.clone(), sender.clone(), channel.clone(), scheduler, config.timezone);
         let breakers = Breakers::new(redis.clone(), keys.clone());
         let alerts = BreakerAlerts::new(
             db.clone(),
             breakers.clone(),
             deliveries.clone(),
             config.timezone,
-            config.breaker_alert_cooldown,
+            config
+                .breaker_alert_cooldown
+                .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
-        let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), alerts);
+        let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -101,6 +123,7 @@ impl AppState {
             auth,
             settings,
             sender,
+            channel,
             deliveries,
             metrics: Metrics::new(),
             breakers,
@@ -116,10 +139,16 @@ impl AppState {
         let mut handler = DeliveryHandler::new(
             self.deliveries.outbox().clone(),
             self.sender.clone(),
+            self.channel.clone(),
             self.metrics.clone(),
             self.deliveries.queue().config().max_attempts,
         );
-        if let Some(limit) = self.config.webhook_rate_limit {
+        let limit = match self.config.webhook_rate_limit {
+            SendBudget::PlatformDefault => Some(self.channel.send_budget()),
+            SendBudget::Unlimited => None,
+            SendBudget::Limit(limit) => Some(limit),
+        };
+        if let Some(limit) = limit {
             handler = handler.with_rate_limiter(crate::delivery::rate_limit::WebhookRateLimiter::new(
                 self.redis.clone(),
                 self.keys.clone(),
@@ -149,7 +178,10 @@ impl AppState {
             sessions: Arc::new(self.auth.clone()),
             users: Arc::new(PgUserDirectory(self.db.clone())),
             notifications: Arc::new(self.settings.clone()),
-            deliveries: Arc::new(self.deliveries.outbox().clone()),
+            deliveries: Arc::new(History {
+                outbox: self.deliveries.outbox().clone(),
+                timezone: self.config.timezone,
+            }),
             usage: Arc::new(UsageDirectoryService::new(
                 self.db.clone(),
                 self.breakers.clone(),

@@ -5,9 +5,12 @@
 //! rendered as given: callers pass them already in APP_TIMEZONE. Templates return the full text;
 //! the sender cuts it to WeCom's 4096 bytes.
 
+use app::usage::{UsageLevel, UsageWindow};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::usage::spending::{format_usd, level_of, usage_percent};
 
 /// The one timestamp format of every message (`2025-01-15 14:00:00`).
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -19,21 +22,6 @@ fn time(t: &DateTime<Tz>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Shared formatting
 // ---------------------------------------------------------------------------------------------
-
-/// Money as `$` + exactly 4 decimals, rounded half away from zero (`$12.3456`, `$10.0000`).
-/// Negative amounts are not expected; they render as `-$1.0000`, and a value rounding to zero
-/// never shows a minus sign.
-pub fn format_usd(amount: Decimal) -> String {
-    let mut rounded = amount.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero);
-    if rounded.is_zero() {
-        // `-0.00001` rounds to a negative zero, which would print as `-0.0000`.
-        rounded = Decimal::ZERO;
-    }
-    let sign = if rounded.is_sign_negative() { "-" } else { "" };
-    let mut abs = rounded.abs();
-    abs.rescale(4); // scale is at most 4 after rounding: this only pads zeros.
-    format!("{sign}${abs}")
-}
 
 /// A count with thousands separators (`1,234`).
 pub fn format_count(n: i64) -> String {
@@ -255,72 +243,31 @@ pub enum CostEntity<'a> {
     Provider { name: &'a str },
 }
 
-/// The quota period the spending is counted over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QuotaWindow {
-    FiveHours,
-    Day,
-    Week,
-    Month,
-}
-
-impl QuotaWindow {
-    /// The 统计周期 text.
-    pub fn label(self) -> &'static str {
-        match self {
-            QuotaWindow::FiveHours => "5 小时",
-            QuotaWindow::Day => "今日",
-            QuotaWindow::Week => "本周",
-            QuotaWindow::Month => "本月",
-        }
+/// The 统计周期 text of a window.
+pub fn window_label(window: UsageWindow) -> &'static str {
+    match window {
+        UsageWindow::FiveHours => "5 小时",
+        UsageWindow::Day => "今日",
+        UsageWindow::Week => "本周",
+        UsageWindow::Month => "本月",
     }
 }
 
-/// How close spending is to its limit. Ordered, so the cost check can alert again when the
-/// level rises (`Green < Yellow < Red`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CostLevel {
-    Green,
-    Yellow,
-    Red,
-}
-
-impl CostLevel {
-    /// 🟢 below 80 %, 🟡 from 80 %, 🔴 from 90 %, of the exact (unrounded) ratio.
-    pub fn of(ratio_percent: Decimal) -> CostLevel {
-        if ratio_percent >= Decimal::from(90) {
-            CostLevel::Red
-        } else if ratio_percent >= Decimal::from(80) {
-            CostLevel::Yellow
-        } else {
-            CostLevel::Green
-        }
-    }
-
-    pub fn emoji(self) -> &'static str {
-        match self {
-            CostLevel::Green => "🟢",
-            CostLevel::Yellow => "🟡",
-            CostLevel::Red => "🔴",
-        }
+fn level_emoji(level: UsageLevel) -> &'static str {
+    match level {
+        UsageLevel::Green => "🟢",
+        UsageLevel::Yellow => "🟡",
+        UsageLevel::Red => "🔴",
     }
 }
 
 /// Spending of one user or provider over one window, against its limit.
 pub struct CostAlert<'a> {
     pub entity: CostEntity<'a>,
-    pub window: QuotaWindow,
+    pub window: UsageWindow,
     pub current_usd: Decimal,
     pub limit_usd: Decimal,
     pub now: DateTime<Tz>,
-}
-
-/// `current / limit × 100`, exact; `None` when the limit is not positive (or on overflow).
-pub fn usage_percent(current_usd: Decimal, limit_usd: Decimal) -> Option<Decimal> {
-    if limit_usd <= Decimal::ZERO {
-        return None;
-    }
-    current_usd.checked_div(limit_usd)?.checked_mul(Decimal::ONE_HUNDRED)
 }
 
 /// The spec's 成本预警提醒. 使用比例 shows one decimal rounded half away from zero, while the
@@ -336,9 +283,9 @@ pub fn cost_alert(a: &CostAlert) -> String {
         Some(p) => {
             let mut shown = p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
             shown.rescale(1);
-            (format!("{shown}%"), CostLevel::of(p))
+            (format!("{shown}%"), level_of(p))
         }
-        None => ("-".to_owned(), CostLevel::Red),
+        None => ("-".to_owned(), UsageLevel::Red),
     };
     let remaining = (a.limit_usd - a.current_usd).max(Decimal::ZERO);
     [
@@ -347,9 +294,9 @@ pub fn cost_alert(a: &CostAlert) -> String {
         "**消费详情**".to_owned(),
         format!("当前消费: {}", format_usd(a.current_usd)),
         format!("配额限制: {}", format_usd(a.limit_usd)),
-        format!("使用比例: **{percent}** {}", level.emoji()),
+        format!("使用比例: **{percent}** {}", level_emoji(level)),
         format!("剩余额度: {}", format_usd(remaining)),
-        format!("统计周期: {}", a.window.label()),
+        format!("统计周期: {}", window_label(a.window)),
         "---".to_owned(),
         format!("{} · 请注意控制消费", time(&a.now)),
     ]
@@ -405,21 +352,6 @@ mod tests {
     }
 
     // --- formatting helpers ---
-
-    #[test]
-    fn usd_has_four_decimals_rounded_half_away_from_zero() {
-        assert_eq!(format_usd(dec("0")), "$0.0000");
-        assert_eq!(format_usd(dec("10")), "$10.0000");
-        assert_eq!(format_usd(dec("12.3456")), "$12.3456");
-        assert_eq!(format_usd(dec("0.00005")), "$0.0001");
-        assert_eq!(format_usd(dec("0.00004999")), "$0.0000");
-        // Banker's rounding would give 1.2344.
-        assert_eq!(format_usd(dec("1.23445")), "$1.2345");
-        assert_eq!(format_usd(dec("9.99995")), "$10.0000");
-        assert_eq!(format_usd(dec("-0.00005")), "-$0.0001");
-        assert_eq!(format_usd(dec("-0.00001")), "$0.0000");
-        assert_eq!(format_usd(dec("-3.5")), "-$3.5000");
-    }
 
     #[test]
     fn counts_have_thousands_separators() {
@@ -630,7 +562,7 @@ mod tests {
     fn spec_cost_alert<'a>(entity: CostEntity<'a>, current: &str, limit: &str) -> CostAlert<'a> {
         CostAlert {
             entity,
-            window: QuotaWindow::Week,
+            window: UsageWindow::Week,
             current_usd: dec(current),
             limit_usd: dec(limit),
             now: at(2025, 1, 15, 10, 30, 0),
@@ -672,12 +604,12 @@ mod tests {
             })
             .collect();
         let alerts: Vec<&str> = alerts.iter().map(String::as_str).collect();
-        let groups = group_messages(&alerts, crate::channels::sender::MAX_CONTENT_BYTES);
+        let groups = group_messages(&alerts, crate::channels::wecom::MAX_CONTENT_BYTES);
         assert!(groups.len() > 1 && groups.len() < 10, "{groups:?}");
         assert_eq!(groups.iter().map(|g| g.len()).sum::<usize>(), 40);
         assert!(sizes(&groups, &alerts)
             .iter()
-            .all(|&n| n <= crate::channels::sender::MAX_CONTENT_BYTES));
+            .all(|&n| n <= crate::channels::wecom::MAX_CONTENT_BYTES));
     }
 
     #[test]
@@ -739,19 +671,14 @@ mod tests {
     }
 
     #[test]
-    fn levels_and_window_labels() {
-        assert_eq!(CostLevel::of(dec("79.999")), CostLevel::Green);
-        assert_eq!(CostLevel::of(dec("80")), CostLevel::Yellow);
-        assert_eq!(CostLevel::of(dec("89.999")), CostLevel::Yellow);
-        assert_eq!(CostLevel::of(dec("90")), CostLevel::Red);
-        assert!(CostLevel::Green < CostLevel::Yellow && CostLevel::Yellow < CostLevel::Red);
+    fn window_labels() {
         let labels = [
-            QuotaWindow::FiveHours,
-            QuotaWindow::Day,
-            QuotaWindow::Week,
-            QuotaWindow::Month,
+            UsageWindow::FiveHours,
+            UsageWindow::Day,
+            UsageWindow::Week,
+            UsageWindow::Month,
         ]
-        .map(|w| w.label());
+        .map(window_label);
         assert_eq!(labels, ["5 小时", "今日", "本周", "本月"]);
     }
 }

@@ -126,6 +126,7 @@ pub async fn save(db: &PgPool, s: &NotificationSettings, updated_by: &str) -> Re
 pub struct SettingsService {
     db: PgPool,
     sender: crate::channels::sender::WebhookSender,
+    channel: std::sync::Arc<dyn crate::channels::Channel>,
     scheduler: crate::notifications::schedule::scheduler::Scheduler,
     timezone: chrono_tz::Tz,
 }
@@ -155,12 +156,14 @@ impl SettingsService {
     pub fn new(
         db: PgPool,
         sender: crate::channels::sender::WebhookSender,
+        channel: std::sync::Arc<dyn crate::channels::Channel>,
         scheduler: crate::notifications::schedule::scheduler::Scheduler,
         timezone: chrono_tz::Tz,
     ) -> Self {
         SettingsService {
             db,
             sender,
+            channel,
             scheduler,
             timezone,
         }
@@ -211,7 +214,12 @@ impl SettingsService {
     pub async fn test(&self, kind: NotificationKind, url: &str) -> Result<(), crate::channels::sender::SendError> {
         let result = self
             .sender
-            .send_markdown(url, &crate::notifications::render::test_message())
+            .send(
+                self.channel.as_ref(),
+                url,
+                &crate::notifications::render::test_message(),
+                None,
+            )
             .await;
         let target = crate::channels::sender::display_target(url);
         match &result {
@@ -294,7 +302,8 @@ impl NotificationService for SettingsService {
         SettingsService::test(self, kind, webhook_url)
             .await
             .map_err(|e| AppError::Webhook {
-                class: e.class().to_owned(),
+                class: e.class(),
+                http_status: e.http_status(),
                 message: e.to_string(),
             })
     }

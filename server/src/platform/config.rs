@@ -37,6 +37,52 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Sends allowed per window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub sends: u32,
+    pub window: Duration,
+}
+
+/// What `WEBHOOK_RATE_LIMIT` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendBudget {
+    /// Unset: each webhook gets its platform's own budget.
+    PlatformDefault,
+    /// `off`.
+    Unlimited,
+    /// `N/S`: the same budget for every webhook.
+    Limit(RateLimit),
+}
+
+impl SendBudget {
+    /// `N/S`: N sends per S seconds (N 1–10000, S 1–3600); `off` for no limit.
+    pub fn parse(raw: &str) -> Result<SendBudget, String> {
+        if raw.eq_ignore_ascii_case("off") {
+            return Ok(SendBudget::Unlimited);
+        }
+        let (sends, seconds) = raw
+            .split_once('/')
+            .ok_or_else(|| format!("expected sends/seconds such as 20/60, or off; got {raw:?}"))?;
+        let sends: u32 = sends
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| format!("sends must be 1 to 10000, got {sends:?}"))?;
+        let seconds: u64 = seconds
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=3600).contains(n))
+            .ok_or_else(|| format!("seconds must be 1 to 3600, got {seconds:?}"))?;
+        Ok(SendBudget::Limit(RateLimit {
+            sends,
+            window: Duration::from_secs(seconds),
+        }))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
     pub url: Secret,
@@ -60,9 +106,11 @@ pub struct Config {
     pub site_addr: SocketAddr,
     pub cookie_secure: bool,
     pub session_ttl: Duration,
-    /// Private targets an admin opened on purpose (`WEBHOOK_ALLOWLIST`).
-    pub webhook_allowlist: crate::channels::ssrf::Allowlist,
-    pub webhook_timeout: Duration,
+    /// Private targets an admin opened on purpose (`WEBHOOK_ALLOWLIST`), as given: the SSRF
+    /// guard owns its syntax and parses it at startup.
+    pub webhook_allowlist: String,
+    /// `WEBHOOK_TIMEOUT_SECS`; unset = the webhook client's default.
+    pub webhook_timeout: Option<Duration>,
     /// Webhook calls one process makes at once (`DELIVERY_CONCURRENCY`).
     pub delivery_concurrency: usize,
     /// How long a delivery job stays claimed without a sign of life from its worker; a job of a
@@ -74,10 +122,11 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// The gateway's bearer token for `POST /api/v1/usage` (`INGEST_TOKEN`); unset = ingest off.
     pub ingest_token: Option<Secret>,
-    /// Repeated circuit-breaker alerts for one provider are suppressed for this long.
-    pub breaker_alert_cooldown: Duration,
-    /// Sends per webhook and window (`WEBHOOK_RATE_LIMIT`); `None` = unlimited.
-    pub webhook_rate_limit: Option<crate::delivery::rate_limit::RateLimit>,
+    /// Repeated circuit-breaker alerts for one provider are suppressed for this long
+    /// (`BREAKER_ALERT_COOLDOWN_SECS`); unset = the breaker alerts' default.
+    pub breaker_alert_cooldown: Option<Duration>,
+    /// Sends per webhook and window (`WEBHOOK_RATE_LIMIT`).
+    pub webhook_rate_limit: SendBudget,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -109,6 +158,16 @@ where
         });
     }
     Ok(value)
+}
+
+fn parse_opt_num<T>(lookup: Lookup, name: &'static str, range: (T, T)) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match get(lookup, name) {
+        None => Ok(None),
+        Some(_) => parse_num(lookup, name, range.0, range).map(Some),
+    }
 }
 
 fn parse_bool(lookup: Lookup, name: &'static str) -> Result<Option<bool>, ConfigError> {
@@ -208,19 +267,8 @@ impl Config {
             site_addr,
             cookie_secure: parse_bool(lookup, "COOKIE_SECURE")?.unwrap_or(app_env == AppEnv::Production),
             session_ttl: Duration::from_secs(3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?),
-            webhook_allowlist: crate::channels::ssrf::Allowlist::parse(
-                &get(lookup, crate::channels::ssrf::ALLOWLIST_ENV).unwrap_or_default(),
-            )
-            .map_err(|e| ConfigError::Invalid {
-                name: crate::channels::ssrf::ALLOWLIST_ENV,
-                problem: format!("entry {:?}: {}", e.entry, e.reason),
-            })?,
-            webhook_timeout: Duration::from_secs(parse_num(
-                lookup,
-                "WEBHOOK_TIMEOUT_SECS",
-                crate::channels::sender::DEFAULT_TIMEOUT.as_secs(),
-                (1, 120),
-            )?),
+            webhook_allowlist: get(lookup, "WEBHOOK_ALLOWLIST").unwrap_or_default(),
+            webhook_timeout: parse_opt_num(lookup, "WEBHOOK_TIMEOUT_SECS", (1, 120))?.map(Duration::from_secs),
             delivery_concurrency: parse_num(lookup, "DELIVERY_CONCURRENCY", 8, (1, 256))?,
             delivery_lock_ttl: Duration::from_secs(parse_num(lookup, "DELIVERY_LOCK_TTL_SECS", 30, (1, 3600))?),
             delivery_history_retention: Duration::from_secs(
@@ -236,20 +284,14 @@ impl Config {
                 }
                 other => other.map(Secret),
             },
-            breaker_alert_cooldown: Duration::from_secs(parse_num(
-                lookup,
-                "BREAKER_ALERT_COOLDOWN_SECS",
-                crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN.as_secs(),
-                (0, 86_400),
-            )?),
+            breaker_alert_cooldown: parse_opt_num(lookup, "BREAKER_ALERT_COOLDOWN_SECS", (0, 86_400))?
+                .map(Duration::from_secs),
             webhook_rate_limit: match get(lookup, "WEBHOOK_RATE_LIMIT") {
-                None => Some(crate::delivery::rate_limit::RateLimit::WECOM),
-                Some(raw) => {
-                    crate::delivery::rate_limit::RateLimit::parse(&raw).map_err(|problem| ConfigError::Invalid {
-                        name: "WEBHOOK_RATE_LIMIT",
-                        problem,
-                    })?
-                }
+                None => SendBudget::PlatformDefault,
+                Some(raw) => SendBudget::parse(&raw).map_err(|problem| ConfigError::Invalid {
+                    name: "WEBHOOK_RATE_LIMIT",
+                    problem,
+                })?,
             },
         })
     }
@@ -279,22 +321,28 @@ mod tests {
         assert!(!c.cookie_secure);
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
         assert!(c.webhook_allowlist.is_empty());
-        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.webhook_timeout, None);
         assert_eq!(c.delivery_concurrency, 8);
         assert_eq!(c.delivery_lock_ttl, Duration::from_secs(30));
         assert_eq!(c.delivery_history_retention, Duration::from_secs(30 * 86_400));
         assert!(c.metrics_token.is_none());
         assert!(c.ingest_token.is_none());
-        assert_eq!(c.breaker_alert_cooldown, Duration::from_secs(300));
-        assert_eq!(
-            c.webhook_rate_limit,
-            Some(crate::delivery::rate_limit::RateLimit::WECOM)
-        );
+        assert_eq!(c.breaker_alert_cooldown, None);
+        assert_eq!(c.webhook_rate_limit, SendBudget::PlatformDefault);
         assert_eq!(
             config(&[TOKEN, ("WEBHOOK_RATE_LIMIT", "off")])
                 .unwrap()
                 .webhook_rate_limit,
-            None
+            SendBudget::Unlimited
+        );
+        assert_eq!(
+            config(&[TOKEN, ("WEBHOOK_RATE_LIMIT", "5/10"), ("WEBHOOK_TIMEOUT_SECS", "3")])
+                .unwrap()
+                .webhook_rate_limit,
+            SendBudget::Limit(RateLimit {
+                sends: 5,
+                window: Duration::from_secs(10)
+            })
         );
     }
 
@@ -342,6 +390,28 @@ mod tests {
             let err = config(vars).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{vars:?}: got {err:?}");
             assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn limits_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            SendBudget::parse("20/60"),
+            Ok(SendBudget::Limit(RateLimit {
+                sends: 20,
+                window: Duration::from_secs(60)
+            }))
+        );
+        assert_eq!(SendBudget::parse("OFF"), Ok(SendBudget::Unlimited));
+        assert_eq!(
+            SendBudget::parse(" 3 / 1 "),
+            Ok(SendBudget::Limit(RateLimit {
+                sends: 3,
+                window: Duration::from_secs(1)
+            }))
+        );
+        for bad in ["20", "0/60", "20/0", "x/60", "20/3601", "20/60/1"] {
+            assert!(SendBudget::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -12,6 +12,8 @@ use fred::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use app::usage::{BreakerConfig, CircuitState};
+
 use crate::platform::redis::{Keys, LuaScript};
 
 /// A provider's breaker settings (the `providers` row).
@@ -22,22 +24,24 @@ pub struct BreakerSettings {
     pub half_open_success_threshold: u32,
 }
 
-impl Default for BreakerSettings {
-    fn default() -> Self {
+impl BreakerSettings {
+    /// From the shape pages, API and table share; values below the table's ranges (which its
+    /// CHECKs rule out) are raised to the least that works.
+    pub fn from_config(c: BreakerConfig) -> Self {
+        let at_least = |value: i64, min: i64| u64::try_from(value.max(min)).unwrap_or(u64::MAX);
         BreakerSettings {
-            failure_threshold: 5,
-            open_duration: Duration::from_secs(30 * 60),
-            half_open_success_threshold: 2,
+            failure_threshold: u32::try_from(at_least(c.failure_threshold, 1)).unwrap_or(u32::MAX),
+            open_duration: Duration::from_millis(at_least(c.open_duration_ms, 1000)),
+            half_open_success_threshold: u32::try_from(at_least(c.half_open_success_threshold, 1)).unwrap_or(u32::MAX),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CircuitState {
-    Closed,
-    Open,
-    HalfOpen,
+/// The shared default (5 failures, 30 minutes, 2 successes), as the table's column defaults.
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings::from_config(BreakerConfig::default())
+    }
 }
 
 /// What a gateway needs to route around an open provider.
@@ -213,11 +217,12 @@ impl Breakers {
                 v.as_i64()
                     .ok_or_else(|| BreakerError::UnexpectedReply(format!("{v:?}")))
             };
-            let index = int(index)? as usize;
+            let index =
+                usize::try_from(int(index)?).map_err(|_| BreakerError::UnexpectedReply(format!("index {index:?}")))?;
             transitions.push(match kind.as_str().as_deref() {
                 Some("open") => Transition::Opened {
                     index,
-                    failures: int(a)? as u32,
+                    failures: u32::try_from(int(a)?).unwrap_or(0),
                     opened_at: ms(int(b)?),
                     open_until: ms(int(c)?),
                 },
@@ -249,7 +254,7 @@ impl Breakers {
         Ok(CircuitStatus {
             provider_id,
             state,
-            consecutive_failures: failures.max(0) as u32,
+            consecutive_failures: u32::try_from(failures).unwrap_or(0),
             open_until: (state == CircuitState::Open).then(|| ms(open_until)),
         })
     }
@@ -263,7 +268,9 @@ impl Breakers {
             .set(
                 key,
                 "1",
-                Some(Expiration::PX(cooldown.as_millis().max(1) as i64)),
+                Some(Expiration::PX(
+                    i64::try_from(cooldown.as_millis().max(1)).unwrap_or(i64::MAX),
+                )),
                 Some(SetOptions::NX),
                 false,
             )

@@ -9,7 +9,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
-use tokio::sync::watch;
 
 use crate::usage::ingest::{Ingestor, UsageEvent};
 
@@ -152,16 +151,15 @@ pub async fn replay(ingestor: &Ingestor) -> Result<Replayed, sqlx::Error> {
 }
 
 /// Replays the backlog every [`REPLAY_EVERY`] until `shutdown`.
-pub async fn run(ingestor: Ingestor, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(ingestor: Ingestor, mut shutdown: crate::platform::shutdown::Shutdown) {
     loop {
         match replay(&ingestor).await {
             Ok(r) if r.outcomes > 0 => tracing::info!(outcomes = r.outcomes, "breaker backlog replayed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "breaker backlog replay failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(REPLAY_EVERY) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+        if !crate::platform::shutdown::pause(REPLAY_EVERY, &mut shutdown).await {
+            return;
         }
     }
 }

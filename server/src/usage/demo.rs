@@ -50,7 +50,9 @@ pub async fn fill(
             .date_naive();
         for (u, user) in USERS.iter().enumerate() {
             let appetite = 1.0 + (u % 5) as f64; // some users spend far more than others
-            let n = (rng.random_range(40..400) as f64 * appetite / 3.0) as usize;
+                                                 // 40–400 times an appetite of 1–5, over 3: a small positive count.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let n = (f64::from(rng.random_range(40..400_u32)) * appetite / 3.0) as usize;
             for i in 0..n {
                 let at = now - Duration::days(i64::from(day)) - Duration::seconds(rng.random_range(0..86_400));
                 if at > now {
@@ -69,9 +71,9 @@ pub async fn fill(
                 };
                 batch.push(UsageEvent {
                     request_id: format!("demo-{date}-{u}-{i}"),
-                    user_id: 1001 + u as i64,
+                    user_id: 1001 + i64::try_from(u).unwrap_or(0),
                     user_name: (*user).to_owned(),
-                    provider_id: 1 + p as i64,
+                    provider_id: 1 + i64::try_from(p).unwrap_or(0),
                     provider_name: provider.to_owned(),
                     model: model.to_owned(),
                     cost_usd: Decimal::from_f64_retain(cost).unwrap_or_default().round_dp(6),

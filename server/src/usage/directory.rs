@@ -7,10 +7,7 @@ use std::str::FromStr;
 use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
 use app::ports::UsageDirectory;
-use app::usage::{
-    BreakerConfig, CircuitState, ProviderInput, ProviderUsage, UsageLevel, UsageWindow, UserQuotaInput, UserUsage,
-    WindowUsage,
-};
+use app::usage::{BreakerConfig, ProviderInput, ProviderUsage, UserQuotaInput, UserUsage, WindowUsage};
 use async_trait::async_trait;
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -18,9 +15,9 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::notifications::render::{format_usd, usage_percent, CostLevel, QuotaWindow};
 use crate::usage::breaker::{self, Breakers};
 use crate::usage::spending::{self, Scope, WindowSpending, Windows};
+use crate::usage::spending::{format_usd, level_of, usage_percent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
@@ -96,7 +93,7 @@ pub async fn save_provider_settings(db: &PgPool, id: i64, input: &ProviderInput)
         ("limitMonthlyUsd", &p.limit_monthly_usd),
     ])?;
     let cb = p.circuit_breaker;
-    // In range after validation, so the narrowing casts are exact.
+    // In range after validation (and the table's CHECKs), so the conversions cannot fail.
     let updated = sqlx::query(
         "UPDATE providers SET limit_weekly_usd = $2, limit_monthly_usd = $3, breaker_failure_threshold = $4,
                               breaker_open_duration_ms = $5, breaker_half_open_success_threshold = $6,
@@ -106,9 +103,9 @@ pub async fn save_provider_settings(db: &PgPool, id: i64, input: &ProviderInput)
     .bind(id)
     .bind(weekly)
     .bind(monthly)
-    .bind(cb.failure_threshold as i32)
+    .bind(i32::try_from(cb.failure_threshold).unwrap_or(i32::MAX))
     .bind(cb.open_duration_ms)
-    .bind(cb.half_open_success_threshold as i32)
+    .bind(i32::try_from(cb.half_open_success_threshold).unwrap_or(i32::MAX))
     .execute(db)
     .await?;
     if updated.rows_affected() == 0 {
@@ -130,23 +127,14 @@ fn typed(limit: Option<Decimal>) -> Option<String> {
 
 fn window(spending: WindowSpending) -> WindowUsage {
     let (limit, spent) = (spending.limit_usd, spending.spent_usd);
-    let window = match spending.window {
-        QuotaWindow::FiveHours => UsageWindow::FiveHours,
-        QuotaWindow::Day => UsageWindow::Day,
-        QuotaWindow::Week => UsageWindow::Week,
-        QuotaWindow::Month => UsageWindow::Month,
-    };
+    let window = spending.window;
     let exact = limit.and_then(|l| usage_percent(spent, l));
     WindowUsage {
         window,
         spent_usd: amount(spent),
         limit_usd: limit.map(amount),
         percent: exact.and_then(|p| p.round_dp(2).to_f64()),
-        level: exact.map(|p| match CostLevel::of(p) {
-            CostLevel::Green => UsageLevel::Green,
-            CostLevel::Yellow => UsageLevel::Yellow,
-            CostLevel::Red => UsageLevel::Red,
-        }),
+        level: exact.map(level_of),
     }
 }
 
@@ -214,15 +202,11 @@ impl UsageDirectoryService {
                     limit_monthly_usd: typed(month.limit_usd),
                     circuit_breaker: BreakerConfig {
                         failure_threshold: i64::from(cb.failure_threshold),
-                        open_duration_ms: cb.open_duration.as_millis() as i64,
+                        open_duration_ms: i64::try_from(cb.open_duration.as_millis()).unwrap_or(i64::MAX),
                         half_open_success_threshold: i64::from(cb.half_open_success_threshold),
                     },
                 },
-                circuit_state: match status.state {
-                    breaker::CircuitState::Closed => CircuitState::Closed,
-                    breaker::CircuitState::Open => CircuitState::Open,
-                    breaker::CircuitState::HalfOpen => CircuitState::HalfOpen,
-                },
+                circuit_state: status.state,
                 consecutive_failures: status.consecutive_failures,
                 // In APP_TIMEZONE, as the alerts write times.
                 open_until: status.open_until.map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
@@ -284,12 +268,13 @@ impl UsageDirectory for UsageDirectoryService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::usage::{UsageLevel, UsageWindow};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
 
-    fn spent(window: QuotaWindow, spent: &str, limit: Option<&str>) -> WindowSpending {
+    fn spent(window: UsageWindow, spent: &str, limit: Option<&str>) -> WindowSpending {
         WindowSpending {
             window,
             limit_usd: limit.map(d),
@@ -299,23 +284,23 @@ mod tests {
 
     #[test]
     fn windows_grade_like_the_cost_alert() {
-        let w = window(spent(QuotaWindow::Week, "8.5", Some("10")));
+        let w = window(spent(UsageWindow::Week, "8.5", Some("10")));
         assert_eq!(w.spent_usd, "8.5000");
         assert_eq!(w.limit_usd.as_deref(), Some("10.0000"));
         assert_eq!(w.percent, Some(85.0));
         assert_eq!(w.level, Some(UsageLevel::Yellow));
         // 89.996 % shows as 90.0 but is still yellow, as in the alert.
-        let edge = window(spent(QuotaWindow::Day, "8.9996", Some("10")));
+        let edge = window(spent(UsageWindow::Day, "8.9996", Some("10")));
         assert_eq!(edge.level, Some(UsageLevel::Yellow));
         assert_eq!(
-            window(spent(QuotaWindow::Day, "9", Some("10"))).level,
+            window(spent(UsageWindow::Day, "9", Some("10"))).level,
             Some(UsageLevel::Red)
         );
         assert_eq!(
-            window(spent(QuotaWindow::Day, "7.99", Some("10"))).level,
+            window(spent(UsageWindow::Day, "7.99", Some("10"))).level,
             Some(UsageLevel::Green)
         );
-        let free = window(spent(QuotaWindow::FiveHours, "0.01234", None));
+        let free = window(spent(UsageWindow::FiveHours, "0.01234", None));
         assert_eq!(
             (free.spent_usd.as_str(), free.limit_usd, free.percent, free.level),
             ("0.0123", None, None, None)

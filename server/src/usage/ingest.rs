@@ -330,14 +330,29 @@ pub async fn store(
         .collect())
 }
 
+/// Who hears of the circuit transitions ingest causes: the breaker alerts, in the notifications
+/// layer above this one (a trait, so that usage does not depend on notifications).
+#[async_trait::async_trait]
+pub trait TransitionObserver: Send + Sync {
+    /// `events` are the outcomes of this provider that were fed with the transition (its
+    /// `index` points into them).
+    async fn on_transition(
+        &self,
+        provider_id: i64,
+        provider_name: &str,
+        transition: &crate::usage::breaker::Transition,
+        events: &[&UsageEvent],
+    );
+}
+
 /// Ingest with its consequences: storage, then the breakers of the providers concerned, then
-/// their alerts.
+/// whoever observes their transitions.
 #[derive(Clone)]
 pub struct Ingestor {
     db: PgPool,
     timezone: chrono_tz::Tz,
     breakers: crate::usage::breaker::Breakers,
-    alerts: crate::notifications::kinds::breaker_alerts::BreakerAlerts,
+    observer: Arc<dyn TransitionObserver>,
     known_names: Arc<KnownNames>,
 }
 
@@ -346,13 +361,13 @@ impl Ingestor {
         db: PgPool,
         timezone: chrono_tz::Tz,
         breakers: crate::usage::breaker::Breakers,
-        alerts: crate::notifications::kinds::breaker_alerts::BreakerAlerts,
+        observer: Arc<dyn TransitionObserver>,
     ) -> Self {
         Ingestor {
             db,
             timezone,
             breakers,
-            alerts,
+            observer,
             known_names: Arc::new(KnownNames::default()),
         }
     }
@@ -450,7 +465,7 @@ impl Ingestor {
         let outcomes: Vec<bool> = group.iter().map(|e| e.success).collect();
         let transitions = self.breakers.record(provider_id, config, &outcomes).await?;
         for t in transitions {
-            self.alerts
+            self.observer
                 .on_transition(provider_id, &group[0].provider_name, &t, group)
                 .await;
         }
@@ -474,16 +489,15 @@ pub async fn prune_buckets(db: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx:
 }
 
 /// Prunes the buckets every [`PRUNE_EVERY`] until `shutdown` (every instance; they agree).
-pub async fn prune_loop(db: PgPool, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn prune_loop(db: PgPool, mut shutdown: crate::platform::shutdown::Shutdown) {
     loop {
         match prune_buckets(&db, Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "old usage buckets pruned"),
             Err(e) => tracing::warn!(error = %e, "pruning usage buckets failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(PRUNE_EVERY) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+        if !crate::platform::shutdown::pause(PRUNE_EVERY, &mut shutdown).await {
+            return;
         }
     }
 }

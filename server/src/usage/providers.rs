@@ -1,7 +1,7 @@
 //! Providers as the gateway knows them (its integer ids): quotas and circuit-breaker settings.
 use std::collections::HashMap;
-use std::time::Duration;
 
+use app::usage::BreakerConfig;
 use sqlx::PgPool;
 
 use crate::usage::breaker::BreakerSettings;
@@ -20,11 +20,11 @@ pub async fn breaker_settings(db: &PgPool, ids: &[i64]) -> Result<HashMap<i64, B
         .map(|(id, threshold, open_ms, successes)| {
             (
                 id,
-                BreakerSettings {
-                    failure_threshold: threshold.max(1) as u32,
-                    open_duration: Duration::from_millis(open_ms.max(1000) as u64),
-                    half_open_success_threshold: successes.max(1) as u32,
-                },
+                BreakerSettings::from_config(BreakerConfig {
+                    failure_threshold: i64::from(threshold),
+                    open_duration_ms: open_ms,
+                    half_open_success_threshold: i64::from(successes),
+                }),
             )
         })
         .collect())

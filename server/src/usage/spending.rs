@@ -6,14 +6,48 @@
 //! since the earliest window start (≤ 31 rows per entity), and the 15-minute buckets of the last
 //! 5 hours plus the raw rows of the partial first quarter-hour. Per-entity lookups (one index
 //! scan per user and window) cost 4 × 10,000 scans for 10,000 users; this is 2 range scans.
+use app::usage::{UsageLevel, UsageWindow};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{PgPool, Postgres};
 
-use crate::notifications::render::QuotaWindow;
+/// Money as `$` + exactly 4 decimals, rounded half away from zero (`$12.3456`, `$10.0000`), as
+/// messages and pages show it. Negative amounts are not expected; they render as `-$1.0000`,
+/// and a value rounding to zero never shows a minus sign.
+pub fn format_usd(amount: Decimal) -> String {
+    let mut rounded = amount.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero);
+    if rounded.is_zero() {
+        // `-0.00001` rounds to a negative zero, which would print as `-0.0000`.
+        rounded = Decimal::ZERO;
+    }
+    let sign = if rounded.is_sign_negative() { "-" } else { "" };
+    let mut abs = rounded.abs();
+    abs.rescale(4); // scale is at most 4 after rounding: this only pads zeros.
+    format!("{sign}${abs}")
+}
+
+/// `current / limit × 100`, exact; `None` when the limit is not positive (or on overflow).
+pub fn usage_percent(current_usd: Decimal, limit_usd: Decimal) -> Option<Decimal> {
+    if limit_usd <= Decimal::ZERO {
+        return None;
+    }
+    current_usd.checked_div(limit_usd)?.checked_mul(Decimal::ONE_HUNDRED)
+}
+
+/// 🟢 below 80 %, 🟡 from 80 %, 🔴 from 90 %, of the exact (unrounded) ratio: the cost alert,
+/// its re-alerting and the pages all grade with this.
+pub fn level_of(ratio_percent: Decimal) -> UsageLevel {
+    if ratio_percent >= Decimal::from(90) {
+        UsageLevel::Red
+    } else if ratio_percent >= Decimal::from(80) {
+        UsageLevel::Yellow
+    } else {
+        UsageLevel::Green
+    }
+}
 
 /// Width of a `usage_user_buckets` bucket.
 const BUCKET_SECS: i64 = 15 * 60;
@@ -57,12 +91,12 @@ impl Windows {
     }
 
     /// The first day of each calendar window; names its instance (alerts once per instance).
-    pub fn first_day(&self, window: QuotaWindow) -> Option<NaiveDate> {
+    pub fn first_day(&self, window: UsageWindow) -> Option<NaiveDate> {
         match window {
-            QuotaWindow::FiveHours => None,
-            QuotaWindow::Day => Some(self.today),
-            QuotaWindow::Week => Some(self.monday),
-            QuotaWindow::Month => Some(self.first_of_month),
+            UsageWindow::FiveHours => None,
+            UsageWindow::Day => Some(self.today),
+            UsageWindow::Week => Some(self.monday),
+            UsageWindow::Month => Some(self.first_of_month),
         }
     }
 }
@@ -81,7 +115,7 @@ pub enum Scope {
 /// A quota window's limit (`None`: no quota) and what was spent in it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WindowSpending {
-    pub window: QuotaWindow,
+    pub window: UsageWindow,
     pub limit_usd: Option<Decimal>,
     pub spent_usd: Decimal,
 }
@@ -213,10 +247,10 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
                     name,
                     role,
                     windows: [
-                        ws(QuotaWindow::FiveHours, h5, s5h),
-                        ws(QuotaWindow::Day, daily, sday),
-                        ws(QuotaWindow::Week, weekly, sweek),
-                        ws(QuotaWindow::Month, monthly, smonth),
+                        ws(UsageWindow::FiveHours, h5, s5h),
+                        ws(UsageWindow::Day, daily, sday),
+                        ws(UsageWindow::Week, weekly, sweek),
+                        ws(UsageWindow::Month, monthly, smonth),
                     ],
                 }
             },
@@ -258,12 +292,12 @@ pub async fn providers(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<Pro
             name,
             windows: [
                 WindowSpending {
-                    window: QuotaWindow::Week,
+                    window: UsageWindow::Week,
                     limit_usd: weekly,
                     spent_usd: sweek,
                 },
                 WindowSpending {
-                    window: QuotaWindow::Month,
+                    window: UsageWindow::Month,
                     limit_usd: monthly,
                     spent_usd: smonth,
                 },
@@ -275,6 +309,32 @@ pub async fn providers(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<Pro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usd_has_four_decimals_rounded_half_away_from_zero() {
+        let dec = |s: &str| <Decimal as std::str::FromStr>::from_str(s).unwrap();
+        assert_eq!(format_usd(dec("0")), "$0.0000");
+        assert_eq!(format_usd(dec("10")), "$10.0000");
+        assert_eq!(format_usd(dec("12.3456")), "$12.3456");
+        assert_eq!(format_usd(dec("0.00005")), "$0.0001");
+        assert_eq!(format_usd(dec("0.00004999")), "$0.0000");
+        // Banker's rounding would give 1.2344.
+        assert_eq!(format_usd(dec("1.23445")), "$1.2345");
+        assert_eq!(format_usd(dec("9.99995")), "$10.0000");
+        assert_eq!(format_usd(dec("-0.00005")), "-$0.0001");
+        assert_eq!(format_usd(dec("-0.00001")), "$0.0000");
+        assert_eq!(format_usd(dec("-3.5")), "-$3.5000");
+    }
+
+    #[test]
+    fn levels_grade_the_exact_ratio() {
+        let dec = |s: &str| <Decimal as std::str::FromStr>::from_str(s).unwrap();
+        assert_eq!(level_of(dec("79.999")), UsageLevel::Green);
+        assert_eq!(level_of(dec("80")), UsageLevel::Yellow);
+        assert_eq!(level_of(dec("89.999")), UsageLevel::Yellow);
+        assert_eq!(level_of(dec("90")), UsageLevel::Red);
+        assert!(UsageLevel::Green < UsageLevel::Yellow && UsageLevel::Yellow < UsageLevel::Red);
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -296,8 +356,8 @@ mod tests {
         assert_eq!(w.rolling_aligned, utc("2026-02-28T12:30:00Z"));
         let w = Windows::at(utc("2026-02-28T17:31:05Z"), chrono_tz::Asia::Shanghai);
         assert_eq!(w.rolling_aligned, utc("2026-02-28T12:45:00Z"));
-        assert_eq!(w.first_day(QuotaWindow::Week), Some(day("2026-02-23")));
-        assert_eq!(w.first_day(QuotaWindow::FiveHours), None);
+        assert_eq!(w.first_day(UsageWindow::Week), Some(day("2026-02-23")));
+        assert_eq!(w.first_day(UsageWindow::FiveHours), None);
     }
 
     #[test]
@@ -312,7 +372,7 @@ mod tests {
     #[test]
     fn at_or_over_compares_exactly() {
         let ws = |limit: Option<&str>, spent: &str| WindowSpending {
-            window: QuotaWindow::Day,
+            window: UsageWindow::Day,
             limit_usd: limit.map(|l| l.parse().unwrap()),
             spent_usd: spent.parse().unwrap(),
         };

@@ -1,6 +1,8 @@
 //! A real server per test: its own PostgreSQL database and Redis key prefix, listening on an
 //! ephemeral port, reached over HTTP. Tests therefore run in parallel without sharing state.
-#![allow(dead_code)]
+// Each test crate uses part of this module, privately: its items are `pub` for the crates that
+// use them, which rustc cannot see from one crate.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod process;
 pub mod proxy;

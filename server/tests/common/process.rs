@@ -144,7 +144,7 @@ impl ServerProcess {
 
     /// SIGTERM, then waits for a clean exit.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("running") as i32;
+        let pid = self.child.id().expect("running");
         std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()

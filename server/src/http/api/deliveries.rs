@@ -106,7 +106,12 @@ pub async fn list_deliveries(
         Err(fields) => return validation_error("invalid query", fields),
     };
     let page_size = filter.page_size().unwrap_or(app::deliveries::DEFAULT_PAGE_SIZE);
-    match state.deliveries.outbox().list(&filter, page_size).await {
+    match state
+        .deliveries
+        .outbox()
+        .list(&filter, page_size, state.config.timezone)
+        .await
+    {
         Ok(page) => Json(page).into_response(),
         Err(e) => ApiError::unavailable(e).into_response(),
     }

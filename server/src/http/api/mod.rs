@@ -8,7 +8,7 @@ pub mod usage;
 
 use app::session::CurrentUser;
 use app::users::UserSummary;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -64,6 +64,26 @@ fn identity(parts: &Parts) -> Result<CurrentUser, ApiError> {
             StatusCode::UNAUTHORIZED,
             "authentication required: Authorization: Bearer <token>",
         )),
+    }
+}
+
+/// A gateway id in the path (`/users/{id}`, `/providers/{id}`): a positive integer, as ingest
+/// requires. Anything else is a 400 in the one error shape, before any lookup.
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        match raw.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(PathId(id)),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("id must be a positive integer, got {raw:?}"),
+            )),
+        }
     }
 }
 

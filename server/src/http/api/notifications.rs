@@ -156,9 +156,9 @@ pub async fn test_webhook(
         })
         .into_response(),
         Err(e @ crate::channels::sender::SendError::Refused(_)) => {
-            test_failure(StatusCode::BAD_REQUEST, e.class(), e.to_string())
+            test_failure(StatusCode::BAD_REQUEST, e.class().as_str(), e.to_string())
         }
-        Err(e) => test_failure(StatusCode::BAD_GATEWAY, e.class(), e.to_string()),
+        Err(e) => test_failure(StatusCode::BAD_GATEWAY, e.class().as_str(), e.to_string()),
     }
 }
 

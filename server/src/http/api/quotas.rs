@@ -10,7 +10,7 @@ use app::usage::{
     OPEN_DURATION_MS_RANGE,
 };
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::notifications::{validation_error, ValidationErrorBody};
-use super::{AdminCaller, ApiError, ErrorBody};
+use super::{AdminCaller, ApiError, ErrorBody, PathId};
 use crate::http::state::AppState;
 use crate::usage::directory::{save_provider_settings, save_user_quotas, UpdateError};
 
@@ -188,7 +188,7 @@ const PROVIDER_FIELDS: &[(&str, Expect)] = &[
         (status = 404, body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_user(_: AdminCaller, State(state): State<AppState>, Path(id): Path<i64>, body: Bytes) -> Response {
+pub async fn put_user(_: AdminCaller, State(state): State<AppState>, PathId(id): PathId, body: Bytes) -> Response {
     let q: UserQuotas = match parse_body(&body, USER_FIELDS) {
         Ok(q) => q,
         Err((message, fields)) => return validation_error(message, fields),
@@ -218,7 +218,7 @@ pub async fn put_user(_: AdminCaller, State(state): State<AppState>, Path(id): P
         (status = 404, body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_provider(_: AdminCaller, State(state): State<AppState>, Path(id): Path<i64>, body: Bytes) -> Response {
+pub async fn put_provider(_: AdminCaller, State(state): State<AppState>, PathId(id): PathId, body: Bytes) -> Response {
     let p: ProviderSettings = match parse_body(&body, PROVIDER_FIELDS) {
         Ok(p) => p,
         Err((message, fields)) => return validation_error(message, fields),

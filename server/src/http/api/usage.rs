@@ -1,13 +1,13 @@
 //! The gateway's side: `POST /api/v1/usage` (report requests) and
 //! `GET /api/v1/providers/{id}/circuit` (route around an open provider).
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{ApiError, ErrorBody};
+use super::{ApiError, ErrorBody, PathId};
 use crate::http::auth::Identity;
 use crate::http::state::AppState;
 use crate::usage::breaker::CircuitStatus;
@@ -92,6 +92,7 @@ pub async fn ingest(
     params(("id" = i64, Path, description = "the gateway's provider id")),
     responses(
         (status = 200, body = CircuitStatus),
+        (status = 400, description = "the id is not a positive integer", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
@@ -99,7 +100,7 @@ pub async fn ingest(
 pub async fn circuit(
     _: GatewayOrAdmin,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    PathId(id): PathId,
 ) -> Result<Json<CircuitStatus>, ApiError> {
     state.breakers.status(id).await.map(Json).map_err(ApiError::unavailable)
 }

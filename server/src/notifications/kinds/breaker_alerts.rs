@@ -12,7 +12,7 @@ use crate::delivery::engine::Deliveries;
 use crate::delivery::outbox::NewDelivery;
 use crate::notifications::render;
 use crate::usage::breaker::{Breakers, Transition};
-use crate::usage::ingest::UsageEvent;
+use crate::usage::ingest::{TransitionObserver, UsageEvent};
 
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 /// First pause between tries of the settings read and the raise; short, as ingest waits.
@@ -47,10 +47,11 @@ impl BreakerAlerts {
             cooldown,
         }
     }
+}
 
-    /// `events` are the outcomes of this provider that were fed with the transition (its
-    /// `index` points into them).
-    pub async fn on_transition(&self, provider_id: i64, provider_name: &str, t: &Transition, events: &[&UsageEvent]) {
+#[async_trait::async_trait]
+impl TransitionObserver for BreakerAlerts {
+    async fn on_transition(&self, provider_id: i64, provider_name: &str, t: &Transition, events: &[&UsageEvent]) {
         let (content, webhook_url, dedup_key) = match t {
             Transition::HalfOpened { .. } => {
                 tracing::info!(provider_id, "circuit half-open: trying requests again");
@@ -107,9 +108,12 @@ impl BreakerAlerts {
             dedup_key,
         };
         // The transition will not happen again: a passing fault must not swallow its alert.
-        let raised = crate::platform::retry::with_backoff("raising a circuit alert", 3, RETRY_PAUSE, || {
-            self.deliveries.raise(&notification)
-        })
+        let raised = crate::platform::retry::retry(
+            "raising a circuit alert",
+            crate::platform::retry::Backoff::doubling(3, RETRY_PAUSE),
+            |_| true,
+            || self.deliveries.raise(&notification),
+        )
         .await;
         if let Err(e) = raised {
             tracing::error!(provider_id, error = %e, "raising a circuit alert failed");
@@ -121,16 +125,21 @@ impl BreakerAlerts {
             }
         }
     }
+}
 
+impl BreakerAlerts {
     fn now(&self) -> DateTime<Tz> {
         Utc::now().with_timezone(&self.timezone)
     }
 
     /// The circuit-breaker webhook when the kind is active; `None` (logged) otherwise.
     async fn webhook_url(&self) -> Option<String> {
-        let loaded = crate::platform::retry::with_backoff("loading the settings", 3, RETRY_PAUSE, || {
-            crate::notifications::settings::load(&self.db)
-        })
+        let loaded = crate::platform::retry::retry(
+            "loading the settings",
+            crate::platform::retry::Backoff::doubling(3, RETRY_PAUSE),
+            |_| true,
+            || crate::notifications::settings::load(&self.db),
+        )
         .await;
         match loaded {
             Ok(stored) if stored.settings.is_active(NotificationKind::CircuitBreaker) => stored

@@ -4,15 +4,36 @@
 //! Redis, so a check that finds usage still high stays quiet, while a new window or a higher
 //! level alerts again. Spending per window comes from `spending` (the rollups, in one grouped
 //! pass per table).
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::notifications::render::{usage_percent, CostLevel, QuotaWindow};
 use crate::platform::redis::{Keys, LuaScript};
 use crate::usage::spending::{self, Scope, WindowSpending, Windows};
+use app::usage::{UsageLevel, UsageWindow};
+
+use crate::usage::spending::{level_of, usage_percent};
+
+/// Which occurrence of a window an overrun belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowInstance {
+    /// The rolling 5 hours: no occurrence of its own.
+    Rolling,
+    /// The day, week or month starting on this day.
+    From(NaiveDate),
+}
+
+impl WindowInstance {
+    /// The text Redis keys and idempotency keys hold (`rolling`, `2026-03-02`).
+    pub fn key(self) -> String {
+        match self {
+            WindowInstance::Rolling => "rolling".to_owned(),
+            WindowInstance::From(day) => day.to_string(),
+        }
+    }
+}
 
 /// Who is over the threshold in which window.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,19 +41,18 @@ pub struct Overrun {
     pub provider: bool,
     pub id: i64,
     pub name: String,
-    pub window: QuotaWindow,
-    /// Identifies the window: the day, week or month it starts; `rolling` for 5 hours.
-    pub instance: String,
+    pub window: UsageWindow,
+    pub instance: WindowInstance,
     pub current_usd: Decimal,
     pub limit_usd: Decimal,
-    pub level: CostLevel,
+    pub level: UsageLevel,
 }
 
-fn level_rank(level: CostLevel) -> u8 {
+fn level_rank(level: UsageLevel) -> u8 {
     match level {
-        CostLevel::Green => 1,
-        CostLevel::Yellow => 2,
-        CostLevel::Red => 3,
+        UsageLevel::Green => 1,
+        UsageLevel::Yellow => 2,
+        UsageLevel::Red => 3,
     }
 }
 
@@ -136,7 +156,7 @@ impl CostChecker {
                 // Calendar windows are forgotten after they end (a month at most); the rolling
                 // window's memory lives 5 hours after usage was last seen high.
                 let ttl = match o.window {
-                    QuotaWindow::FiveHours => 5 * 3600,
+                    UsageWindow::FiveHours => 5 * 3600,
                     _ => 32 * 86_400,
                 };
                 args.push(level_rank(o.level).to_string());
@@ -169,18 +189,9 @@ impl CostChecker {
             "cost-level",
             entity,
             &o.id.to_string(),
-            window_key(o.window),
-            &o.instance,
+            o.window.key(),
+            &o.instance.key(),
         ])
-    }
-}
-
-pub fn window_key(window: QuotaWindow) -> &'static str {
-    match window {
-        QuotaWindow::FiveHours => "5h",
-        QuotaWindow::Day => "day",
-        QuotaWindow::Week => "week",
-        QuotaWindow::Month => "month",
     }
 }
 
@@ -204,11 +215,11 @@ fn overruns_of(
                 window: w.window,
                 instance: windows
                     .first_day(w.window)
-                    .map_or_else(|| "rolling".to_owned(), |day| day.to_string()),
+                    .map_or(WindowInstance::Rolling, WindowInstance::From),
                 current_usd: w.spent_usd,
                 limit_usd,
                 // A zero quota has no percentage: it is exceeded.
-                level: CostLevel::of(usage_percent(w.spent_usd, limit_usd).unwrap_or(Decimal::ONE_HUNDRED)),
+                level: level_of(usage_percent(w.spent_usd, limit_usd).unwrap_or(Decimal::ONE_HUNDRED)),
             })
         })
         .collect()

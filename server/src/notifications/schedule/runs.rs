@@ -3,9 +3,11 @@
 //! again at run time. A scheduled fire is claimed in Redis under an id made of the kind and the
 //! fire minute ([`crate::notifications::schedule::fire_claims`]), so of several instances exactly one runs it, and one
 //! whose run did not finish is taken over by a later tick.
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::notifications::{NotificationKind, NotificationSettings};
+use app::usage::UsageLevel;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
@@ -13,9 +15,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, Raised};
 use crate::delivery::outbox::NewDelivery;
-use crate::notifications::kinds::cost_alert::{window_key, CostChecker, Overrun};
+use crate::notifications::kinds::cost_alert::{CostChecker, Overrun, WindowInstance};
 use crate::notifications::render;
 use crate::notifications::schedule::fire_claims::{Claim, FireClaims};
 use crate::platform::redis::Keys;
@@ -31,16 +34,31 @@ pub enum Trigger {
     Manual,
 }
 
+/// Why a run raised nothing; the API answers the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub enum Skipped {
+    /// The master switch or the kind is off, or it has no webhook.
+    #[serde(rename = "disabled")]
+    Disabled,
+    /// A scheduled fire the saved settings no longer hold (changed on another instance).
+    #[serde(rename = "not due under the saved settings")]
+    NotDue,
+    /// Another instance runs this fire.
+    #[serde(rename = "claimed elsewhere")]
+    ClaimedElsewhere,
+    #[serde(rename = "circuit-breaker alerts are event-driven")]
+    EventDriven,
+}
+
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
     /// Outbox ids of the notifications raised (see 投递记录).
     pub deliveries: Vec<i64>,
-    /// Why nothing ran, when nothing did: `disabled`, `not due under the saved settings`,
-    /// `claimed elsewhere`.
+    /// Why nothing ran, when nothing did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
+    pub skipped: Option<Skipped>,
     /// Cost check: entities over the threshold, alerted now or before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub over_threshold: Option<usize>,
@@ -62,17 +80,27 @@ pub enum RunError {
 pub struct Runs {
     db: PgPool,
     deliveries: Deliveries,
+    /// The receivers' format: cost alerts are grouped into messages its size limit allows.
+    channel: Arc<dyn Channel>,
     costs: CostChecker,
     claims: FireClaims,
     timezone: Tz,
 }
 
 impl Runs {
-    pub fn new(db: PgPool, redis: Pool, keys: Keys, deliveries: Deliveries, timezone: Tz) -> Self {
+    pub fn new(
+        db: PgPool,
+        redis: Pool,
+        keys: Keys,
+        deliveries: Deliveries,
+        channel: Arc<dyn Channel>,
+        timezone: Tz,
+    ) -> Self {
         let costs = CostChecker::new(db.clone(), redis.clone(), keys.clone());
         Runs {
             db,
             deliveries,
+            channel,
             costs,
             claims: FireClaims::new(redis, keys),
             timezone,
@@ -104,7 +132,7 @@ impl Runs {
     ) -> Result<RunReport, RunError> {
         let settings = self.settings().await?;
         let Some(url) = settings.is_active(kind).then(|| settings.webhook_url(kind)).flatten() else {
-            return Ok(skipped("disabled"));
+            return Ok(skipped(Skipped::Disabled));
         };
         let url = url.to_owned();
         let (fire, fresh) = match trigger {
@@ -116,18 +144,21 @@ impl Runs {
             .iter()
             .any(|job| job.kind() == kind && job.due(fire, self.timezone));
         if !due {
-            return Ok(skipped("not due under the saved settings"));
+            return Ok(skipped(Skipped::NotDue));
         }
         let (claim, lease) = self.claims.claim(kind, fire, fresh).await?;
         let Some(lease) = lease else {
-            return Ok(skipped("claimed elsewhere"));
+            return Ok(skipped(Skipped::ClaimedElsewhere));
         };
         if claim == Claim::TakenOver {
             tracing::warn!(kind = kind.key(), %fire, "taking over a scheduled run that did not finish");
         }
-        let result = crate::platform::retry::with_backoff("scheduled run", 4, Duration::from_secs(1), || {
-            self.execute(kind, &settings, &url, trigger, now)
-        })
+        let result = crate::platform::retry::retry(
+            "scheduled run",
+            crate::platform::retry::Backoff::doubling(4, Duration::from_secs(1)),
+            |_| true,
+            || self.execute(kind, &settings, &url, trigger, now),
+        )
         .await;
         // If ending the claim fails, its lease lapses: a later tick runs the fire again, which
         // the notifications' idempotency keys make harmless.
@@ -197,7 +228,7 @@ impl Runs {
                 let texts: Vec<&str> = contents.iter().map(String::as_str).collect();
                 let mut unsent = Vec::new();
                 let mut first_error = None;
-                for group in render::group_messages(&texts, crate::channels::sender::MAX_CONTENT_BYTES) {
+                for group in render::group_messages(&texts, self.channel.max_content_bytes()) {
                     let members = &fresh[group.clone()];
                     let notification = NewDelivery {
                         kind,
@@ -222,7 +253,7 @@ impl Runs {
                 }
                 Err(e.into())
             }
-            NotificationKind::CircuitBreaker => Ok(skipped("circuit-breaker alerts are event-driven")),
+            NotificationKind::CircuitBreaker => Ok(skipped(Skipped::EventDriven)),
         }
     }
 
@@ -245,18 +276,22 @@ impl Runs {
 /// The idempotency key of one alert: entity, window instance and level.
 fn cost_alert_key(o: &Overrun, now: DateTime<Utc>) -> String {
     let who = if o.provider { "provider" } else { "user" };
+    // Capitalised, as keys have always spelled it: a key that changed would send again.
+    let level = match o.level {
+        UsageLevel::Green => "Green",
+        UsageLevel::Yellow => "Yellow",
+        UsageLevel::Red => "Red",
+    };
+    // The rolling window has no instance of its own: each episode is new.
+    let episode = match o.instance {
+        WindowInstance::Rolling => now.timestamp_millis(),
+        WindowInstance::From(_) => 0,
+    };
     format!(
-        "cost:{who}:{}:{}:{}:{:?}:{}",
+        "cost:{who}:{}:{}:{}:{level}:{episode}",
         o.id,
-        window_key(o.window),
-        o.instance,
-        o.level,
-        // The rolling window has no instance of its own: each episode is new.
-        if o.instance == "rolling" {
-            now.timestamp_millis()
-        } else {
-            0
-        }
+        o.window.key(),
+        o.instance.key(),
     )
 }
 
@@ -276,9 +311,9 @@ fn cost_dedup_key(members: &[Overrun], now: DateTime<Utc>) -> String {
     }
 }
 
-fn skipped(why: &str) -> RunReport {
+fn skipped(why: Skipped) -> RunReport {
     RunReport {
-        skipped: Some(why.to_owned()),
+        skipped: Some(why),
         ..RunReport::default()
     }
 }

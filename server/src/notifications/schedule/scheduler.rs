@@ -165,15 +165,11 @@ impl Scheduler {
 
     /// Follows the saved settings every [`FOLLOW_EVERY`] until `shutdown` (production only; in
     /// development nothing is scheduled to follow).
-    pub async fn follow(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn follow(self, mut shutdown: crate::platform::shutdown::Shutdown) {
         if self.app_env != AppEnv::Production {
             return;
         }
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(FOLLOW_EVERY) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
-            }
+        while crate::platform::shutdown::pause(FOLLOW_EVERY, &mut shutdown).await {
             if let Err(e) = self.follow_saved_settings().await {
                 tracing::warn!(error = %e, "cannot read the saved settings; the schedule stays as it is");
             }

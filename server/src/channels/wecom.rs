@@ -1,0 +1,156 @@
+//! WeCom (企业微信) group robots: everything particular to them. The body is the markdown
+//! message `{"msgtype":"markdown","markdown":{"content":…}}` with content of at most 4,096 bytes;
+//! a 2xx answer succeeds when it has no `errcode` or `errcode` 0; the robot's key sits in the
+//! URL's query, so what a robot says back is masked by query value; a robot takes 20 messages a
+//! minute.
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::channels::sender::SendError;
+use crate::channels::{cut_to_bytes, Channel};
+use crate::platform::config::RateLimit;
+
+/// WeCom's limit on markdown content, in bytes of UTF-8.
+pub const MAX_CONTENT_BYTES: usize = 4096;
+/// Appended where content was cut to fit.
+pub const TRUNCATION_MARKER: &str = "\n\n…(内容过长,已截断)";
+/// A WeCom robot takes 20 messages a minute and answers the 21st with errcode 45009.
+pub const WECOM_SEND_BUDGET: RateLimit = RateLimit {
+    sends: 20,
+    window: Duration::from_secs(60),
+};
+/// The WeCom channel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WeCom;
+
+impl Channel for WeCom {
+    fn name(&self) -> &'static str {
+        "wecom"
+    }
+
+    fn body(&self, content: &str) -> serde_json::Value {
+        json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } })
+    }
+
+    fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
+        judge_body(answer)
+    }
+
+    fn max_content_bytes(&self) -> usize {
+        MAX_CONTENT_BYTES
+    }
+
+    fn send_budget(&self) -> RateLimit {
+        WECOM_SEND_BUDGET
+    }
+
+    fn mask_secrets(&self, text: String, url: &str) -> String {
+        mask_url_secrets(text, url)
+    }
+}
+
+/// Cuts content to WeCom's limit on a character boundary, with a visible marker.
+pub fn fit_content(content: &str) -> Cow<'_, str> {
+    cut_to_bytes(content, MAX_CONTENT_BYTES, TRUNCATION_MARKER)
+}
+
+/// A 2xx answer: JSON with a non-zero `errcode` is a failure; anything else is success.
+fn judge_body(bytes: &[u8]) -> Result<(), SendError> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match value.get("errcode") {
+        None => Ok(()),
+        Some(code) => match code.as_i64() {
+            Some(0) => Ok(()),
+            other => Err(SendError::ErrCode {
+                errcode: other.unwrap_or(-1),
+                errmsg: value
+                    .get("errmsg")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            }),
+        },
+    }
+}
+
+/// What a receiver says is stored and shown as the last error, and a receiver may quote the
+/// request (a proxy's error page, a hint with the URL): the URL's query values — the robot's
+/// key — are masked in it.
+fn mask_url_secrets(mut text: String, url: &str) -> String {
+    let Some(query) = url::Url::parse(url).ok().and_then(|u| u.query().map(str::to_owned)) else {
+        return text;
+    };
+    for pair in query.split('&') {
+        let raw = pair.split_once('=').map_or(pair, |(_, v)| v);
+        let decoded = url::form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        for secret in [raw, decoded.as_str()] {
+            // Short values (`debug=1`) are no secret, and masking them would garble the text.
+            if secret.len() >= 4 {
+                text = text.replace(secret, "***");
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_of_the_url_are_masked_in_what_a_receiver_says() {
+        let url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ab%2Fcd-1234&debug=1";
+        assert_eq!(
+            mask_url_secrets("bad key ab%2Fcd-1234 (ab/cd-1234), debug=1".into(), url),
+            "bad key *** (***), debug=1"
+        );
+        assert_eq!(mask_url_secrets("no query".into(), "https://h/x"), "no query");
+    }
+
+    #[test]
+    fn short_content_is_untouched() {
+        assert_eq!(fit_content("hello"), "hello");
+        let exact = "a".repeat(MAX_CONTENT_BYTES);
+        assert_eq!(fit_content(&exact).len(), MAX_CONTENT_BYTES);
+    }
+
+    #[test]
+    fn long_content_is_cut_on_a_char_boundary_with_a_marker() {
+        let long = "供应商熔断".repeat(1000); // 3 bytes a character
+        let cut = fit_content(&long);
+        assert!(cut.len() <= MAX_CONTENT_BYTES, "{}", cut.len());
+        assert!(cut.ends_with(TRUNCATION_MARKER));
+        assert!(cut.len() > MAX_CONTENT_BYTES - 8, "cut no more than needed");
+    }
+
+    #[test]
+    fn body_judgement() {
+        assert_eq!(judge_body(br#"{"errcode":0,"errmsg":"ok"}"#), Ok(()));
+        assert_eq!(judge_body(b"not json"), Ok(()));
+        assert_eq!(judge_body(b""), Ok(()));
+        assert_eq!(judge_body(br#"{"ok":true}"#), Ok(()));
+        assert_eq!(
+            judge_body(br#"{"errcode":93000,"errmsg":"invalid webhook url"}"#),
+            Err(SendError::ErrCode {
+                errcode: 93000,
+                errmsg: "invalid webhook url".into()
+            })
+        );
+        assert_eq!(
+            judge_body(br#"{"errcode":"x"}"#),
+            Err(SendError::ErrCode {
+                errcode: -1,
+                errmsg: String::new()
+            })
+        );
+    }
+}
