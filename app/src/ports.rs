@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use http::StatusCode;
 use leptos::prelude::*;
 
-use crate::api::notifications::{RunSummary, SettingsView};
+use crate::api::notifications::{RunReport, SettingsView};
 use crate::deliveries::{DeliveryFilter, DeliveryPage};
 use crate::error::{AppError, SendFailure};
 use crate::notifications::{NotificationKind, NotificationSettings};
@@ -42,7 +42,7 @@ pub trait NotificationService: Send + Sync + 'static {
     /// Sends the test message through the real sender.
     async fn test(&self, kind: NotificationKind, webhook_url: &str) -> Result<(), AppError>;
     /// 立即发送: runs the leaderboard or the cost check now, as a scheduled run would.
-    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError>;
+    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunReport, AppError>;
 }
 
 #[async_trait]

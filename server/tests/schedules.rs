@@ -6,12 +6,12 @@ mod common;
 
 use std::time::Duration;
 
+use app::api::notifications::Skipped;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use common::receiver::{Answer, Receiver};
 use common::{eventually, TestApp, ADMIN_TOKEN, INGEST_TOKEN};
 use serde_json::{json, Value};
-use server::notifications::schedule::runs::Skipped;
 
 fn event(id: &str, user: (i64, &str), provider: i64, cost: &str, at: DateTime<Utc>) -> Value {
     json!({
@@ -68,7 +68,7 @@ async fn run_now(app: &TestApp, kind: &str) -> (u16, Value) {
 
 /// A cost check as of `now` (the clock injected, so no test depends on the hour it runs at),
 /// through the path 立即发送 takes.
-async fn check_costs_at(app: &TestApp, now: DateTime<Utc>) -> server::notifications::schedule::runs::RunReport {
+async fn check_costs_at(app: &TestApp, now: DateTime<Utc>) -> app::api::notifications::RunReport {
     app.state
         .runs
         .run(

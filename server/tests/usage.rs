@@ -636,3 +636,36 @@ async fn ids_in_paths_that_cannot_exist_are_refused_in_the_json_error_shape() {
         .unwrap();
     assert_eq!(nothing, 0, "nothing was created");
 }
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_answer_in_the_json_error_shape() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let res = client
+        .get(app.url("/api/v1/no-such-thing"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("no such API endpoint"),
+        "{body}"
+    );
+
+    let res = client
+        .delete(app.url("/api/v1/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let allow = res.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+    assert!(allow.as_deref().is_some_and(|a| a.contains("GET")), "{allow:?}");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().starts_with("method not allowed"),
+        "{body}"
+    );
+}

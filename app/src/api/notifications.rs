@@ -15,13 +15,36 @@ pub struct SettingsView {
     pub updated_by: Option<String>,
 }
 
-/// What 立即发送 did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a run raised nothing; the API answers the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum Skipped {
+    /// The master switch or the kind is off, or it has no webhook.
+    #[serde(rename = "disabled")]
+    Disabled,
+    /// A scheduled fire the saved settings no longer hold (changed on another instance).
+    #[serde(rename = "not due under the saved settings")]
+    NotDue,
+    /// Another instance runs this fire.
+    #[serde(rename = "claimed elsewhere")]
+    ClaimedElsewhere,
+    #[serde(rename = "circuit-breaker alerts are event-driven")]
+    EventDriven,
+}
+
+/// What a run did (立即发送, a scheduled fire): the page, the REST API and the scheduler's
+/// logs read the same report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct RunSummary {
-    /// Notifications raised (they appear in 投递记录).
-    pub deliveries: usize,
-    /// Cost check: entities at or over the threshold (alerted now or earlier in their window).
+pub struct RunReport {
+    /// Outbox ids of the notifications raised (see 投递记录).
+    pub deliveries: Vec<i64>,
+    /// Why nothing ran, when nothing did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skipped>,
+    /// Cost check: entities at or over the threshold, alerted now or earlier in their window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_threshold: Option<usize>,
 }
 
@@ -47,7 +70,7 @@ pub async fn test_webhook(kind: NotificationKind, webhook_url: String) -> Result
 }
 
 #[server(input = Json)]
-pub async fn run_notification_now(kind: NotificationKind) -> Result<RunSummary, AppError> {
+pub async fn run_notification_now(kind: NotificationKind) -> Result<RunReport, AppError> {
     use crate::ports::{require_admin, services, with_status};
     let admin = require_admin()?;
     with_status(services()?.notifications.run_now(kind, &admin).await)

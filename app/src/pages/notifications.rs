@@ -343,7 +343,7 @@ fn KindCard(
         let Some(result) = run.value().get() else { return };
         match result {
             Ok(summary) => {
-                let count = summary.deliveries;
+                let count = summary.deliveries.len();
                 let text = match summary.over_threshold {
                     Some(over) => t_string!(i18n, toast_run_cost, over = over, count = count).to_string(),
                     None => t_string!(i18n, toast_run_ok, count = count).to_string(),

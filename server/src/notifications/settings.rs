@@ -1,6 +1,6 @@
 //! 消息推送 settings: the single row of `notification_settings` (PostgreSQL) and the service that
 //! validates, saves (rebuilding the schedule) and tests them.
-use app::api::notifications::{RunSummary, SettingsView};
+use app::api::notifications::{RunReport, SettingsView};
 use app::error::AppError;
 use app::notifications::{
     CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
@@ -238,11 +238,7 @@ impl SettingsService {
 
     /// 立即发送: one run of the leaderboard or the cost check now, through the scheduled path
     /// (the switches are checked as a scheduled run checks them). The page and the API both call it.
-    pub async fn run_now(
-        &self,
-        kind: NotificationKind,
-        by: &str,
-    ) -> Result<crate::notifications::schedule::runs::RunReport, RunNowError> {
+    pub async fn run_now(&self, kind: NotificationKind, by: &str) -> Result<RunReport, RunNowError> {
         if kind == NotificationKind::CircuitBreaker {
             return Err(RunNowError::EventDriven);
         }
@@ -308,12 +304,9 @@ impl NotificationService for SettingsService {
             })
     }
 
-    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunSummary, AppError> {
+    async fn run_now(&self, kind: NotificationKind, by: &CurrentUser) -> Result<RunReport, AppError> {
         match SettingsService::run_now(self, kind, &by.name).await {
-            Ok(report) => Ok(RunSummary {
-                deliveries: report.deliveries.len(),
-                over_threshold: report.over_threshold,
-            }),
+            Ok(report) => Ok(report),
             Err(RunNowError::Failed(e)) => Err(unavailable(e)),
             Err(e) => Err(AppError::Conflict(e.to_string())),
         }

@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
@@ -182,6 +182,32 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(quotas::put_provider))
         .split_for_parts();
     let document = std::sync::Arc::new(openapi.clone());
-    let router = router.route(OPENAPI_PATH, get(move || async move { Json((*document).clone()) }));
+    let router = router
+        .route(OPENAPI_PATH, get(move || async move { Json((*document).clone()) }))
+        .route("/api/v1/{*rest}", any(not_found))
+        .layer(axum::middleware::map_response(method_not_allowed_as_json));
     (router, openapi)
+}
+
+/// An `/api/v1` path nothing serves: 404 in the one error shape (not the pages' 404).
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such API endpoint (see /api/v1/openapi.json)")
+}
+
+/// axum's own 405 (an empty body, with `Allow`) in the one error shape, `Allow` kept.
+async fn method_not_allowed_as_json(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let allowed = allow.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut answer = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed here; allowed: {allowed}"),
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }

@@ -168,7 +168,7 @@ pub async fn test_webhook(
 #[utoipa::path(post, path = "/api/v1/notifications/run/{type}", tag = "notifications",
     params(("type" = String, Path, description = "dailyLeaderboard or costAlert")),
     responses(
-        (status = 200, description = "what the run raised (see 投递记录)", body = crate::notifications::schedule::runs::RunReport),
+        (status = 200, description = "what the run raised (see 投递记录)", body = app::api::notifications::RunReport),
         (status = 400, description = "unknown type", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -179,7 +179,7 @@ pub async fn run_now(
     AdminCaller(admin): AdminCaller,
     State(state): State<AppState>,
     axum::extract::Path(kind): axum::extract::Path<String>,
-) -> Result<Json<crate::notifications::schedule::runs::RunReport>, ApiError> {
+) -> Result<Json<app::api::notifications::RunReport>, ApiError> {
     let kind = match NotificationKind::from_key(&kind) {
         Some(k @ (NotificationKind::DailyLeaderboard | NotificationKind::CostAlert)) => k,
         _ => {

@@ -6,14 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::api::notifications::{RunReport, Skipped};
 use app::notifications::{NotificationKind, NotificationSettings};
 use app::usage::UsageLevel;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
-use serde::Serialize;
 use sqlx::PgPool;
-use utoipa::ToSchema;
 
 use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, Raised};
@@ -32,36 +31,6 @@ pub enum Trigger {
     Overdue(DateTime<Utc>),
     /// 立即发送.
     Manual,
-}
-
-/// Why a run raised nothing; the API answers the text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub enum Skipped {
-    /// The master switch or the kind is off, or it has no webhook.
-    #[serde(rename = "disabled")]
-    Disabled,
-    /// A scheduled fire the saved settings no longer hold (changed on another instance).
-    #[serde(rename = "not due under the saved settings")]
-    NotDue,
-    /// Another instance runs this fire.
-    #[serde(rename = "claimed elsewhere")]
-    ClaimedElsewhere,
-    #[serde(rename = "circuit-breaker alerts are event-driven")]
-    EventDriven,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RunReport {
-    /// Outbox ids of the notifications raised (see 投递记录).
-    pub deliveries: Vec<i64>,
-    /// Why nothing ran, when nothing did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<Skipped>,
-    /// Cost check: entities over the threshold, alerted now or before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub over_threshold: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]

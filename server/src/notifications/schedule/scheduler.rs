@@ -16,8 +16,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Timelike, Utc};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::notifications::schedule::runs::{RunReport, Runs, Trigger};
+use crate::notifications::schedule::runs::{Runs, Trigger};
 use crate::platform::config::AppEnv;
+use app::api::notifications::RunReport;
 
 /// How often an instance compares its schedule with the saved settings. A fire is checked
 /// against the saved settings anyway (`Runs::run`); this is for an instance to pick up a job
