@@ -13,8 +13,6 @@ pub mod wecom;
 /// One receiving platform. The sender posts [`Channel::body`] to the target's URL and, on a 2xx
 /// answer, asks [`Channel::judge`] whether the platform took the message.
 pub trait Channel: Send + Sync {
-    /// The channel's stable name (`wecom`).
-    fn name(&self) -> &'static str;
     /// The JSON body carrying `content`, cut to the platform's limit.
     fn body(&self, content: &str) -> serde_json::Value;
     /// The platform's verdict in a 2xx answer's body.

@@ -26,10 +26,6 @@ pub const WECOM_SEND_BUDGET: RateLimit = RateLimit {
 pub struct WeCom;
 
 impl Channel for WeCom {
-    fn name(&self) -> &'static str {
-        "wecom"
-    }
-
     fn body(&self, content: &str) -> serde_json::Value {
         json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } })
     }

@@ -834,8 +834,7 @@ impl Worker {
                 Ok(client) => break client,
                 Err(e) => {
                     tracing::warn!(queue = %self.queue.config().name, error = %e, "worker cannot reach Redis; retrying");
-                    pause(ERROR_PAUSE, &mut shutdown).await;
-                    if stopping(&shutdown) {
+                    if !pause(ERROR_PAUSE, &mut shutdown).await {
                         return;
                     }
                 }

@@ -144,8 +144,16 @@ fn parse_num<T>(lookup: Lookup, name: &'static str, default: T, range: (T, T)) -
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
+    Ok(parse_opt_num(lookup, name, range)?.unwrap_or(default))
+}
+
+/// A number in `range`, or `None` when the variable is unset.
+fn parse_opt_num<T>(lookup: Lookup, name: &'static str, range: (T, T)) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
     let Some(raw) = get(lookup, name) else {
-        return Ok(default);
+        return Ok(None);
     };
     let value: T = raw.parse().map_err(|_| ConfigError::Invalid {
         name,
@@ -157,17 +165,7 @@ where
             problem: format!("{value} is outside {}..={}", range.0, range.1),
         });
     }
-    Ok(value)
-}
-
-fn parse_opt_num<T>(lookup: Lookup, name: &'static str, range: (T, T)) -> Result<Option<T>, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    match get(lookup, name) {
-        None => Ok(None),
-        Some(_) => parse_num(lookup, name, range.0, range).map(Some),
-    }
+    Ok(Some(value))
 }
 
 fn parse_bool(lookup: Lookup, name: &'static str) -> Result<Option<bool>, ConfigError> {

@@ -127,10 +127,9 @@ fn typed(limit: Option<Decimal>) -> Option<String> {
 
 fn window(spending: WindowSpending) -> WindowUsage {
     let (limit, spent) = (spending.limit_usd, spending.spent_usd);
-    let window = spending.window;
     let exact = limit.and_then(|l| usage_percent(spent, l));
     WindowUsage {
-        window,
+        window: spending.window,
         spent_usd: amount(spent),
         limit_usd: limit.map(amount),
         percent: exact.and_then(|p| p.round_dp(2).to_f64()),
