@@ -8,7 +8,7 @@
 //! | `wait` | list | ids ready to run; pushed on the left, taken from the right (FIFO) |
 //! | `running` | list | ids taken by a worker |
 //! | `delayed` | sorted set | ids waiting for a retry, scored by due time (ms) |
-//! | `succeeded` | list | completed ids, newest first, trimmed to `keep_completed` (a list: adding and trimming are O(1); older versions' sorted set `completed` is moved into it by `maintain`) |
+//! | `succeeded` | list | completed ids, newest first, trimmed to `keep_completed` by `maintain` and, in batches of `TRIM_SLACK`, by completions (a list: adding and trimming are O(1); older versions' sorted set `completed` is moved into it by `maintain`) |
 //! | `failed` | sorted set | failed ids, scored by finish time, trimmed to `keep_failed` |
 //! | `stalled` | sorted set | running ids seen without a lock, scored by when first seen (ms) |
 //! | `job:<id>` | hash | `payload state attempts max_attempts last_error created_ms updated_ms finished_ms`, and `lock lock_until`: the token of the worker slot running the job and until when (ms) it holds |
@@ -69,6 +69,11 @@ pub struct QueueConfig {
     /// How long a job's lock outlives its worker; the worker refreshes it every third of this.
     pub lock_ttl: Duration,
 }
+
+/// How far the succeeded list may grow past `keep_completed` before a completion trims it: one
+/// trim per 64 jobs costs Redis less than an RPOP and a DEL per job, and `maintain` trims it
+/// exactly on every pass (`counts` never reports more than `keep_completed`).
+const TRIM_SLACK: usize = 64;
 
 impl QueueConfig {
     /// The spec's policy: 3 retries after 1 s, 2 s and 4 s; keep 100 succeeded and 50 failed.
@@ -408,7 +413,7 @@ impl Queue {
                     k.completed.clone(),
                     k.active.clone(),
                 ],
-                vec![],
+                vec![self.inner.config.keep_completed.to_string()],
             )
             .await?;
         match n[..] {
@@ -628,7 +633,7 @@ impl Queue {
                 job_id,
                 token,
                 vec![self.inner.keys.succeeded.clone()],
-                vec![self.inner.config.keep_completed.to_string()],
+                vec![self.inner.config.keep_completed.to_string(), TRIM_SLACK.to_string()],
                 next_token,
             )
             .await?;
@@ -1728,6 +1733,15 @@ mod tests {
         worker.shut_down().await;
 
         assert_eq!((counts.completed, counts.failed, counts.delayed), (100, 50, 0));
+        let (k, pool) = (&queue.inner.keys, &queue.inner.pool);
+        let listed: usize = pool.llen(k.succeeded.as_str()).await.unwrap();
+        assert!(
+            (100..=100 + TRIM_SLACK).contains(&listed),
+            "{listed} ids: trimmed in batches"
+        );
+        queue.maintain().await.unwrap();
+        let listed: usize = pool.llen(k.succeeded.as_str()).await.unwrap();
+        assert_eq!(listed, 100, "maintain trims exactly");
         for i in 0..130 {
             let expected = (i >= 30).then_some(JobState::Completed);
             assert_eq!(state(&queue, &format!("ok-{i:03}")).await, expected, "ok-{i:03}");
@@ -1736,6 +1750,34 @@ mod tests {
             let expected = (i >= 20).then_some(JobState::Failed);
             assert_eq!(state(&queue, &format!("bad-{i:03}")).await, expected, "bad-{i:03}");
         }
+    }
+
+    #[tokio::test]
+    async fn completions_trim_the_history_once_a_batch_is_over_without_maintain() {
+        let queue = test_queue(config(|c| c.keep_completed = 2)).await;
+        let (k, pool) = (&queue.inner.keys, &queue.inner.pool);
+        let mut listed = Vec::new();
+        for i in 0..=2 + TRIM_SLACK {
+            let id = format!("j-{i:03}");
+            queue.enqueue(&id, "p").await.unwrap();
+            take_next(&queue, "t").await.unwrap();
+            queue.complete(&id, "t").await.unwrap();
+            listed.push(pool.llen::<usize, _>(k.succeeded.as_str()).await.unwrap());
+            assert_eq!(queue.counts().await.unwrap().completed, (i as u64 + 1).min(2));
+        }
+        let expected: Vec<usize> = (1..=2 + TRIM_SLACK).chain([2]).collect();
+        assert_eq!(listed, expected, "grows a batch past keep_completed, then one trim");
+        let kept: Vec<String> = pool.lrange(k.succeeded.as_str(), 0, -1).await.unwrap();
+        let newest = 2 + TRIM_SLACK;
+        assert_eq!(kept, [format!("j-{newest:03}"), format!("j-{:03}", newest - 1)]);
+        for i in 0..newest - 1 {
+            assert_eq!(
+                state(&queue, &format!("j-{i:03}")).await,
+                None,
+                "j-{i:03}'s record is gone"
+            );
+        }
+        assert_eq!(state(&queue, &kept[1]).await, Some(JobState::Completed));
     }
 
     #[tokio::test]

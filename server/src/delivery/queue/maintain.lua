@@ -14,13 +14,13 @@
 -- → {promoted, recovered, failed, ms until the next delayed job or -1}
 local now = now_ms()
 if redis.call('EXISTS', KEYS[6]) == 1 then
-  local length = 0
   for _, id in ipairs(redis.call('ZREVRANGE', KEYS[6], 0, -1)) do
-    length = redis.call('RPUSH', KEYS[7], id)
+    redis.call('RPUSH', KEYS[7], id)
   end
   redis.call('DEL', KEYS[6])
-  trim_list(KEYS[7], length, tonumber(ARGV[6]), ARGV[1])
 end
+-- Completions trim the succeeded list in batches; between them, this pass trims it exactly.
+trim_list(KEYS[7], redis.call('LLEN', KEYS[7]), tonumber(ARGV[6]), 0, ARGV[1])
 local promoted = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   redis.call('ZREM', KEYS[3], id)

@@ -28,11 +28,20 @@ local function trim(set, keep, job_prefix)
   end
 end
 
--- Trims a history list (newest first) of `length` ids to its `keep` newest, deleting the hashes
--- of the ids it drops. O(1) per id, where a sorted set's ZADD scans its listpack.
-local function trim_list(list, length, keep, job_prefix)
-  for _ = keep + 1, length do
-    redis.call('DEL', job_prefix .. redis.call('RPOP', list))
+-- Trims a history list (newest first) of `length` ids to its `keep` newest, deleting the records
+-- of the ids it drops, once it has grown `slack` past `keep`: one LRANGE, LTRIM and a DEL per 256
+-- ids for the whole batch, where trimming on every completion cost an RPOP and a DEL per job.
+local function trim_list(list, length, keep, slack, job_prefix)
+  if length <= keep + slack then return end
+  local dropped = redis.call('LRANGE', list, keep, -1)
+  if keep > 0 then redis.call('LTRIM', list, 0, keep - 1) else redis.call('DEL', list) end
+  local records = {}
+  for i, id in ipairs(dropped) do
+    records[#records + 1] = job_prefix .. id
+    if #records == 256 or i == #dropped then
+      redis.call('DEL', unpack(records))
+      records = {}
+    end
   end
 end
 
