@@ -12,6 +12,9 @@ mod generated {
 }
 pub use generated::i18n;
 
+/// The i18n context every view reads its words from.
+pub type I18n = leptos_i18n::I18nContext<i18n::Locale>;
+
 pub mod api;
 pub mod components;
 pub mod deliveries;

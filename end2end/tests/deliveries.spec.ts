@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { adminToken, psql, signIn, sqlText, userKey, waitForHydration, watchConsole } from "./helpers";
+import { adminToken, expectFitsAt1280, psql, signIn, sqlText, userKey, waitForHydration, watchConsole } from "./helpers";
 
 // 投递记录: records are seeded straight into the server's database. The tests only read them, so
 // they share one seeding; every row carries this run's marker, and assertions look at our rows
@@ -294,4 +294,15 @@ test("a non-admin never sees the delivery history", async ({ page }) => {
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByTestId("deliveries-table")).toHaveCount(0);
   await expect(page.getByRole("link", { name: "投递记录" })).toHaveCount(0);
+});
+
+test("fits a 1280 px screen with a preview open, in both languages", async ({ page }) => {
+  await openHistory(page);
+  await expect(rows(page).first()).toBeVisible();
+  await expectFitsAt1280(page);
+  await row(page, seed(COUNT)).getByTestId("delivery-content").locator("summary").click();
+  await expectFitsAt1280(page);
+  await page.getByTestId("language-switch").click();
+  await expect(page.getByTestId("deliveries-title")).toHaveText("Delivery history");
+  await expectFitsAt1280(page);
 });

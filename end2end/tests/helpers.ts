@@ -68,3 +68,37 @@ export function psql(sql: string): string[] {
 export function sqlText(value: string | null): string {
   return value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`;
 }
+
+/** Elements whose text must stay on one line: tags, badges, buttons, column heads, the breaker
+ * settings (one per line) and times. */
+const ONE_LINE = ".role-tag, .circuit-badge, .status-pill, .btn, th, .breaker-settings li, time";
+
+/** At 1280 × 800 (a common laptop), the page's tables fit without scrolling sideways and no tag,
+ * badge, button or column head wraps. Returns what does not, for a readable failure. */
+export async function expectFitsAt1280(page: Page) {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await expect(page.locator(".table-scroll").first()).toBeVisible();
+  const problems = await page.evaluate((oneLine) => {
+    const found: string[] = [];
+    document.querySelectorAll<HTMLElement>(".table-scroll").forEach((el) => {
+      if (el.scrollWidth > el.clientWidth) {
+        found.push(`a table is ${el.scrollWidth}px wide in ${el.clientWidth}px`);
+      }
+    });
+    document.querySelectorAll<HTMLElement>(oneLine).forEach((el) => {
+      if (el.offsetParent === null || !el.textContent?.trim()) return;
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      // A new line starts where a text box begins well below the one before.
+      const lineStep = parseFloat(getComputedStyle(el).fontSize) * 0.8;
+      const tops = [...range.getClientRects()]
+        .filter((r) => r.width > 1 && r.height > 1) // not the 1 px screen-reader-only text
+        .map((r) => r.top)
+        .sort((a, b) => a - b);
+      const lines = tops.filter((top, i) => i === 0 || top - tops[i - 1] > lineStep).length;
+      if (lines > 1) found.push(`"${el.textContent.trim()}" wraps onto ${lines} lines`);
+    });
+    return found;
+  }, ONE_LINE);
+  expect(problems).toEqual([]);
+}

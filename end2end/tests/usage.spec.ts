@@ -2,7 +2,7 @@
 // per window; quotas and breaker settings are edited inline, with problems next to their fields.
 // Every run uses fresh user and provider ids, so reruns against one server do not collide.
 import { expect, test, type Page } from "@playwright/test";
-import { adminToken, signIn, userKey, userName, waitForHydration, watchConsole } from "./helpers";
+import { adminToken, expectFitsAt1280, signIn, userKey, userName, waitForHydration, watchConsole } from "./helpers";
 
 const base = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 const ingestToken = process.env.E2E_INGEST_TOKEN ?? "";
@@ -195,4 +195,35 @@ test("a user sees their own consumption on the dashboard; the admin a link to �
   await page.getByTestId("users-link").click();
   await expect(page).toHaveURL(/\/settings\/users$/);
   await expect(page.getByTestId("users-table")).toBeVisible();
+});
+
+test("用户 and 供应商 fit a 1280 px screen, open form included, in both languages", async ({ page }) => {
+  const errors = watchConsole(page);
+  const userId = freshId();
+  const providerId = freshId();
+  // Long names and five-figure amounts: the widest cells these pages show.
+  const name = `E2E 一个名字很长的网关用户 ${run}`;
+  const providerName = `E2E 一个名字很长的上游供应商 ${run}`;
+  await ingest([{ userId, userName: name, providerId, providerName, costUsd: 12345.67 }]);
+
+  await signIn(page, adminToken);
+  for (const language of ["zh", "en"]) {
+    for (const [path, rowId, edit] of [
+      ["/settings/users", "user-row", "edit-user"],
+      ["/settings/providers", "provider-row", "edit-provider"],
+    ]) {
+      await open(page, path);
+      if (language === "en" && (await page.locator("html").getAttribute("lang")) !== "en") {
+        await page.getByTestId("language-switch").click();
+        await expect(page.locator("html")).toHaveAttribute("lang", "en");
+      }
+      const row = page.locator(`[data-testid="${rowId}"][data-id="${path.endsWith("users") ? userId : providerId}"]`);
+      await expect(row).toBeVisible();
+      await expectFitsAt1280(page);
+      await row.getByTestId(edit).click();
+      await expect(page.locator(".edit-form")).toBeVisible();
+      await expectFitsAt1280(page);
+    }
+  }
+  expect(errors).toEqual([]);
 });

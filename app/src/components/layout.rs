@@ -3,9 +3,10 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::components::language::LanguageSwitch;
+use crate::components::role::RoleTag;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::routes::{use_auth, UnsavedChanges};
-use crate::session::{CurrentUser, Role};
+use crate::session::CurrentUser;
 
 /// Click handler for a navigation block, in the capture phase on the element itself so it runs
 /// before the router's window listener: with unsaved edits, navigation waits for a confirmation.
@@ -85,12 +86,7 @@ fn UserBadge(user: CurrentUser) -> impl IntoView {
     view! {
         <div class="user-badge" data-testid="user-badge">
             <span class="user-name">{user.name}</span>
-            <span class="role-tag" data-role=move || if role == Role::Admin { "admin" } else { "user" }>
-                {move || match role {
-                    Role::Admin => t!(i18n, role_admin).into_any(),
-                    Role::User => t!(i18n, role_user).into_any(),
-                }}
-            </span>
+            <RoleTag role />
             <ActionForm action=auth.sign_out attr:class="inline-form">
                 <button type="submit" class="btn btn-ghost" data-testid="sign-out">{t!(i18n, sign_out)}</button>
             </ActionForm>

@@ -4,8 +4,7 @@ use leptos::prelude::*;
 
 use crate::i18n::{t, t_string, use_i18n};
 use crate::usage::{UsageWindow, WindowUsage};
-
-type I18n = leptos_i18n::I18nContext<crate::i18n::Locale>;
+use crate::I18n;
 
 /// 5 小时, 今日, 本周, 本月.
 pub fn window_label(i18n: I18n, window: UsageWindow) -> String {

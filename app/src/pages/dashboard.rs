@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use crate::api::usage::my_usage;
 use crate::api::users::list_users;
+use crate::components::role::role_name;
 use crate::components::usage::{window_label, UsageMeter};
 use crate::error::AppError;
 use crate::i18n::{t, use_i18n};
@@ -34,12 +35,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <dt>{t!(i18n, dashboard_signed_in_as)}</dt>
                         <dd data-testid="whoami-name">{user.name.clone()}</dd>
                         <dt>{t!(i18n, dashboard_role)}</dt>
-                        <dd data-testid="whoami-role" data-role=if role == Role::Admin { "admin" } else { "user" }>
-                            {move || match role {
-                                Role::Admin => t!(i18n, role_admin).into_any(),
-                                Role::User => t!(i18n, role_user).into_any(),
-                            }}
-                        </dd>
+                        <dd data-testid="whoami-role" data-role=role.as_str()>{move || role_name(i18n, role)}</dd>
                     </dl>
                     {(role == Role::Admin).then(|| view! {
                         <p class="muted">{t!(i18n, dashboard_admin_hint)}</p>
@@ -116,10 +112,7 @@ fn UserList(users: Resource<Result<Vec<UserSummary>, AppError>>) -> impl IntoVie
                                         <tr>
                                             <td>{u.id}</td>
                                             <td>{u.name}</td>
-                                            <td>{move || match u.role {
-                                                Role::Admin => t!(i18n, role_admin).into_any(),
-                                                Role::User => t!(i18n, role_user).into_any(),
-                                            }}</td>
+                                            <td>{move || role_name(i18n, u.role)}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

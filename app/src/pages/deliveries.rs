@@ -13,6 +13,7 @@ use crate::deliveries::{preview, DeliveryFilter, DeliveryPage, DeliveryRecord, D
 use crate::error::AppError;
 use crate::i18n::{t, use_i18n};
 use crate::notifications::NotificationKind;
+use crate::I18n;
 
 const PATH: &str = "/settings/notifications/deliveries";
 /// Characters of content shown in the table before it is expanded.
@@ -127,8 +128,6 @@ fn written_datetime(rfc3339: &str) -> String {
         _ => rfc3339.to_owned(),
     }
 }
-
-type I18n = leptos_i18n::I18nContext<crate::i18n::Locale>;
 
 fn kind_text(i18n: I18n, kind: NotificationKind) -> AnyView {
     match kind {

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use crate::api::notifications::{
     load_notification_settings, run_notification_now, save_notification_settings, test_webhook, SettingsView,
 };
+use crate::components::form::{failure_text, use_edit_form, Switch, TextField};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
-use crate::error::{AppError, SendFailure};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{
     CircuitBreakerSettings, CostAlertSettings, DailyLeaderboardSettings, FieldErrors, FieldProblem, NotificationKind,
@@ -131,17 +131,7 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
     let saved = RwSignal::new(Draft::from_settings(&initial.settings));
     let draft = RwSignal::new(saved.get_untracked());
     let last_saved = RwSignal::new((initial.updated_at, initial.updated_by));
-    let errors = RwSignal::new(FieldErrors::default());
-    // Errors show once the admin tried to save; then they follow every keystroke.
-    let show_errors = RwSignal::new(false);
     let dirty = Memo::new(move |_| draft.with(|d| saved.with(|s| d != s)));
-
-    Effect::new(move |_| {
-        if show_errors.get() {
-            errors.set(draft.with(|d| d.to_settings().err().unwrap_or_default()));
-        }
-    });
-
     // Leaving with unsaved changes asks first: the browser's own prompt for reloads and other
     // sites, a confirm for links inside the app (see `UnsavedChanges`).
     if let Some(unsaved) = use_context::<UnsavedChanges>() {
@@ -155,53 +145,25 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
     });
     on_cleanup(move || before_unload.remove());
 
-    let save = Action::new(move |settings: &NotificationSettings| {
-        let settings = settings.clone();
-        async move { save_notification_settings(settings).await }
-    });
-    Effect::new(move |_| {
-        let Some(result) = save.value().get() else { return };
-        match result {
-            Ok(view) => {
-                let fresh = Draft::from_settings(&view.settings);
-                saved.set(fresh.clone());
-                draft.set(fresh);
-                last_saved.set((view.updated_at, view.updated_by));
-                errors.set(FieldErrors::default());
-                show_errors.set(false);
-                toasts.push(ToastKind::Success, t_string!(i18n, toast_saved).to_string());
-            }
-            Err(AppError::Validation(found)) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-            Err(e) => {
-                let reason = failure_text(i18n, &e);
-                toasts.push(
-                    ToastKind::Error,
-                    format!("{}: {reason}", t_string!(i18n, toast_save_failed)),
-                );
-            }
-        }
-    });
-    let on_save = move |ev: ev::SubmitEvent| {
-        ev.prevent_default();
-        show_errors.set(true);
-        match draft.get_untracked().to_settings() {
-            Ok(settings) => {
-                save.dispatch(settings);
-            }
-            Err(found) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-        }
-    };
+    let form = use_edit_form(
+        toasts,
+        draft,
+        Draft::to_settings,
+        save_notification_settings,
+        move |view: SettingsView| {
+            let fresh = Draft::from_settings(&view.settings);
+            saved.set(fresh.clone());
+            draft.set(fresh);
+            last_saved.set((view.updated_at, view.updated_by));
+            toasts.push(ToastKind::Success, t_string!(i18n, toast_saved).to_string());
+        },
+    );
+    let errors = form.errors;
 
     let master_off = move || !draft.with(|d| d.enabled);
     view! {
         <Toaster toasts />
-        <form class="settings-form" on:submit=on_save novalidate data-testid="settings-form">
+        <form class="settings-form" on:submit=move |ev| form.submit(ev) novalidate data-testid="settings-form">
             <div class="card master-row">
                 <div>
                     <div class="master-label">{t!(i18n, notifications_master)}</div>
@@ -283,8 +245,8 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
                         format!("{}: {at}{by}", t_string!(i18n, last_saved))
                     })}
                 </span>
-                <button type="submit" class="btn btn-primary" data-testid="save-settings" disabled=move || save.pending().get()>
-                    {move || if save.pending().get() { t!(i18n, saving).into_any() } else { t!(i18n, save_settings).into_any() }}
+                <button type="submit" class="btn btn-primary" data-testid="save-settings" disabled=move || form.pending()>
+                    {move || if form.pending() { t!(i18n, saving).into_any() } else { t!(i18n, save_settings).into_any() }}
                 </button>
             </div>
         </form>
@@ -419,127 +381,6 @@ fn KindCard(
         </section>
     }
     .into_any()
-}
-
-#[component]
-fn Switch(
-    #[prop(into)] checked: Signal<bool>,
-    on_toggle: impl Fn(bool) + Send + Sync + 'static,
-    #[prop(into)] disabled: Signal<bool>,
-    #[prop(into)] test_id: String,
-    #[prop(optional, into)] label: Option<Signal<String>>,
-) -> impl IntoView {
-    let i18n = use_i18n();
-    view! {
-        <label class="switch" class:disabled=move || disabled.get()>
-            <input
-                type="checkbox"
-                role="switch"
-                data-testid=test_id
-                prop:checked=move || checked.get()
-                disabled=move || disabled.get()
-                aria-label=move || label.map(|l| l.get())
-                on:change=move |ev| on_toggle(event_target_checked(&ev))
-            />
-            <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
-            <span class="switch-text">
-                {move || if checked.get() { t!(i18n, switch_on).into_any() } else { t!(i18n, switch_off).into_any() }}
-            </span>
-        </label>
-    }
-}
-
-/// A labelled input with its hint and its problem (by JSON path); also used by the 用户 and
-/// 供应商 forms.
-#[component]
-pub(crate) fn TextField(
-    label: impl Fn() -> AnyView + Send + Sync + 'static,
-    hint: impl Fn() -> AnyView + Send + Sync + 'static,
-    #[prop(into)] path: String,
-    input_type: &'static str,
-    #[prop(optional, into)] placeholder: String,
-    #[prop(into)] value: Signal<String>,
-    on_input: impl Fn(String) + Send + Sync + 'static,
-    #[prop(into)] disabled: Signal<bool>,
-    errors: RwSignal<FieldErrors>,
-) -> impl IntoView {
-    let i18n = use_i18n();
-    let error = {
-        let path = path.clone();
-        Memo::new(move |_| errors.with(|e| e.get(&path).cloned()))
-    };
-    let id = format!("field-{}", path.replace('.', "-"));
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="field" class:has-error=move || error.with(Option::is_some)>
-            <label class="field-label" for=id.clone()>{label}</label>
-            <input
-                id=id.clone()
-                type=input_type
-                name=path.clone()
-                data-testid=id.clone()
-                placeholder=placeholder
-                prop:value=move || value.get()
-                disabled=move || disabled.get()
-                aria-invalid=move || error.with(Option::is_some).to_string()
-                aria-describedby=error_id.clone()
-                on:input=move |ev| on_input(event_target_value(&ev))
-            />
-            <span class="field-hint muted small">{hint}</span>
-            <span class="field-error" id=error_id role="alert" data-testid=format!("{id}-error")>
-                {move || error.get().map(|p| problem_text(i18n, &p))}
-            </span>
-        </div>
-    }
-}
-
-type I18n = leptos_i18n::I18nContext<crate::i18n::Locale>;
-
-/// A field problem in the admin's language.
-fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
-    match problem {
-        FieldProblem::TimeFormat => t_string!(i18n, err_time_format).to_string(),
-        FieldProblem::NotANumber => t_string!(i18n, err_not_a_number).to_string(),
-        FieldProblem::OutOfRange { min, max } => t_string!(i18n, err_out_of_range, min = *min, max = *max).to_string(),
-        FieldProblem::UrlRequired => t_string!(i18n, err_url_required).to_string(),
-        FieldProblem::UrlScheme => t_string!(i18n, err_url_scheme).to_string(),
-        FieldProblem::UrlInvalid => t_string!(i18n, err_url_invalid).to_string(),
-        FieldProblem::UrlTooLong { max } => t_string!(i18n, err_url_too_long, max = *max).to_string(),
-        FieldProblem::UrlRefused(reason) => t_string!(i18n, err_url_refused, reason = reason.clone()).to_string(),
-        FieldProblem::Amount => t_string!(i18n, err_amount).to_string(),
-    }
-}
-
-/// Why a save or a test failed, in the words of the spec's troubleshooting table.
-fn failure_text(i18n: I18n, error: &AppError) -> String {
-    match error {
-        AppError::Webhook {
-            class,
-            http_status,
-            message,
-        } => {
-            let headline = match class {
-                SendFailure::Refused => t_string!(i18n, fail_refused).to_string(),
-                SendFailure::Timeout => t_string!(i18n, fail_timeout).to_string(),
-                SendFailure::Connect => t_string!(i18n, fail_connect).to_string(),
-                SendFailure::Redirect => t_string!(i18n, fail_redirect).to_string(),
-                SendFailure::Errcode => t_string!(i18n, fail_errcode).to_string(),
-                SendFailure::HttpStatus if *http_status == Some(403) => t_string!(i18n, fail_http_403).to_string(),
-                SendFailure::HttpStatus => t_string!(i18n, fail_http).to_string(),
-                SendFailure::Request => t_string!(i18n, fail_other).to_string(),
-            };
-            format!("{headline} ({message})")
-        }
-        AppError::Forbidden | AppError::Unauthorized => t_string!(i18n, fail_forbidden).to_string(),
-        AppError::Conflict(_) => t_string!(i18n, fail_not_enabled).to_string(),
-        AppError::Validation(errors) => errors
-            .0
-            .values()
-            .next()
-            .map(|p| problem_text(i18n, p))
-            .unwrap_or_else(|| t_string!(i18n, fail_other).to_string()),
-        other => format!("{} ({other})", t_string!(i18n, fail_other)),
-    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,16 @@
 //! `/settings/providers` (供应商): every gateway provider with its circuit (关闭 / 打开 / 半开),
 //! its breaker settings and its spending this week and month against its quotas, and an inline
 //! form per row to edit quotas and breaker settings.
-use leptos::ev;
 use leptos::prelude::*;
 
 use crate::api::usage::{list_provider_usage, update_provider_settings};
+use crate::components::form::{use_edit_form, TextField};
+use crate::components::loaded::LoadedList;
+use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
 use crate::components::usage::{duration_text, window_label, written_time, UsageMeter};
-use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{FieldErrors, FieldProblem};
-use crate::pages::notifications::TextField;
 use crate::usage::{BreakerConfig, CircuitState, ProviderInput, ProviderUsage, UsageWindow};
 
 #[component]
@@ -19,28 +19,19 @@ pub fn ProvidersPage() -> impl IntoView {
     let toasts = Toasts::new();
     let version = RwSignal::new(0_u32);
     let providers = Resource::new(move || version.get(), |_| list_provider_usage());
-    let editing = RwSignal::new(None::<i64>);
+    let editor = RowEditor::new();
     view! {
         <Toaster toasts />
         <h1 class="page-title" data-testid="providers-title">{t!(i18n, providers_title)}</h1>
         <p class="muted">{t!(i18n, providers_intro)}</p>
         <div class="card usage-card">
-            <Transition fallback=|| view! { <div class="skeleton" data-testid="providers-loading"></div> }>
-                {move || Suspend::new(async move {
-                    match providers.await {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="muted" data-testid="providers-empty">{t!(i18n, providers_empty)}</p>
-                        }.into_any(),
-                        Ok(list) => view! { <ProviderTable list editing toasts version /> }.into_any(),
-                        Err(error) => view! {
-                            <p class="form-error" role="alert" data-testid="providers-error">
-                                {t!(i18n, providers_load_failed)}
-                                {format!(" ({error})")}
-                            </p>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            <LoadedList
+                list=providers
+                name="providers"
+                empty=|i18n| t!(i18n, providers_empty).into_any()
+                failed=|i18n| t!(i18n, providers_load_failed).into_any()
+                show=move |list| view! { <ProviderTable list editor toasts version /> }
+            />
         </div>
     }
 }
@@ -65,7 +56,8 @@ fn CircuitBadge(state: CircuitState, open_until: Option<String>, failures: u32) 
             let shown = written_time(&until);
             view! {
                 <div class="muted small" data-testid="circuit-open-until">
-                    <time datetime=until>{move || t_string!(i18n, circuit_open_until, time = shown.clone()).to_string()}</time>
+                    // The time keeps to one line; the words before it may go above it.
+                    {move || t_string!(i18n, circuit_open_until).to_string()}" "<time datetime=until>{shown}</time>
                 </div>
             }
         })}
@@ -78,12 +70,7 @@ fn CircuitBadge(state: CircuitState, open_until: Option<String>, failures: u32) 
 }
 
 #[component]
-fn ProviderTable(
-    list: Vec<ProviderUsage>,
-    editing: RwSignal<Option<i64>>,
-    toasts: Toasts,
-    version: RwSignal<u32>,
-) -> impl IntoView {
+fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let columns = 5 + UsageWindow::PROVIDER.len();
     view! {
@@ -107,7 +94,6 @@ fn ProviderTable(
                         .into_iter()
                         .map(|provider| {
                             let id = provider.id;
-                            let is_editing = move || editing.get() == Some(id);
                             let form_provider = provider.clone();
                             let cb = provider.settings.circuit_breaker;
                             view! {
@@ -115,46 +101,30 @@ fn ProviderTable(
                                     data-testid="provider-row"
                                     data-id=id.to_string()
                                     data-state=provider.circuit_state.as_str()
-                                    class:editing=is_editing
+                                    class:editing=move || editor.is_open(id)
                                 >
                                     <td data-testid="provider-name">{provider.name}</td>
                                     <td class="mono" data-testid="provider-id">{id}</td>
-                                    <td class="nowrap">
+                                    <td>
                                         <CircuitBadge
                                             state=provider.circuit_state
                                             open_until=provider.open_until
                                             failures=provider.consecutive_failures
                                         />
                                     </td>
-                                    <td class="small" data-testid="breaker-settings">
-                                        {move || t_string!(
-                                            i18n,
-                                            breaker_summary,
-                                            threshold = cb.failure_threshold,
-                                            duration = duration_text(i18n, cb.open_duration_ms),
-                                            successes = cb.half_open_success_threshold
-                                        ).to_string()}
+                                    <td class="small">
+                                        <ul class="breaker-settings" data-testid="breaker-settings">
+                                            <li>{move || t_string!(i18n, breaker_opens_after, threshold = cb.failure_threshold).to_string()}</li>
+                                            <li>{move || t_string!(i18n, breaker_open_for, duration = duration_text(i18n, cb.open_duration_ms)).to_string()}</li>
+                                            <li>{move || t_string!(i18n, breaker_closes_after, successes = cb.half_open_success_threshold).to_string()}</li>
+                                        </ul>
                                     </td>
                                     {provider.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
-                                    <td>
-                                        <button
-                                            type="button"
-                                            class="btn btn-ghost"
-                                            data-testid="edit-provider"
-                                            aria-expanded=move || is_editing().to_string()
-                                            on:click=move |_| editing.update(|e| *e = if *e == Some(id) { None } else { Some(id) })
-                                        >
-                                            {t!(i18n, edit)}
-                                        </button>
-                                    </td>
+                                    <td><EditButton editor id test_id="edit-provider" /></td>
                                 </tr>
-                                <Show when=is_editing>
-                                    <tr class="edit-row">
-                                        <td colspan=columns.to_string()>
-                                            <ProviderForm provider=form_provider.clone() editing toasts version />
-                                        </td>
-                                    </tr>
-                                </Show>
+                                <EditRow editor id columns>
+                                    <ProviderForm provider=form_provider.clone() editor toasts version />
+                                </EditRow>
                             }
                         })
                         .collect_view()}
@@ -220,59 +190,26 @@ impl Draft {
 }
 
 #[component]
-fn ProviderForm(
-    provider: ProviderUsage,
-    editing: RwSignal<Option<i64>>,
-    toasts: Toasts,
-    version: RwSignal<u32>,
-) -> impl IntoView {
+fn ProviderForm(provider: ProviderUsage, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let id = provider.id;
     let draft = RwSignal::new(Draft::from_settings(&provider.settings));
-    let errors = RwSignal::new(FieldErrors::default());
-    let show_errors = RwSignal::new(false);
-    Effect::new(move |_| {
-        if show_errors.get() {
-            errors.set(draft.with(|d| d.to_settings().err().unwrap_or_default()));
-        }
-    });
-
-    let save = Action::new(move |input: &ProviderInput| update_provider_settings(id, input.clone()));
-    Effect::new(move |_| {
-        let Some(result) = save.value().get() else { return };
-        match result {
-            Ok(saved) => {
-                toasts.push(
-                    ToastKind::Success,
-                    t_string!(i18n, toast_provider_saved, name = saved.name.clone()).to_string(),
-                );
-                editing.set(None);
-                version.update(|v| *v += 1);
-            }
-            Err(AppError::Validation(found)) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-            Err(e) => toasts.push(ToastKind::Error, format!("{}: {e}", t_string!(i18n, toast_save_failed))),
-        }
-    });
-    let on_submit = move |ev: ev::SubmitEvent| {
-        ev.prevent_default();
-        show_errors.set(true);
-        match draft.get_untracked().to_settings() {
-            Ok(input) => {
-                errors.set(FieldErrors::default());
-                save.dispatch(input);
-            }
-            Err(found) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-        }
-    };
-    let enabled = Signal::derive(|| false);
+    let form = use_edit_form(
+        toasts,
+        draft,
+        Draft::to_settings,
+        move |input| update_provider_settings(id, input),
+        move |saved: ProviderUsage| {
+            toasts.push(
+                ToastKind::Success,
+                t_string!(i18n, toast_provider_saved, name = saved.name).to_string(),
+            );
+            editor.close();
+            version.update(|v| *v += 1);
+        },
+    );
     view! {
-        <form class="edit-form" data-testid="provider-form" data-id=id.to_string() on:submit=on_submit novalidate>
+        <form class="edit-form" data-testid="provider-form" data-id=id.to_string() on:submit=move |ev| form.submit(ev) novalidate>
             <p class="edit-form-title">{t!(i18n, settings_of)}" "<strong>{provider.name}</strong></p>
             <div class="field-row">
                 <TextField
@@ -283,8 +220,7 @@ fn ProviderForm(
                     placeholder=t_string!(i18n, usage_no_limit).to_string()
                     value=Signal::derive(move || draft.with(|d| d.weekly.clone()))
                     on_input=move |v| draft.update(|d| d.weekly = v)
-                    disabled=enabled
-                    errors
+                    errors=form.errors
                 />
                 <TextField
                     label=move || t!(i18n, field_limit_monthly).into_any()
@@ -294,8 +230,7 @@ fn ProviderForm(
                     placeholder=t_string!(i18n, usage_no_limit).to_string()
                     value=Signal::derive(move || draft.with(|d| d.monthly.clone()))
                     on_input=move |v| draft.update(|d| d.monthly = v)
-                    disabled=enabled
-                    errors
+                    errors=form.errors
                 />
             </div>
             <div class="field-row">
@@ -306,8 +241,7 @@ fn ProviderForm(
                     input_type="number"
                     value=Signal::derive(move || draft.with(|d| d.failure_threshold.clone()))
                     on_input=move |v| draft.update(|d| d.failure_threshold = v)
-                    disabled=enabled
-                    errors
+                    errors=form.errors
                 />
                 <TextField
                     label=move || t!(i18n, field_open_duration).into_any()
@@ -316,8 +250,7 @@ fn ProviderForm(
                     input_type="number"
                     value=Signal::derive(move || draft.with(|d| d.open_duration_ms.clone()))
                     on_input=move |v| draft.update(|d| d.open_duration_ms = v)
-                    disabled=enabled
-                    errors
+                    errors=form.errors
                 />
                 <TextField
                     label=move || t!(i18n, field_half_open_successes).into_any()
@@ -326,18 +259,10 @@ fn ProviderForm(
                     input_type="number"
                     value=Signal::derive(move || draft.with(|d| d.half_open_successes.clone()))
                     on_input=move |v| draft.update(|d| d.half_open_successes = v)
-                    disabled=enabled
-                    errors
+                    errors=form.errors
                 />
             </div>
-            <div class="edit-actions">
-                <button type="submit" class="btn btn-primary" data-testid="save-provider" disabled=move || save.pending().get()>
-                    {move || if save.pending().get() { t!(i18n, saving).into_any() } else { t!(i18n, save).into_any() }}
-                </button>
-                <button type="button" class="btn btn-ghost" data-testid="cancel-edit" on:click=move |_| editing.set(None)>
-                    {t!(i18n, cancel)}
-                </button>
-            </div>
+            <EditActions editor pending=Signal::derive(move || form.pending()) save_test_id="save-provider" />
         </form>
     }
 }

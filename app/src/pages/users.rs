@@ -1,16 +1,15 @@
 //! `/settings/users` (用户): every gateway user with its spending per quota window (5 小时,
 //! 今日, 本周, 本月) against its quotas, and an inline form per row to edit the quotas.
-use leptos::ev;
 use leptos::prelude::*;
 
 use crate::api::usage::{list_user_usage, update_user_quotas};
+use crate::components::form::{use_edit_form, TextField};
+use crate::components::loaded::LoadedList;
+use crate::components::role::RoleTag;
+use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
 use crate::components::usage::{window_label, UsageMeter};
-use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n};
-use crate::notifications::FieldErrors;
-use crate::pages::notifications::TextField;
-use crate::session::Role;
 use crate::usage::{UsageWindow, UserQuotaInput, UserUsage};
 
 #[component]
@@ -20,40 +19,25 @@ pub fn UsersPage() -> impl IntoView {
     // Bumped after a save: the table reloads (the old one stays while it does).
     let version = RwSignal::new(0_u32);
     let users = Resource::new(move || version.get(), |_| list_user_usage());
-    // The user whose quotas are being edited (one form at a time).
-    let editing = RwSignal::new(None::<i64>);
+    let editor = RowEditor::new();
     view! {
         <Toaster toasts />
         <h1 class="page-title" data-testid="users-title">{t!(i18n, users_title)}</h1>
         <p class="muted">{t!(i18n, users_intro)}</p>
         <div class="card usage-card">
-            <Transition fallback=|| view! { <div class="skeleton" data-testid="users-loading"></div> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="muted" data-testid="users-empty">{t!(i18n, users_empty)}</p>
-                        }.into_any(),
-                        Ok(list) => view! { <UserTable list editing toasts version /> }.into_any(),
-                        Err(error) => view! {
-                            <p class="form-error" role="alert" data-testid="users-error">
-                                {t!(i18n, users_load_failed)}
-                                {format!(" ({error})")}
-                            </p>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            <LoadedList
+                list=users
+                name="users"
+                empty=|i18n| t!(i18n, users_empty).into_any()
+                failed=|i18n| t!(i18n, users_load_failed).into_any()
+                show=move |list| view! { <UserTable list editor toasts version /> }
+            />
         </div>
     }
 }
 
 #[component]
-fn UserTable(
-    list: Vec<UserUsage>,
-    editing: RwSignal<Option<i64>>,
-    toasts: Toasts,
-    version: RwSignal<u32>,
-) -> impl IntoView {
+fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let columns = 4 + UsageWindow::USER.len();
     view! {
@@ -76,41 +60,18 @@ fn UserTable(
                         .into_iter()
                         .map(|user| {
                             let id = user.id;
-                            let role = user.role;
-                            let is_editing = move || editing.get() == Some(id);
                             let form_user = user.clone();
                             view! {
-                                <tr data-testid="user-row" data-id=id.to_string() class:editing=is_editing>
+                                <tr data-testid="user-row" data-id=id.to_string() class:editing=move || editor.is_open(id)>
                                     <td data-testid="user-name">{user.name}</td>
                                     <td class="mono" data-testid="user-id">{id}</td>
-                                    <td>
-                                        <span class="role-tag" data-role=if role == Role::Admin { "admin" } else { "user" }>
-                                            {move || match role {
-                                                Role::Admin => t!(i18n, role_admin).into_any(),
-                                                Role::User => t!(i18n, role_user).into_any(),
-                                            }}
-                                        </span>
-                                    </td>
+                                    <td><RoleTag role=user.role /></td>
                                     {user.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
-                                    <td>
-                                        <button
-                                            type="button"
-                                            class="btn btn-ghost"
-                                            data-testid="edit-user"
-                                            aria-expanded=move || is_editing().to_string()
-                                            on:click=move |_| editing.update(|e| *e = if *e == Some(id) { None } else { Some(id) })
-                                        >
-                                            {t!(i18n, edit)}
-                                        </button>
-                                    </td>
+                                    <td><EditButton editor id test_id="edit-user" /></td>
                                 </tr>
-                                <Show when=is_editing>
-                                    <tr class="edit-row">
-                                        <td colspan=columns.to_string()>
-                                            <QuotaForm user=form_user.clone() editing toasts version />
-                                        </td>
-                                    </tr>
-                                </Show>
+                                <EditRow editor id columns>
+                                    <QuotaForm user=form_user.clone() editor toasts version />
+                                </EditRow>
                             }
                         })
                         .collect_view()}
@@ -143,53 +104,25 @@ impl Draft {
 }
 
 #[component]
-fn QuotaForm(user: UserUsage, editing: RwSignal<Option<i64>>, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
+fn QuotaForm(user: UserUsage, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let id = user.id;
     let name = user.name.clone();
     let draft = RwSignal::new(Draft::from_quotas(&user.quotas));
-    let errors = RwSignal::new(FieldErrors::default());
-    // After the first save attempt, problems follow every keystroke.
-    let show_errors = RwSignal::new(false);
-    Effect::new(move |_| {
-        if show_errors.get() {
-            errors.set(draft.with(|d| d.to_input().validate().err().unwrap_or_default()));
-        }
-    });
-
-    let save = Action::new(move |input: &UserQuotaInput| update_user_quotas(id, input.clone()));
-    Effect::new(move |_| {
-        let Some(result) = save.value().get() else { return };
-        match result {
-            Ok(saved) => {
-                toasts.push(
-                    ToastKind::Success,
-                    t_string!(i18n, toast_quotas_saved, name = saved.name.clone()).to_string(),
-                );
-                editing.set(None);
-                version.update(|v| *v += 1);
-            }
-            Err(AppError::Validation(found)) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-            Err(e) => toasts.push(ToastKind::Error, format!("{}: {e}", t_string!(i18n, toast_save_failed))),
-        }
-    });
-    let on_submit = move |ev: ev::SubmitEvent| {
-        ev.prevent_default();
-        show_errors.set(true);
-        match draft.get_untracked().to_input().validate() {
-            Ok(input) => {
-                errors.set(FieldErrors::default());
-                save.dispatch(input);
-            }
-            Err(found) => {
-                errors.set(found);
-                toasts.push(ToastKind::Error, t_string!(i18n, toast_save_invalid).to_string());
-            }
-        }
-    };
+    let form = use_edit_form(
+        toasts,
+        draft,
+        |d: &Draft| d.to_input().validate(),
+        move |input| update_user_quotas(id, input),
+        move |saved: UserUsage| {
+            toasts.push(
+                ToastKind::Success,
+                t_string!(i18n, toast_quotas_saved, name = saved.name).to_string(),
+            );
+            editor.close();
+            version.update(|v| *v += 1);
+        },
+    );
     let label = move |i: usize| match i {
         0 => t!(i18n, field_limit_5h).into_any(),
         1 => t!(i18n, field_limit_daily).into_any(),
@@ -197,7 +130,7 @@ fn QuotaForm(user: UserUsage, editing: RwSignal<Option<i64>>, toasts: Toasts, ve
         _ => t!(i18n, field_limit_monthly).into_any(),
     };
     view! {
-        <form class="edit-form" data-testid="quota-form" data-id=id.to_string() on:submit=on_submit novalidate>
+        <form class="edit-form" data-testid="quota-form" data-id=id.to_string() on:submit=move |ev| form.submit(ev) novalidate>
             <p class="edit-form-title">{t!(i18n, quotas_of)}" "<strong>{name}</strong></p>
             <div class="field-row">
                 {PATHS
@@ -212,20 +145,12 @@ fn QuotaForm(user: UserUsage, editing: RwSignal<Option<i64>>, toasts: Toasts, ve
                             placeholder=t_string!(i18n, usage_no_limit).to_string()
                             value=Signal::derive(move || draft.with(|d| d.0[i].clone()))
                             on_input=move |v| draft.update(|d| d.0[i] = v)
-                            disabled=Signal::derive(|| false)
-                            errors
+                            errors=form.errors
                         />
                     })
                     .collect_view()}
             </div>
-            <div class="edit-actions">
-                <button type="submit" class="btn btn-primary" data-testid="save-quotas" disabled=move || save.pending().get()>
-                    {move || if save.pending().get() { t!(i18n, saving).into_any() } else { t!(i18n, save).into_any() }}
-                </button>
-                <button type="button" class="btn btn-ghost" data-testid="cancel-edit" on:click=move |_| editing.set(None)>
-                    {t!(i18n, cancel)}
-                </button>
-            </div>
+            <EditActions editor pending=Signal::derive(move || form.pending()) save_test_id="save-quotas" />
         </form>
     }
 }
