@@ -2,29 +2,50 @@
 //! button says whether it is open, and the form sits in a full-width row beneath.
 use leptos::prelude::*;
 
+use crate::components::toast::{ToastKind, Toasts};
 use crate::i18n::{t, use_i18n};
 
-/// Which row's form is open (by id), shared by a table's buttons and forms.
+/// Which row's form is open (by id), shared by a table's buttons and forms, and how many saves
+/// the table has seen (its list reloads after each).
 #[derive(Clone, Copy)]
-pub struct RowEditor(RwSignal<Option<i64>>);
+pub struct RowEditor {
+    open: RwSignal<Option<i64>>,
+    saves: RwSignal<u32>,
+}
 
 impl RowEditor {
     pub fn new() -> Self {
-        RowEditor(RwSignal::new(None))
+        RowEditor {
+            open: RwSignal::new(None),
+            saves: RwSignal::new(0),
+        }
     }
 
     pub fn is_open(&self, id: i64) -> bool {
-        self.0.get() == Some(id)
+        self.open.get() == Some(id)
     }
 
     /// Opens the row's form, or closes it when it is the open one.
     pub fn toggle(&self, id: i64) {
-        self.0
+        self.open
             .update(|open| *open = if *open == Some(id) { None } else { Some(id) });
     }
 
     pub fn close(&self) {
-        self.0.set(None);
+        self.open.set(None);
+    }
+
+    /// A form saved: it says so, it closes, and the list (whose source reads
+    /// [`RowEditor::saves`]) reloads.
+    pub fn saved(&self, toasts: Toasts, message: String) {
+        toasts.push(ToastKind::Success, message);
+        self.close();
+        self.saves.update(|n| *n += 1);
+    }
+
+    /// The number of saves so far: the source of the table's list.
+    pub fn saves(&self) -> u32 {
+        self.saves.get()
     }
 }
 

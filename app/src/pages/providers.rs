@@ -7,7 +7,7 @@ use crate::api::usage::{list_provider_usage, update_provider_settings};
 use crate::components::form::{use_edit_form, TextField};
 use crate::components::loaded::LoadedList;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
-use crate::components::toast::{ToastKind, Toaster, Toasts};
+use crate::components::toast::{Toaster, Toasts};
 use crate::components::usage::{duration_text, window_label, written_time, UsageMeter};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{FieldErrors, FieldProblem};
@@ -17,9 +17,9 @@ use crate::usage::{BreakerConfig, CircuitState, ProviderInput, ProviderUsage, Us
 pub fn ProvidersPage() -> impl IntoView {
     let i18n = use_i18n();
     let toasts = Toasts::new();
-    let version = RwSignal::new(0_u32);
-    let providers = Resource::new(move || version.get(), |_| list_provider_usage());
     let editor = RowEditor::new();
+    // Reloaded after each save (the old table stays while it does).
+    let providers = Resource::new(move || editor.saves(), |_| list_provider_usage());
     view! {
         <Toaster toasts />
         <h1 class="page-title" data-testid="providers-title">{t!(i18n, providers_title)}</h1>
@@ -30,7 +30,7 @@ pub fn ProvidersPage() -> impl IntoView {
                 name="providers"
                 empty=|i18n| t!(i18n, providers_empty).into_any()
                 failed=|i18n| t!(i18n, providers_load_failed).into_any()
-                show=move |list| view! { <ProviderTable list editor toasts version /> }
+                show=move |list| view! { <ProviderTable list editor toasts /> }
             />
         </div>
     }
@@ -70,7 +70,7 @@ fn CircuitBadge(state: CircuitState, open_until: Option<String>, failures: u32) 
 }
 
 #[component]
-fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
+fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
     let columns = 5 + UsageWindow::PROVIDER.len();
     view! {
@@ -123,7 +123,7 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts, ve
                                     <td><EditButton editor id test_id="edit-provider" /></td>
                                 </tr>
                                 <EditRow editor id columns>
-                                    <ProviderForm provider=form_provider.clone() editor toasts version />
+                                    <ProviderForm provider=form_provider.clone() editor toasts />
                                 </EditRow>
                             }
                         })
@@ -190,7 +190,7 @@ impl Draft {
 }
 
 #[component]
-fn ProviderForm(provider: ProviderUsage, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
+fn ProviderForm(provider: ProviderUsage, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
     let id = provider.id;
     let draft = RwSignal::new(Draft::from_settings(&provider.settings));
@@ -200,12 +200,10 @@ fn ProviderForm(provider: ProviderUsage, editor: RowEditor, toasts: Toasts, vers
         Draft::to_settings,
         move |input| update_provider_settings(id, input),
         move |saved: ProviderUsage| {
-            toasts.push(
-                ToastKind::Success,
+            editor.saved(
+                toasts,
                 t_string!(i18n, toast_provider_saved, name = saved.name).to_string(),
-            );
-            editor.close();
-            version.update(|v| *v += 1);
+            )
         },
     );
     view! {

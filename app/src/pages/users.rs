@@ -7,7 +7,7 @@ use crate::components::form::{use_edit_form, TextField};
 use crate::components::loaded::LoadedList;
 use crate::components::role::RoleTag;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
-use crate::components::toast::{ToastKind, Toaster, Toasts};
+use crate::components::toast::{Toaster, Toasts};
 use crate::components::usage::{window_label, UsageMeter};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::usage::{UsageWindow, UserQuotaInput, UserUsage};
@@ -16,10 +16,9 @@ use crate::usage::{UsageWindow, UserQuotaInput, UserUsage};
 pub fn UsersPage() -> impl IntoView {
     let i18n = use_i18n();
     let toasts = Toasts::new();
-    // Bumped after a save: the table reloads (the old one stays while it does).
-    let version = RwSignal::new(0_u32);
-    let users = Resource::new(move || version.get(), |_| list_user_usage());
     let editor = RowEditor::new();
+    // Reloaded after each save (the old table stays while it does).
+    let users = Resource::new(move || editor.saves(), |_| list_user_usage());
     view! {
         <Toaster toasts />
         <h1 class="page-title" data-testid="users-title">{t!(i18n, users_title)}</h1>
@@ -30,14 +29,14 @@ pub fn UsersPage() -> impl IntoView {
                 name="users"
                 empty=|i18n| t!(i18n, users_empty).into_any()
                 failed=|i18n| t!(i18n, users_load_failed).into_any()
-                show=move |list| view! { <UserTable list editor toasts version /> }
+                show=move |list| view! { <UserTable list editor toasts /> }
             />
         </div>
     }
 }
 
 #[component]
-fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
+fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
     let columns = 4 + UsageWindow::USER.len();
     view! {
@@ -70,7 +69,7 @@ fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts, version: R
                                     <td><EditButton editor id test_id="edit-user" /></td>
                                 </tr>
                                 <EditRow editor id columns>
-                                    <QuotaForm user=form_user.clone() editor toasts version />
+                                    <QuotaForm user=form_user.clone() editor toasts />
                                 </EditRow>
                             }
                         })
@@ -104,7 +103,7 @@ impl Draft {
 }
 
 #[component]
-fn QuotaForm(user: UserUsage, editor: RowEditor, toasts: Toasts, version: RwSignal<u32>) -> impl IntoView {
+fn QuotaForm(user: UserUsage, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
     let id = user.id;
     let name = user.name.clone();
@@ -115,12 +114,10 @@ fn QuotaForm(user: UserUsage, editor: RowEditor, toasts: Toasts, version: RwSign
         |d: &Draft| d.to_input().validate(),
         move |input| update_user_quotas(id, input),
         move |saved: UserUsage| {
-            toasts.push(
-                ToastKind::Success,
+            editor.saved(
+                toasts,
                 t_string!(i18n, toast_quotas_saved, name = saved.name).to_string(),
-            );
-            editor.close();
-            version.update(|v| *v += 1);
+            )
         },
     );
     let label = move |i: usize| match i {
