@@ -74,7 +74,7 @@ export function sqlText(value: string | null): string {
 const ONE_LINE = ".role-tag, .circuit-badge, .status-pill, .btn, th, .breaker-settings li, time";
 
 /** At 1280 × 800 (a common laptop), the page's tables fit without scrolling sideways and no tag,
- * badge, button or column head wraps. Returns what does not, for a readable failure. */
+ * badge, button or column head wraps. Fails listing what does not, for a readable failure. */
 export async function expectFitsAt1280(page: Page) {
   await page.setViewportSize({ width: 1280, height: 800 });
   await expect(page.locator(".table-scroll").first()).toBeVisible();
