@@ -11,7 +11,7 @@ COPY . .
 # Installs the wasm32 target (rustup, or Debian's rust-web where rustup cannot download),
 # cargo-leptos, wasm-bindgen-cli at the Cargo.lock version and wasm-opt (npm binaryen).
 RUN scripts/setup
-# The release site as scripts/run builds it: cargo leptos build --release, then .br/.gz twins of
+# The release site as scripts/run builds it: cargo leptos build --release --split, then .br/.gz twins of
 # the front end's files; the server, with its hash file beside it (hashed asset names).
 RUN . scripts/lib.sh && load_toolchain \
  && build_release_site \

@@ -77,7 +77,7 @@ ensure_services() {
 }
 
 # --- The release site: what scripts/run serves, scripts/test browser-tests, scripts/bench measures
-# and the Dockerfile ships. `cargo leptos build --release` writes the site to target/site (in
+# and the Dockerfile ships. `cargo leptos build --release --split` writes the site to target/site (in
 # this clone) and the server to the shared $CARGO_TARGET_DIR; the server and its hash file are
 # copied into this clone's target/ so that another clone sharing the target directory cannot
 # swap them. cargo-leptos re-runs wasm-bindgen and wasm-opt on every call, so a build whose
@@ -129,8 +129,8 @@ build_release_site() {
   t0=$(date +%s)
   out="$(dirname "$SITE_SERVER")"
   rm -rf "$out" "$SITE_ROOT/pkg"
-  step "cargo leptos build --release (server + wasm front end)"
-  (cd "$HN_ROOT" && cargo leptos build --release) >&2 || die "cargo leptos build --release failed"
+  step "cargo leptos build --release --split (server + wasm front end, one part per page)"
+  (cd "$HN_ROOT" && cargo leptos build --release --split) >&2 || die "cargo leptos build --release --split failed"
   mkdir -p "$out"
   cp "$CARGO_TARGET_DIR/release/server" "$CARGO_TARGET_DIR/release/hash.txt" "$out/"
   precompress_site

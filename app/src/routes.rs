@@ -2,14 +2,14 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 use crate::api::auth::{reload_at, SignIn, SignOut};
 use crate::components::layout::{AppLayout, SettingsLayout};
 use crate::i18n::{I18nContextProvider, Locale};
 use crate::pages::{
-    dashboard::DashboardPage, deliveries::DeliveriesPage, login::LoginPage, not_found::NotFound,
-    notifications::NotificationsPage, providers::ProvidersPage, users::UsersPage,
+    dashboard::DashboardRoute, deliveries::DeliveriesRoute, login::LoginRoute, not_found::NotFound,
+    notifications::NotificationsRoute, providers::ProvidersRoute, users::UsersRoute,
 };
 use crate::session::CurrentUser;
 
@@ -104,19 +104,19 @@ pub fn App() -> impl IntoView {
             <Title text="Hub Notify" />
             <Router>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
                     <ParentRoute path=path!("") view=AppLayout>
                         <Route path=path!("") view=|| view! { <Redirect path="/dashboard" /> } />
-                        <Route path=path!("dashboard") view=DashboardPage />
+                        <Route path=path!("dashboard") view={Lazy::<DashboardRoute>::new()} />
                         <ParentRoute path=path!("settings") view=SettingsLayout>
                             <Route
                                 path=path!("")
                                 view=|| view! { <Redirect path="/settings/notifications" /> }
                             />
-                            <Route path=path!("notifications") view=NotificationsPage />
-                            <Route path=path!("notifications/deliveries") view=DeliveriesPage />
-                            <Route path=path!("users") view=UsersPage />
-                            <Route path=path!("providers") view=ProvidersPage />
+                            <Route path=path!("notifications") view={Lazy::<NotificationsRoute>::new()} />
+                            <Route path=path!("notifications/deliveries") view={Lazy::<DeliveriesRoute>::new()} />
+                            <Route path=path!("users") view={Lazy::<UsersRoute>::new()} />
+                            <Route path=path!("providers") view={Lazy::<ProvidersRoute>::new()} />
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

@@ -125,3 +125,17 @@ fn UserList(users: Resource<Result<Vec<UserSummary>, AppError>>) -> impl IntoVie
         </div>
     }
 }
+
+/// The page as a route of its own part of the wasm, fetched when the route is first shown.
+pub struct DashboardRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for DashboardRoute {
+    fn data() -> Self {
+        DashboardRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <DashboardPage /> }.into_any()
+    }
+}
