@@ -183,6 +183,7 @@ impl Server {
             .env("REDIS_URL", redis_url)
             .env("REDIS_KEY_PREFIX", prefix)
             .env("ADMIN_TOKEN", &token)
+            .env("SECRETS_KEY", server::platform::encryption::SecretsKey::generate())
             .env("APP_ENV", "development")
             .env("RUST_LOG", "warn")
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use app::session::Role;
 use server::http::{self, state::AppState};
 use server::platform::config::{AppEnv, Config, DatabaseConfig};
+use server::platform::encryption::{self, KeyCheck};
 use server::platform::{db, redis, telemetry};
 use server::{leptos_options, usage::users};
 
@@ -49,6 +50,17 @@ async fn serve() -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    match encryption::check_key(&db, &config.secrets).await {
+        Ok(KeyCheck::Adopted) => tracing::info!(
+            key_id = config.secrets.current.id(),
+            "SECRETS_KEY adopted by this database"
+        ),
+        Ok(KeyCheck::Same) => {}
+        Ok(KeyCheck::Rotated { from }) => {
+            tracing::warn!(from = %from, to = config.secrets.current.id(), "secrets sealed again under the new SECRETS_KEY; SECRETS_KEY_PREVIOUS may be removed")
+        }
+        Err(e) => return fail(e),
+    }
     match server::usage::ingest::align_daily_rollups(&db, config.timezone).await {
         Ok(true) => tracing::warn!(timezone = %config.timezone, "APP_TIMEZONE changed: daily usage recomputed"),
         Ok(false) => {}

@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::platform::encryption::{SecretsKey, SecretsKeys};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{0} is not set (see README: Configuration)")]
@@ -101,6 +103,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub admin_token: Secret,
+    /// Seals the secrets kept in the database (`SECRETS_KEY`, and `SECRETS_KEY_PREVIOUS` while
+    /// rotating away from it).
+    pub secrets: SecretsKeys,
     pub app_env: AppEnv,
     pub timezone: chrono_tz::Tz,
     pub site_addr: SocketAddr,
@@ -232,6 +237,20 @@ impl Config {
                 problem: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
             });
         }
+        let secrets_key = |name: &'static str| {
+            get(lookup, name)
+                .map(|raw| {
+                    SecretsKey::parse(&raw).map_err(|e| ConfigError::Invalid {
+                        name,
+                        problem: e.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let secrets = SecretsKeys {
+            current: secrets_key("SECRETS_KEY")?.ok_or(ConfigError::Missing("SECRETS_KEY"))?,
+            previous: secrets_key("SECRETS_KEY_PREVIOUS")?,
+        };
         let timezone = match get(lookup, "APP_TIMEZONE") {
             None => chrono_tz::Asia::Shanghai,
             Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
@@ -260,6 +279,7 @@ impl Config {
                 pool_size: parse_num(lookup, "REDIS_POOL_SIZE", 4, (1, 256))?,
             },
             admin_token: Secret(admin_token),
+            secrets,
             app_env,
             timezone,
             site_addr,
@@ -300,8 +320,13 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// 32 bytes of 0x01, base64.
+    const KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+    /// The configuration of `vars`, with a valid SECRETS_KEY unless `vars` set their own.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: HashMap<String, String> = HashMap::from([("SECRETS_KEY".to_owned(), KEY.to_owned())]);
+        map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Config::from_lookup(&move |name| map.get(name).cloned())
     }
 
@@ -327,6 +352,15 @@ mod tests {
         assert!(c.ingest_token.is_none());
         assert_eq!(c.breaker_alert_cooldown, None);
         assert_eq!(c.webhook_rate_limit, SendBudget::PlatformDefault);
+        assert_eq!(c.secrets.current.id(), SecretsKey::parse(KEY).unwrap().id());
+        assert!(c.secrets.previous.is_none());
+        assert!(!format!("{c:?}").contains(KEY), "Debug never shows the key");
+        let other = SecretsKey::generate();
+        let rotating = config(&[TOKEN, ("SECRETS_KEY_PREVIOUS", &other)]).unwrap();
+        assert_eq!(
+            rotating.secrets.previous.map(|k| k.id().to_owned()),
+            Some(SecretsKey::parse(&other).unwrap().id().to_owned())
+        );
         assert_eq!(
             config(&[TOKEN, ("WEBHOOK_RATE_LIMIT", "off")])
                 .unwrap()
@@ -383,6 +417,16 @@ mod tests {
                 "DELIVERY_HISTORY_DAYS is invalid",
             ),
             (&[TOKEN, ("WEBHOOK_RATE_LIMIT", "20")], "WEBHOOK_RATE_LIMIT is invalid"),
+            // Empty is unset.
+            (&[TOKEN, ("SECRETS_KEY", "")], "SECRETS_KEY is not set"),
+            (
+                &[TOKEN, ("SECRETS_KEY", "c2hvcnQ=")],
+                "SECRETS_KEY is invalid: must be 32 bytes",
+            ),
+            (
+                &[TOKEN, ("SECRETS_KEY_PREVIOUS", "not base64!")],
+                "SECRETS_KEY_PREVIOUS is invalid",
+            ),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();

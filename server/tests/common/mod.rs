@@ -17,6 +17,8 @@ use server::platform::config::Config;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The tests' `SECRETS_KEY` (32 bytes of 0x2a).
+pub const SECRETS_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 pub const INGEST_TOKEN: &str = "test-ingest-token-0123456789";
 
 /// The server's PostgreSQL, for creating the per-test databases.
@@ -24,7 +26,7 @@ fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
 }
 
@@ -64,6 +66,7 @@ impl TestApp {
             ("REDIS_KEY_PREFIX".into(), key_prefix.clone()),
             ("REDIS_POOL_SIZE".into(), "2".into()),
             ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("SECRETS_KEY".into(), SECRETS_KEY.into()),
             ("INGEST_TOKEN".into(), INGEST_TOKEN.into()),
             // Tests send bursts to one local receiver; the limit has a test of its own.
             ("WEBHOOK_RATE_LIMIT".into(), "off".into()),
@@ -109,6 +112,9 @@ impl TestApp {
         let db = server::platform::db::connect_and_migrate(&config.database)
             .await
             .expect("migrate test database");
+        server::platform::encryption::check_key(&db, &config.secrets)
+            .await
+            .expect("SECRETS_KEY check");
         server::usage::ingest::align_daily_rollups(&db, config.timezone)
             .await
             .expect("daily rollups");

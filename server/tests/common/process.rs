@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use super::{eventually, TestApp, ADMIN_TOKEN};
+use super::{eventually, TestApp, ADMIN_TOKEN, SECRETS_KEY};
 
 /// A port free at the time of asking.
 pub fn free_port() -> u16 {
@@ -85,11 +85,10 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// `redis_url` and `vars` complete the configuration of `app` (database, prefix, token).
-    pub async fn start(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> ServerProcess {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("hn-server-{}.log", uuid::Uuid::new_v4().simple()));
-        let log_file = std::fs::File::create(&log).unwrap();
+    /// The `server` command for `app`'s database and Redis key prefix, serving on `port` and
+    /// logging to `log`; `vars` are set last, so they may replace any variable.
+    fn command(app: &TestApp, redis_url: &str, vars: &[(&str, &str)], port: u16, log: &PathBuf) -> Command {
+        let log_file = std::fs::File::create(log).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .env_clear()
@@ -100,6 +99,7 @@ impl ServerProcess {
             .env("REDIS_KEY_PREFIX", &app.key_prefix)
             .env("REDIS_POOL_SIZE", "2")
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("SECRETS_KEY", SECRETS_KEY)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "hub-notify")
             .env("LEPTOS_SITE_ROOT", "target/site")
@@ -110,9 +110,43 @@ impl ServerProcess {
             .stderr(log_file)
             .kill_on_drop(true);
         for (k, v) in vars {
-            command.env(k, v);
+            if v.is_empty() {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
         }
-        let child = command.spawn().expect("start the server binary");
+        command
+    }
+
+    fn new_log() -> PathBuf {
+        std::env::temp_dir().join(format!("hn-server-{}.log", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Runs a server that must not start (a refused configuration): its exit status and what it
+    /// printed.
+    pub async fn refused(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+        let log = Self::new_log();
+        let mut child = Self::command(app, redis_url, vars, free_port(), &log)
+            .spawn()
+            .expect("start the server binary");
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("a refused server exits within 30 s")
+            .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        (status, text)
+    }
+
+    /// `redis_url` and `vars` complete the configuration of `app` (database, prefix, token); an
+    /// empty value removes the variable.
+    pub async fn start(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> ServerProcess {
+        let port = free_port();
+        let log = Self::new_log();
+        let child = Self::command(app, redis_url, vars, port, &log)
+            .spawn()
+            .expect("start the server binary");
         let mut process = ServerProcess {
             base: format!("http://127.0.0.1:{port}"),
             log,
