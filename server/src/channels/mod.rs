@@ -6,8 +6,11 @@ use std::borrow::Cow;
 use crate::channels::sender::SendError;
 use crate::platform::config::RateLimit;
 
+pub mod dingtalk;
+pub mod feishu;
 pub mod sender;
 pub mod ssrf;
+pub mod webhook;
 pub mod wecom;
 
 /// One receiving platform. The sender posts [`Channel::body`] to the target's URL and, on a 2xx
