@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use crate::channels::sender::SendError;
 use crate::platform::config::RateLimit;
 
+pub mod custom;
 pub mod dingtalk;
 pub mod feishu;
 pub mod sender;
