@@ -11,6 +11,7 @@ pub mod dingtalk;
 pub mod feishu;
 pub mod sender;
 pub mod ssrf;
+pub mod telegram;
 pub mod webhook;
 pub mod wecom;
 
@@ -40,4 +41,29 @@ pub fn cut_to_bytes<'a>(content: &'a str, max_bytes: usize, marker: &str) -> Cow
         end -= 1;
     }
     Cow::Owned(format!("{}{marker}", &content[..end]))
+}
+
+/// `content` cut to at most `max_chars` characters (Unicode scalar values, as Telegram, Slack and
+/// Discord count), ending in `marker` when cut.
+pub fn cut_to_chars<'a>(content: &'a str, max_chars: usize, marker: &str) -> Cow<'a, str> {
+    if content.chars().nth(max_chars).is_none() {
+        return Cow::Borrowed(content);
+    }
+    let keep = max_chars.saturating_sub(marker.chars().count());
+    let cut = content.char_indices().nth(keep).map_or(content.len(), |(i, _)| i);
+    Cow::Owned(format!("{}{marker}", &content[..cut]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutting_by_characters_counts_characters_not_bytes() {
+        assert_eq!(cut_to_chars("供应商", 3, "…"), "供应商");
+        let cut = cut_to_chars("供应商熔断告警", 5, "…");
+        assert_eq!(cut, "供应商熔…");
+        assert_eq!(cut.chars().count(), 5);
+        assert_eq!(cut_to_bytes("供应商熔断", 7, "…"), "供…");
+    }
 }
