@@ -126,16 +126,4 @@ fn UserList(users: Resource<Result<Vec<UserSummary>, AppError>>) -> impl IntoVie
     }
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct DashboardRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for DashboardRoute {
-    fn data() -> Self {
-        DashboardRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <DashboardPage /> }.into_any()
-    }
-}
+lazy_page!(DashboardRoute, DashboardPage);

@@ -366,19 +366,7 @@ fn DeliveryRow(record: DeliveryRecord) -> impl IntoView {
     }
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct DeliveriesRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for DeliveriesRoute {
-    fn data() -> Self {
-        DeliveriesRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <DeliveriesPage /> }.into_any()
-    }
-}
+lazy_page!(DeliveriesRoute, DeliveriesPage);
 
 #[cfg(test)]
 mod tests {

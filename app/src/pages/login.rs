@@ -55,16 +55,4 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct LoginRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for LoginRoute {
-    fn data() -> Self {
-        LoginRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <LoginPage /> }.into_any()
-    }
-}
+lazy_page!(LoginRoute, LoginPage);

@@ -383,19 +383,7 @@ fn KindCard(
     .into_any()
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct NotificationsRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for NotificationsRoute {
-    fn data() -> Self {
-        NotificationsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <NotificationsPage /> }.into_any()
-    }
-}
+lazy_page!(NotificationsRoute, NotificationsPage);
 
 #[cfg(test)]
 mod tests {

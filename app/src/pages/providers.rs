@@ -265,19 +265,7 @@ fn ProviderForm(provider: ProviderUsage, editor: RowEditor, toasts: Toasts) -> i
     }
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct ProvidersRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for ProvidersRoute {
-    fn data() -> Self {
-        ProvidersRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <ProvidersPage /> }.into_any()
-    }
-}
+lazy_page!(ProvidersRoute, ProvidersPage);
 
 #[cfg(test)]
 mod tests {

@@ -152,19 +152,7 @@ fn QuotaForm(user: UserUsage, editor: RowEditor, toasts: Toasts) -> impl IntoVie
     }
 }
 
-/// The page as a route of its own part of the wasm, fetched when the route is first shown.
-pub struct UsersRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for UsersRoute {
-    fn data() -> Self {
-        UsersRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <UsersPage /> }.into_any()
-    }
-}
+lazy_page!(UsersRoute, UsersPage);
 
 #[cfg(test)]
 mod tests {
