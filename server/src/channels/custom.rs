@@ -23,9 +23,27 @@ pub enum TemplateError {
     Unknown { name: String, known: String },
 }
 
-/// A checked template.
+/// A checked template, its strings already split into text and placeholders.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Template(Map<String, Value>);
+pub struct Template(Vec<(String, Node)>);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Node {
+    /// Anything but a string, and strings without placeholders: sent as written.
+    Literal(Value),
+    /// A string that is one placeholder (and perhaps spaces): the field's JSON value.
+    Whole(String),
+    /// A string with text around or between placeholders: the fields written as text.
+    Text(Vec<Piece>),
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    Field(String),
+}
 
 impl Template {
     /// Parses `source` and checks every placeholder against `known` (the fields every kind
@@ -38,94 +56,90 @@ impl Template {
         let Value::Object(map) = value else {
             return Err(TemplateError::NotAnObject);
         };
-        let mut problem = None;
-        let mut check = |s: &str| {
-            if problem.is_some() {
-                return;
-            }
-            match placeholders(s) {
-                Err(e) => problem = Some(e),
-                Ok(names) => {
-                    if let Some(name) = names.into_iter().find(|n| !known.contains(n)) {
-                        problem = Some(TemplateError::Unknown {
-                            name: name.to_owned(),
-                            known: known.join(", "),
-                        });
-                    }
-                }
-            }
-        };
-        map.values().for_each(|v| visit_strings(v, &mut check));
-        match problem {
-            Some(e) => Err(e),
-            None => Ok(Template(map)),
-        }
+        Ok(Template(compile_object(map, known)?))
     }
 
     /// The body for a notification whose fields are `fields`; a field it lacks is empty (or
     /// `null`, as a whole value).
     pub fn render(&self, fields: &Map<String, Value>) -> Value {
-        Value::Object(self.0.iter().map(|(k, v)| (k.clone(), substitute(v, fields))).collect())
+        render_object(&self.0, fields)
     }
 }
 
-fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
-    match value {
-        Value::String(s) => f(s),
-        Value::Array(items) => items.iter().for_each(|v| visit_strings(v, f)),
-        Value::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
-        _ => {}
-    }
+fn compile_object(map: Map<String, Value>, known: &[&str]) -> Result<Vec<(String, Node)>, TemplateError> {
+    map.into_iter().map(|(k, v)| Ok((k, compile(v, known)?))).collect()
 }
 
-/// The names of the placeholders in `s`, in order.
-fn placeholders(s: &str) -> Result<Vec<&str>, TemplateError> {
-    let mut names = Vec::new();
-    let mut rest = s;
+fn compile(value: Value, known: &[&str]) -> Result<Node, TemplateError> {
+    Ok(match value {
+        Value::String(s) => compile_string(s, known)?,
+        Value::Array(items) => Node::Array(items.into_iter().map(|v| compile(v, known)).collect::<Result<_, _>>()?),
+        Value::Object(map) => Node::Object(compile_object(map, known)?),
+        other => Node::Literal(other),
+    })
+}
+
+fn compile_string(s: String, known: &[&str]) -> Result<Node, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut rest = s.as_str();
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| TemplateError::Unclosed(s.to_owned()))?;
-        names.push(after[..end].trim());
+        let end = after.find("}}").ok_or_else(|| TemplateError::Unclosed(s.clone()))?;
+        if start > 0 {
+            pieces.push(Piece::Text(rest[..start].to_owned()));
+        }
+        pieces.push(Piece::Field(after[..end].trim().to_owned()));
         rest = &after[end + 2..];
     }
-    Ok(names)
+    let unknown = pieces.iter().find_map(|p| match p {
+        Piece::Field(name) if !known.contains(&name.as_str()) => Some(name),
+        _ => None,
+    });
+    if let Some(name) = unknown {
+        return Err(TemplateError::Unknown {
+            name: name.clone(),
+            known: known.join(", "),
+        });
+    }
+    if pieces.is_empty() {
+        return Ok(Node::Literal(Value::String(s)));
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_owned()));
+    }
+    let blank = |p: &Piece| matches!(p, Piece::Text(t) if t.trim().is_empty());
+    let mut fields = pieces.iter().filter(|p| !blank(p));
+    Ok(match (fields.next(), fields.next()) {
+        (Some(Piece::Field(name)), None) => Node::Whole(name.clone()),
+        _ => Node::Text(pieces),
+    })
 }
 
-fn substitute(value: &Value, fields: &Map<String, Value>) -> Value {
-    match value {
-        Value::String(s) => substitute_string(s, fields),
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, fields)).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, fields))).collect()),
-        other => other.clone(),
-    }
+fn render_object(entries: &[(String, Node)], fields: &Map<String, Value>) -> Value {
+    Value::Object(entries.iter().map(|(k, n)| (k.clone(), render(n, fields))).collect())
 }
 
-fn substitute_string(s: &str, fields: &Map<String, Value>) -> Value {
-    let trimmed = s.trim();
-    if let Some(inner) = trimmed.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) {
-        if !inner.contains("{{") && !inner.contains("}}") {
-            return fields.get(inner.trim()).cloned().unwrap_or(Value::Null);
+fn render(node: &Node, fields: &Map<String, Value>) -> Value {
+    match node {
+        Node::Literal(value) => value.clone(),
+        Node::Whole(name) => fields.get(name).cloned().unwrap_or(Value::Null),
+        Node::Text(pieces) => {
+            let mut out = String::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Text(text) => out.push_str(text),
+                    Piece::Field(name) => match fields.get(name) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(text)) => out.push_str(text),
+                        Some(other) => out.push_str(&other.to_string()),
+                    },
+                }
+            }
+            Value::String(out)
         }
+        Node::Array(items) => Value::Array(items.iter().map(|n| render(n, fields)).collect()),
+        Node::Object(entries) => render_object(entries, fields),
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            // Parse refused this; kept as written should it ever get here.
-            out.push_str(&rest[start..]);
-            return Value::String(out);
-        };
-        match fields.get(after[..end].trim()) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(text)) => out.push_str(text),
-            Some(other) => out.push_str(&other.to_string()),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Value::String(out)
 }
 
 #[cfg(test)]
