@@ -2,16 +2,11 @@
 //! takes `timestamp` (Unix milliseconds) and `sign` in the URL's query, freshly per request, where
 //! `sign` = url-encoded base64(HMAC-SHA256(key = secret, message = timestamp + "\n" + secret));
 //! DingTalk refuses a timestamp more than an hour off.
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::channels::hmac_sha256_base64;
 
 /// The `sign` of a request made at `timestamp_ms`, before URL encoding.
 pub fn sign(secret: &str, timestamp_ms: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(format!("{timestamp_ms}\n{secret}").as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
+    hmac_sha256_base64(secret.as_bytes(), &[format!("{timestamp_ms}\n{secret}").as_bytes()])
 }
 
 /// `url` (the robot's, with its `access_token`) with this request's `timestamp` and `sign`.

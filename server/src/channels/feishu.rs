@@ -2,17 +2,12 @@
 //! checking (签名校验) takes `timestamp` (Unix seconds, as a string) and `sign` in the body, where
 //! `sign` = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = empty)); it refuses a
 //! wrong sign or a timestamp more than an hour off with code 19021.
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::channels::hmac_sha256_base64;
 
 /// The `sign` of a request made at `timestamp_secs` to a bot whose signing secret is `secret`.
 pub fn sign(secret: &str, timestamp_secs: i64) -> String {
     // Feishu keys the MAC with the string to sign and MACs nothing: the reverse of the usual.
-    let key = format!("{timestamp_secs}\n{secret}");
-    let mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
-    STANDARD.encode(mac.finalize().into_bytes())
+    hmac_sha256_base64(format!("{timestamp_secs}\n{secret}").as_bytes(), &[])
 }
 
 #[cfg(test)]

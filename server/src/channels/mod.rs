@@ -43,6 +43,18 @@ pub fn cut_to_bytes<'a>(content: &'a str, max_bytes: usize, marker: &str) -> Cow
     Cow::Owned(format!("{}{marker}", &content[..end]))
 }
 
+/// base64(HMAC-SHA256(`key`, the `message` parts one after another)): the signature of every
+/// platform that signs, each with its own key and message.
+pub fn hmac_sha256_base64(key: &[u8], message: &[&[u8]]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in message {
+        mac.update(part);
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
 /// `content` cut to at most `max_chars` characters (Unicode scalar values, as Telegram, Slack and
 /// Discord count), ending in `marker` when cut.
 pub fn cut_to_chars<'a>(content: &'a str, max_chars: usize, marker: &str) -> Cow<'a, str> {

@@ -5,9 +5,9 @@
 //! Webhooks library, and reject timestamps too far from their clock.
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sha2::Sha256;
+
+use crate::channels::hmac_sha256_base64;
+use crate::platform::secrets::random_bytes;
 
 const SECRET_PREFIX: &str = "whsec_";
 /// The specification asks for 24 to 64 bytes of key.
@@ -47,20 +47,14 @@ impl SigningSecret {
 
     /// A new secret of 32 random bytes, in the `whsec_` form (shown to the admin once).
     pub fn generate() -> String {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+        format!("{SECRET_PREFIX}{}", STANDARD.encode(random_bytes::<32>()))
     }
 
     /// The `webhook-signature` header value of message `id` sent at `timestamp` with `body`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        let timestamp = timestamp.to_string();
+        let message: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+        format!("v1,{}", hmac_sha256_base64(&self.0, &message))
     }
 }
 
