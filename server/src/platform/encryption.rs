@@ -11,11 +11,11 @@
 //! key, the server stops with both key ids named. To change keys, start once with the new key in
 //! `SECRETS_KEY` and the old one in `SECRETS_KEY_PREVIOUS`: everything sealed under the old key
 //! is sealed again under the new one, in one transaction.
+use crate::platform::secrets::random_bytes;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 const VERSION: &str = "v1";
@@ -77,9 +77,7 @@ impl SecretsKey {
 
     /// A new random key, as `SECRETS_KEY` text.
     pub fn generate() -> String {
-        let mut bytes = [0u8; KEY_LEN];
-        rand::rng().fill_bytes(&mut bytes);
-        STANDARD.encode(bytes)
+        STANDARD.encode(random_bytes::<KEY_LEN>())
     }
 
     /// Which key this is, safe to log: 8 hex digits of its hash.
@@ -89,8 +87,7 @@ impl SecretsKey {
 
     /// `plaintext` sealed for the place named by `context`.
     pub fn seal(&self, plaintext: &str, context: &str) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
+        let nonce = random_bytes::<NONCE_LEN>();
         let sealed = self
             .cipher
             .encrypt(
