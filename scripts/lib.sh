@@ -76,6 +76,11 @@ ensure_services() {
   fi
 }
 
+# A new SECRETS_KEY: 32 random bytes in base64 (what `openssl rand -base64 32` prints).
+new_secrets_key() {
+  head -c 32 /dev/urandom | base64 | tr -d '\n'
+}
+
 # --- The release site: what scripts/run serves, scripts/test browser-tests, scripts/bench measures
 # and the Dockerfile ships. `cargo leptos build --release --split` writes the site to target/site (in
 # this clone) and the server to the shared $CARGO_TARGET_DIR; the server and its hash file are
