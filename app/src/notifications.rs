@@ -42,6 +42,10 @@ impl NotificationKind {
 pub struct CircuitBreakerSettings {
     pub enabled: bool,
     pub webhook_url: Option<String>,
+    /// Every push target the kind goes to, the WeCom target of `webhookUrl` among them. Left
+    /// out of a PUT, the kind keeps its targets, the one of `webhookUrl` following the new URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ids: Option<Vec<i64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +54,10 @@ pub struct CircuitBreakerSettings {
 pub struct DailyLeaderboardSettings {
     pub enabled: bool,
     pub webhook_url: Option<String>,
+    /// Every push target the kind goes to, the WeCom target of `webhookUrl` among them. Left
+    /// out of a PUT, the kind keeps its targets, the one of `webhookUrl` following the new URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ids: Option<Vec<i64>>,
     /// `HH:mm`, in `APP_TIMEZONE`.
     pub time: String,
     pub top_n: i32,
@@ -61,6 +69,10 @@ pub struct DailyLeaderboardSettings {
 pub struct CostAlertSettings {
     pub enabled: bool,
     pub webhook_url: Option<String>,
+    /// Every push target the kind goes to, the WeCom target of `webhookUrl` among them. Left
+    /// out of a PUT, the kind keeps its targets, the one of `webhookUrl` following the new URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ids: Option<Vec<i64>>,
     pub threshold_percent: i32,
     pub check_interval_minutes: i32,
 }
@@ -92,16 +104,19 @@ impl Default for NotificationSettings {
             circuit_breaker: CircuitBreakerSettings {
                 enabled: false,
                 webhook_url: None,
+                target_ids: None,
             },
             daily_leaderboard: DailyLeaderboardSettings {
                 enabled: false,
                 webhook_url: None,
+                target_ids: None,
                 time: DEFAULT_LEADERBOARD_TIME.into(),
                 top_n: DEFAULT_TOP_N,
             },
             cost_alert: CostAlertSettings {
                 enabled: false,
                 webhook_url: None,
+                target_ids: None,
                 threshold_percent: DEFAULT_THRESHOLD_PERCENT,
                 check_interval_minutes: DEFAULT_CHECK_INTERVAL_MINUTES,
             },
@@ -126,9 +141,22 @@ impl NotificationSettings {
         }
     }
 
-    /// Whether a kind should fire: master on, kind on, and a URL to send to.
+    pub fn target_ids(&self, kind: NotificationKind) -> Option<&[i64]> {
+        match kind {
+            NotificationKind::CircuitBreaker => self.circuit_breaker.target_ids.as_deref(),
+            NotificationKind::DailyLeaderboard => self.daily_leaderboard.target_ids.as_deref(),
+            NotificationKind::CostAlert => self.cost_alert.target_ids.as_deref(),
+        }
+    }
+
+    /// Whether a kind has somewhere to go: a WeCom URL or a bound target.
+    pub fn has_targets(&self, kind: NotificationKind) -> bool {
+        self.webhook_url(kind).is_some() || self.target_ids(kind).is_some_and(|ids| !ids.is_empty())
+    }
+
+    /// Whether a kind should fire: master on, kind on, and somewhere to send it.
     pub fn is_active(&self, kind: NotificationKind) -> bool {
-        self.enabled && self.kind_enabled(kind) && self.webhook_url(kind).is_some()
+        self.enabled && self.kind_enabled(kind) && self.has_targets(kind)
     }
 
     /// Trims the text fields and turns blank URLs into `None`.
@@ -152,7 +180,9 @@ impl NotificationSettings {
         for kind in NotificationKind::ALL {
             let path = format!("{}.webhookUrl", kind.key());
             match self.webhook_url(kind) {
-                None if self.kind_enabled(kind) => errors.insert(path, FieldProblem::UrlRequired),
+                None if self.kind_enabled(kind) && !self.has_targets(kind) => {
+                    errors.insert(path, FieldProblem::UrlRequired)
+                }
                 None => {}
                 Some(url) => {
                     if let Err(problem) = check_url_form(url) {
@@ -203,7 +233,7 @@ pub fn parse_time(value: &str) -> Option<(u32, u32)> {
 }
 
 /// Form of a webhook URL: http(s), a host, at most 512 characters.
-fn check_url_form(url: &str) -> Result<(), FieldProblem> {
+pub fn check_url_form(url: &str) -> Result<(), FieldProblem> {
     if url.chars().count() > MAX_WEBHOOK_URL_LEN {
         return Err(FieldProblem::UrlTooLong {
             max: MAX_WEBHOOK_URL_LEN,
@@ -242,6 +272,18 @@ pub enum FieldProblem {
     UrlRefused(String),
     /// A quota: a positive USD amount below 1e10 with at most 4 decimals (or none).
     Amount,
+    /// Push target ids that name no target.
+    UnknownTargets(Vec<i64>),
+    /// A name: 1 to `max` characters.
+    NameLength {
+        max: usize,
+    },
+    /// No channel given, and the URL's host names none.
+    ChannelRequired,
+    /// A channel this release cannot deliver to yet.
+    ChannelUnavailable(String),
+    /// An edit that changes a target's channel (this one).
+    ChannelChanged(String),
 }
 
 impl fmt::Display for FieldProblem {
@@ -256,8 +298,25 @@ impl fmt::Display for FieldProblem {
             FieldProblem::UrlTooLong { max } => write!(f, "must be at most {max} characters"),
             FieldProblem::UrlRefused(reason) => write!(f, "not allowed: {reason}"),
             FieldProblem::Amount => f.write_str("must be null or a positive amount below 1e10 with at most 4 decimals"),
+            FieldProblem::UnknownTargets(ids) => write!(f, "no push target has the id {}", join_ids(ids)),
+            FieldProblem::NameLength { max } => write!(f, "must be 1 to {max} characters"),
+            FieldProblem::ChannelRequired => {
+                f.write_str("is required: the URL's host names no platform (wecom, feishu, dingtalk, slack, discord)")
+            }
+            FieldProblem::ChannelUnavailable(channel) => write!(f, "the {channel} channel cannot deliver yet"),
+            FieldProblem::ChannelChanged(channel) => {
+                write!(
+                    f,
+                    "a {channel} target stays {channel}: create a new target for another channel"
+                )
+            }
         }
     }
+}
+
+/// `3, 7`.
+pub fn join_ids(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Problems by JSON path.

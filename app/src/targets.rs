@@ -67,6 +67,109 @@ impl ChannelKind {
     }
 }
 
+/// The longest target name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The channels this release delivers to.
+pub const DELIVERING: [ChannelKind; 1] = [ChannelKind::Wecom];
+
+/// The outcome of a target's last test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LastTest {
+    /// RFC 3339, in `APP_TIMEZONE`.
+    pub at: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub latency_ms: i32,
+}
+
+/// A push target as pages and the API show it. Write-only secrets show only whether they are
+/// set; a webhook URL is shown to admins as they entered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PushTargetView {
+    pub id: i64,
+    pub name: String,
+    pub channel: ChannelKind,
+    pub enabled: bool,
+    pub webhook_url: Option<String>,
+    /// `scheme://host[:port]` of where it sends.
+    pub endpoint: String,
+    /// The kinds bound to it.
+    pub kinds: Vec<crate::notifications::NotificationKind>,
+    pub last_test: Option<LastTest>,
+}
+
+/// A push target to create, or the new state of one (`PUT`). Left out of a `PUT`, the
+/// webhook URL is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushTargetInput {
+    pub name: String,
+    /// Left out, the webhook URL's host picks it ([`ChannelKind::detect`]).
+    #[serde(default)]
+    pub channel: Option<ChannelKind>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl PushTargetInput {
+    /// Trimmed, blank URL as none.
+    pub fn normalized(mut self) -> Self {
+        self.name = self.name.trim().to_owned();
+        self.webhook_url = self.webhook_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+        self
+    }
+
+    /// The channel, and every problem of form (the server adds its SSRF rules). An edit passes
+    /// the target's channel, the default when none is given, and whether it has a URL to keep.
+    pub fn validate(
+        &self,
+        stored_channel: Option<ChannelKind>,
+        stored_url: bool,
+    ) -> Result<ChannelKind, crate::notifications::FieldErrors> {
+        use crate::notifications::{check_url_form, FieldErrors, FieldProblem};
+        let mut errors = FieldErrors::default();
+        if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
+            errors.insert("name".into(), FieldProblem::NameLength { max: MAX_NAME_CHARS });
+        }
+        match self.webhook_url.as_deref() {
+            None if !stored_url => errors.insert("webhookUrl".into(), FieldProblem::UrlRequired),
+            None => {}
+            Some(url) => {
+                if let Err(problem) = check_url_form(url) {
+                    errors.insert("webhookUrl".into(), problem);
+                }
+            }
+        }
+        let channel = self
+            .channel
+            .or(stored_channel)
+            .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect));
+        match channel {
+            None => errors.insert("channel".into(), FieldProblem::ChannelRequired),
+            Some(c) if !DELIVERING.contains(&c) => {
+                errors.insert("channel".into(), FieldProblem::ChannelUnavailable(c.key().into()))
+            }
+            Some(_) => {}
+        }
+        match channel {
+            Some(channel) if errors.is_empty() => Ok(channel),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// The lower-cased host of an `http(s)` URL (no user info, no port) and its path.
 fn host_and_path(url: &str) -> Option<(String, &str)> {
     let url = url.trim();
@@ -99,6 +202,48 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), c.key());
         }
         assert_eq!(ChannelKind::from_key("WeCom"), None);
+    }
+
+    fn input(json: serde_json::Value) -> PushTargetInput {
+        serde_json::from_value::<PushTargetInput>(json).unwrap().normalized()
+    }
+
+    #[test]
+    fn target_input_is_checked_field_by_field() {
+        use crate::notifications::FieldProblem;
+        let ok = input(
+            serde_json::json!({"name": " 值班群 ", "webhookUrl": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}),
+        );
+        assert_eq!(ok.name, "值班群");
+        assert!(ok.enabled, "enabled unless said otherwise");
+        assert_eq!(ok.validate(None, false), Ok(ChannelKind::Wecom));
+
+        let bad = input(serde_json::json!({"name": "", "webhookUrl": "ftp://x"}));
+        let errors = bad.validate(None, false).unwrap_err();
+        assert_eq!(
+            errors.get("name"),
+            Some(&FieldProblem::NameLength { max: MAX_NAME_CHARS })
+        );
+        assert_eq!(errors.get("webhookUrl"), Some(&FieldProblem::UrlScheme));
+        assert_eq!(errors.get("channel"), Some(&FieldProblem::ChannelRequired));
+
+        let feishu =
+            input(serde_json::json!({"name": "飞书", "webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/x"}));
+        assert_eq!(
+            feishu.validate(None, false).unwrap_err().get("channel"),
+            Some(&FieldProblem::ChannelUnavailable("feishu".into()))
+        );
+        let keep = input(serde_json::json!({"name": "a"}));
+        assert_eq!(
+            keep.validate(Some(ChannelKind::Wecom), true),
+            Ok(ChannelKind::Wecom),
+            "an edit keeps the stored URL and channel"
+        );
+        assert_eq!(
+            keep.validate(None, false).unwrap_err().get("webhookUrl"),
+            Some(&FieldProblem::UrlRequired)
+        );
+        assert!(serde_json::from_value::<PushTargetInput>(serde_json::json!({"name": "a", "botTokn": "x"})).is_err());
     }
 
     #[test]

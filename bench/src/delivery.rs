@@ -18,13 +18,16 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::Router;
 use fred::interfaces::ClientLike;
+use server::channels::sender::display_target;
 use server::channels::sender::WebhookSender;
 use server::channels::ssrf::{Allowlist, SsrfGuard};
+use server::channels::targets::{PushTargets, TargetRef};
 use server::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, Raised, QUEUE_NAME};
 use server::delivery::metrics::Metrics;
 use server::delivery::outbox::{NewDelivery, Outbox};
 use server::delivery::queue::{Queue, QueueConfig};
 use server::platform::config::{DatabaseConfig, Secret};
+use server::platform::encryption::SecretsKey;
 use server::platform::redis::Keys;
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinSet;
@@ -187,9 +190,16 @@ pub(crate) async fn run(
     let queue = Queue::new(pool.clone(), Keys::new(prefix), QueueConfig::new(QUEUE_NAME));
     let max_attempts = queue.config().max_attempts;
     let deliveries = Deliveries::new(outbox.clone(), queue);
+    let targets = PushTargets::new(
+        pg.clone(),
+        SecretsKey::from_bytes(&server::platform::secrets::random_bytes()),
+    );
+    let url = format!("http://{addr}/cgi-bin/webhook/send?key=bench");
+    let target_id = targets.wecom(&url).await.map_err(|e| e.to_string())?;
     let handler = DeliveryHandler::new(
         outbox,
         sender,
+        targets,
         std::sync::Arc::new(server::channels::wecom::WeCom),
         Metrics::new(),
         max_attempts,
@@ -205,7 +215,10 @@ pub(crate) async fn run(
     );
     let target = Target {
         deliveries,
-        url: format!("http://{addr}/cgi-bin/webhook/send?key=bench"),
+        target: TargetRef {
+            id: target_id,
+            endpoint_host: display_target(&url),
+        },
         arrivals,
     };
 
@@ -246,7 +259,7 @@ pub(crate) async fn run(
 
 struct Target {
     deliveries: Deliveries,
-    url: String,
+    target: TargetRef,
     arrivals: Arc<Arrivals>,
 }
 
@@ -259,10 +272,10 @@ struct Phase {
     deferred: usize,
 }
 
-async fn raise_one(deliveries: Deliveries, url: String, key: String) -> Result<(String, Instant, bool), String> {
+async fn raise_one(deliveries: Deliveries, target: TargetRef, key: String) -> Result<(String, Instant, bool), String> {
     let notification = NewDelivery {
         kind: NotificationKind::CircuitBreaker,
-        webhook_url: url,
+        target,
         content: format!("## 熔断器告警\n> 供应商: bench\n> 键: {key}"),
         dedup_key: key.clone(),
     };
@@ -286,7 +299,7 @@ impl Target {
             ticker.tick().await;
             raises.spawn(raise_one(
                 self.deliveries.clone(),
-                self.url.clone(),
+                self.target.clone(),
                 format!("steady-{i}"),
             ));
         }
@@ -302,11 +315,11 @@ impl Target {
         let started = Instant::now();
         let (count, step) = (setup.notifications, setup.raisers);
         for first in 0..step.min(count) {
-            let (deliveries, url) = (self.deliveries.clone(), self.url.clone());
+            let (deliveries, target) = (self.deliveries.clone(), self.target.clone());
             raises.spawn(async move {
                 let mut done = Vec::new();
                 for i in (first..count).step_by(step) {
-                    done.push(raise_one(deliveries.clone(), url.clone(), format!("flood-{i}")).await?);
+                    done.push(raise_one(deliveries.clone(), target.clone(), format!("flood-{i}")).await?);
                 }
                 Ok::<_, String>(done)
             });

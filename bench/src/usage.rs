@@ -358,8 +358,12 @@ async fn ingest_rate(
             server::delivery::queue::QueueConfig::new(server::delivery::engine::QUEUE_NAME),
         ),
     );
-    let alerts = server::notifications::kinds::breaker_alerts::BreakerAlerts::new(
+    let targets = server::channels::targets::PushTargets::new(
         db.clone(),
+        server::platform::encryption::SecretsKey::from_bytes(&server::platform::secrets::random_bytes()),
+    );
+    let alerts = server::notifications::kinds::breaker_alerts::BreakerAlerts::new(
+        targets,
         breakers.clone(),
         deliveries,
         TZ,

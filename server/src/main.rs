@@ -61,6 +61,15 @@ async fn serve() -> ExitCode {
         }
         Err(e) => return fail(e),
     }
+    match server::channels::targets::adopt_legacy_urls(&db, &config.secrets.current).await {
+        Ok(adopted) if adopted != Default::default() => tracing::info!(
+            kinds = adopted.kinds,
+            deliveries = adopted.deliveries,
+            "webhook URLs moved into sealed push targets"
+        ),
+        Ok(_) => {}
+        Err(e) => return fail(format!("cannot move webhook URLs into push targets: {e}")),
+    }
     match server::usage::ingest::align_daily_rollups(&db, config.timezone).await {
         Ok(true) => tracing::warn!(timezone = %config.timezone, "APP_TIMEZONE changed: daily usage recomputed"),
         Ok(false) => {}

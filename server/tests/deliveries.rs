@@ -17,10 +17,11 @@ async fn app_for(receiver: &Receiver) -> TestApp {
     TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await
 }
 
-fn notification(kind: NotificationKind, url: &str, key: &str) -> NewDelivery {
+/// A notification to a WeCom target sending to `url`.
+async fn notification(app: &TestApp, kind: NotificationKind, url: &str, key: &str) -> NewDelivery {
     NewDelivery {
         kind,
-        webhook_url: url.to_owned(),
+        target: app.wecom_target(url).await,
         content: format!("## 测试 {key}\n\n> 内容"),
         dedup_key: key.to_owned(),
     }
@@ -60,7 +61,7 @@ async fn a_raised_notification_is_delivered_once_with_its_idempotency_key() {
     let app = app_for(&receiver).await;
     let _engine = app.start_engine();
 
-    let n = notification(NotificationKind::CircuitBreaker, &receiver.url(), "breaker:7:1");
+    let n = notification(&app, NotificationKind::CircuitBreaker, &receiver.url(), "breaker:7:1").await;
     let raised = app.state.deliveries.raise(&n).await.unwrap();
     let Raised::Queued(id) = raised else {
         panic!("expected Queued, got {raised:?}")
@@ -98,7 +99,7 @@ async fn failed_attempts_are_retried_after_1_then_2_seconds_and_then_delivered()
     let app = app_for(&receiver).await;
     let _engine = app.start_engine();
 
-    let n = notification(NotificationKind::CostAlert, &receiver.url(), "cost:1");
+    let n = notification(&app, NotificationKind::CostAlert, &receiver.url(), "cost:1").await;
     let id = app.state.deliveries.raise(&n).await.unwrap();
     let Raised::Queued(id) = id else { panic!("{id:?}") };
     // Between the attempts the row says sending, with the last error.
@@ -119,7 +120,13 @@ async fn a_delivery_that_always_fails_is_tried_four_times_then_failed() {
     let app = app_for(&receiver).await;
     let _engine = app.start_engine();
 
-    let n = notification(NotificationKind::DailyLeaderboard, &receiver.url(), "board:2026-11-25");
+    let n = notification(
+        &app,
+        NotificationKind::DailyLeaderboard,
+        &receiver.url(),
+        "board:2026-11-25",
+    )
+    .await;
     let Raised::Queued(id) = app.state.deliveries.raise(&n).await.unwrap() else {
         panic!()
     };
@@ -142,11 +149,11 @@ async fn queue_history_is_trimmed_to_100_succeeded_and_50_failed() {
     .await;
     let _engine = app.start_engine();
     for i in 0..110 {
-        let n = notification(NotificationKind::CostAlert, &ok.url(), &format!("ok:{i}"));
+        let n = notification(&app, NotificationKind::CostAlert, &ok.url(), &format!("ok:{i}")).await;
         app.state.deliveries.raise(&n).await.unwrap();
     }
     for i in 0..55 {
-        let n = notification(NotificationKind::CostAlert, &failing.url(), &format!("bad:{i}"));
+        let n = notification(&app, NotificationKind::CostAlert, &failing.url(), &format!("bad:{i}")).await;
         app.state.deliveries.raise(&n).await.unwrap();
     }
     let queue = app.state.deliveries.queue();
@@ -178,7 +185,7 @@ async fn history_api_filters_pages_and_never_shows_the_key() {
             NotificationKind::CircuitBreaker
         };
         outbox
-            .insert(&notification(kind, &receiver.url(), &format!("k{i}")))
+            .insert(&notification(&app, kind, &receiver.url(), &format!("k{i}")).await)
             .await
             .unwrap();
     }
@@ -259,7 +266,7 @@ async fn outbox_row(app: &TestApp, receiver: &Receiver, key: &str) -> i64 {
     app.state
         .deliveries
         .outbox()
-        .insert(&notification(NotificationKind::CostAlert, &receiver.url(), key))
+        .insert(&notification(app, NotificationKind::CostAlert, &receiver.url(), key).await)
         .await
         .unwrap()
         .id()
@@ -290,7 +297,7 @@ async fn metrics_count_deliveries_attempts_latency_and_queue_depth() {
     let Raised::Queued(id) = app
         .state
         .deliveries
-        .raise(&notification(NotificationKind::CostAlert, &receiver.url(), "m1"))
+        .raise(&notification(&app, NotificationKind::CostAlert, &receiver.url(), "m1").await)
         .await
         .unwrap()
     else {
@@ -378,7 +385,7 @@ async fn metrics_report_queue_depth_and_unfinished_rows_by_state() {
     for (url, key) in [(hanging.url(), "g-hang"), (failing.url(), "g-fail")] {
         app.state
             .deliveries
-            .raise(&notification(NotificationKind::CostAlert, &url, key))
+            .raise(&notification(&app, NotificationKind::CostAlert, &url, key).await)
             .await
             .unwrap();
     }
@@ -485,11 +492,7 @@ async fn a_short_database_outage_delays_a_delivery_without_spending_its_attempts
     let id = app
         .state
         .deliveries
-        .raise(&notification(
-            NotificationKind::CostAlert,
-            &receiver.url(),
-            "outage-short",
-        ))
+        .raise(&notification(&app, NotificationKind::CostAlert, &receiver.url(), "outage-short").await)
         .await
         .unwrap();
     let Raised::Queued(id) = id else {
@@ -536,11 +539,7 @@ async fn a_job_failed_by_a_long_database_outage_gets_its_attempts_back_from_the_
     let Raised::Queued(id) = app
         .state
         .deliveries
-        .raise(&notification(
-            NotificationKind::CostAlert,
-            &receiver.url(),
-            "outage-long",
-        ))
+        .raise(&notification(&app, NotificationKind::CostAlert, &receiver.url(), "outage-long").await)
         .await
         .unwrap()
     else {
@@ -596,11 +595,15 @@ async fn a_burst_to_one_webhook_waits_for_its_rate_limit_without_spending_attemp
         let raised = app
             .state
             .deliveries
-            .raise(&notification(
-                NotificationKind::CircuitBreaker,
-                &receiver.url(),
-                &format!("burst-{i}"),
-            ))
+            .raise(
+                &notification(
+                    &app,
+                    NotificationKind::CircuitBreaker,
+                    &receiver.url(),
+                    &format!("burst-{i}"),
+                )
+                .await,
+            )
             .await
             .unwrap();
         let Raised::Queued(id) = raised else {
@@ -613,11 +616,7 @@ async fn a_burst_to_one_webhook_waits_for_its_rate_limit_without_spending_attemp
     let Raised::Queued(other) = app
         .state
         .deliveries
-        .raise(&notification(
-            NotificationKind::CircuitBreaker,
-            &other_url,
-            "other-robot",
-        ))
+        .raise(&notification(&app, NotificationKind::CircuitBreaker, &other_url, "other-robot").await)
         .await
         .unwrap()
     else {

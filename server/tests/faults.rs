@@ -39,10 +39,10 @@ async fn start_server(
     ServerProcess::start(app, &redis.url(), &vars).await
 }
 
-fn notification(receiver: &Receiver, key: &str) -> NewDelivery {
+async fn notification(app: &TestApp, receiver: &Receiver, key: &str) -> NewDelivery {
     NewDelivery {
         kind: NotificationKind::CircuitBreaker,
-        webhook_url: receiver.url(),
+        target: app.wecom_target(&receiver.url()).await,
         content: format!("### 供应商熔断告警 {key}"),
         dedup_key: key.to_owned(),
     }
@@ -78,7 +78,7 @@ async fn a_job_of_a_killed_worker_is_delivered_after_its_lock_expires() {
     let Raised::Queued(id) = app
         .state
         .deliveries
-        .raise(&notification(&receiver, "kill-1"))
+        .raise(&notification(&app, &receiver, "kill-1").await)
         .await
         .unwrap()
     else {
@@ -131,7 +131,7 @@ async fn notifications_raised_while_redis_is_down_are_delivered_once_it_is_back(
     let Raised::Queued(before) = app
         .state
         .deliveries
-        .raise(&notification(&receiver, "before"))
+        .raise(&notification(&app, &receiver, "before").await)
         .await
         .unwrap()
     else {
@@ -146,7 +146,7 @@ async fn notifications_raised_while_redis_is_down_are_delivered_once_it_is_back(
     let mut raising = Vec::new();
     for i in 0..20 {
         let deliveries = app.state.deliveries.clone();
-        let n = notification(&receiver, &format!("outage-{i}"));
+        let n = notification(&app, &receiver, &format!("outage-{i}")).await;
         raising.push(tokio::spawn(async move { deliveries.raise(&n).await.unwrap() }));
     }
     for r in raising {
@@ -186,13 +186,13 @@ async fn two_server_processes_share_1000_jobs_without_a_duplicate() {
     let mut raising = tokio::task::JoinSet::new();
     for chunk in 0..10 {
         let deliveries = app.state.deliveries.clone();
-        let receiver_url = receiver.url();
+        let target = app.wecom_target(&receiver.url()).await;
         raising.spawn(async move {
             for i in 0..100 {
                 let key = format!("job-{chunk}-{i}");
                 let n = NewDelivery {
                     kind: NotificationKind::CostAlert,
-                    webhook_url: receiver_url.clone(),
+                    target: target.clone(),
                     content: key.clone(),
                     dedup_key: key,
                 };
@@ -231,7 +231,7 @@ async fn sigterm_lets_an_in_flight_delivery_finish() {
     let Raised::Queued(id) = app
         .state
         .deliveries
-        .raise(&notification(&receiver, "term-1"))
+        .raise(&notification(&app, &receiver, "term-1").await)
         .await
         .unwrap()
     else {

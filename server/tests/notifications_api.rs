@@ -44,9 +44,9 @@ async fn defaults_on_first_read() {
         body,
         json!({
             "enabled": false,
-            "circuitBreaker": {"enabled": false, "webhookUrl": null},
-            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
-            "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
+            "circuitBreaker": {"enabled": false, "webhookUrl": null, "targetIds": []},
+            "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "targetIds": [], "time": "09:00", "topN": 5},
+            "costAlert": {"enabled": false, "webhookUrl": null, "targetIds": [], "thresholdPercent": 80, "checkIntervalMinutes": 60}
         })
     );
 }
@@ -97,7 +97,14 @@ async fn save_and_load_round_trip() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap(), settings);
+    let answer: Value = res.json().await.unwrap();
+    // The answer is what was saved, with the targets the URLs became: one URL, one target.
+    let target = answer["circuitBreaker"]["targetIds"][0].as_i64().unwrap();
+    let mut expected = settings.clone();
+    expected["circuitBreaker"]["targetIds"] = json!([target]);
+    expected["dailyLeaderboard"]["targetIds"] = json!([target]);
+    expected["costAlert"]["targetIds"] = json!([]);
+    assert_eq!(answer, expected);
     let loaded: Value = client
         .get(app.url(SETTINGS))
         .bearer_auth(ADMIN_TOKEN)
@@ -107,7 +114,7 @@ async fn save_and_load_round_trip() {
         .json()
         .await
         .unwrap();
-    assert_eq!(loaded, settings);
+    assert_eq!(loaded, expected);
     let (by,): (Option<String>,) = sqlx::query_as("SELECT updated_by FROM notification_settings")
         .fetch_one(&app.db)
         .await
@@ -325,15 +332,21 @@ async fn openapi_document_describes_every_endpoint() {
     assert_eq!(
         operations,
         [
+            "DELETE /api/v1/notifications/targets/{id}",
             "GET /api/v1/notifications/deliveries",
             "GET /api/v1/notifications/settings",
+            "GET /api/v1/notifications/targets",
+            "GET /api/v1/notifications/targets/{id}",
             "GET /api/v1/providers/{id}/circuit",
             "GET /api/v1/session",
             "GET /api/v1/users",
             "POST /api/v1/notifications/run/{type}",
+            "POST /api/v1/notifications/targets",
+            "POST /api/v1/notifications/targets/{id}/test",
             "POST /api/v1/notifications/test",
             "POST /api/v1/usage",
             "PUT /api/v1/notifications/settings",
+            "PUT /api/v1/notifications/targets/{id}",
             "PUT /api/v1/providers/{id}",
             "PUT /api/v1/users/{id}",
         ]

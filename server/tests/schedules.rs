@@ -10,7 +10,7 @@ use app::api::notifications::Skipped;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use common::receiver::{Answer, Receiver};
-use common::{eventually, TestApp, ADMIN_TOKEN, INGEST_TOKEN};
+use common::{eventually, TestApp, INGEST_TOKEN};
 use serde_json::{json, Value};
 
 fn event(id: &str, user: (i64, &str), provider: i64, cost: &str, at: DateTime<Utc>) -> Value {
@@ -56,14 +56,12 @@ fn settings(master: bool, url: &str, time: &str, threshold: i32) -> Value {
 }
 
 async fn run_now(app: &TestApp, kind: &str) -> (u16, Value) {
-    let res = app
-        .client()
-        .post(app.url(&format!("/api/v1/notifications/run/{kind}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    app.admin_call(
+        reqwest::Method::POST,
+        &format!("/api/v1/notifications/run/{kind}"),
+        None,
+    )
+    .await
 }
 
 /// A cost check as of `now` (the clock injected, so no test depends on the hour it runs at),

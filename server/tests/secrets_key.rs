@@ -6,6 +6,7 @@ mod common;
 
 use common::process::ServerProcess;
 use common::{redis_url, TestApp, SECRETS_KEY};
+use server::channels::targets::PushTargets;
 use server::platform::encryption::{check_key, KeyCheck, KeyCheckError, SecretsKey, SecretsKeys};
 
 fn key(text: &str) -> SecretsKey {
@@ -84,6 +85,8 @@ async fn a_server_with_another_key_does_not_start_and_says_why() {
 #[tokio::test]
 async fn the_previous_key_rotates_to_the_new_one_once() {
     let app = TestApp::spawn().await;
+    let url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=rotate-me-123";
+    let target = app.state.targets.wecom(url).await.unwrap();
     let new = SecretsKey::generate();
     let mut server = ServerProcess::start(
         &app,
@@ -104,4 +107,10 @@ async fn the_previous_key_rotates_to_the_new_one_once() {
         previous: Some(key(SECRETS_KEY)),
     };
     assert_eq!(check_key(&app.db, &rotated).await.unwrap(), KeyCheck::Same);
+
+    // The target's secrets were sealed again: they open under the new key only.
+    let under = |k: &str| PushTargets::new(app.db.clone(), key(k));
+    let opened = under(&new).get(target).await.unwrap().unwrap();
+    assert_eq!(opened.secrets.webhook_url.as_deref(), Some(url));
+    assert!(under(SECRETS_KEY).get(target).await.is_err());
 }

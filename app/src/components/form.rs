@@ -197,6 +197,17 @@ pub fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::UrlTooLong { max } => t_string!(i18n, err_url_too_long, max = *max).to_string(),
         FieldProblem::UrlRefused(reason) => t_string!(i18n, err_url_refused, reason = reason.clone()).to_string(),
         FieldProblem::Amount => t_string!(i18n, err_amount).to_string(),
+        FieldProblem::NameLength { max } => t_string!(i18n, err_name_length, max = *max).to_string(),
+        FieldProblem::ChannelRequired => t_string!(i18n, err_channel_required).to_string(),
+        FieldProblem::ChannelUnavailable(channel) => {
+            t_string!(i18n, err_channel_unavailable, channel = channel.clone()).to_string()
+        }
+        FieldProblem::ChannelChanged(channel) => {
+            t_string!(i18n, err_channel_changed, channel = channel.clone()).to_string()
+        }
+        FieldProblem::UnknownTargets(ids) => {
+            t_string!(i18n, err_unknown_targets, ids = crate::notifications::join_ids(ids)).to_string()
+        }
     }
 }
 

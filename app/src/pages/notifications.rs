@@ -51,6 +51,8 @@ struct Draft {
 struct KindDraft {
     enabled: bool,
     url: String,
+    /// The kind's targets as loaded: sent back, so a save keeps those the page does not show.
+    target_ids: Option<Vec<i64>>,
 }
 
 impl Draft {
@@ -60,6 +62,7 @@ impl Draft {
             kinds: NotificationKind::ALL.map(|kind| KindDraft {
                 enabled: s.kind_enabled(kind),
                 url: s.webhook_url(kind).unwrap_or_default().to_owned(),
+                target_ids: s.target_ids(kind).map(<[i64]>::to_vec),
             }),
             dl_time: s.daily_leaderboard.time.clone(),
             dl_top_n: s.daily_leaderboard.top_n.to_string(),
@@ -90,21 +93,25 @@ impl Draft {
         let interval = number("costAlert.checkIntervalMinutes", &self.ca_interval);
         let url = |kind| Some(self.kind(kind).url.clone());
         let enabled = |kind| self.kind(kind).enabled;
+        let targets = |kind| self.kind(kind).target_ids.clone();
         let settings = NotificationSettings {
             enabled: self.enabled,
             circuit_breaker: CircuitBreakerSettings {
                 enabled: enabled(NotificationKind::CircuitBreaker),
                 webhook_url: url(NotificationKind::CircuitBreaker),
+                target_ids: targets(NotificationKind::CircuitBreaker),
             },
             daily_leaderboard: DailyLeaderboardSettings {
                 enabled: enabled(NotificationKind::DailyLeaderboard),
                 webhook_url: url(NotificationKind::DailyLeaderboard),
+                target_ids: targets(NotificationKind::DailyLeaderboard),
                 time: self.dl_time.clone(),
                 top_n,
             },
             cost_alert: CostAlertSettings {
                 enabled: enabled(NotificationKind::CostAlert),
                 webhook_url: url(NotificationKind::CostAlert),
+                target_ids: targets(NotificationKind::CostAlert),
                 threshold_percent: threshold,
                 check_interval_minutes: interval,
             },

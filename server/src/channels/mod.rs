@@ -11,6 +11,7 @@ pub mod dingtalk;
 pub mod feishu;
 pub mod sender;
 pub mod ssrf;
+pub mod targets;
 pub mod telegram;
 pub mod webhook;
 pub mod wecom;

@@ -465,6 +465,17 @@ impl SsrfGuard {
         Ok(url)
     }
 
+    /// The verdict when a URL is saved: its form and literal address now, and the addresses
+    /// its name resolves to if DNS answers within `dns_timeout`. A name that does not resolve
+    /// yet is left to delivery, which refuses it there (a DNS failure never passes).
+    pub async fn check_before_saving(&self, url: &str, dns_timeout: std::time::Duration) -> Result<(), Refusal> {
+        self.check_url(url)?;
+        match tokio::time::timeout(dns_timeout, self.check(url)).await {
+            Ok(Err(refusal)) if refusal.rule() != "dns" => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
     /// `check_url`, then resolution of host names with every address checked. Returns the
     /// checked addresses; any refused address refuses the URL.
     pub async fn check(&self, url: &str) -> Result<Vec<SocketAddr>, Refusal> {

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::channels::sender::WebhookSender;
+use crate::channels::sender::{display_target, WebhookSender};
+use crate::channels::targets::{PushTarget, PushTargets, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
 use crate::delivery::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
 use crate::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue};
 use crate::delivery::rate_limit::WebhookRateLimiter;
 use crate::platform::retry::{retry, Backoff};
+use app::notifications::NotificationKind;
 
 /// The queue every instance of a deployment shares.
 pub const QUEUE_NAME: &str = "deliveries";
@@ -25,6 +27,11 @@ const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a job waits for an unreachable database before its attempt counts as failed: pauses
 /// of 0.25, 0.5, 1, 2, 4, 5, 5 s (17.75 s) between 8 tries.
 const OUTBOX_PATIENCE: Backoff = Backoff::doubling(8, Duration::from_millis(250)).at_most(Duration::from_secs(5));
+
+/// The idempotency key of a notification (`dedup_key`) at one target.
+pub fn target_dedup_key(dedup_key: &str, target_id: i64) -> String {
+    format!("{dedup_key}@t{target_id}")
+}
 
 /// The queue's job id of an outbox row.
 pub fn job_id(row_id: i64) -> String {
@@ -67,6 +74,31 @@ impl Deliveries {
         &self.queue
     }
 
+    /// Raises one notification to each of `targets`: a row, a job and an idempotency key of its
+    /// own per target ([`target_dedup_key`]), so one target never holds back or repeats another.
+    /// Stops at the first failure; raising all again is harmless.
+    pub async fn raise_to_each(
+        &self,
+        kind: NotificationKind,
+        content: &str,
+        dedup_key: &str,
+        targets: &[TargetRef],
+    ) -> Result<Vec<Raised>, RaiseError> {
+        let mut raised = Vec::with_capacity(targets.len());
+        for target in targets {
+            raised.push(
+                self.raise(&NewDelivery {
+                    kind,
+                    target: target.clone(),
+                    content: content.to_owned(),
+                    dedup_key: target_dedup_key(dedup_key, target.id),
+                })
+                .await?,
+            );
+        }
+        Ok(raised)
+    }
+
     pub async fn raise(&self, notification: &NewDelivery) -> Result<Raised, RaiseError> {
         let id = match self.outbox.insert(notification).await? {
             Inserted::New(id) => id,
@@ -104,7 +136,8 @@ impl Deliveries {
 pub struct DeliveryHandler {
     outbox: Outbox,
     sender: WebhookSender,
-    /// The format and rules of the receivers (one channel for every target, for now).
+    targets: PushTargets,
+    /// The WeCom channel: the one channel targets deliver through, for now.
     channel: Arc<dyn Channel>,
     metrics: Metrics,
     max_attempts: u32,
@@ -115,6 +148,7 @@ impl DeliveryHandler {
     pub fn new(
         outbox: Outbox,
         sender: WebhookSender,
+        targets: PushTargets,
         channel: Arc<dyn Channel>,
         metrics: Metrics,
         max_attempts: u32,
@@ -122,6 +156,7 @@ impl DeliveryHandler {
         DeliveryHandler {
             outbox,
             sender,
+            targets,
             channel,
             metrics,
             max_attempts,
@@ -138,10 +173,10 @@ impl DeliveryHandler {
     /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
     /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
     /// own limit is the worst case, a lost alert is not.
-    async fn over_budget(&self, job: &Job, attempt: &Attempt) -> Option<Duration> {
+    async fn over_budget(&self, job: &Job, attempt: &Attempt, url: &str) -> Option<Duration> {
         let limiter = self.rate_limiter.as_ref()?;
         let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
-        let wait = match limiter.take(&attempt.webhook_url, &send_id).await {
+        let wait = match limiter.take(url, &send_id).await {
             Ok(wait) => wait?,
             Err(e) => {
                 tracing::warn!(delivery = attempt.id, error = %e, "webhook rate limit unavailable; sending");
@@ -151,7 +186,7 @@ impl DeliveryHandler {
         if let Err(e) = self.outbox.give_back_attempt(attempt.id).await {
             tracing::warn!(delivery = attempt.id, error = %e, "giving back a rate-limited attempt failed");
         }
-        tracing::info!(delivery = attempt.id, target = %crate::channels::sender::display_target(&attempt.webhook_url), wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
+        tracing::info!(delivery = attempt.id, target = %display_target(url), wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
         Some(wait)
     }
 
@@ -168,6 +203,38 @@ impl DeliveryHandler {
         )
         .await
         .map_err(|e| format!("outbox unavailable: {e}"))
+    }
+}
+
+/// Why an attempt cannot be made.
+enum Undeliverable {
+    /// The target is gone or switched off: no retry will change that.
+    ForGood(String),
+    /// The target could not be read now.
+    ForNow(String),
+}
+
+impl DeliveryHandler {
+    /// The row's target, if it still takes deliveries.
+    async fn target_of(&self, attempt: &Attempt) -> Result<PushTarget, Undeliverable> {
+        let deleted = || Undeliverable::ForGood("its push target was deleted".into());
+        let id = attempt.target_id.ok_or_else(deleted)?;
+        let target = match self.targets.get(id).await {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(deleted()),
+            Err(e @ crate::channels::targets::TargetError::Db(_)) => return Err(Undeliverable::ForNow(e.to_string())),
+            Err(e) => return Err(Undeliverable::ForGood(e.to_string())),
+        };
+        if !target.enabled {
+            return Err(Undeliverable::ForGood(format!("push target {id} is disabled")));
+        }
+        if target.channel != app::targets::ChannelKind::Wecom {
+            return Err(Undeliverable::ForGood(format!(
+                "push target {id}: the {} channel does not deliver yet",
+                target.channel.key()
+            )));
+        }
+        Ok(target)
     }
 }
 
@@ -203,18 +270,31 @@ impl JobHandler for DeliveryHandler {
                 return Ok(());
             }
         };
-        if let Some(wait) = self.over_budget(job, &attempt).await {
+        let kind = attempt.kind.key();
+        let target = match self.target_of(&attempt).await {
+            Ok(target) => target,
+            Err(Undeliverable::ForGood(reason)) => {
+                if let Err(db) = self.outbox.mark_attempt_failed(id, &reason, true).await {
+                    tracing::warn!(delivery = id, error = %db, "recording an undeliverable row failed");
+                }
+                self.metrics.finished(kind, false, Duration::ZERO);
+                tracing::warn!(delivery = id, kind, error = %reason, "undeliverable; failed");
+                return Ok(());
+            }
+            Err(Undeliverable::ForNow(reason)) => return Err(JobError::Failed(reason)),
+        };
+        let Some(url) = target.secrets.webhook_url.as_deref() else {
+            return Err(JobError::Failed(format!(
+                "push target {} has no webhook URL",
+                target.id
+            )));
+        };
+        if let Some(wait) = self.over_budget(job, &attempt, url).await {
             return Err(JobError::Later(wait));
         }
-        let kind = attempt.kind.key();
         let result = self
             .sender
-            .send(
-                self.channel.as_ref(),
-                &attempt.webhook_url,
-                &attempt.content,
-                Some(&attempt.dedup_key),
-            )
+            .send(self.channel.as_ref(), url, &attempt.content, Some(&attempt.dedup_key))
             .await;
         match result {
             Ok(()) => {
@@ -227,7 +307,7 @@ impl JobHandler for DeliveryHandler {
                     .map_err(|e| format!("delivered, but recording it failed: {e}"))?;
                 let latency = (chrono::Utc::now() - attempt.created_at).to_std().unwrap_or_default();
                 self.metrics.finished(kind, true, latency);
-                tracing::info!(delivery = id, kind, target = %crate::channels::sender::display_target(&attempt.webhook_url), attempt = job.attempt, "delivered");
+                tracing::info!(delivery = id, kind, target = target.id, endpoint = %target.endpoint_host, attempt = job.attempt, "delivered");
                 Ok(())
             }
             Err(e) => {

@@ -7,14 +7,16 @@ use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::channels::targets::TargetRef;
+
 /// `last_error` is for people to read; a long answer body must not bloat the table.
 const MAX_ERROR_CHARS: usize = 1000;
 
-/// A notification to deliver.
-#[derive(Clone)]
+/// A notification to deliver to one target.
+#[derive(Clone, Debug)]
 pub struct NewDelivery {
     pub kind: NotificationKind,
-    pub webhook_url: String,
+    pub target: TargetRef,
     pub content: String,
     /// The idempotency key: raising the same key again is a no-op.
     pub dedup_key: String,
@@ -36,40 +38,17 @@ impl Inserted {
 }
 
 /// What an attempt needs, taken when the attempt starts.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Attempt {
     pub id: i64,
     pub kind: NotificationKind,
-    pub webhook_url: String,
+    /// `None` when the target was deleted after the notification was raised.
+    pub target_id: Option<i64>,
     pub content: String,
     pub dedup_key: String,
     pub created_at: DateTime<Utc>,
     /// 1 for the first.
     pub number: i32,
-}
-
-// The webhook URL holds the robot's key: Debug shows its host only.
-impl std::fmt::Debug for NewDelivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewDelivery")
-            .field("kind", &self.kind)
-            .field("target", &crate::channels::sender::display_target(&self.webhook_url))
-            .field("dedup_key", &self.dedup_key)
-            .field("content_bytes", &self.content.len())
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for Attempt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attempt")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("target", &crate::channels::sender::display_target(&self.webhook_url))
-            .field("dedup_key", &self.dedup_key)
-            .field("number", &self.number)
-            .finish()
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +60,16 @@ pub enum AttemptStart {
     /// the row is now failed, of this kind.
     Exhausted(NotificationKind),
     Missing,
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    kind: String,
+    target_id: Option<i64>,
+    content: String,
+    dedup_key: String,
+    created_at: DateTime<Utc>,
+    attempts: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -162,14 +151,14 @@ impl Outbox {
 
     pub async fn insert(&self, new: &NewDelivery) -> Result<Inserted, OutboxError> {
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO notification_deliveries (kind, target_url, target_host, content, dedup_key)
+            "INSERT INTO notification_deliveries (kind, target_id, target_host, content, dedup_key)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (dedup_key) DO NOTHING
              RETURNING id",
         )
         .bind(new.kind.key())
-        .bind(&new.webhook_url)
-        .bind(crate::channels::sender::display_target(&new.webhook_url))
+        .bind(new.target.id)
+        .bind(&new.target.endpoint_host)
         .bind(&new.content)
         .bind(&new.dedup_key)
         .fetch_optional(&self.db)
@@ -200,25 +189,25 @@ impl Outbox {
         id: i64,
         max_attempts: i32,
     ) -> Result<(AttemptStart, Option<Attempt>), OutboxError> {
-        let row: Option<(String, String, String, String, DateTime<Utc>, i32)> = sqlx::query_as(
+        let row: Option<AttemptRow> = sqlx::query_as(
             "UPDATE notification_deliveries
                 SET status = 'sending', attempts = attempts + 1, updated_at = now()
               WHERE id = $1 AND status IN ('pending', 'sending') AND attempts < $2
-          RETURNING kind, target_url, content, dedup_key, created_at, attempts",
+          RETURNING kind, target_id, content, dedup_key, created_at, attempts",
         )
         .bind(id)
         .bind(max_attempts)
         .fetch_optional(&self.db)
         .await?;
-        if let Some((kind, webhook_url, content, dedup_key, created_at, number)) = row {
+        if let Some(row) = row {
             let attempt = Attempt {
                 id,
-                kind: kind_of(id, &kind)?,
-                webhook_url,
-                content,
-                dedup_key,
-                created_at,
-                number,
+                kind: kind_of(id, &row.kind)?,
+                target_id: row.target_id,
+                content: row.content,
+                dedup_key: row.dedup_key,
+                created_at: row.created_at,
+                number: row.attempts,
             };
             return Ok((AttemptStart::Started, Some(attempt)));
         }

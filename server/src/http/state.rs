@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::channels::sender::WebhookSender;
 use crate::channels::ssrf::{Allowlist, AllowlistError, SsrfGuard};
+use crate::channels::targets::PushTargets;
 use crate::channels::wecom::WeCom;
 use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
@@ -23,6 +24,7 @@ use crate::notifications::kinds::breaker_alerts::BreakerAlerts;
 use crate::notifications::schedule::runs::Runs;
 use crate::notifications::schedule::scheduler::Scheduler;
 use crate::notifications::settings::SettingsService;
+use crate::notifications::targets::TargetService;
 use crate::platform::config::{Config, SendBudget};
 use crate::platform::redis::Keys;
 use crate::usage::breaker::Breakers;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub settings: SettingsService,
     pub sender: WebhookSender,
+    pub targets: PushTargets,
+    pub target_service: TargetService,
     /// The receivers' channel: WeCom for every target until targets name their own.
     pub channel: Arc<dyn Channel>,
     pub deliveries: Deliveries,
@@ -93,8 +97,9 @@ impl AppState {
             Outbox::new(db.clone()),
             Queue::new(redis.clone(), keys.clone(), queue_config),
         );
+        let targets = PushTargets::new(db.clone(), config.secrets.current.clone());
         let runs = Runs::new(
-            db.clone(),
+            targets.clone(),
             redis.clone(),
             keys.clone(),
             deliveries.clone(),
@@ -102,10 +107,16 @@ impl AppState {
             config.timezone,
         );
         let scheduler = Scheduler::new(config.app_env, runs.clone());
-        let settings = SettingsService::new(db.clone(), sender.clone(), channel.clone(), scheduler, config.timezone);
+        let settings = SettingsService::new(
+            targets.clone(),
+            sender.clone(),
+            channel.clone(),
+            scheduler,
+            config.timezone,
+        );
         let breakers = Breakers::new(redis.clone(), keys.clone());
         let alerts = BreakerAlerts::new(
-            db.clone(),
+            targets.clone(),
             breakers.clone(),
             deliveries.clone(),
             config.timezone,
@@ -114,6 +125,7 @@ impl AppState {
                 .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
         let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
+        let target_service = TargetService::new(targets.clone(), sender.clone(), channel.clone(), config.timezone);
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -123,6 +135,8 @@ impl AppState {
             auth,
             settings,
             sender,
+            target_service,
+            targets,
             channel,
             deliveries,
             metrics: Metrics::new(),
@@ -139,6 +153,7 @@ impl AppState {
         let mut handler = DeliveryHandler::new(
             self.deliveries.outbox().clone(),
             self.sender.clone(),
+            self.targets.clone(),
             self.channel.clone(),
             self.metrics.clone(),
             self.deliveries.queue().config().max_attempts,

@@ -3,5 +3,7 @@
 //! templates ([`render`]).
 pub mod kinds;
 pub mod render;
+pub mod samples;
 pub mod schedule;
 pub mod settings;
+pub mod targets;

@@ -10,7 +10,10 @@ use app::ports::NotificationService;
 use app::session::CurrentUser;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+
+use crate::channels::targets::{self, PushTargets, TargetError};
+use crate::platform::encryption::SecretsKey;
 
 /// Saved settings with who saved them and when.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,80 +27,156 @@ pub struct StoredSettings {
 struct Row {
     enabled: bool,
     circuit_breaker_enabled: bool,
-    circuit_breaker_webhook_url: Option<String>,
     daily_leaderboard_enabled: bool,
-    daily_leaderboard_webhook_url: Option<String>,
     daily_leaderboard_time: String,
     daily_leaderboard_top_n: i32,
     cost_alert_enabled: bool,
-    cost_alert_webhook_url: Option<String>,
     cost_alert_threshold_percent: i32,
     cost_alert_check_interval_minutes: i32,
     updated_at: DateTime<Utc>,
     updated_by: Option<String>,
 }
 
-impl From<Row> for StoredSettings {
-    fn from(r: Row) -> Self {
-        StoredSettings {
-            settings: NotificationSettings {
-                enabled: r.enabled,
-                circuit_breaker: CircuitBreakerSettings {
-                    enabled: r.circuit_breaker_enabled,
-                    webhook_url: r.circuit_breaker_webhook_url,
-                },
-                daily_leaderboard: DailyLeaderboardSettings {
-                    enabled: r.daily_leaderboard_enabled,
-                    webhook_url: r.daily_leaderboard_webhook_url,
-                    time: r.daily_leaderboard_time,
-                    top_n: r.daily_leaderboard_top_n,
-                },
-                cost_alert: CostAlertSettings {
-                    enabled: r.cost_alert_enabled,
-                    webhook_url: r.cost_alert_webhook_url,
-                    threshold_percent: r.cost_alert_threshold_percent,
-                    check_interval_minutes: r.cost_alert_check_interval_minutes,
-                },
+/// Where each kind goes, as the settings show it.
+#[derive(Default)]
+struct KindTargets {
+    webhook_url: Option<String>,
+    target_ids: Vec<i64>,
+}
+
+fn stored(r: Row, targets: [KindTargets; 3]) -> StoredSettings {
+    let [cb, dl, ca] = targets;
+    StoredSettings {
+        settings: NotificationSettings {
+            enabled: r.enabled,
+            circuit_breaker: CircuitBreakerSettings {
+                enabled: r.circuit_breaker_enabled,
+                webhook_url: cb.webhook_url,
+                target_ids: Some(cb.target_ids),
             },
-            updated_at: r.updated_at,
-            updated_by: r.updated_by,
-        }
+            daily_leaderboard: DailyLeaderboardSettings {
+                enabled: r.daily_leaderboard_enabled,
+                webhook_url: dl.webhook_url,
+                target_ids: Some(dl.target_ids),
+                time: r.daily_leaderboard_time,
+                top_n: r.daily_leaderboard_top_n,
+            },
+            cost_alert: CostAlertSettings {
+                enabled: r.cost_alert_enabled,
+                webhook_url: ca.webhook_url,
+                target_ids: Some(ca.target_ids),
+                threshold_percent: r.cost_alert_threshold_percent,
+                check_interval_minutes: r.cost_alert_check_interval_minutes,
+            },
+        },
+        updated_at: r.updated_at,
+        updated_by: r.updated_by,
     }
 }
 
-const COLUMNS: &str = "enabled, circuit_breaker_enabled, circuit_breaker_webhook_url, daily_leaderboard_enabled,
-    daily_leaderboard_webhook_url, daily_leaderboard_time, daily_leaderboard_top_n, cost_alert_enabled,
-    cost_alert_webhook_url, cost_alert_threshold_percent, cost_alert_check_interval_minutes, updated_at, updated_by";
+const COLUMNS: &str = "enabled, circuit_breaker_enabled, daily_leaderboard_enabled, daily_leaderboard_time,
+    daily_leaderboard_top_n, cost_alert_enabled, cost_alert_threshold_percent, cost_alert_check_interval_minutes,
+    updated_at, updated_by";
 
-/// The settings; the row is created with the defaults on first read.
-pub async fn load(db: &PgPool) -> Result<StoredSettings, sqlx::Error> {
-    sqlx::query("INSERT INTO notification_settings (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
-        .execute(db)
-        .await?;
-    let row: Row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM notification_settings WHERE id = 1"))
-        .fetch_one(db)
-        .await?;
-    Ok(row.into())
+async fn kind_targets(conn: &mut PgConnection, key: &SecretsKey) -> Result<[KindTargets; 3], TargetError> {
+    let mut out: [KindTargets; 3] = Default::default();
+    for kind in NotificationKind::ALL {
+        out[kind as usize] = KindTargets {
+            webhook_url: targets::webhook_url_target_of(conn, key, kind)
+                .await?
+                .map(|(_, url)| url),
+            target_ids: targets::bound_to(conn, kind).await?,
+        };
+    }
+    Ok(out)
 }
 
-/// Saves already validated settings.
-pub async fn save(db: &PgPool, s: &NotificationSettings, updated_by: &str) -> Result<StoredSettings, sqlx::Error> {
+/// The settings; the row is created with the defaults on first read.
+pub async fn load(db: &PgPool, key: &SecretsKey) -> Result<StoredSettings, TargetError> {
+    let mut conn = db.acquire().await?;
+    sqlx::query("INSERT INTO notification_settings (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+        .execute(&mut *conn)
+        .await?;
+    let row: Row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM notification_settings WHERE id = 1"))
+        .fetch_one(&mut *conn)
+        .await?;
+    let targets = kind_targets(&mut conn, key).await?;
+    Ok(stored(row, targets))
+}
+
+/// What `kind` is bound to after a save of `s`: `targetIds` as given (or, left out, as bound
+/// now), with the target of its old `webhookUrl` replaced by the WeCom target of the new one
+/// (also returned).
+async fn next_bindings(
+    conn: &mut PgConnection,
+    key: &SecretsKey,
+    s: &NotificationSettings,
+    kind: NotificationKind,
+) -> Result<(Vec<i64>, Option<i64>), TargetError> {
+    let old = targets::webhook_url_target_of(conn, key, kind).await?.map(|(id, _)| id);
+    let mut ids = match s.target_ids(kind) {
+        Some(ids) => ids.to_vec(),
+        None => targets::bound_to(conn, kind).await?,
+    };
+    ids.retain(|id| Some(*id) != old);
+    let mut new = None;
+    if let Some(url) = s.webhook_url(kind) {
+        let name = || format!("企业微信 · {}", crate::channels::sender::display_target(url));
+        let id = targets::wecom_target_for(conn, key, url, name).await?;
+        ids.push(id);
+        new = Some(id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok((ids, new))
+}
+
+/// Saves already validated settings; `Invalid` when a kind names targets that do not exist or
+/// is on with nowhere to go. Nothing is saved then.
+pub async fn save(
+    db: &PgPool,
+    key: &SecretsKey,
+    s: &NotificationSettings,
+    updated_by: &str,
+) -> Result<StoredSettings, SaveError> {
+    let mut tx = db.begin().await?;
+    let mut errors = FieldErrors::default();
+    let mut bindings = Vec::new();
+    for kind in NotificationKind::ALL {
+        let given = s.target_ids(kind).unwrap_or_default();
+        let missing = targets::missing(&mut tx, given).await?;
+        if !missing.is_empty() {
+            errors.insert(
+                format!("{}.targetIds", kind.key()),
+                FieldProblem::UnknownTargets(missing),
+            );
+            continue;
+        }
+        let (ids, from_webhook_url) = next_bindings(&mut tx, key, s, kind).await?;
+        if ids.is_empty() && s.kind_enabled(kind) {
+            errors.insert(format!("{}.webhookUrl", kind.key()), FieldProblem::UrlRequired);
+        }
+        bindings.push((kind, ids, from_webhook_url));
+    }
+    if !errors.is_empty() {
+        // Dropped, the transaction takes back any target created on the way.
+        return Err(SaveError::Invalid(errors));
+    }
+    for (kind, ids, from_webhook_url) in &bindings {
+        targets::set_bindings(&mut tx, *kind, ids, *from_webhook_url).await?;
+    }
     let row: Row = sqlx::query_as(&format!(
-        "INSERT INTO notification_settings AS t (id, enabled, circuit_breaker_enabled, circuit_breaker_webhook_url,
-            daily_leaderboard_enabled, daily_leaderboard_webhook_url, daily_leaderboard_time, daily_leaderboard_top_n,
-            cost_alert_enabled, cost_alert_webhook_url, cost_alert_threshold_percent, cost_alert_check_interval_minutes,
-            updated_at, updated_by)
-         VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12)
+        "INSERT INTO notification_settings AS t (id, enabled, circuit_breaker_enabled, daily_leaderboard_enabled,
+            daily_leaderboard_time, daily_leaderboard_top_n, cost_alert_enabled, cost_alert_threshold_percent,
+            cost_alert_check_interval_minutes, updated_at, updated_by)
+         VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
          ON CONFLICT (id) DO UPDATE SET
             enabled = EXCLUDED.enabled,
             circuit_breaker_enabled = EXCLUDED.circuit_breaker_enabled,
-            circuit_breaker_webhook_url = EXCLUDED.circuit_breaker_webhook_url,
             daily_leaderboard_enabled = EXCLUDED.daily_leaderboard_enabled,
-            daily_leaderboard_webhook_url = EXCLUDED.daily_leaderboard_webhook_url,
             daily_leaderboard_time = EXCLUDED.daily_leaderboard_time,
             daily_leaderboard_top_n = EXCLUDED.daily_leaderboard_top_n,
             cost_alert_enabled = EXCLUDED.cost_alert_enabled,
-            cost_alert_webhook_url = EXCLUDED.cost_alert_webhook_url,
             cost_alert_threshold_percent = EXCLUDED.cost_alert_threshold_percent,
             cost_alert_check_interval_minutes = EXCLUDED.cost_alert_check_interval_minutes,
             updated_at = now(),
@@ -106,25 +185,24 @@ pub async fn save(db: &PgPool, s: &NotificationSettings, updated_by: &str) -> Re
     ))
     .bind(s.enabled)
     .bind(s.circuit_breaker.enabled)
-    .bind(&s.circuit_breaker.webhook_url)
     .bind(s.daily_leaderboard.enabled)
-    .bind(&s.daily_leaderboard.webhook_url)
     .bind(&s.daily_leaderboard.time)
     .bind(s.daily_leaderboard.top_n)
     .bind(s.cost_alert.enabled)
-    .bind(&s.cost_alert.webhook_url)
     .bind(s.cost_alert.threshold_percent)
     .bind(s.cost_alert.check_interval_minutes)
     .bind(updated_by)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(row.into())
+    let targets = kind_targets(&mut tx, key).await?;
+    tx.commit().await?;
+    Ok(stored(row, targets))
 }
 
 /// Load, validate-and-save, and test: shared by the server functions and the REST API.
 #[derive(Clone)]
 pub struct SettingsService {
-    db: PgPool,
+    targets: PushTargets,
     sender: crate::channels::sender::WebhookSender,
     channel: std::sync::Arc<dyn crate::channels::Channel>,
     scheduler: crate::notifications::schedule::scheduler::Scheduler,
@@ -145,23 +223,29 @@ pub enum RunNowError {
 pub enum SaveError {
     #[error("invalid settings")]
     Invalid(FieldErrors),
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(e: sqlx::Error) -> Self {
+        SaveError::Targets(TargetError::Db(e))
+    }
 }
 
 /// How long validation may wait for DNS before leaving the verdict to delivery time.
-const SAVE_DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+pub const SAVE_DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl SettingsService {
     pub fn new(
-        db: PgPool,
+        targets: PushTargets,
         sender: crate::channels::sender::WebhookSender,
         channel: std::sync::Arc<dyn crate::channels::Channel>,
         scheduler: crate::notifications::schedule::scheduler::Scheduler,
         timezone: chrono_tz::Tz,
     ) -> Self {
         SettingsService {
-            db,
+            targets,
             sender,
             channel,
             scheduler,
@@ -169,8 +253,8 @@ impl SettingsService {
         }
     }
 
-    pub async fn load(&self) -> Result<StoredSettings, sqlx::Error> {
-        load(&self.db).await
+    pub async fn load(&self) -> Result<StoredSettings, TargetError> {
+        load(self.targets.db(), self.targets.key()).await
     }
 
     /// The validation of the page, the server functions and the API: field rules, then the SSRF
@@ -185,13 +269,11 @@ impl SettingsService {
             let Some(url) = settings.webhook_url(kind) else {
                 continue;
             };
-            if let Ok(Err(refusal)) = tokio::time::timeout(SAVE_DNS_TIMEOUT, guard.check(url)).await {
-                if refusal.rule() != "dns" {
-                    errors.insert(
-                        format!("{}.webhookUrl", kind.key()),
-                        FieldProblem::UrlRefused(refusal.to_string()),
-                    );
-                }
+            if let Err(refusal) = guard.check_before_saving(url, SAVE_DNS_TIMEOUT).await {
+                errors.insert(
+                    format!("{}.webhookUrl", kind.key()),
+                    FieldProblem::UrlRefused(refusal.to_string()),
+                );
             }
         }
         if errors.is_empty() {
@@ -204,7 +286,7 @@ impl SettingsService {
     /// Validates and saves (nothing is saved when anything is invalid), then rebuilds the schedule.
     pub async fn save(&self, settings: NotificationSettings, by: &str) -> Result<StoredSettings, SaveError> {
         let settings = self.validate(settings).await.map_err(SaveError::Invalid)?;
-        let stored = save(&self.db, &settings, by).await?;
+        let stored = save(self.targets.db(), self.targets.key(), &settings, by).await?;
         self.scheduler.rebuild(&stored.settings).await;
         tracing::info!(by, "notification settings saved");
         Ok(stored)
@@ -230,7 +312,7 @@ impl SettingsService {
     }
 
     /// Rebuilds the schedule from the saved settings (startup).
-    pub async fn rebuild_schedule(&self) -> Result<(), sqlx::Error> {
+    pub async fn rebuild_schedule(&self) -> Result<(), TargetError> {
         let stored = self.load().await?;
         self.scheduler.rebuild(&stored.settings).await;
         Ok(())
@@ -290,7 +372,7 @@ impl NotificationService for SettingsService {
         match SettingsService::save(self, settings, &by.name).await {
             Ok(stored) => Ok(self.view(stored)),
             Err(SaveError::Invalid(errors)) => Err(AppError::Validation(errors)),
-            Err(SaveError::Db(e)) => Err(unavailable(e)),
+            Err(SaveError::Targets(e)) => Err(unavailable(e)),
         }
     }
 

@@ -4,7 +4,7 @@
 //! A sealed value is `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`. The key id (the first
 //! 4 bytes of SHA-256 of the key, hex) says which key sealed it, so a value sealed under another
 //! key is refused with that reason instead of as "corrupt", and rotation can tell old from new.
-//! Each value is bound to where it is stored (the associated data, e.g. `push_target:7:secret`):
+//! Each value is bound to where it is stored (the associated data, e.g. `push_targets:7:secrets`):
 //! a sealed value copied into another row or field does not open there.
 //!
 //! The database remembers which key seals it ([`check_key`], at start-up): started with another
@@ -19,6 +19,16 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 const VERSION: &str = "v1";
+
+/// Every sealed column of the schema, as `(table, column)`: each row's value is sealed for
+/// [`sealed_context`] of its table, id and column, and rotation reseals exactly these.
+pub const SEALED_COLUMNS: &[(&str, &str)] = &[("push_targets", "secrets")];
+
+/// The associated data of the value in `column` of `table`'s row `id`: a sealed value copied
+/// into another row or column does not open there.
+pub fn sealed_context(table: &str, id: i64, column: &str) -> String {
+    format!("{table}:{id}:{column}")
+}
 const NONCE_LEN: usize = 24;
 /// `SECRETS_KEY` is 32 random bytes, written in base64 (what `openssl rand -base64 32` prints).
 pub const KEY_LEN: usize = 32;
@@ -182,6 +192,8 @@ pub enum KeyCheckError {
     },
     #[error("the database's key check does not open under its own key ({0}): it was altered")]
     Altered(OpenError),
+    #[error("rotating SECRETS_KEY: the value of {place} does not open under SECRETS_KEY_PREVIOUS ({source}); nothing was changed")]
+    Unopenable { place: String, source: OpenError },
 }
 
 const CHECK_CONTEXT: &str = "secrets_key_check";
@@ -224,7 +236,9 @@ pub async fn check_key(db: &sqlx::PgPool, keys: &SecretsKeys) -> Result<KeyCheck
     };
     let previous = keys.previous.as_ref().filter(|p| p.id() == key_id).ok_or_else(wrong)?;
     previous.open(&sealed, CHECK_CONTEXT).map_err(KeyCheckError::Altered)?;
-    // Every sealed column of every table is sealed again here, in this transaction.
+    for (table, column) in SEALED_COLUMNS {
+        reseal(&mut tx, table, column, previous, current).await?;
+    }
     sqlx::query("UPDATE secrets_key_check SET key_id = $1, sealed = $2, updated_at = now() WHERE id = 1")
         .bind(current.id())
         .bind(current.seal(CHECK_PLAINTEXT, CHECK_CONTEXT))
@@ -232,6 +246,38 @@ pub async fn check_key(db: &sqlx::PgPool, keys: &SecretsKeys) -> Result<KeyCheck
         .await?;
     tx.commit().await?;
     Ok(KeyCheck::Rotated { from: key_id })
+}
+
+/// Seals every value of `table.column` under `from` again under `to`, in the caller's transaction.
+async fn reseal(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    column: &str,
+    from: &SecretsKey,
+    to: &SecretsKey,
+) -> Result<(), KeyCheckError> {
+    // The names come from SEALED_COLUMNS, never from input.
+    let rows: Vec<(i64, String)> = sqlx::query_as(&format!("SELECT id, {column} FROM {table} ORDER BY id FOR UPDATE"))
+        .fetch_all(&mut *tx)
+        .await?;
+    for (id, sealed) in rows {
+        if SecretsKey::key_id_of(&sealed) == Some(to.id()) {
+            continue;
+        }
+        let context = sealed_context(table, id, column);
+        let plain = from
+            .open(&sealed, &context)
+            .map_err(|source| KeyCheckError::Unopenable {
+                place: context.clone(),
+                source,
+            })?;
+        sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
+            .bind(to.seal(&plain, &context))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

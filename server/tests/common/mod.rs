@@ -30,6 +30,22 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
 }
 
+/// A new, empty database of its own.
+pub async fn create_database() -> url::Url {
+    let db_name = format!("hn_test_{}", uuid::Uuid::new_v4().simple());
+    let admin_url = admin_database_url();
+    let mut conn = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL (is it running?)");
+    conn.execute(format!("CREATE DATABASE \"{db_name}\"").as_str())
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let mut db_url = url::Url::parse(&admin_url).unwrap();
+    db_url.set_path(&db_name);
+    db_url
+}
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -44,20 +60,13 @@ impl TestApp {
 
     /// `vars` override the test configuration (e.g. `APP_ENV`).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        Self::spawn_on(create_database().await, vars).await
+    }
+
+    /// A server on a database the test prepared (e.g. with an older schema).
+    pub async fn spawn_on(db_url: url::Url, vars: &[(&str, &str)]) -> TestApp {
         init_logs();
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let db_name = format!("hn_test_{id}");
-        let admin_url = admin_database_url();
-        let mut conn = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to PostgreSQL (is it running?)");
-        conn.execute(format!("CREATE DATABASE \"{db_name}\"").as_str())
-            .await
-            .expect("create test database");
-        conn.close().await.ok();
-        let mut db_url = url::Url::parse(&admin_url).unwrap();
-        db_url.set_path(&db_name);
-
         let key_prefix = format!("hn_test_{id}:");
         let mut env: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), db_url.to_string()),
@@ -115,6 +124,9 @@ impl TestApp {
         server::platform::encryption::check_key(&db, &config.secrets)
             .await
             .expect("SECRETS_KEY check");
+        server::channels::targets::adopt_legacy_urls(&db, &config.secrets.current)
+            .await
+            .expect("adopting legacy webhook URLs");
         server::usage::ingest::align_daily_rollups(&db, config.timezone)
             .await
             .expect("daily rollups");
@@ -136,6 +148,15 @@ impl TestApp {
         }
     }
 
+    /// The WeCom push target sending to `url` (created on first use).
+    pub async fn wecom_target(&self, url: &str) -> server::channels::targets::TargetRef {
+        let id = self.state.targets.wecom(url).await.expect("push target");
+        server::channels::targets::TargetRef {
+            id,
+            endpoint_host: server::channels::sender::display_target(url),
+        }
+    }
+
     /// Starts the delivery worker and sweeper of this app (stopped when the handle is dropped).
     pub fn start_engine(&self) -> EngineGuard {
         EngineGuard(Some(self.state.start_delivery_engine().expect("delivery engine")))
@@ -154,6 +175,24 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
+    }
+
+    /// An admin's API call: the status and the JSON answer (`null` when there is none).
+    pub async fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client().request(method, self.url(path)).bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let res = request.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Saves the 消息推送 settings through the REST API, as an admin; they must be accepted.

@@ -4,6 +4,7 @@
 pub mod deliveries;
 pub mod notifications;
 pub mod quotas;
+pub mod targets;
 pub mod usage;
 
 use app::session::CurrentUser;
@@ -161,7 +162,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Hub Notify API", description = "消息推送 settings and notifications of an LLM API gateway"),
     modifiers(&BearerAuth),
-    tags((name = "access"), (name = "users"), (name = "notifications"), (name = "usage"))
+    tags((name = "access"), (name = "users"), (name = "notifications"), (name = "targets"), (name = "usage"))
 )]
 struct ApiDoc;
 
@@ -175,6 +176,13 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::get_settings, notifications::put_settings))
         .routes(routes!(notifications::test_webhook))
         .routes(routes!(notifications::run_now))
+        .routes(routes!(targets::list_targets, targets::create_target))
+        .routes(routes!(
+            targets::get_target,
+            targets::put_target,
+            targets::delete_target
+        ))
+        .routes(routes!(targets::test_target))
         .routes(routes!(deliveries::list_deliveries))
         .routes(routes!(usage::ingest))
         .routes(routes!(usage::circuit))

@@ -81,7 +81,7 @@ pub async fn put_settings(
                 .map(|(path, problem)| (path, problem.to_string()))
                 .collect(),
         ),
-        Err(SaveError::Db(e)) => ApiError::unavailable(e).into_response(),
+        Err(SaveError::Targets(e)) => ApiError::unavailable(e).into_response(),
     }
 }
 

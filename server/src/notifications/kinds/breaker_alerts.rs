@@ -3,16 +3,14 @@
 //! so they go out in development too; the master switch and the kind's switch are honoured.
 use std::time::Duration;
 
-use app::notifications::NotificationKind;
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use sqlx::PgPool;
-
+use crate::channels::targets::{PushTargets, TargetRef};
 use crate::delivery::engine::Deliveries;
-use crate::delivery::outbox::NewDelivery;
 use crate::notifications::render;
 use crate::usage::breaker::{Breakers, Transition};
 use crate::usage::ingest::{TransitionObserver, UsageEvent};
+use app::notifications::NotificationKind;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 /// First pause between tries of the settings read and the raise; short, as ingest waits.
@@ -20,7 +18,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 #[derive(Clone)]
 pub struct BreakerAlerts {
-    db: PgPool,
+    targets: PushTargets,
     breakers: Breakers,
     deliveries: Deliveries,
     timezone: Tz,
@@ -38,9 +36,15 @@ fn last_error(events: &[&UsageEvent]) -> Option<String> {
 }
 
 impl BreakerAlerts {
-    pub fn new(db: PgPool, breakers: Breakers, deliveries: Deliveries, timezone: Tz, cooldown: Duration) -> Self {
+    pub fn new(
+        targets: PushTargets,
+        breakers: Breakers,
+        deliveries: Deliveries,
+        timezone: Tz,
+        cooldown: Duration,
+    ) -> Self {
         BreakerAlerts {
-            db,
+            targets,
             breakers,
             deliveries,
             timezone,
@@ -52,7 +56,7 @@ impl BreakerAlerts {
 #[async_trait::async_trait]
 impl TransitionObserver for BreakerAlerts {
     async fn on_transition(&self, provider_id: i64, provider_name: &str, t: &Transition, events: &[&UsageEvent]) {
-        let (content, webhook_url, dedup_key) = match t {
+        let (content, targets, dedup_key) = match t {
             Transition::HalfOpened { .. } => {
                 tracing::info!(provider_id, "circuit half-open: trying requests again");
                 return;
@@ -64,7 +68,7 @@ impl TransitionObserver for BreakerAlerts {
                 ..
             } => {
                 tracing::warn!(provider_id, failures, %open_until, "circuit opened");
-                let Some(url) = self.webhook_url().await else { return };
+                let Some(targets) = self.targets().await else { return };
                 match self.breakers.claim_alert(provider_id, self.cooldown).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -86,11 +90,11 @@ impl TransitionObserver for BreakerAlerts {
                     now: self.now(),
                 });
                 let key = format!("breaker:{provider_id}:open:{}", open_until.timestamp_millis());
-                (content, url, key)
+                (content, targets, key)
             }
             Transition::Closed { opened_at, .. } => {
                 tracing::info!(provider_id, "circuit closed");
-                let Some(url) = self.webhook_url().await else { return };
+                let Some(targets) = self.targets().await else { return };
                 let content = render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
                     provider_name,
                     provider_id,
@@ -98,21 +102,18 @@ impl TransitionObserver for BreakerAlerts {
                     now: self.now(),
                 });
                 let key = format!("breaker:{provider_id}:closed:{}", opened_at.timestamp_millis());
-                (content, url, key)
+                (content, targets, key)
             }
-        };
-        let notification = NewDelivery {
-            kind: NotificationKind::CircuitBreaker,
-            webhook_url,
-            content,
-            dedup_key,
         };
         // The transition will not happen again: a passing fault must not swallow its alert.
         let raised = crate::platform::retry::retry(
             "raising a circuit alert",
             crate::platform::retry::Backoff::doubling(3, RETRY_PAUSE),
             |_| true,
-            || self.deliveries.raise(&notification),
+            || {
+                self.deliveries
+                    .raise_to_each(NotificationKind::CircuitBreaker, &content, &dedup_key, &targets)
+            },
         )
         .await;
         if let Err(e) = raised {
@@ -132,20 +133,24 @@ impl BreakerAlerts {
         Utc::now().with_timezone(&self.timezone)
     }
 
-    /// The circuit-breaker webhook when the kind is active; `None` (logged) otherwise.
-    async fn webhook_url(&self) -> Option<String> {
+    /// The circuit-breaker targets when the kind is active; `None` (logged) otherwise.
+    async fn targets(&self) -> Option<Vec<TargetRef>> {
+        let kind = NotificationKind::CircuitBreaker;
         let loaded = crate::platform::retry::retry(
             "loading the settings",
             crate::platform::retry::Backoff::doubling(3, RETRY_PAUSE),
             |_| true,
-            || crate::notifications::settings::load(&self.db),
+            || async {
+                let stored = crate::notifications::settings::load(self.targets.db(), self.targets.key()).await?;
+                if !stored.settings.is_active(kind) {
+                    return Ok(Vec::new());
+                }
+                self.targets.active_for(kind).await
+            },
         )
         .await;
         match loaded {
-            Ok(stored) if stored.settings.is_active(NotificationKind::CircuitBreaker) => stored
-                .settings
-                .webhook_url(NotificationKind::CircuitBreaker)
-                .map(str::to_owned),
+            Ok(targets) if !targets.is_empty() => Some(targets),
             Ok(_) => {
                 tracing::info!("circuit-breaker alerts are off; nothing sent");
                 None

@@ -14,9 +14,9 @@ use chrono_tz::Tz;
 use fred::prelude::*;
 use sqlx::PgPool;
 
+use crate::channels::targets::{PushTargets, TargetError, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, Raised};
-use crate::delivery::outbox::NewDelivery;
 use crate::notifications::kinds::cost_alert::{CostChecker, Overrun, WindowInstance};
 use crate::notifications::render;
 use crate::notifications::schedule::fire_claims::{Claim, FireClaims};
@@ -43,11 +43,14 @@ pub enum RunError {
     Cost(#[from] crate::notifications::kinds::cost_alert::CostCheckError),
     #[error("raising a notification: {0}")]
     Raise(#[from] crate::delivery::engine::RaiseError),
+    #[error("push targets: {0}")]
+    Targets(#[from] TargetError),
 }
 
 #[derive(Clone)]
 pub struct Runs {
     db: PgPool,
+    targets: PushTargets,
     deliveries: Deliveries,
     /// The receivers' format: cost alerts are grouped into messages its size limit allows.
     channel: Arc<dyn Channel>,
@@ -58,16 +61,18 @@ pub struct Runs {
 
 impl Runs {
     pub fn new(
-        db: PgPool,
+        targets: PushTargets,
         redis: Pool,
         keys: Keys,
         deliveries: Deliveries,
         channel: Arc<dyn Channel>,
         timezone: Tz,
     ) -> Self {
+        let db = targets.db().clone();
         let costs = CostChecker::new(db.clone(), redis.clone(), keys.clone());
         Runs {
             db,
+            targets,
             deliveries,
             channel,
             costs,
@@ -85,8 +90,10 @@ impl Runs {
     }
 
     /// The saved settings.
-    pub async fn settings(&self) -> Result<NotificationSettings, sqlx::Error> {
-        Ok(crate::notifications::settings::load(&self.db).await?.settings)
+    pub async fn settings(&self) -> Result<NotificationSettings, TargetError> {
+        Ok(crate::notifications::settings::load(&self.db, self.targets.key())
+            .await?
+            .settings)
     }
 
     /// Runs `kind` (the daily leaderboard or the cost check) as of `now`. A scheduled run
@@ -100,12 +107,15 @@ impl Runs {
         now: DateTime<Utc>,
     ) -> Result<RunReport, RunError> {
         let settings = self.settings().await?;
-        let Some(url) = settings.is_active(kind).then(|| settings.webhook_url(kind)).flatten() else {
+        if !settings.is_active(kind) {
             return Ok(skipped(Skipped::Disabled));
-        };
-        let url = url.to_owned();
+        }
+        let targets = self.targets.active_for(kind).await?;
+        if targets.is_empty() {
+            return Ok(skipped(Skipped::Disabled));
+        }
         let (fire, fresh) = match trigger {
-            Trigger::Manual => return self.execute(kind, &settings, &url, trigger, now).await,
+            Trigger::Manual => return self.execute(kind, &settings, &targets, trigger, now).await,
             Trigger::Scheduled(fire) => (fire, true),
             Trigger::Overdue(fire) => (fire, false),
         };
@@ -126,7 +136,7 @@ impl Runs {
             "scheduled run",
             crate::platform::retry::Backoff::doubling(4, Duration::from_secs(1)),
             |_| true,
-            || self.execute(kind, &settings, &url, trigger, now),
+            || self.execute(kind, &settings, &targets, trigger, now),
         )
         .await;
         // If ending the claim fails, its lease lapses: a later tick runs the fire again, which
@@ -145,7 +155,7 @@ impl Runs {
         &self,
         kind: NotificationKind,
         settings: &NotificationSettings,
-        url: &str,
+        targets: &[TargetRef],
         trigger: Trigger,
         now: DateTime<Utc>,
     ) -> Result<RunReport, RunError> {
@@ -171,15 +181,10 @@ impl Runs {
                 };
                 let raised = self
                     .deliveries
-                    .raise(&NewDelivery {
-                        kind,
-                        webhook_url: url.to_owned(),
-                        content: render::daily_leaderboard(&board),
-                        dedup_key,
-                    })
+                    .raise_to_each(kind, &render::daily_leaderboard(&board), &dedup_key, targets)
                     .await?;
                 Ok(RunReport {
-                    deliveries: vec![raised_id(raised)],
+                    deliveries: raised.into_iter().map(raised_id).collect(),
                     ..RunReport::default()
                 })
             }
@@ -199,14 +204,13 @@ impl Runs {
                 let mut first_error = None;
                 for group in render::group_messages(&texts, self.channel.max_content_bytes()) {
                     let members = &fresh[group.clone()];
-                    let notification = NewDelivery {
-                        kind,
-                        webhook_url: url.to_owned(),
-                        content: texts[group].join(render::MESSAGE_SEPARATOR),
-                        dedup_key: cost_dedup_key(members, now),
-                    };
-                    match self.deliveries.raise(&notification).await {
-                        Ok(raised) => report.deliveries.push(raised_id(raised)),
+                    let content = texts[group].join(render::MESSAGE_SEPARATOR);
+                    let raised = self
+                        .deliveries
+                        .raise_to_each(kind, &content, &cost_dedup_key(members, now), targets)
+                        .await;
+                    match raised {
+                        Ok(raised) => report.deliveries.extend(raised.into_iter().map(raised_id)),
                         Err(e) => {
                             first_error.get_or_insert(e);
                             unsent.extend_from_slice(members);

@@ -151,7 +151,7 @@ impl Scheduler {
 
     /// Rebuilds when the saved settings call for another schedule than this instance runs:
     /// another instance saved them. Returns whether it rebuilt.
-    pub async fn follow_saved_settings(&self) -> Result<bool, sqlx::Error> {
+    pub async fn follow_saved_settings(&self) -> Result<bool, crate::channels::targets::TargetError> {
         if self.app_env != AppEnv::Production {
             return Ok(false);
         }

@@ -1,0 +1,555 @@
+//! Push targets (推送目标, `push_targets`) and which kinds go to them (`push_target_bindings`).
+//!
+//! A target's secrets — the webhook URL of a keyed platform, a signing secret, a bot token,
+//! header values — are one JSON object sealed under `SECRETS_KEY` for the target's row
+//! ([`crate::platform::encryption`]): the database, its dumps and its backups never hold them
+//! in clear. Everything else a page may show, including `endpoint_host` (scheme, host, port).
+use std::collections::BTreeMap;
+
+use app::notifications::NotificationKind;
+use app::targets::ChannelKind;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+
+use crate::channels::sender::display_target;
+use crate::platform::encryption::{sealed_context, OpenError, SecretsKey};
+
+/// Where a target's sealed secrets live (the rotation of `SECRETS_KEY` reseals them).
+pub const SEALED_TABLE: &str = "push_targets";
+pub const SEALED_COLUMN: &str = "secrets";
+
+/// A target's secret settings. Debug shows which are set, never their values.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSecrets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_token: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for TargetSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetSecrets")
+            .field("webhook_url", &self.webhook_url.as_deref().map(display_target))
+            .field("has_secret", &self.secret.is_some())
+            .field("has_bot_token", &self.bot_token.is_some())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The outcome of a target's last test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastTest {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub latency_ms: i32,
+}
+
+/// A target as stored, its secrets opened.
+#[derive(Clone, Debug)]
+pub struct PushTarget {
+    pub id: i64,
+    pub name: String,
+    pub channel: ChannelKind,
+    pub enabled: bool,
+    /// The channel's settings that are no secret.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub secrets: TargetSecrets,
+    pub endpoint_host: String,
+    pub last_test: Option<LastTest>,
+}
+
+/// A target to create.
+#[derive(Clone, Debug)]
+pub struct NewTarget {
+    pub name: String,
+    pub channel: ChannelKind,
+    pub enabled: bool,
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub secrets: TargetSecrets,
+    pub endpoint_host: String,
+}
+
+impl NewTarget {
+    /// A WeCom robot: its URL (holding the robot's key) is its one secret.
+    pub fn wecom(name: String, webhook_url: &str) -> Self {
+        NewTarget {
+            name,
+            channel: ChannelKind::Wecom,
+            enabled: true,
+            settings: serde_json::Map::new(),
+            endpoint_host: display_target(webhook_url),
+            secrets: TargetSecrets {
+                webhook_url: Some(webhook_url.to_owned()),
+                ..TargetSecrets::default()
+            },
+        }
+    }
+}
+
+/// Where a notification of a kind goes: an enabled target of an enabled binding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRef {
+    pub id: i64,
+    pub endpoint_host: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("push target {id}: its secrets {source}")]
+    Sealed { id: i64, source: OpenError },
+    #[error("push target {id} has an unknown {column} {value:?}")]
+    Corrupt {
+        id: i64,
+        column: &'static str,
+        value: String,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    name: String,
+    channel: String,
+    enabled: bool,
+    settings: sqlx::types::Json<serde_json::Map<String, serde_json::Value>>,
+    secrets: String,
+    endpoint_host: String,
+    last_test_at: Option<DateTime<Utc>>,
+    last_test_ok: Option<bool>,
+    last_test_error: Option<String>,
+    last_test_latency_ms: Option<i32>,
+}
+
+const COLUMNS: &str = "id, name, channel, enabled, settings, secrets, endpoint_host, last_test_at, last_test_ok,
+    last_test_error, last_test_latency_ms";
+
+fn context(id: i64) -> String {
+    sealed_context(SEALED_TABLE, id, SEALED_COLUMN)
+}
+
+fn seal(key: &SecretsKey, id: i64, secrets: &TargetSecrets) -> String {
+    let json = serde_json::to_string(secrets).expect("secrets serialize");
+    key.seal(&json, &context(id))
+}
+
+impl Row {
+    fn open(self, key: &SecretsKey) -> Result<PushTarget, TargetError> {
+        let id = self.id;
+        let channel = ChannelKind::from_key(&self.channel).ok_or_else(|| TargetError::Corrupt {
+            id,
+            column: "channel",
+            value: self.channel.clone(),
+        })?;
+        let json = key
+            .open(&self.secrets, &context(id))
+            .map_err(|source| TargetError::Sealed { id, source })?;
+        let secrets = serde_json::from_str(&json).map_err(|_| TargetError::Sealed {
+            id,
+            source: OpenError::Malformed,
+        })?;
+        let last_test = match (self.last_test_at, self.last_test_ok) {
+            (Some(at), Some(ok)) => Some(LastTest {
+                at,
+                ok,
+                error: self.last_test_error,
+                latency_ms: self.last_test_latency_ms.unwrap_or(0),
+            }),
+            _ => None,
+        };
+        Ok(PushTarget {
+            id,
+            name: self.name,
+            channel,
+            enabled: self.enabled,
+            settings: self.settings.0,
+            secrets,
+            endpoint_host: self.endpoint_host,
+            last_test,
+        })
+    }
+}
+
+/// Creates a target (in the caller's transaction); returns its id.
+pub async fn create(conn: &mut PgConnection, key: &SecretsKey, new: &NewTarget) -> Result<i64, TargetError> {
+    // The id is the sealed value's place: taken first, so the row is written sealed at once.
+    let id: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('push_targets', 'id'))")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO push_targets (id, name, channel, enabled, settings, secrets, endpoint_host)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(&new.name)
+    .bind(new.channel.key())
+    .bind(new.enabled)
+    .bind(sqlx::types::Json(&new.settings))
+    .bind(seal(key, id, &new.secrets))
+    .bind(&new.endpoint_host)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Every target, oldest first.
+pub async fn list(conn: &mut PgConnection, key: &SecretsKey) -> Result<Vec<PushTarget>, TargetError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM push_targets ORDER BY id"))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(|r| r.open(key)).collect()
+}
+
+/// The WeCom target sending to `url`, created (named `name`) when there is none.
+pub async fn wecom_target_for(
+    conn: &mut PgConnection,
+    key: &SecretsKey,
+    url: &str,
+    name: impl FnOnce() -> String,
+) -> Result<i64, TargetError> {
+    // Opening each WeCom target is cheap beside a save, and keeps no clear digest of the URL.
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM push_targets WHERE channel = 'wecom' ORDER BY id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let target = row.open(key)?;
+        if target.secrets.webhook_url.as_deref() == Some(url) {
+            return Ok(target.id);
+        }
+    }
+    create(conn, key, &NewTarget::wecom(name(), url)).await
+}
+
+/// The ids of the targets bound to `kind`, lowest first.
+pub async fn bound_to(conn: &mut PgConnection, kind: NotificationKind) -> Result<Vec<i64>, TargetError> {
+    Ok(
+        sqlx::query_scalar("SELECT target_id FROM push_target_bindings WHERE kind = $1 ORDER BY target_id")
+            .bind(kind.key())
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+/// The target the settings' `webhookUrl` of `kind` stands for, and its URL.
+pub async fn webhook_url_target_of(
+    conn: &mut PgConnection,
+    key: &SecretsKey,
+    kind: NotificationKind,
+) -> Result<Option<(i64, String)>, TargetError> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM push_targets
+          WHERE id = (SELECT target_id FROM push_target_bindings WHERE kind = $1 AND from_webhook_url)"
+    ))
+    .bind(kind.key())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let target = row.open(key)?;
+    Ok(target.secrets.webhook_url.map(|url| (target.id, url)))
+}
+
+/// Makes `ids` exactly the targets bound to `kind`, `from_webhook_url` the one its
+/// `webhookUrl` stands for (it must be among `ids`); bindings kept keep their enabled flag.
+/// Ids that name no target are the caller's to refuse first.
+pub async fn set_bindings(
+    conn: &mut PgConnection,
+    kind: NotificationKind,
+    ids: &[i64],
+    from_webhook_url: Option<i64>,
+) -> Result<(), TargetError> {
+    sqlx::query("DELETE FROM push_target_bindings WHERE kind = $1 AND NOT (target_id = ANY($2))")
+        .bind(kind.key())
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    // Cleared first: the one-per-kind index must hold after each statement.
+    sqlx::query("UPDATE push_target_bindings SET from_webhook_url = false WHERE kind = $1 AND from_webhook_url")
+        .bind(kind.key())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO push_target_bindings (kind, target_id, from_webhook_url)
+         SELECT $1, i, i IS NOT DISTINCT FROM $3 FROM unnest($2::bigint[]) AS i
+         ON CONFLICT (kind, target_id) DO UPDATE SET from_webhook_url = EXCLUDED.from_webhook_url",
+    )
+    .bind(kind.key())
+    .bind(ids)
+    .bind(from_webhook_url)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Of `ids`, those that name no target.
+pub async fn missing(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<i64>, TargetError> {
+    Ok(sqlx::query_scalar(
+        "SELECT i FROM unnest($1::bigint[]) AS i WHERE NOT EXISTS (SELECT 1 FROM push_targets t WHERE t.id = i)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// A target's new name, switch and secrets (in the caller's transaction); `false` when there
+/// is no such target.
+pub async fn update(
+    conn: &mut PgConnection,
+    key: &SecretsKey,
+    id: i64,
+    name: &str,
+    enabled: bool,
+    secrets: &TargetSecrets,
+    endpoint_host: &str,
+) -> Result<bool, TargetError> {
+    let updated = sqlx::query(
+        "UPDATE push_targets SET name = $2, enabled = $3, secrets = $4, endpoint_host = $5, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(enabled)
+    .bind(seal(key, id, secrets))
+    .bind(endpoint_host)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// The kinds bound to each target.
+pub async fn kinds_by_target(
+    conn: &mut PgConnection,
+) -> Result<std::collections::HashMap<i64, Vec<NotificationKind>>, TargetError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT target_id, kind FROM push_target_bindings ORDER BY target_id, kind")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut out: std::collections::HashMap<i64, Vec<NotificationKind>> = std::collections::HashMap::new();
+    for (id, kind) in rows {
+        let kind = NotificationKind::from_key(&kind).ok_or_else(|| TargetError::Corrupt {
+            id,
+            column: "kind",
+            value: kind.clone(),
+        })?;
+        out.entry(id).or_default().push(kind);
+    }
+    for kinds in out.values_mut() {
+        kinds.sort_by_key(|k| *k as usize);
+    }
+    Ok(out)
+}
+
+/// The targets and their secrets, for delivery.
+#[derive(Clone)]
+pub struct PushTargets {
+    db: PgPool,
+    key: SecretsKey,
+}
+
+impl PushTargets {
+    pub fn new(db: PgPool, key: SecretsKey) -> Self {
+        PushTargets { db, key }
+    }
+
+    pub fn key(&self) -> &SecretsKey {
+        &self.key
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<PushTarget>, TargetError> {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM push_targets WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        row.map(|r| r.open(&self.key)).transpose()
+    }
+
+    /// Where a notification of `kind` goes now: each enabled target of an enabled binding.
+    pub async fn active_for(&self, kind: NotificationKind) -> Result<Vec<TargetRef>, TargetError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT t.id, t.endpoint_host FROM push_target_bindings b JOIN push_targets t ON t.id = b.target_id
+              WHERE b.kind = $1 AND b.enabled AND t.enabled ORDER BY t.id",
+        )
+        .bind(kind.key())
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, endpoint_host)| TargetRef { id, endpoint_host })
+            .collect())
+    }
+
+    /// A WeCom target for `url`, created if need be (tests, benchmarks, scripts).
+    pub async fn wecom(&self, url: &str) -> Result<i64, TargetError> {
+        let mut conn = self.db.acquire().await?;
+        wecom_target_for(&mut conn, &self.key, url, || {
+            format!("企业微信 · {}", display_target(url))
+        })
+        .await
+    }
+
+    /// Deletes a target and its bindings; the kinds it served, or `None` when there was none.
+    /// Its history stays, showing its endpoint; its waiting deliveries fail.
+    pub async fn delete(&self, id: i64) -> Result<Option<Vec<NotificationKind>>, TargetError> {
+        let mut tx = self.db.begin().await?;
+        let mut kinds = kinds_by_target(&mut tx).await?.remove(&id).unwrap_or_default();
+        kinds.sort_by_key(|k| *k as usize);
+        let deleted = sqlx::query("DELETE FROM push_targets WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((deleted == 1).then_some(kinds))
+    }
+
+    /// Remembers the outcome of a test.
+    pub async fn record_test(&self, id: i64, result: &Result<(), String>, latency_ms: i32) -> Result<(), TargetError> {
+        sqlx::query(
+            "UPDATE push_targets SET last_test_at = now(), last_test_ok = $2, last_test_error = $3,
+                last_test_latency_ms = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(result.is_ok())
+        .bind(result.as_ref().err())
+        .bind(latency_ms)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Binds `kind` to `target_id` as well.
+    pub async fn bind(&self, kind: NotificationKind, target_id: i64) -> Result<(), TargetError> {
+        sqlx::query("INSERT INTO push_target_bindings (kind, target_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(kind.key())
+            .bind(target_id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A kind's name in the targets start-up creates from its URL.
+fn kind_label(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::CircuitBreaker => "熔断告警",
+        NotificationKind::DailyLeaderboard => "每日排行榜",
+        NotificationKind::CostAlert => "成本预警",
+    }
+}
+
+/// What [`adopt_legacy_urls`] moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Adopted {
+    pub kinds: usize,
+    pub deliveries: u64,
+}
+
+/// Moves the clear URLs of the schema before targets into sealed WeCom targets: each kind's URL
+/// becomes a target bound to it (kinds with one URL share one target), and each outbox row's URL
+/// its target. Idempotent, in one transaction; instances starting together take turns.
+pub async fn adopt_legacy_urls(db: &PgPool, key: &SecretsKey) -> Result<Adopted, TargetError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hub-notify: adopt legacy webhook URLs'))")
+        .execute(&mut *tx)
+        .await?;
+    let urls: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT circuit_breaker_webhook_url, daily_leaderboard_webhook_url, cost_alert_webhook_url
+           FROM notification_settings WHERE id = 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mut adopted = Adopted::default();
+    if let Some((cb, dl, ca)) = urls {
+        let by_kind = NotificationKind::ALL.into_iter().zip([cb, dl, ca]);
+        let by_kind: Vec<(NotificationKind, String)> =
+            by_kind.filter_map(|(kind, url)| url.map(|u| (kind, u))).collect();
+        for (kind, url) in &by_kind {
+            let sharing: Vec<&str> = by_kind
+                .iter()
+                .filter(|(_, u)| u == url)
+                .map(|(k, _)| kind_label(*k))
+                .collect();
+            let name = || format!("企业微信 · {}", sharing.join("、"));
+            let id = wecom_target_for(&mut tx, key, url, name).await?;
+            sqlx::query(
+                "INSERT INTO push_target_bindings (kind, target_id, from_webhook_url) VALUES ($1, $2, true)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(kind.key())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            adopted.kinds += 1;
+        }
+        sqlx::query(
+            "UPDATE notification_settings SET circuit_breaker_webhook_url = NULL,
+                daily_leaderboard_webhook_url = NULL, cost_alert_webhook_url = NULL WHERE id = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let history: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT target_url FROM notification_deliveries WHERE target_url IS NOT NULL")
+            .fetch_all(&mut *tx)
+            .await?;
+    for url in history {
+        let id = wecom_target_for(&mut tx, key, &url, || format!("企业微信 · {}", display_target(&url))).await?;
+        adopted.deliveries += sqlx::query(
+            // The key gains its target as keys now do (`delivery::engine::target_dedup_key`):
+            // a notification raised again after the upgrade is still known.
+            "UPDATE notification_deliveries SET target_id = $1, target_url = NULL, dedup_key = dedup_key || '@t' || $1
+              WHERE target_url = $2",
+        )
+        .bind(id)
+        .bind(&url)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(adopted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_reseals_the_targets_secrets() {
+        assert!(crate::platform::encryption::SEALED_COLUMNS.contains(&(SEALED_TABLE, SEALED_COLUMN)));
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let secrets = TargetSecrets {
+            webhook_url: Some("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY123".into()),
+            secret: Some("SEC456".into()),
+            bot_token: Some("123:TOKEN789".into()),
+            headers: BTreeMap::from([("Authorization".into(), "Bearer HDR000".into())]),
+        };
+        let shown = format!("{secrets:?}");
+        for secret in ["KEY123", "SEC456", "TOKEN789", "HDR000"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("qyapi.weixin.qq.com") && shown.contains("Authorization"),
+            "{shown}"
+        );
+    }
+}

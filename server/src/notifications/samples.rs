@@ -1,0 +1,83 @@
+//! A realistic message of each kind, for testing a push target: the specification's own examples,
+//! dated now, through the real templates.
+use std::str::FromStr;
+
+use app::notifications::NotificationKind;
+use app::usage::UsageWindow;
+use chrono::{DateTime, Duration};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use crate::notifications::render;
+
+fn usd(text: &str) -> Decimal {
+    Decimal::from_str(text).expect("a sample amount")
+}
+
+/// The specification's example of `kind`, as sent at `now`.
+pub fn sample(kind: NotificationKind, now: DateTime<Tz>) -> String {
+    match kind {
+        NotificationKind::CircuitBreaker => render::circuit_breaker_alert(&render::CircuitBreakerAlert {
+            provider_name: "Anthropic 官方",
+            provider_id: 1,
+            failure_count: 5,
+            recovers_at: now + Duration::minutes(30),
+            last_error: Some("rate_limit_exceeded: You have exceeded your rate limit"),
+            now,
+        }),
+        NotificationKind::DailyLeaderboard => {
+            let entry = |user_id, name: &str, cost, requests, tokens| render::LeaderboardEntry {
+                user_id,
+                user_name: name.to_owned(),
+                cost_usd: usd(cost),
+                requests,
+                tokens,
+            };
+            render::daily_leaderboard(&render::DailyLeaderboard {
+                date: (now - Duration::days(1)).date_naive(),
+                entries: vec![
+                    entry(1, "张三", "12.3456", 1_234, 2_450_000),
+                    entry(2, "李四", "8.7654", 987, 1_870_000),
+                    entry(3, "王五", "5.4321", 654, 1_230_000),
+                ],
+                total_requests: 5_678,
+                total_cost_usd: usd("45.6789"),
+                now,
+            })
+        }
+        NotificationKind::CostAlert => render::cost_alert(&render::CostAlert {
+            entity: render::CostEntity::User { name: "张三" },
+            window: UsageWindow::Week,
+            current_usd: usd("8.5"),
+            limit_usd: usd("10"),
+            now,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn samples_are_the_specifications_examples() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let golden = |text: &str| text.trim_end_matches('\n').to_owned();
+        let breaker_at = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
+        assert_eq!(
+            sample(NotificationKind::CircuitBreaker, breaker_at),
+            golden(include_str!("../../tests/golden/circuit_breaker.md"))
+        );
+        let board_at = tz.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
+        assert_eq!(
+            sample(NotificationKind::DailyLeaderboard, board_at),
+            golden(include_str!("../../tests/golden/daily_leaderboard.md"))
+        );
+        let cost_at = tz.with_ymd_and_hms(2025, 1, 15, 10, 30, 0).unwrap();
+        assert_eq!(
+            sample(NotificationKind::CostAlert, cost_at),
+            golden(include_str!("../../tests/golden/cost_alert.md"))
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! 推送目标 as admins manage them (REST API, pages): validated create and edit, delete, and the
+//! test that sends a realistic message of a kind through the target's real path.
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
+use app::targets::{LastTest, PushTargetInput, PushTargetView};
+use chrono::Utc;
+use chrono_tz::Tz;
+
+use crate::channels::sender::{display_target, SendError, WebhookSender};
+use crate::channels::targets::{self, NewTarget, PushTarget, PushTargets, TargetError};
+use crate::channels::Channel;
+use crate::notifications::settings::SAVE_DNS_TIMEOUT;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetSaveError {
+    #[error("invalid push target")]
+    Invalid(FieldErrors),
+    #[error("no such push target")]
+    NotFound,
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+}
+
+impl From<sqlx::Error> for TargetSaveError {
+    fn from(e: sqlx::Error) -> Self {
+        TargetSaveError::Targets(TargetError::Db(e))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetTestError {
+    #[error("no such push target")]
+    NotFound,
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+}
+
+/// A test's outcome: how long the platform took to accept, or why it did not.
+pub type TestOutcome = Result<u32, SendError>;
+
+#[derive(Clone)]
+pub struct TargetService {
+    targets: PushTargets,
+    sender: WebhookSender,
+    /// WeCom: the one channel that delivers, for now.
+    channel: Arc<dyn Channel>,
+    timezone: Tz,
+}
+
+impl TargetService {
+    pub fn new(targets: PushTargets, sender: WebhookSender, channel: Arc<dyn Channel>, timezone: Tz) -> Self {
+        TargetService {
+            targets,
+            sender,
+            channel,
+            timezone,
+        }
+    }
+
+    fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
+        PushTargetView {
+            id: t.id,
+            name: t.name,
+            channel: t.channel,
+            enabled: t.enabled,
+            webhook_url: t.secrets.webhook_url,
+            endpoint: t.endpoint_host,
+            kinds,
+            last_test: t.last_test.map(|l| LastTest {
+                at: l.at.with_timezone(&self.timezone).to_rfc3339(),
+                ok: l.ok,
+                error: l.error,
+                latency_ms: l.latency_ms,
+            }),
+        }
+    }
+
+    /// Every target, oldest first.
+    pub async fn list(&self) -> Result<Vec<PushTargetView>, TargetError> {
+        let mut conn = self.targets.db().acquire().await?;
+        let mut kinds = targets::kinds_by_target(&mut conn).await?;
+        let all = targets::list(&mut conn, self.targets.key()).await?;
+        Ok(all
+            .into_iter()
+            .map(|t| {
+                let k = kinds.remove(&t.id).unwrap_or_default();
+                self.view(t, k)
+            })
+            .collect())
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<PushTargetView>, TargetError> {
+        let Some(target) = self.targets.get(id).await? else {
+            return Ok(None);
+        };
+        let mut conn = self.targets.db().acquire().await?;
+        let kinds = targets::kinds_by_target(&mut conn)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        Ok(Some(self.view(target, kinds)))
+    }
+
+    /// Field rules, then the SSRF guard on the URL; an edit keeps its channel.
+    async fn validate(
+        &self,
+        input: &PushTargetInput,
+        stored: Option<&PushTarget>,
+    ) -> Result<app::targets::ChannelKind, TargetSaveError> {
+        let checked = input.validate(
+            stored.map(|t| t.channel),
+            stored.is_some_and(|t| t.secrets.webhook_url.is_some()),
+        );
+        let mut errors = checked.clone().err().unwrap_or_default();
+        if let (Ok(channel), Some(stored)) = (&checked, stored) {
+            if stored.channel != *channel {
+                errors.insert(
+                    "channel".into(),
+                    FieldProblem::ChannelChanged(stored.channel.key().into()),
+                );
+            }
+        }
+        if let (None, Some(url)) = (errors.get("webhookUrl"), input.webhook_url.as_deref()) {
+            if let Err(refusal) = self.sender.guard().check_before_saving(url, SAVE_DNS_TIMEOUT).await {
+                errors.insert("webhookUrl".into(), FieldProblem::UrlRefused(refusal.to_string()));
+            }
+        }
+        match checked {
+            Ok(channel) if errors.is_empty() => Ok(channel),
+            _ => Err(TargetSaveError::Invalid(errors)),
+        }
+    }
+
+    pub async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
+        let input = input.normalized();
+        let channel = self.validate(&input, None).await?;
+        let url = input.webhook_url.as_deref().unwrap_or_default();
+        let mut new = NewTarget::wecom(input.name.clone(), url);
+        new.channel = channel;
+        new.enabled = input.enabled;
+        let mut conn = self.targets.db().acquire().await?;
+        let id = targets::create(&mut conn, self.targets.key(), &new).await?;
+        drop(conn);
+        tracing::info!(target_id = id, channel = channel.key(), endpoint = %new.endpoint_host, "push target created");
+        self.get(id).await?.ok_or(TargetSaveError::NotFound)
+    }
+
+    /// Replaces a target's name, switch and settings; secrets left out are kept.
+    pub async fn update(&self, id: i64, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
+        let input = input.normalized();
+        let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
+        self.validate(&input, Some(&stored)).await?;
+        let mut secrets = stored.secrets.clone();
+        if let Some(url) = &input.webhook_url {
+            secrets.webhook_url = Some(url.clone());
+        }
+        let endpoint = secrets
+            .webhook_url
+            .as_deref()
+            .map_or(stored.endpoint_host.clone(), display_target);
+        let mut conn = self.targets.db().acquire().await?;
+        if !targets::update(
+            &mut conn,
+            self.targets.key(),
+            id,
+            &input.name,
+            input.enabled,
+            &secrets,
+            &endpoint,
+        )
+        .await?
+        {
+            return Err(TargetSaveError::NotFound);
+        }
+        drop(conn);
+        tracing::info!(target_id = id, %endpoint, "push target saved");
+        self.get(id).await?.ok_or(TargetSaveError::NotFound)
+    }
+
+    /// The kinds the deleted target served, or `None` when there was none.
+    pub async fn delete(&self, id: i64) -> Result<Option<Vec<NotificationKind>>, TargetError> {
+        let deleted = self.targets.delete(id).await?;
+        if deleted.is_some() {
+            tracing::info!(target_id = id, "push target deleted");
+        }
+        Ok(deleted)
+    }
+
+    /// Sends the specification's example of `kind` to the target, as a delivery would, and
+    /// remembers the outcome as the target's last test.
+    pub async fn test(&self, id: i64, kind: NotificationKind) -> Result<TestOutcome, TargetTestError> {
+        let target = self.targets.get(id).await?.ok_or(TargetTestError::NotFound)?;
+        let content = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
+        let started = Instant::now();
+        let result = match target.secrets.webhook_url.as_deref() {
+            Some(url) => self.sender.send(self.channel.as_ref(), url, &content, None).await,
+            None => Err(SendError::Request("the target has no webhook URL".into())),
+        };
+        let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let recorded = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+        self.targets
+            .record_test(id, &recorded, i32::try_from(latency_ms).unwrap_or(i32::MAX))
+            .await?;
+        match &result {
+            Ok(()) => tracing::info!(
+                target_id = id,
+                kind = kind.key(),
+                latency_ms,
+                "push target test delivered"
+            ),
+            Err(e) => tracing::info!(target_id = id, kind = kind.key(), error = %e, "push target test failed"),
+        }
+        Ok(result.map(|()| latency_ms))
+    }
+}
