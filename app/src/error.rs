@@ -49,6 +49,8 @@ pub enum SendFailure {
     HttpStatus,
     /// The receiver answered 2xx with its own error code.
     Errcode,
+    /// The platform said to slow down (HTTP 429 or its own code).
+    Throttled,
     Request,
 }
 
@@ -61,6 +63,7 @@ impl SendFailure {
             SendFailure::Redirect => "redirect",
             SendFailure::HttpStatus => "http_status",
             SendFailure::Errcode => "errcode",
+            SendFailure::Throttled => "throttled",
             SendFailure::Request => "request",
         }
     }

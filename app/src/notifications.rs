@@ -284,6 +284,12 @@ pub enum FieldProblem {
     ChannelUnavailable(String),
     /// An edit that changes a target's channel (this one).
     ChannelChanged(String),
+    /// A secret given to a channel that signs nothing (this one).
+    SecretNotTaken(String),
+    /// A secret with white space in it, or longer than `max`.
+    SecretForm {
+        max: usize,
+    },
 }
 
 impl fmt::Display for FieldProblem {
@@ -304,6 +310,8 @@ impl fmt::Display for FieldProblem {
                 f.write_str("is required: the URL's host names no platform (wecom, feishu, dingtalk, slack, discord)")
             }
             FieldProblem::ChannelUnavailable(channel) => write!(f, "the {channel} channel cannot deliver yet"),
+            FieldProblem::SecretNotTaken(channel) => write!(f, "the {channel} channel takes no signing secret"),
+            FieldProblem::SecretForm { max } => write!(f, "must be at most {max} characters, without spaces"),
             FieldProblem::ChannelChanged(channel) => {
                 write!(
                     f,

@@ -67,11 +67,27 @@ impl ChannelKind {
     }
 }
 
+/// The longest signing secret, in characters.
+pub const MAX_SECRET_CHARS: usize = 256;
+
 /// The longest target name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
 /// The channels this release delivers to.
-pub const DELIVERING: [ChannelKind; 1] = [ChannelKind::Wecom];
+pub const DELIVERING: [ChannelKind; 5] = [
+    ChannelKind::Wecom,
+    ChannelKind::Feishu,
+    ChannelKind::Dingtalk,
+    ChannelKind::Slack,
+    ChannelKind::Discord,
+];
+
+impl ChannelKind {
+    /// Whether the platform signs requests with a secret of the bot's (签名校验 / 加签).
+    pub fn takes_secret(self) -> bool {
+        matches!(self, ChannelKind::Feishu | ChannelKind::Dingtalk)
+    }
+}
 
 /// The outcome of a target's last test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +112,8 @@ pub struct PushTargetView {
     pub channel: ChannelKind,
     pub enabled: bool,
     pub webhook_url: Option<String>,
+    /// Whether a signing secret is set (the secret itself is never shown).
+    pub has_secret: bool,
     /// `scheme://host[:port]` of where it sends.
     pub endpoint: String,
     /// The kinds bound to it.
@@ -117,6 +135,10 @@ pub struct PushTargetInput {
     pub enabled: bool,
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// The signing secret of a Feishu bot or a DingTalk robot; write-only. Left out of a `PUT`,
+    /// the stored one is kept; `""` removes it.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -162,6 +184,13 @@ impl PushTargetInput {
                 errors.insert("channel".into(), FieldProblem::ChannelUnavailable(c.key().into()))
             }
             Some(_) => {}
+        }
+        if let (Some(c), Some(secret)) = (channel, self.secret.as_deref()) {
+            if !c.takes_secret() && !secret.is_empty() {
+                errors.insert("secret".into(), FieldProblem::SecretNotTaken(c.key().into()));
+            } else if secret.chars().count() > MAX_SECRET_CHARS || secret.chars().any(char::is_whitespace) {
+                errors.insert("secret".into(), FieldProblem::SecretForm { max: MAX_SECRET_CHARS });
+            }
         }
         match channel {
             Some(channel) if errors.is_empty() => Ok(channel),
@@ -227,11 +256,18 @@ mod tests {
         assert_eq!(errors.get("webhookUrl"), Some(&FieldProblem::UrlScheme));
         assert_eq!(errors.get("channel"), Some(&FieldProblem::ChannelRequired));
 
+        let telegram =
+            input(serde_json::json!({"name": "TG", "channel": "telegram", "webhookUrl": "https://example.com/x"}));
+        assert_eq!(
+            telegram.validate(None, false).unwrap_err().get("channel"),
+            Some(&FieldProblem::ChannelUnavailable("telegram".into()))
+        );
         let feishu =
             input(serde_json::json!({"name": "飞书", "webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/x"}));
         assert_eq!(
-            feishu.validate(None, false).unwrap_err().get("channel"),
-            Some(&FieldProblem::ChannelUnavailable("feishu".into()))
+            feishu.validate(None, false),
+            Ok(ChannelKind::Feishu),
+            "the host names the channel"
         );
         let keep = input(serde_json::json!({"name": "a"}));
         assert_eq!(
@@ -244,6 +280,26 @@ mod tests {
             Some(&FieldProblem::UrlRequired)
         );
         assert!(serde_json::from_value::<PushTargetInput>(serde_json::json!({"name": "a", "botTokn": "x"})).is_err());
+
+        let signed = |channel: &str, secret: &str| {
+            input(serde_json::json!({"name": "a", "channel": channel, "webhookUrl": "https://example.com/x", "secret": secret}))
+                .validate(None, false)
+        };
+        assert_eq!(signed("feishu", "SECabc"), Ok(ChannelKind::Feishu));
+        assert_eq!(signed("dingtalk", "SECabc"), Ok(ChannelKind::Dingtalk));
+        assert_eq!(
+            signed("wecom", "SECabc").unwrap_err().get("secret"),
+            Some(&FieldProblem::SecretNotTaken("wecom".into()))
+        );
+        assert_eq!(
+            signed("wecom", ""),
+            Ok(ChannelKind::Wecom),
+            "an empty secret removes none"
+        );
+        assert_eq!(
+            signed("feishu", "SEC abc").unwrap_err().get("secret"),
+            Some(&FieldProblem::SecretForm { max: MAX_SECRET_CHARS })
+        );
     }
 
     #[test]

@@ -196,14 +196,7 @@ pub(crate) async fn run(
     );
     let url = format!("http://{addr}/cgi-bin/webhook/send?key=bench");
     let target_id = targets.wecom(&url).await.map_err(|e| e.to_string())?;
-    let handler = DeliveryHandler::new(
-        outbox,
-        sender,
-        targets,
-        std::sync::Arc::new(server::channels::wecom::WeCom),
-        Metrics::new(),
-        max_attempts,
-    );
+    let handler = DeliveryHandler::new(outbox, sender, targets, Metrics::new(), max_attempts);
     let engine = Engine::start(
         deliveries.clone(),
         Arc::new(handler),

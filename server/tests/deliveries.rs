@@ -28,11 +28,7 @@ async fn notification(app: &TestApp, kind: NotificationKind, url: &str, key: &st
 }
 
 async fn row(app: &TestApp, id: i64) -> (String, i32, Option<String>) {
-    sqlx::query_as("SELECT status, attempts, last_error FROM notification_deliveries WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
+    app.delivery_row(id).await
 }
 
 async fn wait_for_status(app: &TestApp, id: i64, status: &str, within: Duration) -> (String, i32, Option<String>) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::receiver::{Answer, Receiver};
 use server::channels::sender::{SendError, WebhookSender};
 use server::channels::ssrf::{Allowlist, SsrfGuard};
+use server::channels::targets::TargetSecrets;
 use server::channels::wecom::{WeCom, MAX_CONTENT_BYTES, TRUNCATION_MARKER};
 
 fn sender_for(receivers: &[&Receiver], timeout: Duration) -> WebhookSender {
@@ -21,7 +22,12 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     sender
-        .send(&WeCom, &receiver.url(), "**测试消息**\n企业微信机器人连接成功!", None)
+        .send(
+            &WeCom,
+            &TargetSecrets::of_url(receiver.url()),
+            "**测试消息**\n企业微信机器人连接成功!",
+            None,
+        )
         .await
         .unwrap();
     let got = receiver.received();
@@ -52,7 +58,10 @@ async fn each_failure_has_its_class() {
     ];
     for (answer, class) in cases {
         receiver.set_answer(answer.clone());
-        let err = sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap_err();
+        let err = sender
+            .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+            .await
+            .unwrap_err();
         assert_eq!(err.class().as_str(), class, "{answer:?}: {err}");
         assert!(
             !err.to_string().contains("test-key-123"),
@@ -61,7 +70,10 @@ async fn each_failure_has_its_class() {
     }
     receiver.set_answer(Answer::EchoInErrmsg);
     assert_eq!(
-        sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap_err(),
+        sender
+            .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+            .await
+            .unwrap_err(),
         SendError::ErrCode {
             errcode: 93000,
             errmsg: "invalid webhook url /cgi-bin/webhook/send?key=***".into()
@@ -69,7 +81,10 @@ async fn each_failure_has_its_class() {
     );
     receiver.set_answer(Answer::ErrCode(93000, "invalid webhook url"));
     assert_eq!(
-        sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap_err(),
+        sender
+            .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+            .await
+            .unwrap_err(),
         SendError::ErrCode {
             errcode: 93000,
             errmsg: "invalid webhook url".into()
@@ -77,7 +92,9 @@ async fn each_failure_has_its_class() {
     );
     receiver.set_answer(Answer::Status(404));
     assert!(matches!(
-        sender.send(&WeCom, &receiver.url(), "x", None).await,
+        sender
+            .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+            .await,
         Err(SendError::HttpStatus { status: 404, .. })
     ));
 }
@@ -86,7 +103,10 @@ async fn each_failure_has_its_class() {
 async fn plain_text_200_is_success() {
     let receiver = Receiver::start(Answer::PlainText).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
-    sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap();
+    sender
+        .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -96,7 +116,10 @@ async fn redirects_are_not_followed() {
     let leak = Box::leak(target.url().into_boxed_str());
     receiver.set_answer(Answer::Redirect(leak));
     let sender = sender_for(&[&receiver, &target], Duration::from_secs(5));
-    let err = sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap_err();
+    let err = sender
+        .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+        .await
+        .unwrap_err();
     assert_eq!(err, SendError::Redirect { status: 302 });
     assert!(target.received().is_empty(), "the redirect target was never contacted");
 }
@@ -111,7 +134,12 @@ async fn connection_errors_are_reported() {
     let guard = SsrfGuard::new(Allowlist::parse(&format!("127.0.0.1:{port}")).unwrap());
     let sender = WebhookSender::new(guard, Duration::from_secs(2)).unwrap();
     let err = sender
-        .send(&WeCom, &format!("http://127.0.0.1:{port}/hook"), "x", None)
+        .send(
+            &WeCom,
+            &TargetSecrets::of_url(format!("http://127.0.0.1:{port}/hook")),
+            "x",
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.class().as_str(), "connect", "{err}");
@@ -121,7 +149,10 @@ async fn connection_errors_are_reported() {
 async fn private_targets_are_refused_before_any_request() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[], Duration::from_secs(2));
-    let err = sender.send(&WeCom, &receiver.url(), "x", None).await.unwrap_err();
+    let err = sender
+        .send(&WeCom, &TargetSecrets::of_url(receiver.url()), "x", None)
+        .await
+        .unwrap_err();
     assert_eq!(err.class().as_str(), "refused", "{err}");
     assert!(receiver.received().is_empty());
 }
@@ -131,7 +162,10 @@ async fn long_content_arrives_cut_to_the_wecom_limit() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     let content = "排行榜数据".repeat(2000);
-    sender.send(&WeCom, &receiver.url(), &content, None).await.unwrap();
+    sender
+        .send(&WeCom, &TargetSecrets::of_url(receiver.url()), &content, None)
+        .await
+        .unwrap();
     let got = receiver.received();
     let delivered = got[0].body["markdown"]["content"].as_str().unwrap();
     assert!(delivered.len() <= MAX_CONTENT_BYTES);

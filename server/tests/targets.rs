@@ -310,12 +310,7 @@ async fn a_deleted_or_disabled_target_fails_its_waiting_deliveries_at_once() {
     for (id, reason) in ids.into_iter().zip(["its push target was deleted", "is disabled"]) {
         let (status, attempts, error): (String, i32, Option<String>) =
             eventually(Duration::from_secs(10), "the row to fail", || async {
-                let row: (String, i32, Option<String>) =
-                    sqlx::query_as("SELECT status, attempts, last_error FROM notification_deliveries WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&app.db)
-                        .await
-                        .unwrap();
+                let row = app.delivery_row(id).await;
                 (row.0 == "failed").then_some(row)
             })
             .await;
@@ -395,12 +390,12 @@ async fn targets_are_created_edited_tested_and_deleted_through_the_api() {
         &app,
         Method::POST,
         TARGETS,
-        Some(json!({"name": "飞书", "webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/x"})),
+        Some(json!({"name": "Telegram", "channel": "telegram", "webhookUrl": "https://api.telegram.org/x"})),
     )
     .await;
     assert_eq!(
         (status, answer["fields"]["channel"].as_str()),
-        (400, Some("the feishu channel cannot deliver yet"))
+        (400, Some("the telegram channel cannot deliver yet"))
     );
     let (status, answer) = call(
         &app,

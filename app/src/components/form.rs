@@ -202,6 +202,10 @@ pub fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::ChannelUnavailable(channel) => {
             t_string!(i18n, err_channel_unavailable, channel = channel.clone()).to_string()
         }
+        FieldProblem::SecretNotTaken(channel) => {
+            t_string!(i18n, err_secret_not_taken, channel = channel.clone()).to_string()
+        }
+        FieldProblem::SecretForm { max } => t_string!(i18n, err_secret_form, max = *max).to_string(),
         FieldProblem::ChannelChanged(channel) => {
             t_string!(i18n, err_channel_changed, channel = channel.clone()).to_string()
         }
@@ -225,6 +229,7 @@ pub fn failure_text(i18n: I18n, error: &AppError) -> String {
                 SendFailure::Connect => t_string!(i18n, fail_connect).to_string(),
                 SendFailure::Redirect => t_string!(i18n, fail_redirect).to_string(),
                 SendFailure::Errcode => t_string!(i18n, fail_errcode).to_string(),
+                SendFailure::Throttled => t_string!(i18n, fail_throttled).to_string(),
                 SendFailure::HttpStatus if *http_status == Some(403) => t_string!(i18n, fail_http_403).to_string(),
                 SendFailure::HttpStatus => t_string!(i18n, fail_http).to_string(),
                 SendFailure::Request => t_string!(i18n, fail_other).to_string(),

@@ -3,33 +3,175 @@
 //! the [`sender`] is the one HTTP path they all take, behind the [`ssrf`] guard.
 use std::borrow::Cow;
 
+use app::targets::ChannelKind;
+use chrono::{DateTime, Utc};
+
 use crate::channels::sender::SendError;
+use crate::channels::targets::TargetSecrets;
 use crate::platform::config::RateLimit;
 
 pub mod custom;
 pub mod dingtalk;
+pub mod discord;
 pub mod feishu;
 pub mod sender;
+pub mod slack;
 pub mod ssrf;
 pub mod targets;
 pub mod telegram;
 pub mod webhook;
 pub mod wecom;
 
-/// One receiving platform. The sender posts [`Channel::body`] to the target's URL and, on a 2xx
-/// answer, asks [`Channel::judge`] whether the platform took the message.
+/// One request to a platform, built by its channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    /// Holds the target's key for most platforms: never logged.
+    pub url: String,
+    pub body: serde_json::Value,
+}
+
+/// One receiving platform. The sender posts the channel's [`Channel::outgoing`] request and, on a
+/// 2xx answer, asks [`Channel::judge`] whether the platform took the message.
 pub trait Channel: Send + Sync {
-    /// The JSON body carrying `content`, cut to the platform's limit.
-    fn body(&self, content: &str) -> serde_json::Value;
+    /// The request carrying `content` (the specification's markdown) to the target with these
+    /// secrets, in the platform's format, cut to its limit and signed as of `now` where the
+    /// platform signs.
+    fn outgoing(&self, secrets: &TargetSecrets, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError>;
     /// The platform's verdict in a 2xx answer's body.
     fn judge(&self, answer: &[u8]) -> Result<(), SendError>;
-    /// The most content one message may carry, in bytes of UTF-8; longer lists are split into
-    /// several messages of at most this.
-    fn max_content_bytes(&self) -> usize;
     /// How many messages one target takes per window, unless configured otherwise.
     fn send_budget(&self) -> RateLimit;
     /// `text` (what a receiver said back) with the target's secrets masked.
-    fn mask_secrets(&self, text: String, url: &str) -> String;
+    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String;
+}
+
+/// The channel delivering to `kind`'s targets, when this release delivers to it.
+pub fn channel_of(kind: ChannelKind) -> Option<&'static dyn Channel> {
+    match kind {
+        ChannelKind::Wecom => Some(&wecom::WeCom),
+        ChannelKind::Feishu => Some(&feishu::Feishu),
+        ChannelKind::Dingtalk => Some(&dingtalk::DingTalk),
+        ChannelKind::Slack => Some(&slack::Slack),
+        ChannelKind::Discord => Some(&discord::Discord),
+        _ => None,
+    }
+}
+
+impl Outgoing {
+    /// `body` to the target's webhook URL.
+    pub fn to_webhook(secrets: &TargetSecrets, body: serde_json::Value) -> Result<Outgoing, SendError> {
+        Ok(Outgoing {
+            url: webhook_url(secrets)?.to_owned(),
+            body,
+        })
+    }
+}
+
+/// A platform's refusal: its code and (at most 200 characters of) what it said.
+pub fn refusal(code: Option<i64>, message: Option<&serde_json::Value>) -> SendError {
+    SendError::ErrCode {
+        errcode: code.unwrap_or(-1),
+        errmsg: message
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+/// A platform's JSON answer; an answer that is not JSON is a failure naming the platform.
+pub fn json_answer(answer: &[u8], platform: &str) -> Result<serde_json::Value, SendError> {
+    serde_json::from_slice(answer).map_err(|_| SendError::ErrCode {
+        errcode: -1,
+        errmsg: format!("the answer is not {platform}'s JSON"),
+    })
+}
+
+/// The target's webhook URL, which every channel here posts to.
+fn webhook_url(secrets: &TargetSecrets) -> Result<&str, SendError> {
+    secrets
+        .webhook_url
+        .as_deref()
+        .ok_or_else(|| SendError::Request("the target has no webhook URL".into()))
+}
+
+/// A message of the specification split into its heading (`## 供应商熔断告警`, without the
+/// marks) and the lines after it, for the platforms that show a title of their own.
+pub fn heading_and_rest(content: &str) -> (&str, &str) {
+    let (first, rest) = content.split_once('\n').unwrap_or((content, ""));
+    match first
+        .strip_prefix("## ")
+        .or_else(|| first.strip_prefix("**").and_then(|f| f.strip_suffix("**")))
+    {
+        Some(title) => (title.trim(), rest),
+        None => ("Hub Notify", content),
+    }
+}
+
+/// A footer as plain text: the platforms that show it so have no bold.
+pub fn plain(text: &str) -> String {
+    text.replace("**", "")
+}
+
+/// How a message should look: by its heading, the one mark every message of the specification has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// 供应商熔断告警.
+    Alert,
+    /// 成本预警提醒.
+    Warning,
+    /// 供应商熔断恢复, 测试消息.
+    Good,
+    /// 今日用户消费排行榜 and anything else.
+    Info,
+}
+
+impl Tone {
+    pub fn of(title: &str) -> Tone {
+        match title {
+            "供应商熔断告警" => Tone::Alert,
+            "成本预警提醒" => Tone::Warning,
+            "供应商熔断恢复" | "测试消息" => Tone::Good,
+            _ => Tone::Info,
+        }
+    }
+}
+
+/// The last segment of a URL's path: the token of the hook URLs that carry it there (Feishu,
+/// Slack, Discord).
+pub fn last_path_segment(url: Option<&str>) -> &str {
+    url.and_then(|u| u.split(['?', '#']).next())
+        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+        .unwrap_or("")
+}
+
+/// `text` with every query value of `url` and every given secret masked (values of fewer than 4
+/// characters are no secret, and masking them would garble the text).
+pub fn mask_all(mut text: String, url: Option<&str>, secrets: &[&str]) -> String {
+    if let Some(query) = url
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.query().map(str::to_owned))
+    {
+        for pair in query.split('&') {
+            let raw = pair.split_once('=').map_or(pair, |(_, v)| v);
+            let decoded = url::form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            for secret in [raw, decoded.as_str()] {
+                if secret.len() >= 4 {
+                    text = text.replace(secret, "***");
+                }
+            }
+        }
+    }
+    for secret in secrets {
+        if secret.len() >= 4 {
+            text = text.replace(secret, "***");
+        }
+    }
+    text
 }
 
 /// `content` cut to at most `max_bytes` on a character boundary, ending in `marker` when cut.
@@ -78,5 +220,20 @@ mod tests {
         assert_eq!(cut, "供应商熔…");
         assert_eq!(cut.chars().count(), 5);
         assert_eq!(cut_to_bytes("供应商熔断", 7, "…"), "供…");
+    }
+
+    #[test]
+    fn headings_and_tones() {
+        assert_eq!(
+            heading_and_rest("## 供应商熔断告警\n> a\nb"),
+            ("供应商熔断告警", "> a\nb")
+        );
+        assert_eq!(
+            heading_and_rest("**测试消息**\n企业微信机器人连接成功!"),
+            ("测试消息", "企业微信机器人连接成功!")
+        );
+        assert_eq!(heading_and_rest("plain"), ("Hub Notify", "plain"));
+        assert_eq!(Tone::of("供应商熔断告警"), Tone::Alert);
+        assert_eq!(Tone::of("今日用户消费排行榜"), Tone::Info);
     }
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::channels::ssrf::{refusal_of, Refusal, SsrfGuard};
+use crate::channels::targets::TargetSecrets;
 use crate::channels::Channel;
 use app::error::SendFailure;
 
@@ -31,6 +32,9 @@ pub enum SendError {
     /// The platform answered 2xx but refused the message with its own error code.
     #[error("errcode {errcode}: {errmsg}")]
     ErrCode { errcode: i64, errmsg: String },
+    /// The platform said to slow down (HTTP 429, or its own code), and for how long if it said.
+    #[error("throttled by the platform{}", .retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
+    Throttled { retry_after: Option<Duration> },
     #[error("request failed: {0}")]
     Request(String),
 }
@@ -45,6 +49,7 @@ impl SendError {
             SendError::Redirect { .. } => SendFailure::Redirect,
             SendError::HttpStatus { .. } => SendFailure::HttpStatus,
             SendError::ErrCode { .. } => SendFailure::Errcode,
+            SendError::Throttled { .. } => SendFailure::Throttled,
             SendError::Request(_) => SendFailure::Request,
         }
     }
@@ -95,18 +100,20 @@ impl WebhookSender {
         &self.guard
     }
 
-    /// Sends `content` to `url` in `channel`'s format and judges the answer as the platform
-    /// does. With an idempotency key, an `Idempotency-Key` header lets a receiver that honours
-    /// it drop the rare repeated delivery.
+    /// Sends `content` to the target with `secrets` in `channel`'s format and judges the answer
+    /// as the platform does. With an idempotency key, an `Idempotency-Key` header lets a
+    /// receiver that honours it drop the rare repeated delivery.
     pub async fn send(
         &self,
         channel: &dyn Channel,
-        url: &str,
+        secrets: &TargetSecrets,
         content: &str,
         idempotency_key: Option<&str>,
     ) -> Result<(), SendError> {
+        let outgoing = channel.outgoing(secrets, content, chrono::Utc::now())?;
+        let url = outgoing.url.as_str();
         self.guard.check(url).await.map_err(SendError::Refused)?;
-        let mut request = self.client.post(url).json(&channel.body(content));
+        let mut request = self.client.post(url).json(&outgoing.body);
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
@@ -117,17 +124,22 @@ impl WebhookSender {
                 status: status.as_u16(),
             });
         }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(SendError::Throttled {
+                retry_after: retry_after(response.headers()),
+            });
+        }
         let bytes = read_limited(response).await.map_err(|e| self.classify(e))?;
         if !status.is_success() {
             return Err(SendError::HttpStatus {
                 status: status.as_u16(),
-                body: channel.mask_secrets(snippet(&bytes), url),
+                body: channel.mask_secrets(snippet(&bytes), secrets),
             });
         }
         channel.judge(&bytes).map_err(|e| match e {
             SendError::ErrCode { errcode, errmsg } => SendError::ErrCode {
                 errcode,
-                errmsg: channel.mask_secrets(errmsg, url),
+                errmsg: channel.mask_secrets(errmsg, secrets),
             },
             other => other,
         })
@@ -147,6 +159,18 @@ impl WebhookSender {
             SendError::Request(root_cause(&e))
         }
     }
+}
+
+/// `Retry-After` in seconds (the form platforms answer 429 with), at most an hour.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: f64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
 }
 
 async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {

@@ -33,6 +33,16 @@ pub struct TargetSecrets {
     pub headers: BTreeMap<String, String>,
 }
 
+impl TargetSecrets {
+    /// The secrets of a target that has a webhook URL and nothing else.
+    pub fn of_url(url: impl Into<String>) -> Self {
+        TargetSecrets {
+            webhook_url: Some(url.into()),
+            ..TargetSecrets::default()
+        }
+    }
+}
+
 impl std::fmt::Debug for TargetSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TargetSecrets")
@@ -81,9 +91,14 @@ pub struct NewTarget {
 impl NewTarget {
     /// A WeCom robot: its URL (holding the robot's key) is its one secret.
     pub fn wecom(name: String, webhook_url: &str) -> Self {
+        Self::at_url(name, ChannelKind::Wecom, webhook_url)
+    }
+
+    /// A target of a channel that posts to a webhook URL, which is kept secret.
+    pub fn at_url(name: String, channel: ChannelKind, webhook_url: &str) -> Self {
         NewTarget {
             name,
-            channel: ChannelKind::Wecom,
+            channel,
             enabled: true,
             settings: serde_json::Map::new(),
             endpoint_host: display_target(webhook_url),

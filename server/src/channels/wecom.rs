@@ -9,7 +9,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::channels::sender::SendError;
-use crate::channels::{cut_to_bytes, Channel};
+use chrono::{DateTime, Utc};
+
+use crate::channels::refusal;
+use crate::channels::targets::TargetSecrets;
+use crate::channels::{cut_to_bytes, mask_all, Channel, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// WeCom's limit on markdown content, in bytes of UTF-8.
@@ -21,29 +25,30 @@ pub const WECOM_SEND_BUDGET: RateLimit = RateLimit {
     sends: 20,
     window: Duration::from_secs(60),
 };
+/// WeCom's answer to a robot over its 20 a minute.
+pub const THROTTLED: i64 = 45009;
 /// The WeCom channel.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WeCom;
 
 impl Channel for WeCom {
-    fn body(&self, content: &str) -> serde_json::Value {
-        json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } })
+    fn outgoing(&self, secrets: &TargetSecrets, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+        Outgoing::to_webhook(
+            secrets,
+            json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } }),
+        )
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
         judge_body(answer)
     }
 
-    fn max_content_bytes(&self) -> usize {
-        MAX_CONTENT_BYTES
-    }
-
     fn send_budget(&self) -> RateLimit {
         WECOM_SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, url: &str) -> String {
-        mask_url_secrets(text, url)
+    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
+        mask_all(text, secrets.webhook_url.as_deref(), &[])
     }
 }
 
@@ -61,41 +66,10 @@ fn judge_body(bytes: &[u8]) -> Result<(), SendError> {
         None => Ok(()),
         Some(code) => match code.as_i64() {
             Some(0) => Ok(()),
-            other => Err(SendError::ErrCode {
-                errcode: other.unwrap_or(-1),
-                errmsg: value
-                    .get("errmsg")
-                    .and_then(|m| m.as_str())
-                    .unwrap_or("")
-                    .chars()
-                    .take(200)
-                    .collect(),
-            }),
+            Some(THROTTLED) => Err(SendError::Throttled { retry_after: None }),
+            other => Err(refusal(other, value.get("errmsg"))),
         },
     }
-}
-
-/// What a receiver says is stored and shown as the last error, and a receiver may quote the
-/// request (a proxy's error page, a hint with the URL): the URL's query values — the robot's
-/// key — are masked in it.
-fn mask_url_secrets(mut text: String, url: &str) -> String {
-    let Some(query) = url::Url::parse(url).ok().and_then(|u| u.query().map(str::to_owned)) else {
-        return text;
-    };
-    for pair in query.split('&') {
-        let raw = pair.split_once('=').map_or(pair, |(_, v)| v);
-        let decoded = url::form_urlencoded::parse(pair.as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        for secret in [raw, decoded.as_str()] {
-            // Short values (`debug=1`) are no secret, and masking them would garble the text.
-            if secret.len() >= 4 {
-                text = text.replace(secret, "***");
-            }
-        }
-    }
-    text
 }
 
 #[cfg(test)]
@@ -106,10 +80,10 @@ mod tests {
     fn query_values_of_the_url_are_masked_in_what_a_receiver_says() {
         let url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ab%2Fcd-1234&debug=1";
         assert_eq!(
-            mask_url_secrets("bad key ab%2Fcd-1234 (ab/cd-1234), debug=1".into(), url),
+            mask_all("bad key ab%2Fcd-1234 (ab/cd-1234), debug=1".into(), Some(url), &[]),
             "bad key *** (***), debug=1"
         );
-        assert_eq!(mask_url_secrets("no query".into(), "https://h/x"), "no query");
+        assert_eq!(mask_all("no query".into(), Some("https://h/x"), &[]), "no query");
     }
 
     #[test]

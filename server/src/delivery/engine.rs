@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::channels::sender::{display_target, WebhookSender};
+use crate::channels::sender::{display_target, SendError, WebhookSender};
 use crate::channels::targets::{PushTarget, PushTargets, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
 use crate::delivery::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
 use crate::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue};
 use crate::delivery::rate_limit::WebhookRateLimiter;
+use crate::platform::config::SendBudget;
 use crate::platform::retry::{retry, Backoff};
 use app::notifications::NotificationKind;
 
@@ -137,11 +138,9 @@ pub struct DeliveryHandler {
     outbox: Outbox,
     sender: WebhookSender,
     targets: PushTargets,
-    /// The WeCom channel: the one channel targets deliver through, for now.
-    channel: Arc<dyn Channel>,
     metrics: Metrics,
     max_attempts: u32,
-    rate_limiter: Option<WebhookRateLimiter>,
+    rate_limiter: Option<(WebhookRateLimiter, SendBudget)>,
 }
 
 impl DeliveryHandler {
@@ -149,7 +148,6 @@ impl DeliveryHandler {
         outbox: Outbox,
         sender: WebhookSender,
         targets: PushTargets,
-        channel: Arc<dyn Channel>,
         metrics: Metrics,
         max_attempts: u32,
     ) -> Self {
@@ -157,37 +155,47 @@ impl DeliveryHandler {
             outbox,
             sender,
             targets,
-            channel,
             metrics,
             max_attempts,
             rate_limiter: None,
         }
     }
 
-    /// Keeps every webhook within its send budget (see [`crate::delivery::rate_limit`]).
-    pub fn with_rate_limiter(mut self, limiter: WebhookRateLimiter) -> Self {
-        self.rate_limiter = Some(limiter);
+    /// Keeps every webhook within its send budget (see [`crate::delivery::rate_limit`]): the
+    /// configured one, or its channel's.
+    pub fn with_rate_limiter(mut self, limiter: WebhookRateLimiter, budget: SendBudget) -> Self {
+        self.rate_limiter = Some((limiter, budget));
         self
     }
 
     /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
     /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
     /// own limit is the worst case, a lost alert is not.
-    async fn over_budget(&self, job: &Job, attempt: &Attempt, url: &str) -> Option<Duration> {
-        let limiter = self.rate_limiter.as_ref()?;
+    async fn over_budget(&self, job: &Job, attempt: &Attempt, url: &str, channel: &dyn Channel) -> Option<Duration> {
+        let (limiter, budget) = self.rate_limiter.as_ref()?;
+        let limit = match budget {
+            SendBudget::PlatformDefault => channel.send_budget(),
+            SendBudget::Limit(limit) => *limit,
+            SendBudget::Unlimited => return None,
+        };
         let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
-        let wait = match limiter.take(url, &send_id).await {
+        let wait = match limiter.take(url, &send_id, limit).await {
             Ok(wait) => wait?,
             Err(e) => {
                 tracing::warn!(delivery = attempt.id, error = %e, "webhook rate limit unavailable; sending");
                 return None;
             }
         };
-        if let Err(e) = self.outbox.give_back_attempt(attempt.id).await {
-            tracing::warn!(delivery = attempt.id, error = %e, "giving back a rate-limited attempt failed");
-        }
+        self.give_back(attempt.id).await;
         tracing::info!(delivery = attempt.id, target = %display_target(url), wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
         Some(wait)
+    }
+
+    /// Uncounts an attempt that sent nothing the platform took (over budget, or throttled).
+    async fn give_back(&self, id: i64) {
+        if let Err(e) = self.outbox.give_back_attempt(id).await {
+            tracing::warn!(delivery = id, error = %e, "giving back an attempt failed");
+        }
     }
 
     /// The row holds the content: without the database there is nothing to send. A short outage
@@ -216,7 +224,7 @@ enum Undeliverable {
 
 impl DeliveryHandler {
     /// The row's target, if it still takes deliveries.
-    async fn target_of(&self, attempt: &Attempt) -> Result<PushTarget, Undeliverable> {
+    async fn target_of(&self, attempt: &Attempt) -> Result<(PushTarget, &'static dyn Channel), Undeliverable> {
         let deleted = || Undeliverable::ForGood("its push target was deleted".into());
         let id = attempt.target_id.ok_or_else(deleted)?;
         let target = match self.targets.get(id).await {
@@ -228,13 +236,13 @@ impl DeliveryHandler {
         if !target.enabled {
             return Err(Undeliverable::ForGood(format!("push target {id} is disabled")));
         }
-        if target.channel != app::targets::ChannelKind::Wecom {
-            return Err(Undeliverable::ForGood(format!(
-                "push target {id}: the {} channel does not deliver yet",
+        let channel = crate::channels::channel_of(target.channel).ok_or_else(|| {
+            Undeliverable::ForGood(format!(
+                "push target {id}: the {} channel does not deliver in this release",
                 target.channel.key()
-            )));
-        }
-        Ok(target)
+            ))
+        })?;
+        Ok((target, channel))
     }
 }
 
@@ -271,8 +279,8 @@ impl JobHandler for DeliveryHandler {
             }
         };
         let kind = attempt.kind.key();
-        let target = match self.target_of(&attempt).await {
-            Ok(target) => target,
+        let (target, channel) = match self.target_of(&attempt).await {
+            Ok(found) => found,
             Err(Undeliverable::ForGood(reason)) => {
                 if let Err(db) = self.outbox.mark_attempt_failed(id, &reason, true).await {
                     tracing::warn!(delivery = id, error = %db, "recording an undeliverable row failed");
@@ -289,13 +297,27 @@ impl JobHandler for DeliveryHandler {
                 target.id
             )));
         };
-        if let Some(wait) = self.over_budget(job, &attempt, url).await {
+        if let Some(wait) = self.over_budget(job, &attempt, url, channel).await {
             return Err(JobError::Later(wait));
         }
         let result = self
             .sender
-            .send(self.channel.as_ref(), url, &attempt.content, Some(&attempt.dedup_key))
+            .send(channel, &target.secrets, &attempt.content, Some(&attempt.dedup_key))
             .await;
+        if let Err(SendError::Throttled { retry_after }) = &result {
+            // The platform's window, not the 1 s / 2 s / 4 s retries, decides when to try again.
+            let wait = retry_after.unwrap_or(channel.send_budget().window);
+            self.metrics.attempt(kind, false);
+            self.give_back(id).await;
+            tracing::warn!(
+                delivery = id,
+                kind,
+                target = target.id,
+                wait_s = wait.as_secs(),
+                "throttled by the platform; waiting"
+            );
+            return Err(JobError::Later(wait));
+        }
         match result {
             Ok(()) => {
                 self.metrics.attempt(kind, true);

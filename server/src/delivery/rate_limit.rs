@@ -30,23 +30,26 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 pub struct WebhookRateLimiter {
     pool: Pool,
     keys: Keys,
-    limit: RateLimit,
     script: std::sync::Arc<LuaScript>,
 }
 
 impl WebhookRateLimiter {
-    pub fn new(pool: Pool, keys: Keys, limit: RateLimit) -> Self {
+    pub fn new(pool: Pool, keys: Keys) -> Self {
         WebhookRateLimiter {
             pool,
             keys,
-            limit,
             script: std::sync::Arc::new(LuaScript::new("webhook_rate", "", TAKE)),
         }
     }
 
-    /// Takes a place in `webhook_url`'s window for the send `send_id` (unique per attempt):
-    /// `None` to send now, or how long to wait.
-    pub async fn take(&self, webhook_url: &str, send_id: &str) -> Result<Option<Duration>, fred::error::Error> {
+    /// Takes a place in `webhook_url`'s window of `limit` for the send `send_id` (unique per
+    /// attempt): `None` to send now, or how long to wait.
+    pub async fn take(
+        &self,
+        webhook_url: &str,
+        send_id: &str,
+        limit: RateLimit,
+    ) -> Result<Option<Duration>, fred::error::Error> {
         // The URL holds the robot's key: only a digest of it names the window.
         let digest = hex::encode(&Sha256::digest(webhook_url.as_bytes())[..16]);
         let wait_ms: i64 = self
@@ -55,8 +58,8 @@ impl WebhookRateLimiter {
                 &self.pool,
                 vec![self.keys.key(&["webhook-rate", &digest])],
                 vec![
-                    self.limit.sends.to_string(),
-                    self.limit.window.as_millis().to_string(),
+                    limit.sends.to_string(),
+                    limit.window.as_millis().to_string(),
                     send_id.to_owned(),
                 ],
             )
@@ -81,17 +84,25 @@ mod tests {
             sends: 3,
             window: Duration::from_millis(1500),
         };
-        let limiter = WebhookRateLimiter::new(pool, keys, limit);
+        let limiter = WebhookRateLimiter::new(pool, keys);
         let robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a";
         for i in 0..3 {
-            assert_eq!(limiter.take(robot, &format!("s{i}")).await.unwrap(), None, "send {i}");
+            assert_eq!(
+                limiter.take(robot, &format!("s{i}"), limit).await.unwrap(),
+                None,
+                "send {i}"
+            );
         }
-        let wait = limiter.take(robot, "s3").await.unwrap().expect("over budget");
+        let wait = limiter.take(robot, "s3", limit).await.unwrap().expect("over budget");
         assert!(wait > Duration::ZERO && wait <= limit.window, "{wait:?}");
         // Another robot (another key) has a window of its own.
         let other = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=b";
-        assert_eq!(limiter.take(other, "o1").await.unwrap(), None);
+        assert_eq!(limiter.take(other, "o1", limit).await.unwrap(), None);
         tokio::time::sleep(wait + Duration::from_millis(20)).await;
-        assert_eq!(limiter.take(robot, "s4").await.unwrap(), None, "a place freed up");
+        assert_eq!(
+            limiter.take(robot, "s4", limit).await.unwrap(),
+            None,
+            "a place freed up"
+        );
     }
 }

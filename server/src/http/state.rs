@@ -12,8 +12,6 @@ use sqlx::PgPool;
 use crate::channels::sender::WebhookSender;
 use crate::channels::ssrf::{Allowlist, AllowlistError, SsrfGuard};
 use crate::channels::targets::PushTargets;
-use crate::channels::wecom::WeCom;
-use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
 use crate::delivery::metrics::Metrics;
 use crate::delivery::outbox::{History, Outbox};
@@ -52,8 +50,6 @@ pub struct AppState {
     pub sender: WebhookSender,
     pub targets: PushTargets,
     pub target_service: TargetService,
-    /// The receivers' channel: WeCom for every target until targets name their own.
-    pub channel: Arc<dyn Channel>,
     pub deliveries: Deliveries,
     pub metrics: Metrics,
     pub breakers: Breakers,
@@ -90,7 +86,6 @@ impl AppState {
                 .webhook_timeout
                 .unwrap_or(crate::channels::sender::DEFAULT_TIMEOUT),
         )?;
-        let channel: Arc<dyn Channel> = Arc::new(WeCom);
         let mut queue_config = QueueConfig::new(QUEUE_NAME);
         queue_config.lock_ttl = config.delivery_lock_ttl;
         let deliveries = Deliveries::new(
@@ -103,17 +98,10 @@ impl AppState {
             redis.clone(),
             keys.clone(),
             deliveries.clone(),
-            channel.clone(),
             config.timezone,
         );
         let scheduler = Scheduler::new(config.app_env, runs.clone());
-        let settings = SettingsService::new(
-            targets.clone(),
-            sender.clone(),
-            channel.clone(),
-            scheduler,
-            config.timezone,
-        );
+        let settings = SettingsService::new(targets.clone(), sender.clone(), scheduler, config.timezone);
         let breakers = Breakers::new(redis.clone(), keys.clone());
         let alerts = BreakerAlerts::new(
             targets.clone(),
@@ -125,7 +113,7 @@ impl AppState {
                 .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
         let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
-        let target_service = TargetService::new(targets.clone(), sender.clone(), channel.clone(), config.timezone);
+        let target_service = TargetService::new(targets.clone(), sender.clone(), config.timezone);
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -137,7 +125,6 @@ impl AppState {
             sender,
             target_service,
             targets,
-            channel,
             deliveries,
             metrics: Metrics::new(),
             breakers,
@@ -154,21 +141,14 @@ impl AppState {
             self.deliveries.outbox().clone(),
             self.sender.clone(),
             self.targets.clone(),
-            self.channel.clone(),
             self.metrics.clone(),
             self.deliveries.queue().config().max_attempts,
         );
-        let limit = match self.config.webhook_rate_limit {
-            SendBudget::PlatformDefault => Some(self.channel.send_budget()),
-            SendBudget::Unlimited => None,
-            SendBudget::Limit(limit) => Some(limit),
-        };
-        if let Some(limit) = limit {
-            handler = handler.with_rate_limiter(crate::delivery::rate_limit::WebhookRateLimiter::new(
-                self.redis.clone(),
-                self.keys.clone(),
-                limit,
-            ));
+        if self.config.webhook_rate_limit != SendBudget::Unlimited {
+            handler = handler.with_rate_limiter(
+                crate::delivery::rate_limit::WebhookRateLimiter::new(self.redis.clone(), self.keys.clone()),
+                self.config.webhook_rate_limit,
+            );
         }
         let engine_config = EngineConfig {
             concurrency: self.config.delivery_concurrency,

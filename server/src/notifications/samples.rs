@@ -80,4 +80,57 @@ mod tests {
             golden(include_str!("../../tests/golden/cost_alert.md"))
         );
     }
+
+    /// The body each channel sends for the specification's example of each kind (at the
+    /// example's time, unsigned) is byte for byte its golden file
+    /// (`server/tests/golden/channels/<channel>/`); `BLESS=1` writes the files instead.
+    fn check_golden(channel: &dyn crate::channels::Channel, name: &str) {
+        let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+        let now = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/channels")
+            .join(name);
+        let mut contents = vec![
+            ("test_message", render::test_message()),
+            (
+                "circuit_breaker_recovery",
+                render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
+                    provider_name: "Anthropic 官方",
+                    provider_id: 1,
+                    opened_at: now - Duration::minutes(30),
+                    now,
+                }),
+            ),
+        ];
+        for (kind, file) in [
+            (NotificationKind::CircuitBreaker, "circuit_breaker"),
+            (NotificationKind::DailyLeaderboard, "daily_leaderboard"),
+            (NotificationKind::CostAlert, "cost_alert"),
+        ] {
+            contents.push((file, sample(kind, now)));
+        }
+        let secrets = crate::channels::targets::TargetSecrets::of_url("https://example.invalid/hook");
+        for (file, content) in contents {
+            let body = channel.outgoing(&secrets, &content, now.to_utc()).unwrap().body;
+            let text = format!("{}\n", serde_json::to_string_pretty(&body).unwrap());
+            let path = dir.join(format!("{file}.json"));
+            if std::env::var_os("BLESS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            } else {
+                let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(text, golden, "{}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn every_channel_renders_every_kind_as_its_golden_files() {
+        use crate::channels::{dingtalk, discord, feishu, slack, wecom};
+        check_golden(&wecom::WeCom, "wecom");
+        check_golden(&feishu::Feishu, "feishu");
+        check_golden(&dingtalk::DingTalk, "dingtalk");
+        check_golden(&slack::Slack, "slack");
+        check_golden(&discord::Discord, "discord");
+    }
 }

@@ -204,7 +204,6 @@ pub async fn save(
 pub struct SettingsService {
     targets: PushTargets,
     sender: crate::channels::sender::WebhookSender,
-    channel: std::sync::Arc<dyn crate::channels::Channel>,
     scheduler: crate::notifications::schedule::scheduler::Scheduler,
     timezone: chrono_tz::Tz,
 }
@@ -240,14 +239,12 @@ impl SettingsService {
     pub fn new(
         targets: PushTargets,
         sender: crate::channels::sender::WebhookSender,
-        channel: std::sync::Arc<dyn crate::channels::Channel>,
         scheduler: crate::notifications::schedule::scheduler::Scheduler,
         timezone: chrono_tz::Tz,
     ) -> Self {
         SettingsService {
             targets,
             sender,
-            channel,
             scheduler,
             timezone,
         }
@@ -297,8 +294,8 @@ impl SettingsService {
         let result = self
             .sender
             .send(
-                self.channel.as_ref(),
-                url,
+                &crate::channels::wecom::WeCom,
+                &crate::channels::targets::TargetSecrets::of_url(url),
                 &crate::notifications::render::test_message(),
                 None,
             )

@@ -1,6 +1,5 @@
 //! 推送目标 as admins manage them (REST API, pages): validated create and edit, delete, and the
 //! test that sends a realistic message of a kind through the target's real path.
-use std::sync::Arc;
 use std::time::Instant;
 
 use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
@@ -10,7 +9,6 @@ use chrono_tz::Tz;
 
 use crate::channels::sender::{display_target, SendError, WebhookSender};
 use crate::channels::targets::{self, NewTarget, PushTarget, PushTargets, TargetError};
-use crate::channels::Channel;
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,17 +42,14 @@ pub type TestOutcome = Result<u32, SendError>;
 pub struct TargetService {
     targets: PushTargets,
     sender: WebhookSender,
-    /// WeCom: the one channel that delivers, for now.
-    channel: Arc<dyn Channel>,
     timezone: Tz,
 }
 
 impl TargetService {
-    pub fn new(targets: PushTargets, sender: WebhookSender, channel: Arc<dyn Channel>, timezone: Tz) -> Self {
+    pub fn new(targets: PushTargets, sender: WebhookSender, timezone: Tz) -> Self {
         TargetService {
             targets,
             sender,
-            channel,
             timezone,
         }
     }
@@ -65,6 +60,7 @@ impl TargetService {
             name: t.name,
             channel: t.channel,
             enabled: t.enabled,
+            has_secret: t.secrets.secret.is_some(),
             webhook_url: t.secrets.webhook_url,
             endpoint: t.endpoint_host,
             kinds,
@@ -137,9 +133,9 @@ impl TargetService {
         let input = input.normalized();
         let channel = self.validate(&input, None).await?;
         let url = input.webhook_url.as_deref().unwrap_or_default();
-        let mut new = NewTarget::wecom(input.name.clone(), url);
-        new.channel = channel;
+        let mut new = NewTarget::at_url(input.name.clone(), channel, url);
         new.enabled = input.enabled;
+        new.secrets.secret = input.secret.clone().filter(|s| !s.is_empty());
         let mut conn = self.targets.db().acquire().await?;
         let id = targets::create(&mut conn, self.targets.key(), &new).await?;
         drop(conn);
@@ -155,6 +151,9 @@ impl TargetService {
         let mut secrets = stored.secrets.clone();
         if let Some(url) = &input.webhook_url {
             secrets.webhook_url = Some(url.clone());
+        }
+        if let Some(secret) = &input.secret {
+            secrets.secret = Some(secret.clone()).filter(|s| !s.is_empty());
         }
         let endpoint = secrets
             .webhook_url
@@ -194,9 +193,12 @@ impl TargetService {
         let target = self.targets.get(id).await?.ok_or(TargetTestError::NotFound)?;
         let content = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
         let started = Instant::now();
-        let result = match target.secrets.webhook_url.as_deref() {
-            Some(url) => self.sender.send(self.channel.as_ref(), url, &content, None).await,
-            None => Err(SendError::Request("the target has no webhook URL".into())),
+        let result = match crate::channels::channel_of(target.channel) {
+            Some(channel) => self.sender.send(channel, &target.secrets, &content, None).await,
+            None => Err(SendError::Request(format!(
+                "the {} channel does not deliver in this release",
+                target.channel.key()
+            ))),
         };
         let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let recorded = result.as_ref().map(|_| ()).map_err(ToString::to_string);

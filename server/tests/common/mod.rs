@@ -177,6 +177,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An outbox row's status, attempts and last error.
+    pub async fn delivery_row(&self, id: i64) -> (String, i32, Option<String>) {
+        sqlx::query_as("SELECT status, attempts, last_error FROM notification_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// An admin's API call: the status and the JSON answer (`null` when there is none).
     pub async fn admin_call(
         &self,

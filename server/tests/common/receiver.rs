@@ -34,6 +34,127 @@ pub enum Answer {
     EchoInBody(u16),
     /// 200 with a non-zero errcode whose errmsg quotes the request's path and query.
     EchoInErrmsg,
+    /// HTTP 429 with `Retry-After: <s>` for the first request of each idempotency key, then as `Ok`.
+    ThrottleFirst(u64),
+    /// As a Feishu custom bot answers: an interactive card or post is taken (`code` 0); with a
+    /// signing secret, `timestamp` and `sign` in the body must be Feishu's (else 19021).
+    Feishu {
+        secret: Option<&'static str>,
+    },
+    /// As a DingTalk robot answers: markdown with a title is taken (`errcode` 0); with a signing
+    /// secret, `timestamp` and `sign` in the query must be DingTalk's (else 310000).
+    DingTalk {
+        secret: Option<&'static str>,
+    },
+    /// As a Slack incoming webhook answers: `text` and valid blocks (a header of ≤ 150
+    /// characters, sections of ≤ 3,000, ≤ 50 blocks) get 200 `ok`, anything else 400
+    /// `invalid_blocks`.
+    Slack,
+    /// As a Discord webhook answers: embeds within Discord's limits get 204, anything else 400
+    /// with Discord's error.
+    Discord,
+}
+
+fn chars(value: &serde_json::Value) -> usize {
+    value.as_str().map_or(usize::MAX, |s| s.chars().count())
+}
+
+/// Slack's verdict on a body: `None` is `ok`.
+fn slack_problem(body: &serde_json::Value) -> Option<&'static str> {
+    let Some(blocks) = body["blocks"].as_array() else {
+        return Some("invalid_blocks");
+    };
+    if body["text"].as_str().is_none_or(str::is_empty) {
+        return Some("no_text");
+    }
+    let valid = blocks.len() <= 50
+        && blocks.iter().all(|b| match b["type"].as_str() {
+            Some("header") => b["text"]["type"] == "plain_text" && chars(&b["text"]["text"]) <= 150,
+            Some("section") => b["text"]["type"] == "mrkdwn" && chars(&b["text"]["text"]) <= 3000,
+            Some("divider") => true,
+            Some("context") => b["elements"].as_array().is_some_and(|e| !e.is_empty() && e.len() <= 10),
+            _ => false,
+        });
+    (!valid).then_some("invalid_blocks")
+}
+
+/// Discord's verdict on a body: `None` is taken.
+fn discord_problem(body: &serde_json::Value) -> Option<serde_json::Value> {
+    let valid = match body["embeds"].as_array() {
+        Some(embeds) => {
+            !embeds.is_empty()
+                && embeds.len() <= 10
+                && embeds.iter().all(|e| {
+                    chars(&e["title"]) <= 256
+                        && chars(&e["description"]) <= 4096
+                        && (e["footer"].is_null() || chars(&e["footer"]["text"]) <= 2048)
+                        && e["color"].as_u64().is_some_and(|c| c <= 0xFF_FFFF)
+                })
+        }
+        None => chars(&body["content"]) <= 2000,
+    };
+    (!valid).then(|| serde_json::json!({"code": 50035, "message": "Invalid Form Body"}))
+}
+
+fn hmac_base64(key: &[u8], message: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn within_an_hour(timestamp_secs: i64) -> bool {
+    (chrono::Utc::now().timestamp() - timestamp_secs).abs() <= 3600
+}
+
+/// Feishu's verdict on a request body.
+fn feishu_answer(secret: Option<&str>, body: &serde_json::Value) -> serde_json::Value {
+    use serde_json::json;
+    if let Some(secret) = secret {
+        let timestamp = body["timestamp"].as_str().and_then(|t| t.parse::<i64>().ok());
+        // Feishu's own recipe: the key is `timestamp + "\n" + secret`, the message empty.
+        let valid = timestamp.is_some_and(|t| {
+            within_an_hour(t)
+                && body["sign"].as_str() == Some(hmac_base64(format!("{t}\n{secret}").as_bytes(), b"").as_str())
+        });
+        if !valid {
+            return json!({"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"});
+        }
+    }
+    let card_ok = body["msg_type"] == "interactive" && body["card"]["elements"].is_array();
+    let post_ok = body["msg_type"] == "post" || body["msg_type"] == "text";
+    if !(card_ok || post_ok) {
+        return json!({"code": 9499, "msg": "Bad Request"});
+    }
+    json!({"code": 0, "data": {}, "msg": "success"})
+}
+
+/// DingTalk's verdict on a request.
+fn dingtalk_answer(secret: Option<&str>, uri: &axum::http::Uri, body: &serde_json::Value) -> serde_json::Value {
+    use serde_json::json;
+    if let Some(secret) = secret {
+        let query: HashMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let timestamp = query.get("timestamp").and_then(|t| t.parse::<i64>().ok());
+        // DingTalk's recipe: the key is the secret, the message `timestamp + "\n" + secret`.
+        let valid = timestamp.is_some_and(|t| {
+            within_an_hour(t / 1000)
+                && query.get("sign").map(String::as_str)
+                    == Some(hmac_base64(secret.as_bytes(), format!("{t}\n{secret}").as_bytes()).as_str())
+        });
+        if !valid {
+            return json!({"errcode": 310000, "errmsg": "sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"});
+        }
+    }
+    let markdown_ok = body["msgtype"] == "markdown"
+        && body["markdown"]["title"].as_str().is_some_and(|t| !t.is_empty())
+        && body["markdown"]["text"].is_string();
+    if !markdown_ok {
+        return json!({"errcode": 40035, "errmsg": "缺少参数 json"});
+    }
+    json!({"errcode": 0, "errmsg": "ok"})
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +246,7 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
         seen
     };
     let answer = shared.answer.lock().unwrap().clone();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let requested = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
     match answer {
         Answer::Ok => axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response(),
@@ -150,7 +272,23 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
             axum::Json(serde_json::json!({"errcode": 93000, "errmsg": format!("invalid webhook url {requested}")}))
                 .into_response()
         }
-        Answer::FailFirst(_) | Answer::SlowFirst(_) => {
+        Answer::ThrottleFirst(seconds) if seen_before == 0 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", seconds.to_string())],
+            "slow down",
+        )
+            .into_response(),
+        Answer::Slack => match slack_problem(&body) {
+            None => (StatusCode::OK, "ok").into_response(),
+            Some(problem) => (StatusCode::BAD_REQUEST, problem).into_response(),
+        },
+        Answer::Discord => match discord_problem(&body) {
+            None => StatusCode::NO_CONTENT.into_response(),
+            Some(problem) => (StatusCode::BAD_REQUEST, axum::Json(problem)).into_response(),
+        },
+        Answer::Feishu { secret } => axum::Json(feishu_answer(secret, &body)).into_response(),
+        Answer::DingTalk { secret } => axum::Json(dingtalk_answer(secret, &uri, &body)).into_response(),
+        Answer::FailFirst(_) | Answer::SlowFirst(_) | Answer::ThrottleFirst(_) => {
             axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
         }
     }

@@ -3,7 +3,6 @@
 //! again at run time. A scheduled fire is claimed in Redis under an id made of the kind and the
 //! fire minute ([`crate::notifications::schedule::fire_claims`]), so of several instances exactly one runs it, and one
 //! whose run did not finish is taken over by a later tick.
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::notifications::{RunReport, Skipped};
@@ -15,7 +14,6 @@ use fred::prelude::*;
 use sqlx::PgPool;
 
 use crate::channels::targets::{PushTargets, TargetError, TargetRef};
-use crate::channels::Channel;
 use crate::delivery::engine::{Deliveries, Raised};
 use crate::notifications::kinds::cost_alert::{CostChecker, Overrun, WindowInstance};
 use crate::notifications::render;
@@ -52,29 +50,19 @@ pub struct Runs {
     db: PgPool,
     targets: PushTargets,
     deliveries: Deliveries,
-    /// The receivers' format: cost alerts are grouped into messages its size limit allows.
-    channel: Arc<dyn Channel>,
     costs: CostChecker,
     claims: FireClaims,
     timezone: Tz,
 }
 
 impl Runs {
-    pub fn new(
-        targets: PushTargets,
-        redis: Pool,
-        keys: Keys,
-        deliveries: Deliveries,
-        channel: Arc<dyn Channel>,
-        timezone: Tz,
-    ) -> Self {
+    pub fn new(targets: PushTargets, redis: Pool, keys: Keys, deliveries: Deliveries, timezone: Tz) -> Self {
         let db = targets.db().clone();
         let costs = CostChecker::new(db.clone(), redis.clone(), keys.clone());
         Runs {
             db,
             targets,
             deliveries,
-            channel,
             costs,
             claims: FireClaims::new(redis, keys),
             timezone,
@@ -202,7 +190,8 @@ impl Runs {
                 let texts: Vec<&str> = contents.iter().map(String::as_str).collect();
                 let mut unsent = Vec::new();
                 let mut first_error = None;
-                for group in render::group_messages(&texts, self.channel.max_content_bytes()) {
+                // WeCom's limit, the smallest in bytes: every channel takes such a message whole.
+                for group in render::group_messages(&texts, crate::channels::wecom::MAX_CONTENT_BYTES) {
                     let members = &fresh[group.clone()];
                     let content = texts[group].join(render::MESSAGE_SEPARATOR);
                     let raised = self

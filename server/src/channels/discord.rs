@@ -1,0 +1,93 @@
+//! Discord webhooks: everything particular to them. A message is one embed: the heading as its
+//! title, the lines as its description (Discord reads the same markdown), the footer as its
+//! footer, the colour by the message's tone. Discord answers HTTP 204 (or 200) when it took the
+//! message, and 429 with `Retry-After` over its limit (about 30 messages a minute per channel).
+//! The URL's last path segment is the webhook's token.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::channels::sender::SendError;
+use crate::channels::targets::TargetSecrets;
+use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, plain, Channel, Outgoing, Tone};
+use crate::platform::config::RateLimit;
+
+/// Discord's embed limits, in characters.
+pub const MAX_TITLE_CHARS: usize = 256;
+pub const MAX_DESCRIPTION_CHARS: usize = 4096;
+pub const MAX_FOOTER_CHARS: usize = 2048;
+pub const TRUNCATION_MARKER: &str = "\n…(内容过长,已截断)";
+pub const SEND_BUDGET: RateLimit = RateLimit {
+    sends: 30,
+    window: Duration::from_secs(60),
+};
+
+/// The Discord channel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discord;
+
+fn colour(tone: Tone) -> u32 {
+    match tone {
+        Tone::Alert => 0x00E5_3935,
+        Tone::Warning => 0x00FB_8C00,
+        Tone::Good => 0x0043_A047,
+        Tone::Info => 0x001E_88E5,
+    }
+}
+
+/// The webhook body of a message.
+pub fn payload(content: &str) -> Value {
+    let (title, rest) = heading_and_rest(content);
+    let (body, footer) = match rest.rsplit_once("\n---\n") {
+        Some((body, footer)) => (body, Some(footer)),
+        None => (rest, None),
+    };
+    let mut embed = json!({
+        "title": cut_to_chars(title, MAX_TITLE_CHARS, "…"),
+        "description": cut_to_chars(body, MAX_DESCRIPTION_CHARS, TRUNCATION_MARKER),
+        "color": colour(Tone::of(title)),
+    });
+    if let Some(footer) = footer {
+        embed["footer"] = json!({"text": cut_to_chars(&plain(footer), MAX_FOOTER_CHARS, "…")});
+    }
+    // No pings from a notification, whatever its text holds.
+    json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
+}
+
+impl Channel for Discord {
+    fn outgoing(&self, secrets: &TargetSecrets, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+        Outgoing::to_webhook(secrets, payload(content))
+    }
+
+    /// Any 2xx: 204 without a body, or 200 with the message when `?wait=true`.
+    fn judge(&self, _: &[u8]) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    fn send_budget(&self) -> RateLimit {
+        SEND_BUDGET
+    }
+
+    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
+        mask_all(text, None, &[last_path_segment(secrets.webhook_url.as_deref())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_embed_keeps_to_discords_limits() {
+        let long = format!("## 成本预警提醒\n{}\n---\nfooter", "供".repeat(5000));
+        let body = payload(&long);
+        let embed = &body["embeds"][0];
+        assert_eq!(embed["title"], "成本预警提醒");
+        assert_eq!(embed["color"], 0x00FB_8C00);
+        let description = embed["description"].as_str().unwrap();
+        assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS);
+        assert!(description.ends_with(TRUNCATION_MARKER));
+        assert_eq!(embed["footer"]["text"], "footer");
+    }
+}

@@ -1,0 +1,240 @@
+//! Native channels end to end, against local receivers that answer and verify as the platforms
+//! do (signatures recomputed in `common::receiver`, independently of the server's code): Feishu
+//! and DingTalk with and without signing secrets, secrets write-only, a throttled platform
+//! waited out as it asks.
+#![allow(clippy::unwrap_used)] // a panic is the test's failure report
+
+mod common;
+
+use std::time::Duration;
+
+use common::receiver::{Answer, Receiver};
+use common::{eventually, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const TARGETS: &str = "/api/v1/notifications/targets";
+
+async fn app_for(receiver: &Receiver) -> TestApp {
+    TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await
+}
+
+async fn create(app: &TestApp, body: Value) -> i64 {
+    let (status, created) = app.admin_call(Method::POST, TARGETS, Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_i64().unwrap()
+}
+
+async fn test_target(app: &TestApp, id: i64, kind: &str) -> (u16, Value) {
+    app.admin_call(
+        Method::POST,
+        &format!("{TARGETS}/{id}/test"),
+        Some(&json!({"type": kind})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn feishu_gets_a_signed_card_and_says_when_the_sign_is_wrong() {
+    let receiver = Receiver::start(Answer::Feishu {
+        secret: Some("SECfeishu-right"),
+    })
+    .await;
+    let app = app_for(&receiver).await;
+    let hook = format!(
+        "http://{}/open-apis/bot/v2/hook/0f1e-token-9a8b",
+        receiver.allowlist_entry()
+    );
+    let id = create(
+        &app,
+        json!({"name": "飞书告警群", "channel": "feishu", "webhookUrl": hook, "secret": "SECfeishu-right"}),
+    )
+    .await;
+
+    let (status, answer) = test_target(&app, id, "circuitBreaker").await;
+    assert_eq!(status, 200, "{answer}");
+    let card = &receiver.received()[0].body;
+    assert_eq!(card["msg_type"], "interactive");
+    assert_eq!(card["card"]["header"]["title"]["content"], "供应商熔断告警");
+    assert_eq!(card["card"]["header"]["template"], "red");
+    assert!(card["sign"].is_string() && card["timestamp"].is_string(), "{card}");
+
+    // The secret is write-only: shown as set, never returned, kept by an edit without it.
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(shown["hasSecret"], true);
+    assert!(!shown.to_string().contains("SECfeishu-right"), "{shown}");
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "飞书告警群 2"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        test_target(&app, id, "costAlert").await.0,
+        200,
+        "the kept secret still signs"
+    );
+
+    // A wrong secret: Feishu's own code, and the reason.
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "飞书告警群", "secret": "SECwrong"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = test_target(&app, id, "dailyLeaderboard").await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(answer["reason"], "errcode");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.starts_with("errcode 19021"), "{error}");
+    assert!(
+        !error.contains("0f1e-token-9a8b") && !error.contains("SECwrong"),
+        "{error}"
+    );
+
+    // Without a secret, a bot that checks signatures refuses.
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "飞书告警群", "secret": ""})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(shown["hasSecret"], false);
+    assert_eq!(test_target(&app, id, "costAlert").await.0, 502);
+}
+
+#[tokio::test]
+async fn dingtalk_gets_signed_markdown_through_the_delivery_path() {
+    let receiver = Receiver::start(Answer::DingTalk {
+        secret: Some("SECdingtalk0123456789"),
+    })
+    .await;
+    let app = app_for(&receiver).await;
+    let robot = format!(
+        "http://{}/robot/send?access_token=ding-token-4242",
+        receiver.allowlist_entry()
+    );
+    let id = create(
+        &app,
+        json!({"name": "钉钉财务群", "channel": "dingtalk", "webhookUrl": robot, "secret": "SECdingtalk0123456789"}),
+    )
+    .await;
+    app.save_settings(&json!({
+        "enabled": true,
+        "circuitBreaker": {"enabled": false, "webhookUrl": null},
+        "dailyLeaderboard": {"enabled": true, "webhookUrl": null, "targetIds": [id], "time": "09:00", "topN": 5},
+        "costAlert": {"enabled": false, "webhookUrl": null, "thresholdPercent": 80, "checkIntervalMinutes": 60}
+    }))
+    .await;
+    let _engine = app.start_engine();
+    let (status, report) = app
+        .admin_call(Method::POST, "/api/v1/notifications/run/dailyLeaderboard", None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let row = report["deliveries"][0].as_i64().unwrap();
+    let status: String = eventually(Duration::from_secs(10), "the leaderboard to be delivered", || async {
+        let status: String = sqlx::query_scalar("SELECT status FROM notification_deliveries WHERE id = $1")
+            .bind(row)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        (status != "pending" && status != "sending").then_some(status)
+    })
+    .await;
+    assert_eq!(status, "delivered");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].path_and_query.contains("&timestamp=") && received[0].path_and_query.contains("&sign="));
+    assert_eq!(received[0].body["markdown"]["title"], "今日用户消费排行榜");
+
+    // A wrong secret: DingTalk's code, the token and the secret masked.
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "钉钉财务群", "secret": "SECnot-this-one"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = test_target(&app, id, "costAlert").await;
+    assert_eq!(status, 502, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.starts_with("errcode 310000"), "{error}");
+    assert!(
+        !error.contains("ding-token-4242") && !error.contains("SECnot-this-one"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_target_waits_as_the_platform_asks_and_then_delivers() {
+    let receiver = Receiver::start(Answer::ThrottleFirst(2)).await;
+    let app = app_for(&receiver).await;
+    let target = app.wecom_target(&receiver.url()).await;
+    let _engine = app.start_engine();
+    let raised = app
+        .state
+        .deliveries
+        .raise(&server::delivery::outbox::NewDelivery {
+            kind: app::notifications::NotificationKind::CircuitBreaker,
+            target,
+            content: "## 供应商熔断告警".into(),
+            dedup_key: "throttled".into(),
+        })
+        .await
+        .unwrap();
+    let server::delivery::engine::Raised::Queued(id) = raised else {
+        panic!("{raised:?}")
+    };
+    let (attempts, error): (i32, Option<String>) = eventually(Duration::from_secs(15), "delivered", || async {
+        let row = app.delivery_row(id).await;
+        (row.0 == "delivered").then_some((row.1, row.2))
+    })
+    .await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one throttled request, one delivered");
+    let waited = received[1].at - received[0].at;
+    assert!(waited >= Duration::from_secs(2), "waited {waited:?}, not the 1 s retry");
+    assert_eq!(attempts, 1, "the throttled request spent no attempt");
+    assert_eq!(error, None);
+}
+
+#[tokio::test]
+async fn slack_and_discord_get_their_own_shapes_within_their_limits() {
+    for (answer, channel, path) in [
+        (Answer::Slack, "slack", "/services/T000/B000/slack-secret-token"),
+        (Answer::Discord, "discord", "/api/webhooks/1234/discord-secret-token"),
+    ] {
+        let receiver = Receiver::start(answer).await;
+        let app = app_for(&receiver).await;
+        let url = format!("http://{}{path}", receiver.allowlist_entry());
+        let id = create(&app, json!({"name": channel, "channel": channel, "webhookUrl": url})).await;
+        for kind in ["circuitBreaker", "dailyLeaderboard", "costAlert"] {
+            let (status, answer) = test_target(&app, id, kind).await;
+            assert_eq!(status, 200, "{channel} {kind}: {answer}");
+        }
+        let first = &receiver.received()[0].body;
+        match channel {
+            "slack" => {
+                assert_eq!(first["blocks"][0]["text"]["text"], "供应商熔断告警");
+                assert!(first["text"].as_str().unwrap().contains("*Anthropic 官方*"), "{first}");
+            }
+            _ => {
+                assert_eq!(first["embeds"][0]["title"], "供应商熔断告警");
+                assert_eq!(first["allowed_mentions"], json!({"parse": []}));
+            }
+        }
+        // What the platform says back about a refused body never shows the URL's token.
+        receiver.set_answer(Answer::EchoInBody(404));
+        let (status, answer) = test_target(&app, id, "costAlert").await;
+        assert_eq!(status, 502, "{answer}");
+        assert!(!answer["error"].as_str().unwrap().contains("secret-token"), "{answer}");
+    }
+}
