@@ -284,8 +284,14 @@ pub enum FieldProblem {
     ChannelUnavailable(String),
     /// An edit that changes a target's channel (this one).
     ChannelChanged(String),
-    /// A secret given to a channel that signs nothing (this one).
-    SecretNotTaken(String),
+    /// A setting this channel does not take (its name).
+    NotTaken(String),
+    /// A setting the channel needs.
+    Required,
+    /// Not a bot token as @BotFather gives it.
+    BotToken,
+    /// Not a chat id (a number, or `@channelusername`).
+    ChatId,
     /// A secret with white space in it, or longer than `max`.
     SecretForm {
         max: usize,
@@ -310,7 +316,10 @@ impl fmt::Display for FieldProblem {
                 f.write_str("is required: the URL's host names no platform (wecom, feishu, dingtalk, slack, discord)")
             }
             FieldProblem::ChannelUnavailable(channel) => write!(f, "the {channel} channel cannot deliver yet"),
-            FieldProblem::SecretNotTaken(channel) => write!(f, "the {channel} channel takes no signing secret"),
+            FieldProblem::NotTaken(channel) => write!(f, "the {channel} channel does not take this setting"),
+            FieldProblem::Required => f.write_str("is required for this channel"),
+            FieldProblem::BotToken => f.write_str("is not a bot token as @BotFather gives it (123456:ABC…)"),
+            FieldProblem::ChatId => f.write_str("must be a chat id (-1001234567890) or @channelusername"),
             FieldProblem::SecretForm { max } => write!(f, "must be at most {max} characters, without spaces"),
             FieldProblem::ChannelChanged(channel) => {
                 write!(

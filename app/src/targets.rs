@@ -74,10 +74,11 @@ pub const MAX_SECRET_CHARS: usize = 256;
 pub const MAX_NAME_CHARS: usize = 64;
 
 /// The channels this release delivers to.
-pub const DELIVERING: [ChannelKind; 5] = [
+pub const DELIVERING: [ChannelKind; 6] = [
     ChannelKind::Wecom,
     ChannelKind::Feishu,
     ChannelKind::Dingtalk,
+    ChannelKind::Telegram,
     ChannelKind::Slack,
     ChannelKind::Discord,
 ];
@@ -114,6 +115,12 @@ pub struct PushTargetView {
     pub webhook_url: Option<String>,
     /// Whether a signing secret is set (the secret itself is never shown).
     pub has_secret: bool,
+    /// Whether a Telegram bot token is set (the token itself is never shown).
+    pub has_bot_token: bool,
+    /// Telegram: the chat (`-100…` or `@channel`), the topic, a self-hosted Bot API server.
+    pub chat_id: Option<String>,
+    pub message_thread_id: Option<i64>,
+    pub api_base_url: Option<String>,
     /// `scheme://host[:port]` of where it sends.
     pub endpoint: String,
     /// The kinds bound to it.
@@ -121,8 +128,8 @@ pub struct PushTargetView {
     pub last_test: Option<LastTest>,
 }
 
-/// A push target to create, or the new state of one (`PUT`). Left out of a `PUT`, the
-/// webhook URL is kept.
+/// A push target to create, or the new state of one (`PUT`). Left out of a `PUT`, the webhook
+/// URL and the write-only secrets are kept.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -133,50 +140,83 @@ pub struct PushTargetInput {
     pub channel: Option<ChannelKind>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// Every channel but Telegram.
     #[serde(default)]
     pub webhook_url: Option<String>,
     /// The signing secret of a Feishu bot or a DingTalk robot; write-only. Left out of a `PUT`,
     /// the stored one is kept; `""` removes it.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Telegram: the bot's token from @BotFather (`123456:ABC…`); write-only.
+    #[serde(default)]
+    pub bot_token: Option<String>,
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    #[serde(default)]
+    pub message_thread_id: Option<i64>,
+    /// Left out, `https://api.telegram.org`.
+    #[serde(default)]
+    pub api_base_url: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
     true
 }
 
+/// What an edited target already has: its channel (kept when the input names none) and the
+/// settings an edit may leave out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub channel: ChannelKind,
+    pub webhook_url: bool,
+    pub bot_token: bool,
+}
+
+/// A bot token as @BotFather gives it: digits, `:`, then 30 or more of `A-Za-z0-9_-`.
+fn is_bot_token(token: &str) -> bool {
+    let Some((bot, secret)) = token.split_once(':') else {
+        return false;
+    };
+    !bot.is_empty()
+        && bot.bytes().all(|b| b.is_ascii_digit())
+        && secret.len() >= 30
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A chat id: a number (groups are negative) or `@channelusername`.
+fn is_chat_id(chat: &str) -> bool {
+    let digits = chat.strip_prefix('-').unwrap_or(chat);
+    let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let username = chat
+        .strip_prefix('@')
+        .is_some_and(|u| u.len() >= 5 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    numeric || username
+}
+
 impl PushTargetInput {
-    /// Trimmed, blank URL as none.
+    /// Trimmed, blank text as none.
     pub fn normalized(mut self) -> Self {
+        let blank_as_none = |v: Option<String>| v.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
         self.name = self.name.trim().to_owned();
-        self.webhook_url = self.webhook_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+        self.webhook_url = blank_as_none(self.webhook_url);
+        self.chat_id = blank_as_none(self.chat_id);
+        self.api_base_url = blank_as_none(self.api_base_url);
+        self.bot_token = self.bot_token.map(|t| t.trim().to_owned());
         self
     }
 
-    /// The channel, and every problem of form (the server adds its SSRF rules). An edit passes
-    /// the target's channel, the default when none is given, and whether it has a URL to keep.
-    pub fn validate(
-        &self,
-        stored_channel: Option<ChannelKind>,
-        stored_url: bool,
-    ) -> Result<ChannelKind, crate::notifications::FieldErrors> {
+    /// The channel, and every problem of form (the server adds its SSRF rules).
+    pub fn validate(&self, stored: Option<Stored>) -> Result<ChannelKind, crate::notifications::FieldErrors> {
         use crate::notifications::{check_url_form, FieldErrors, FieldProblem};
         let mut errors = FieldErrors::default();
         if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
             errors.insert("name".into(), FieldProblem::NameLength { max: MAX_NAME_CHARS });
         }
-        match self.webhook_url.as_deref() {
-            None if !stored_url => errors.insert("webhookUrl".into(), FieldProblem::UrlRequired),
-            None => {}
-            Some(url) => {
-                if let Err(problem) = check_url_form(url) {
-                    errors.insert("webhookUrl".into(), problem);
-                }
-            }
-        }
         let channel = self
             .channel
-            .or(stored_channel)
+            .or(stored.map(|s| s.channel))
             .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect));
         match channel {
             None => errors.insert("channel".into(), FieldProblem::ChannelRequired),
@@ -185,12 +225,58 @@ impl PushTargetInput {
             }
             Some(_) => {}
         }
+        let telegram = channel == Some(ChannelKind::Telegram);
+        let mut url_field = |field: &str, url: Option<&str>, required: bool| match url {
+            None if required => errors.insert(field.into(), FieldProblem::UrlRequired),
+            None => {}
+            Some(url) => {
+                if let Err(problem) = check_url_form(url) {
+                    errors.insert(field.into(), problem);
+                }
+            }
+        };
+        let kept_url = stored.is_some_and(|s| s.webhook_url);
+        url_field("webhookUrl", self.webhook_url.as_deref(), !telegram && !kept_url);
+        url_field("apiBaseUrl", self.api_base_url.as_deref(), false);
+        let not_taken = |c: ChannelKind| FieldProblem::NotTaken(c.key().into());
         if let (Some(c), Some(secret)) = (channel, self.secret.as_deref()) {
             if !c.takes_secret() && !secret.is_empty() {
-                errors.insert("secret".into(), FieldProblem::SecretNotTaken(c.key().into()));
+                errors.insert("secret".into(), not_taken(c));
             } else if secret.chars().count() > MAX_SECRET_CHARS || secret.chars().any(char::is_whitespace) {
                 errors.insert("secret".into(), FieldProblem::SecretForm { max: MAX_SECRET_CHARS });
             }
+        }
+        match channel {
+            Some(ChannelKind::Telegram) => {
+                if self.webhook_url.is_some() {
+                    errors.insert("webhookUrl".into(), not_taken(ChannelKind::Telegram));
+                }
+                match self.bot_token.as_deref() {
+                    None if !stored.is_some_and(|s| s.bot_token) => {
+                        errors.insert("botToken".into(), FieldProblem::Required)
+                    }
+                    Some(token) if !is_bot_token(token) => errors.insert("botToken".into(), FieldProblem::BotToken),
+                    _ => {}
+                }
+                match self.chat_id.as_deref() {
+                    None => errors.insert("chatId".into(), FieldProblem::Required),
+                    Some(chat) if !is_chat_id(chat) => errors.insert("chatId".into(), FieldProblem::ChatId),
+                    Some(_) => {}
+                }
+            }
+            Some(c) => {
+                for (field, given) in [
+                    ("botToken", self.bot_token.is_some()),
+                    ("chatId", self.chat_id.is_some()),
+                    ("messageThreadId", self.message_thread_id.is_some()),
+                    ("apiBaseUrl", self.api_base_url.is_some()),
+                ] {
+                    if given {
+                        errors.insert(field.into(), not_taken(c));
+                    }
+                }
+            }
+            None => {}
         }
         match channel {
             Some(channel) if errors.is_empty() => Ok(channel),
@@ -245,10 +331,10 @@ mod tests {
         );
         assert_eq!(ok.name, "值班群");
         assert!(ok.enabled, "enabled unless said otherwise");
-        assert_eq!(ok.validate(None, false), Ok(ChannelKind::Wecom));
+        assert_eq!(ok.validate(None), Ok(ChannelKind::Wecom));
 
         let bad = input(serde_json::json!({"name": "", "webhookUrl": "ftp://x"}));
-        let errors = bad.validate(None, false).unwrap_err();
+        let errors = bad.validate(None).unwrap_err();
         assert_eq!(
             errors.get("name"),
             Some(&FieldProblem::NameLength { max: MAX_NAME_CHARS })
@@ -256,40 +342,69 @@ mod tests {
         assert_eq!(errors.get("webhookUrl"), Some(&FieldProblem::UrlScheme));
         assert_eq!(errors.get("channel"), Some(&FieldProblem::ChannelRequired));
 
-        let telegram =
-            input(serde_json::json!({"name": "TG", "channel": "telegram", "webhookUrl": "https://example.com/x"}));
+        let custom =
+            input(serde_json::json!({"name": "C", "channel": "custom", "webhookUrl": "https://example.com/x"}));
         assert_eq!(
-            telegram.validate(None, false).unwrap_err().get("channel"),
-            Some(&FieldProblem::ChannelUnavailable("telegram".into()))
+            custom.validate(None).unwrap_err().get("channel"),
+            Some(&FieldProblem::ChannelUnavailable("custom".into()))
         );
+        let token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+        let tg = |json: serde_json::Value| input(json).validate(None);
+        assert_eq!(
+            tg(serde_json::json!({"name": "TG", "channel": "telegram", "botToken": token, "chatId": "-1001234567890"})),
+            Ok(ChannelKind::Telegram)
+        );
+        let errors = tg(
+            serde_json::json!({"name": "TG", "channel": "telegram", "botToken": "nope", "chatId": "x y",
+            "webhookUrl": "https://example.com/x"}),
+        )
+        .unwrap_err();
+        assert_eq!(errors.get("botToken"), Some(&FieldProblem::BotToken));
+        assert_eq!(errors.get("chatId"), Some(&FieldProblem::ChatId));
+        assert_eq!(
+            errors.get("webhookUrl"),
+            Some(&FieldProblem::NotTaken("telegram".into()))
+        );
+        let errors = tg(serde_json::json!({"name": "TG", "channel": "telegram"})).unwrap_err();
+        assert_eq!(errors.get("botToken"), Some(&FieldProblem::Required));
+        assert_eq!(errors.get("chatId"), Some(&FieldProblem::Required));
+        let errors = tg(
+            serde_json::json!({"name": "W", "channel": "wecom", "webhookUrl": "https://example.com/x", "chatId": "1"}),
+        )
+        .unwrap_err();
+        assert_eq!(errors.get("chatId"), Some(&FieldProblem::NotTaken("wecom".into())));
         let feishu =
             input(serde_json::json!({"name": "飞书", "webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/x"}));
         assert_eq!(
-            feishu.validate(None, false),
+            feishu.validate(None),
             Ok(ChannelKind::Feishu),
             "the host names the channel"
         );
         let keep = input(serde_json::json!({"name": "a"}));
         assert_eq!(
-            keep.validate(Some(ChannelKind::Wecom), true),
+            keep.validate(Some(Stored {
+                channel: ChannelKind::Wecom,
+                webhook_url: true,
+                bot_token: false
+            })),
             Ok(ChannelKind::Wecom),
             "an edit keeps the stored URL and channel"
         );
         assert_eq!(
-            keep.validate(None, false).unwrap_err().get("webhookUrl"),
+            keep.validate(None).unwrap_err().get("webhookUrl"),
             Some(&FieldProblem::UrlRequired)
         );
         assert!(serde_json::from_value::<PushTargetInput>(serde_json::json!({"name": "a", "botTokn": "x"})).is_err());
 
         let signed = |channel: &str, secret: &str| {
             input(serde_json::json!({"name": "a", "channel": channel, "webhookUrl": "https://example.com/x", "secret": secret}))
-                .validate(None, false)
+                .validate(None)
         };
         assert_eq!(signed("feishu", "SECabc"), Ok(ChannelKind::Feishu));
         assert_eq!(signed("dingtalk", "SECabc"), Ok(ChannelKind::Dingtalk));
         assert_eq!(
             signed("wecom", "SECabc").unwrap_err().get("secret"),
-            Some(&FieldProblem::SecretNotTaken("wecom".into()))
+            Some(&FieldProblem::NotTaken("wecom".into()))
         );
         assert_eq!(
             signed("wecom", ""),

@@ -238,3 +238,116 @@ async fn slack_and_discord_get_their_own_shapes_within_their_limits() {
         assert!(!answer["error"].as_str().unwrap().contains("secret-token"), "{answer}");
     }
 }
+
+const BOT_TOKEN: &str = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const CHAT: i64 = -1_001_234_567_890;
+
+#[tokio::test]
+async fn telegram_gets_html_on_its_own_bot_api_server_and_waits_when_told() {
+    let receiver = Receiver::start(Answer::Telegram {
+        token: BOT_TOKEN,
+        chat: CHAT,
+        throttle_first: None,
+    })
+    .await;
+    let app = app_for(&receiver).await;
+    let base = format!("http://{}", receiver.allowlist_entry());
+    let id = create(
+        &app,
+        json!({"name": "TG 值班", "channel": "telegram", "botToken": BOT_TOKEN, "chatId": CHAT.to_string(), "apiBaseUrl": base}),
+    )
+    .await;
+    let (status, answer) = test_target(&app, id, "circuitBreaker").await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = &receiver.received()[0];
+    assert_eq!(sent.path_and_query, format!("/bot{BOT_TOKEN}/sendMessage"));
+    assert!(
+        sent.body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<b>供应商熔断告警</b>\n<blockquote>"),
+        "{}",
+        sent.body
+    );
+    assert_eq!(sent.body["disable_web_page_preview"], true);
+
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(
+        (shown["hasBotToken"].as_bool(), shown["endpoint"].as_str()),
+        (Some(true), Some(base.as_str()))
+    );
+    assert!(
+        !shown.to_string().contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+        "{shown}"
+    );
+
+    // Another chat: Telegram's words, the token nowhere; an edit without the token keeps it.
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "TG 值班", "chatId": "-1009", "apiBaseUrl": base})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = test_target(&app, id, "costAlert").await;
+    assert_eq!(status, 502, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("chat not found") && !error.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+        "{error}"
+    );
+
+    // Throttled with `parameters.retry_after` only: the delivery waits that long, then delivers.
+    receiver.set_answer(Answer::Telegram {
+        token: BOT_TOKEN,
+        chat: CHAT,
+        throttle_first: Some(2),
+    });
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "TG 值班", "chatId": CHAT.to_string(), "apiBaseUrl": base})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let _engine = app.start_engine();
+    let raised = app
+        .state
+        .deliveries
+        .raise(&server::delivery::outbox::NewDelivery {
+            kind: app::notifications::NotificationKind::CostAlert,
+            target: server::channels::targets::TargetRef {
+                id,
+                endpoint_host: base.clone(),
+            },
+            content: "## 成本预警提醒\n> 用户 **节流测试** 的消费已达到预警阈值".into(),
+            dedup_key: "tg-throttled".into(),
+        })
+        .await
+        .unwrap();
+    let server::delivery::engine::Raised::Queued(row) = raised else {
+        panic!("{raised:?}")
+    };
+    let (status, attempts, _) = eventually(Duration::from_secs(15), "delivered", || async {
+        let row = app.delivery_row(row).await;
+        (row.0 == "delivered").then_some(row)
+    })
+    .await;
+    assert_eq!((status.as_str(), attempts), ("delivered", 1));
+    let tries: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| {
+            r.body["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("<b>成本预警提醒</b>\n<blockquote>用户 <b>节流测试</b>"))
+        })
+        .collect();
+    assert_eq!(tries.len(), 2);
+    assert!(
+        tries[1].at - tries[0].at >= Duration::from_secs(2),
+        "waited as Telegram asked"
+    );
+}

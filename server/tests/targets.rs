@@ -390,12 +390,12 @@ async fn targets_are_created_edited_tested_and_deleted_through_the_api() {
         &app,
         Method::POST,
         TARGETS,
-        Some(json!({"name": "Telegram", "channel": "telegram", "webhookUrl": "https://api.telegram.org/x"})),
+        Some(json!({"name": "Custom", "channel": "custom", "webhookUrl": "https://example.com/x"})),
     )
     .await;
     assert_eq!(
         (status, answer["fields"]["channel"].as_str()),
-        (400, Some("the telegram channel cannot deliver yet"))
+        (400, Some("the custom channel cannot deliver yet"))
     );
     let (status, answer) = call(
         &app,

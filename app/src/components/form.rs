@@ -202,9 +202,10 @@ pub fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::ChannelUnavailable(channel) => {
             t_string!(i18n, err_channel_unavailable, channel = channel.clone()).to_string()
         }
-        FieldProblem::SecretNotTaken(channel) => {
-            t_string!(i18n, err_secret_not_taken, channel = channel.clone()).to_string()
-        }
+        FieldProblem::NotTaken(channel) => t_string!(i18n, err_not_taken, channel = channel.clone()).to_string(),
+        FieldProblem::Required => t_string!(i18n, err_required).to_string(),
+        FieldProblem::BotToken => t_string!(i18n, err_bot_token).to_string(),
+        FieldProblem::ChatId => t_string!(i18n, err_chat_id).to_string(),
         FieldProblem::SecretForm { max } => t_string!(i18n, err_secret_form, max = *max).to_string(),
         FieldProblem::ChannelChanged(channel) => {
             t_string!(i18n, err_channel_changed, channel = channel.clone()).to_string()

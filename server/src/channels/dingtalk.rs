@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::channels::sender::SendError;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, heading_and_rest, hmac_sha256_base64, mask_all, webhook_url, Channel, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
@@ -48,9 +48,9 @@ pub fn markdown(content: &str) -> Value {
 }
 
 impl Channel for DingTalk {
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
-        let url = webhook_url(secrets)?;
-        let url = match secrets.secret.as_deref() {
+    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
+        let url = webhook_url(&to.secrets)?;
+        let url = match to.secrets.secret.as_deref() {
             Some(secret) => signed_url(url, secret, now.timestamp_millis()),
             None => url.to_owned(),
         };
@@ -75,11 +75,11 @@ impl Channel for DingTalk {
         SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
         mask_all(
             text,
-            secrets.webhook_url.as_deref(),
-            &[secrets.secret.as_deref().unwrap_or("")],
+            to.secrets.webhook_url.as_deref(),
+            &[to.secrets.secret.as_deref().unwrap_or("")],
         )
     }
 }

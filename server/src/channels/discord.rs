@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::channels::sender::SendError;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, plain, Channel, Outgoing, Tone};
 use crate::platform::config::RateLimit;
 
@@ -56,8 +56,8 @@ pub fn payload(content: &str) -> Value {
 }
 
 impl Channel for Discord {
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
-        Outgoing::to_webhook(secrets, payload(content))
+    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+        Outgoing::to_webhook(&to.secrets, payload(content))
     }
 
     /// Any 2xx: 204 without a body, or 200 with the message when `?wait=true`.
@@ -69,8 +69,8 @@ impl Channel for Discord {
         SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
-        mask_all(text, None, &[last_path_segment(secrets.webhook_url.as_deref())])
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
+        mask_all(text, None, &[last_path_segment(to.secrets.webhook_url.as_deref())])
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::channels::sender::SendError;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::{
     cut_to_bytes, heading_and_rest, hmac_sha256_base64, last_path_segment, mask_all, plain, Channel, Outgoing, Tone,
 };
@@ -75,14 +75,14 @@ pub fn card(content: &str) -> Value {
 }
 
 impl Channel for Feishu {
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
         let mut body = card(content);
-        if let Some(secret) = secrets.secret.as_deref() {
+        if let Some(secret) = to.secrets.secret.as_deref() {
             let timestamp = now.timestamp();
             body["timestamp"] = json!(timestamp.to_string());
             body["sign"] = json!(sign(secret, timestamp));
         }
-        Outgoing::to_webhook(secrets, body)
+        Outgoing::to_webhook(&to.secrets, body)
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
@@ -103,13 +103,13 @@ impl Channel for Feishu {
         SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
         // The bot's token is the hook URL's last path segment.
-        let token = last_path_segment(secrets.webhook_url.as_deref());
+        let token = last_path_segment(to.secrets.webhook_url.as_deref());
         mask_all(
             text,
-            secrets.webhook_url.as_deref(),
-            &[token, secrets.secret.as_deref().unwrap_or("")],
+            to.secrets.webhook_url.as_deref(),
+            &[token, to.secrets.secret.as_deref().unwrap_or("")],
         )
     }
 }

@@ -7,7 +7,7 @@ use app::targets::ChannelKind;
 use chrono::{DateTime, Utc};
 
 use crate::channels::sender::SendError;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::{Destination, TargetSecrets};
 use crate::platform::config::RateLimit;
 
 pub mod custom;
@@ -36,13 +36,22 @@ pub trait Channel: Send + Sync {
     /// The request carrying `content` (the specification's markdown) to the target with these
     /// secrets, in the platform's format, cut to its limit and signed as of `now` where the
     /// platform signs.
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError>;
+    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError>;
     /// The platform's verdict in a 2xx answer's body.
     fn judge(&self, answer: &[u8]) -> Result<(), SendError>;
     /// How many messages one target takes per window, unless configured otherwise.
     fn send_budget(&self) -> RateLimit;
     /// `text` (what a receiver said back) with the target's secrets masked.
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String;
+    fn mask_secrets(&self, text: String, to: &Destination) -> String;
+    /// What names the target's send budget: one robot, one budget, whichever targets post to it.
+    fn budget_key(&self, to: &Destination) -> String {
+        to.secrets.webhook_url.clone().unwrap_or_default()
+    }
+    /// How long a throttled platform asks to wait, by the body of its HTTP 429 (for platforms
+    /// that say it there rather than in `Retry-After`).
+    fn retry_after(&self, _answer: &[u8]) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The channel delivering to `kind`'s targets, when this release delivers to it.
@@ -53,6 +62,7 @@ pub fn channel_of(kind: ChannelKind) -> Option<&'static dyn Channel> {
         ChannelKind::Dingtalk => Some(&dingtalk::DingTalk),
         ChannelKind::Slack => Some(&slack::Slack),
         ChannelKind::Discord => Some(&discord::Discord),
+        ChannelKind::Telegram => Some(&telegram::Telegram),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::channels::ssrf::{refusal_of, Refusal, SsrfGuard};
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::Channel;
 use app::error::SendFailure;
 
@@ -106,11 +106,11 @@ impl WebhookSender {
     pub async fn send(
         &self,
         channel: &dyn Channel,
-        secrets: &TargetSecrets,
+        to: &Destination,
         content: &str,
         idempotency_key: Option<&str>,
     ) -> Result<(), SendError> {
-        let outgoing = channel.outgoing(secrets, content, chrono::Utc::now())?;
+        let outgoing = channel.outgoing(to, content, chrono::Utc::now())?;
         let url = outgoing.url.as_str();
         self.guard.check(url).await.map_err(SendError::Refused)?;
         let mut request = self.client.post(url).json(&outgoing.body);
@@ -124,22 +124,23 @@ impl WebhookSender {
                 status: status.as_u16(),
             });
         }
+        let asked = retry_after(response.headers());
+        let bytes = read_limited(response).await.map_err(|e| self.classify(e))?;
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(SendError::Throttled {
-                retry_after: retry_after(response.headers()),
+                retry_after: asked.or_else(|| channel.retry_after(&bytes)),
             });
         }
-        let bytes = read_limited(response).await.map_err(|e| self.classify(e))?;
         if !status.is_success() {
             return Err(SendError::HttpStatus {
                 status: status.as_u16(),
-                body: channel.mask_secrets(snippet(&bytes), secrets),
+                body: channel.mask_secrets(snippet(&bytes), to),
             });
         }
         channel.judge(&bytes).map_err(|e| match e {
             SendError::ErrCode { errcode, errmsg } => SendError::ErrCode {
                 errcode,
-                errmsg: channel.mask_secrets(errmsg, secrets),
+                errmsg: channel.mask_secrets(errmsg, to),
             },
             other => other,
         })

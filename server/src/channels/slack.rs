@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::channels::sender::SendError;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, Channel, Outgoing};
 use crate::platform::config::RateLimit;
 
@@ -85,8 +85,8 @@ pub fn payload(content: &str) -> Value {
 }
 
 impl Channel for Slack {
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
-        Outgoing::to_webhook(secrets, payload(content))
+    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+        Outgoing::to_webhook(&to.secrets, payload(content))
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
@@ -103,8 +103,8 @@ impl Channel for Slack {
         SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
-        mask_all(text, None, &[last_path_segment(secrets.webhook_url.as_deref())])
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
+        mask_all(text, None, &[last_path_segment(to.secrets.webhook_url.as_deref())])
     }
 }
 

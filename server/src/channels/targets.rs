@@ -63,6 +63,29 @@ pub struct LastTest {
     pub latency_ms: i32,
 }
 
+/// How a channel reaches a target: the channel's settings (no secret: a chat id, an API base)
+/// and its secrets.
+#[derive(Clone, Debug, Default)]
+pub struct Destination {
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub secrets: TargetSecrets,
+}
+
+impl Destination {
+    /// A target reached by its webhook URL alone.
+    pub fn of_url(url: impl Into<String>) -> Self {
+        Destination {
+            settings: serde_json::Map::new(),
+            secrets: TargetSecrets::of_url(url),
+        }
+    }
+
+    /// A setting that is text.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings.get(name).and_then(serde_json::Value::as_str)
+    }
+}
+
 /// A target as stored, its secrets opened.
 #[derive(Clone, Debug)]
 pub struct PushTarget {
@@ -70,9 +93,7 @@ pub struct PushTarget {
     pub name: String,
     pub channel: ChannelKind,
     pub enabled: bool,
-    /// The channel's settings that are no secret.
-    pub settings: serde_json::Map<String, serde_json::Value>,
-    pub secrets: TargetSecrets,
+    pub destination: Destination,
     pub endpoint_host: String,
     pub last_test: Option<LastTest>,
 }
@@ -83,8 +104,7 @@ pub struct NewTarget {
     pub name: String,
     pub channel: ChannelKind,
     pub enabled: bool,
-    pub settings: serde_json::Map<String, serde_json::Value>,
-    pub secrets: TargetSecrets,
+    pub destination: Destination,
     pub endpoint_host: String,
 }
 
@@ -100,12 +120,8 @@ impl NewTarget {
             name,
             channel,
             enabled: true,
-            settings: serde_json::Map::new(),
             endpoint_host: display_target(webhook_url),
-            secrets: TargetSecrets {
-                webhook_url: Some(webhook_url.to_owned()),
-                ..TargetSecrets::default()
-            },
+            destination: Destination::of_url(webhook_url),
         }
     }
 }
@@ -187,8 +203,10 @@ impl Row {
             name: self.name,
             channel,
             enabled: self.enabled,
-            settings: self.settings.0,
-            secrets,
+            destination: Destination {
+                settings: self.settings.0,
+                secrets,
+            },
             endpoint_host: self.endpoint_host,
             last_test,
         })
@@ -209,8 +227,8 @@ pub async fn create(conn: &mut PgConnection, key: &SecretsKey, new: &NewTarget) 
     .bind(&new.name)
     .bind(new.channel.key())
     .bind(new.enabled)
-    .bind(sqlx::types::Json(&new.settings))
-    .bind(seal(key, id, &new.secrets))
+    .bind(sqlx::types::Json(&new.destination.settings))
+    .bind(seal(key, id, &new.destination.secrets))
     .bind(&new.endpoint_host)
     .execute(&mut *conn)
     .await?;
@@ -240,7 +258,7 @@ pub async fn wecom_target_for(
     .await?;
     for row in rows {
         let target = row.open(key)?;
-        if target.secrets.webhook_url.as_deref() == Some(url) {
+        if target.destination.secrets.webhook_url.as_deref() == Some(url) {
             return Ok(target.id);
         }
     }
@@ -272,7 +290,7 @@ pub async fn webhook_url_target_of(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let target = row.open(key)?;
-    Ok(target.secrets.webhook_url.map(|url| (target.id, url)))
+    Ok(target.destination.secrets.webhook_url.map(|url| (target.id, url)))
 }
 
 /// Makes `ids` exactly the targets bound to `kind`, `from_webhook_url` the one its
@@ -317,25 +335,27 @@ pub async fn missing(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<i64>, T
     .await?)
 }
 
-/// A target's new name, switch and secrets (in the caller's transaction); `false` when there
-/// is no such target.
+/// A target's new name, switch, settings and secrets (in the caller's transaction); `false`
+/// when there is no such target.
 pub async fn update(
     conn: &mut PgConnection,
     key: &SecretsKey,
     id: i64,
     name: &str,
     enabled: bool,
-    secrets: &TargetSecrets,
+    destination: &Destination,
     endpoint_host: &str,
 ) -> Result<bool, TargetError> {
     let updated = sqlx::query(
-        "UPDATE push_targets SET name = $2, enabled = $3, secrets = $4, endpoint_host = $5, updated_at = now()
+        "UPDATE push_targets SET name = $2, enabled = $3, settings = $4, secrets = $5, endpoint_host = $6,
+                updated_at = now()
           WHERE id = $1",
     )
     .bind(id)
     .bind(name)
     .bind(enabled)
-    .bind(seal(key, id, secrets))
+    .bind(sqlx::types::Json(&destination.settings))
+    .bind(seal(key, id, &destination.secrets))
     .bind(endpoint_host)
     .execute(&mut *conn)
     .await?

@@ -12,7 +12,7 @@ use crate::channels::sender::SendError;
 use chrono::{DateTime, Utc};
 
 use crate::channels::refusal;
-use crate::channels::targets::TargetSecrets;
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, mask_all, Channel, Outgoing};
 use crate::platform::config::RateLimit;
 
@@ -32,9 +32,9 @@ pub const THROTTLED: i64 = 45009;
 pub struct WeCom;
 
 impl Channel for WeCom {
-    fn outgoing(&self, secrets: &TargetSecrets, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
         Outgoing::to_webhook(
-            secrets,
+            &to.secrets,
             json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } }),
         )
     }
@@ -47,8 +47,8 @@ impl Channel for WeCom {
         WECOM_SEND_BUDGET
     }
 
-    fn mask_secrets(&self, text: String, secrets: &TargetSecrets) -> String {
-        mask_all(text, secrets.webhook_url.as_deref(), &[])
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
+        mask_all(text, to.secrets.webhook_url.as_deref(), &[])
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::channels::sender::{display_target, SendError, WebhookSender};
+use crate::channels::sender::{SendError, WebhookSender};
 use crate::channels::targets::{PushTarget, PushTargets, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
@@ -171,7 +171,14 @@ impl DeliveryHandler {
     /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
     /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
     /// own limit is the worst case, a lost alert is not.
-    async fn over_budget(&self, job: &Job, attempt: &Attempt, url: &str, channel: &dyn Channel) -> Option<Duration> {
+    async fn over_budget(
+        &self,
+        job: &Job,
+        attempt: &Attempt,
+        budget_key: &str,
+        endpoint: &str,
+        channel: &dyn Channel,
+    ) -> Option<Duration> {
         let (limiter, budget) = self.rate_limiter.as_ref()?;
         let limit = match budget {
             SendBudget::PlatformDefault => channel.send_budget(),
@@ -179,7 +186,7 @@ impl DeliveryHandler {
             SendBudget::Unlimited => return None,
         };
         let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
-        let wait = match limiter.take(url, &send_id, limit).await {
+        let wait = match limiter.take(budget_key, &send_id, limit).await {
             Ok(wait) => wait?,
             Err(e) => {
                 tracing::warn!(delivery = attempt.id, error = %e, "webhook rate limit unavailable; sending");
@@ -187,7 +194,7 @@ impl DeliveryHandler {
             }
         };
         self.give_back(attempt.id).await;
-        tracing::info!(delivery = attempt.id, target = %display_target(url), wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
+        tracing::info!(delivery = attempt.id, %endpoint, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
         Some(wait)
     }
 
@@ -291,18 +298,16 @@ impl JobHandler for DeliveryHandler {
             }
             Err(Undeliverable::ForNow(reason)) => return Err(JobError::Failed(reason)),
         };
-        let Some(url) = target.secrets.webhook_url.as_deref() else {
-            return Err(JobError::Failed(format!(
-                "push target {} has no webhook URL",
-                target.id
-            )));
-        };
-        if let Some(wait) = self.over_budget(job, &attempt, url, channel).await {
+        let budget_key = channel.budget_key(&target.destination);
+        if let Some(wait) = self
+            .over_budget(job, &attempt, &budget_key, &target.endpoint_host, channel)
+            .await
+        {
             return Err(JobError::Later(wait));
         }
         let result = self
             .sender
-            .send(channel, &target.secrets, &attempt.content, Some(&attempt.dedup_key))
+            .send(channel, &target.destination, &attempt.content, Some(&attempt.dedup_key))
             .await;
         if let Err(SendError::Throttled { retry_after }) = &result {
             // The platform's window, not the 1 s / 2 s / 4 s retries, decides when to try again.

@@ -42,16 +42,17 @@ impl WebhookRateLimiter {
         }
     }
 
-    /// Takes a place in `webhook_url`'s window of `limit` for the send `send_id` (unique per
-    /// attempt): `None` to send now, or how long to wait.
+    /// Takes a place in the window of `budget_key` (a webhook URL, or what else names one
+    /// robot's budget) of `limit` for the send `send_id` (unique per attempt): `None` to send
+    /// now, or how long to wait.
     pub async fn take(
         &self,
-        webhook_url: &str,
+        budget_key: &str,
         send_id: &str,
         limit: RateLimit,
     ) -> Result<Option<Duration>, fred::error::Error> {
         // The URL holds the robot's key: only a digest of it names the window.
-        let digest = hex::encode(&Sha256::digest(webhook_url.as_bytes())[..16]);
+        let digest = hex::encode(&Sha256::digest(budget_key.as_bytes())[..16]);
         let wait_ms: i64 = self
             .script
             .call(

@@ -109,9 +109,12 @@ mod tests {
         ] {
             contents.push((file, sample(kind, now)));
         }
-        let secrets = crate::channels::targets::TargetSecrets::of_url("https://example.invalid/hook");
+        let mut to = crate::channels::targets::Destination::of_url("https://example.invalid/hook");
+        to.secrets.bot_token = Some("123456:TEST-token".into());
+        to.settings
+            .insert("chatId".into(), serde_json::json!(-1001234567890_i64));
         for (file, content) in contents {
-            let body = channel.outgoing(&secrets, &content, now.to_utc()).unwrap().body;
+            let body = channel.outgoing(&to, &content, now.to_utc()).unwrap().body;
             let text = format!("{}\n", serde_json::to_string_pretty(&body).unwrap());
             let path = dir.join(format!("{file}.json"));
             if std::env::var_os("BLESS").is_some() {
@@ -126,11 +129,12 @@ mod tests {
 
     #[test]
     fn every_channel_renders_every_kind_as_its_golden_files() {
-        use crate::channels::{dingtalk, discord, feishu, slack, wecom};
+        use crate::channels::{dingtalk, discord, feishu, slack, telegram, wecom};
         check_golden(&wecom::WeCom, "wecom");
         check_golden(&feishu::Feishu, "feishu");
         check_golden(&dingtalk::DingTalk, "dingtalk");
         check_golden(&slack::Slack, "slack");
         check_golden(&discord::Discord, "discord");
+        check_golden(&telegram::Telegram, "telegram");
     }
 }

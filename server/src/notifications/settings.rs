@@ -295,7 +295,7 @@ impl SettingsService {
             .sender
             .send(
                 &crate::channels::wecom::WeCom,
-                &crate::channels::targets::TargetSecrets::of_url(url),
+                &crate::channels::targets::Destination::of_url(url),
                 &crate::notifications::render::test_message(),
                 None,
             )

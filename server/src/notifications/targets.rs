@@ -3,12 +3,13 @@
 use std::time::Instant;
 
 use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
-use app::targets::{LastTest, PushTargetInput, PushTargetView};
+use app::targets::{LastTest, PushTargetInput, PushTargetView, Stored};
 use chrono::Utc;
 use chrono_tz::Tz;
 
 use crate::channels::sender::{display_target, SendError, WebhookSender};
-use crate::channels::targets::{self, NewTarget, PushTarget, PushTargets, TargetError};
+use crate::channels::targets::{self, Destination, NewTarget, PushTarget, PushTargets, TargetError};
+use crate::channels::telegram;
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +56,21 @@ impl TargetService {
     }
 
     fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
+        let to = &t.destination;
         PushTargetView {
             id: t.id,
-            name: t.name,
+            name: t.name.clone(),
             channel: t.channel,
             enabled: t.enabled,
-            has_secret: t.secrets.secret.is_some(),
-            webhook_url: t.secrets.webhook_url,
+            has_secret: to.secrets.secret.is_some(),
+            has_bot_token: to.secrets.bot_token.is_some(),
+            chat_id: to.setting(telegram::CHAT_ID).map(str::to_owned),
+            message_thread_id: to
+                .settings
+                .get(telegram::MESSAGE_THREAD_ID)
+                .and_then(serde_json::Value::as_i64),
+            api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
+            webhook_url: to.secrets.webhook_url.clone(),
             endpoint: t.endpoint_host,
             kinds,
             last_test: t.last_test.map(|l| LastTest {
@@ -99,16 +108,17 @@ impl TargetService {
         Ok(Some(self.view(target, kinds)))
     }
 
-    /// Field rules, then the SSRF guard on the URL; an edit keeps its channel.
+    /// Field rules, then the SSRF guard on the URLs; an edit keeps its channel.
     async fn validate(
         &self,
         input: &PushTargetInput,
         stored: Option<&PushTarget>,
     ) -> Result<app::targets::ChannelKind, TargetSaveError> {
-        let checked = input.validate(
-            stored.map(|t| t.channel),
-            stored.is_some_and(|t| t.secrets.webhook_url.is_some()),
-        );
+        let checked = input.validate(stored.map(|t| Stored {
+            channel: t.channel,
+            webhook_url: t.destination.secrets.webhook_url.is_some(),
+            bot_token: t.destination.secrets.bot_token.is_some(),
+        }));
         let mut errors = checked.clone().err().unwrap_or_default();
         if let (Ok(channel), Some(stored)) = (&checked, stored) {
             if stored.channel != *channel {
@@ -118,9 +128,14 @@ impl TargetService {
                 );
             }
         }
-        if let (None, Some(url)) = (errors.get("webhookUrl"), input.webhook_url.as_deref()) {
-            if let Err(refusal) = self.sender.guard().check_before_saving(url, SAVE_DNS_TIMEOUT).await {
-                errors.insert("webhookUrl".into(), FieldProblem::UrlRefused(refusal.to_string()));
+        for (field, url) in [
+            ("webhookUrl", input.webhook_url.as_deref()),
+            ("apiBaseUrl", input.api_base_url.as_deref()),
+        ] {
+            if let (None, Some(url)) = (errors.get(field), url) {
+                if let Err(refusal) = self.sender.guard().check_before_saving(url, SAVE_DNS_TIMEOUT).await {
+                    errors.insert(field.into(), FieldProblem::UrlRefused(refusal.to_string()));
+                }
             }
         }
         match checked {
@@ -129,13 +144,55 @@ impl TargetService {
         }
     }
 
+    /// `stored` (or nothing) with what `input` says; what it leaves out is kept.
+    fn destination(input: &PushTargetInput, stored: Option<&Destination>) -> Destination {
+        let mut to = stored.cloned().unwrap_or_default();
+        if let Some(url) = &input.webhook_url {
+            to.secrets.webhook_url = Some(url.clone());
+        }
+        if let Some(secret) = &input.secret {
+            to.secrets.secret = Some(secret.clone()).filter(|s| !s.is_empty());
+        }
+        if let Some(token) = &input.bot_token {
+            to.secrets.bot_token = Some(token.clone());
+        }
+        let mut set = |name: &str, value: Option<serde_json::Value>| match value {
+            Some(value) => {
+                to.settings.insert(name.to_owned(), value);
+            }
+            None => {
+                to.settings.remove(name);
+            }
+        };
+        if input.chat_id.is_some() || stored.is_none() {
+            set(telegram::CHAT_ID, input.chat_id.clone().map(Into::into));
+        }
+        set(telegram::MESSAGE_THREAD_ID, input.message_thread_id.map(Into::into));
+        set(telegram::API_BASE_URL, input.api_base_url.clone().map(Into::into));
+        to
+    }
+
+    /// What pages and logs show of where `to` sends.
+    fn endpoint(channel: app::targets::ChannelKind, to: &Destination) -> String {
+        match channel {
+            app::targets::ChannelKind::Telegram => {
+                display_target(to.setting(telegram::API_BASE_URL).unwrap_or(telegram::DEFAULT_API_BASE))
+            }
+            _ => display_target(to.secrets.webhook_url.as_deref().unwrap_or_default()),
+        }
+    }
+
     pub async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
         let input = input.normalized();
         let channel = self.validate(&input, None).await?;
-        let url = input.webhook_url.as_deref().unwrap_or_default();
-        let mut new = NewTarget::at_url(input.name.clone(), channel, url);
-        new.enabled = input.enabled;
-        new.secrets.secret = input.secret.clone().filter(|s| !s.is_empty());
+        let destination = Self::destination(&input, None);
+        let new = NewTarget {
+            name: input.name.clone(),
+            channel,
+            enabled: input.enabled,
+            endpoint_host: Self::endpoint(channel, &destination),
+            destination,
+        };
         let mut conn = self.targets.db().acquire().await?;
         let id = targets::create(&mut conn, self.targets.key(), &new).await?;
         drop(conn);
@@ -148,17 +205,8 @@ impl TargetService {
         let input = input.normalized();
         let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
         self.validate(&input, Some(&stored)).await?;
-        let mut secrets = stored.secrets.clone();
-        if let Some(url) = &input.webhook_url {
-            secrets.webhook_url = Some(url.clone());
-        }
-        if let Some(secret) = &input.secret {
-            secrets.secret = Some(secret.clone()).filter(|s| !s.is_empty());
-        }
-        let endpoint = secrets
-            .webhook_url
-            .as_deref()
-            .map_or(stored.endpoint_host.clone(), display_target);
+        let destination = Self::destination(&input, Some(&stored.destination));
+        let endpoint = Self::endpoint(stored.channel, &destination);
         let mut conn = self.targets.db().acquire().await?;
         if !targets::update(
             &mut conn,
@@ -166,7 +214,7 @@ impl TargetService {
             id,
             &input.name,
             input.enabled,
-            &secrets,
+            &destination,
             &endpoint,
         )
         .await?
@@ -194,7 +242,7 @@ impl TargetService {
         let content = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
         let started = Instant::now();
         let result = match crate::channels::channel_of(target.channel) {
-            Some(channel) => self.sender.send(channel, &target.secrets, &content, None).await,
+            Some(channel) => self.sender.send(channel, &target.destination, &content, None).await,
             None => Err(SendError::Request(format!(
                 "the {} channel does not deliver in this release",
                 target.channel.key()

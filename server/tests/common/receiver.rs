@@ -46,6 +46,15 @@ pub enum Answer {
     DingTalk {
         secret: Option<&'static str>,
     },
+    /// As the Bot API answers `sendMessage`: the bot's path, its chat, HTML of at most 4,096
+    /// characters after entity parsing get `{"ok":true}`; a wrong token 401, another chat 400;
+    /// with `throttle_first`, the first request of each text is answered 429 with
+    /// `parameters.retry_after` (and no `Retry-After` header, as Telegram does).
+    Telegram {
+        token: &'static str,
+        chat: i64,
+        throttle_first: Option<u64>,
+    },
     /// As a Slack incoming webhook answers: `text` and valid blocks (a header of ≤ 150
     /// characters, sections of ≤ 3,000, ≤ 50 blocks) get 200 `ok`, anything else 400
     /// `invalid_blocks`.
@@ -53,6 +62,76 @@ pub enum Answer {
     /// As a Discord webhook answers: embeds within Discord's limits get 204, anything else 400
     /// with Discord's error.
     Discord,
+}
+
+/// The characters of Telegram HTML after entity parsing: tags dropped, entities one each.
+fn telegram_visible_chars(html: &str) -> Option<usize> {
+    let mut count = 0;
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => rest = &rest[rest.find('>')? + 1..],
+            '&' => {
+                let end = rest.find(';')?;
+                if !["&lt;", "&gt;", "&amp;", "&quot;"].contains(&&rest[..=end]) {
+                    return None;
+                }
+                count += 1;
+                rest = &rest[end + 1..];
+            }
+            '>' => return None,
+            c => {
+                count += 1;
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    Some(count)
+}
+
+/// The Bot API's verdict on a `sendMessage`: the status and its JSON.
+fn telegram_answer(
+    token: &str,
+    chat: i64,
+    throttled: Option<u64>,
+    uri: &axum::http::Uri,
+    body: &serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    use serde_json::json;
+    if uri.path() != format!("/bot{token}/sendMessage") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+        );
+    }
+    if body["chat_id"].as_i64() != Some(chat) && body["chat_id"].as_str() != Some(&chat.to_string()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}),
+        );
+    }
+    let text_ok = body["parse_mode"] == "HTML"
+        && body["text"]
+            .as_str()
+            .and_then(telegram_visible_chars)
+            .is_some_and(|n| (1..=4096).contains(&n));
+    if !text_ok {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error_code": 400, "description": "Bad Request: can't parse entities"}),
+        );
+    }
+    if let Some(seconds) = throttled {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"ok": false, "error_code": 429, "description": format!("Too Many Requests: retry after {seconds}"),
+                "parameters": {"retry_after": seconds}}),
+        );
+    }
+    (
+        StatusCode::OK,
+        json!({"ok": true, "result": {"message_id": 1, "chat": {"id": chat}}}),
+    )
 }
 
 fn chars(value: &serde_json::Value) -> usize {
@@ -278,6 +357,18 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
             "slow down",
         )
             .into_response(),
+        Answer::Telegram {
+            token,
+            chat,
+            throttle_first,
+        } => {
+            let throttled = throttle_first.filter(|_| {
+                let received = shared.received.lock().unwrap();
+                received.iter().filter(|r| r.body["text"] == body["text"]).count() == 1
+            });
+            let (status, answer) = telegram_answer(token, chat, throttled, &uri, &body);
+            (status, axum::Json(answer)).into_response()
+        }
         Answer::Slack => match slack_problem(&body) {
             None => (StatusCode::OK, "ok").into_response(),
             Some(problem) => (StatusCode::BAD_REQUEST, problem).into_response(),
