@@ -47,7 +47,12 @@ impl DeliveryStatus {
 pub struct DeliveryRecord {
     pub id: i64,
     pub kind: NotificationKind,
+    /// `scheme://host[:port]` of where it went.
     pub target: String,
+    /// The push target, unless it was deleted since.
+    pub target_id: Option<i64>,
+    pub target_name: Option<String>,
+    pub channel: Option<crate::targets::ChannelKind>,
     pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -68,6 +73,9 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 pub struct DeliveryFilter {
     pub kind: Option<NotificationKind>,
     pub status: Option<DeliveryStatus>,
+    /// Only the deliveries to this push target.
+    #[serde(default)]
+    pub target_id: Option<i64>,
     /// 1..=200; 20 when absent.
     pub limit: Option<u32>,
     pub before: Option<i64>,

@@ -253,7 +253,7 @@ async fn history_api_is_admin_only_and_documented() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(params, ["kind", "status", "limit", "before"]);
+    assert_eq!(params, ["kind", "status", "limit", "before", "targetId"]);
     assert!(doc["components"]["schemas"]["DeliveryPage"].is_object());
 }
 

@@ -270,6 +270,30 @@ async fn a_notification_goes_to_each_bound_target_once_and_a_failing_one_holds_b
             .unwrap();
     assert_eq!(statuses.len(), 2);
     assert!(statuses.iter().any(|(s, _)| s == "delivered") && statuses.iter().any(|(s, _)| s == "failed"));
+
+    // The history names each row's target and filters by it.
+    let path = format!("/api/v1/notifications/deliveries?targetId={t_failing}");
+    let (status, page) = app.admin_call(Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(
+        (
+            items[0]["targetId"].as_i64(),
+            items[0]["channel"].as_str(),
+            items[0]["status"].as_str()
+        ),
+        (Some(t_failing), Some("wecom"), Some("failed"))
+    );
+    assert!(
+        items[0]["targetName"].as_str().unwrap().starts_with("企业微信 · "),
+        "{page}"
+    );
+    let (status, answer) = app
+        .admin_call(Method::GET, "/api/v1/notifications/deliveries?targetId=x", None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer["fields"]["targetId"].is_string(), "{answer}");
 }
 
 #[tokio::test]

@@ -48,6 +48,7 @@ impl ViewQuery {
         DeliveryFilter {
             kind: self.kind,
             status: self.status,
+            target_id: None,
             limit: None,
             before: self.before,
         }
@@ -328,6 +329,8 @@ fn DeliveryRow(record: DeliveryRecord) -> impl IntoView {
         id,
         kind,
         target,
+        target_name,
+        channel,
         status,
         attempts,
         last_error,
@@ -343,7 +346,11 @@ fn DeliveryRow(record: DeliveryRecord) -> impl IntoView {
                 <time datetime=created_at.clone() title=created_at data-testid="delivery-time">{shown_time}</time>
             </td>
             <td class="nowrap" data-testid="delivery-kind">{move || kind_text(i18n, kind)}</td>
-            <td class="mono" data-testid="delivery-target">{target}</td>
+            <td>
+                {target_name.map(|name| view! { <span class="target-name" data-testid="delivery-target-name">{name}</span> " " })}
+                {channel.map(|c| view! { <span class="badge" data-testid="delivery-channel">{c.key()}</span> " " })}
+                <span class="mono" data-testid="delivery-target">{target}</span>
+            </td>
             <td>
                 <span class=format!("status-pill status-{}", status.as_str()) data-testid="delivery-status">
                     {move || status_text(i18n, status)}
@@ -407,6 +414,7 @@ mod tests {
             DeliveryFilter {
                 kind: Some(NotificationKind::CircuitBreaker),
                 status: Some(DeliveryStatus::Pending),
+                target_id: None,
                 limit: None,
                 before: Some(99),
             }

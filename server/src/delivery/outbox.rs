@@ -77,6 +77,9 @@ struct RecordRow {
     id: i64,
     kind: String,
     target_host: String,
+    target_id: Option<i64>,
+    target_name: Option<String>,
+    channel: Option<String>,
     status: String,
     attempts: i32,
     last_error: Option<String>,
@@ -124,6 +127,9 @@ impl RecordRow {
             id: r.id,
             kind: kind_of(r.id, &r.kind)?,
             target: r.target_host,
+            target_id: r.target_id,
+            target_name: r.target_name,
+            channel: r.channel.as_deref().and_then(app::targets::ChannelKind::from_key),
             status: status_of(r.id, &r.status)?,
             attempts: r.attempts,
             last_error: r.last_error,
@@ -354,18 +360,21 @@ impl Outbox {
         timezone: chrono_tz::Tz,
     ) -> Result<DeliveryPage, OutboxError> {
         let rows: Vec<RecordRow> = sqlx::query_as(
-            "SELECT id, kind, target_host, status, attempts, last_error, content, created_at, updated_at, delivered_at
-               FROM notification_deliveries
-              WHERE ($1::text IS NULL OR kind = $1)
-                AND ($2::text IS NULL OR status = $2)
-                AND ($3::bigint IS NULL OR id < $3)
-              ORDER BY id DESC
+            "SELECT d.id, d.kind, d.target_host, d.target_id, t.name AS target_name, t.channel, d.status, d.attempts,
+                    d.last_error, d.content, d.created_at, d.updated_at, d.delivered_at
+               FROM notification_deliveries d LEFT JOIN push_targets t ON t.id = d.target_id
+              WHERE ($1::text IS NULL OR d.kind = $1)
+                AND ($2::text IS NULL OR d.status = $2)
+                AND ($3::bigint IS NULL OR d.id < $3)
+                AND ($5::bigint IS NULL OR d.target_id = $5)
+              ORDER BY d.id DESC
               LIMIT $4",
         )
         .bind(filter.kind.map(NotificationKind::key))
         .bind(filter.status.map(DeliveryStatus::as_str))
         .bind(filter.before)
         .bind(i64::from(page_size) + 1)
+        .bind(filter.target_id)
         .fetch_all(&self.db)
         .await?;
         let more = rows.len() > page_size as usize;

@@ -25,6 +25,9 @@ pub struct DeliveryQuery {
     pub limit: Option<String>,
     /// Only records with an id below this: the previous page's `nextBefore`.
     pub before: Option<String>,
+    /// Only the deliveries to this push target.
+    #[serde(rename = "targetId")]
+    pub target_id: Option<String>,
 }
 
 impl DeliveryQuery {
@@ -66,10 +69,18 @@ impl DeliveryQuery {
                 None
             }
         });
+        let target_id = present(self.target_id).and_then(|t| match t.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.insert("targetId".into(), "must be a positive push target id".into());
+                None
+            }
+        });
         if errors.is_empty() {
             Ok(DeliveryFilter {
                 kind,
                 status,
+                target_id,
                 limit,
                 before,
             })
