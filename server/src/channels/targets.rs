@@ -111,14 +111,9 @@ pub struct NewTarget {
 impl NewTarget {
     /// A WeCom robot: its URL (holding the robot's key) is its one secret.
     pub fn wecom(name: String, webhook_url: &str) -> Self {
-        Self::at_url(name, ChannelKind::Wecom, webhook_url)
-    }
-
-    /// A target of a channel that posts to a webhook URL, which is kept secret.
-    pub fn at_url(name: String, channel: ChannelKind, webhook_url: &str) -> Self {
         NewTarget {
             name,
-            channel,
+            channel: ChannelKind::Wecom,
             enabled: true,
             endpoint_host: display_target(webhook_url),
             destination: Destination::of_url(webhook_url),
@@ -363,12 +358,14 @@ pub async fn update(
     Ok(updated == 1)
 }
 
-/// The kinds bound to each target.
+/// The kinds bound to each target (to `only` alone, when given).
 pub async fn kinds_by_target(
     conn: &mut PgConnection,
+    only: Option<i64>,
 ) -> Result<std::collections::HashMap<i64, Vec<NotificationKind>>, TargetError> {
     let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT target_id, kind FROM push_target_bindings ORDER BY target_id, kind")
+        sqlx::query_as("SELECT target_id, kind FROM push_target_bindings WHERE $1::bigint IS NULL OR target_id = $1")
+            .bind(only)
             .fetch_all(&mut *conn)
             .await?;
     let mut out: std::collections::HashMap<i64, Vec<NotificationKind>> = std::collections::HashMap::new();
@@ -384,6 +381,16 @@ pub async fn kinds_by_target(
         kinds.sort_by_key(|k| *k as usize);
     }
     Ok(out)
+}
+
+/// The kinds bound to target `id`.
+pub async fn kinds_of(conn: &mut PgConnection, id: i64) -> Result<Vec<NotificationKind>, TargetError> {
+    Ok(kinds_by_target(conn, Some(id)).await?.remove(&id).unwrap_or_default())
+}
+
+/// The name of a WeCom target made from a bare URL: its endpoint, never its key.
+pub fn wecom_name(url: &str) -> String {
+    format!("企业微信 · {}", display_target(url))
 }
 
 /// The targets and their secrets, for delivery.
@@ -432,18 +439,14 @@ impl PushTargets {
     /// A WeCom target for `url`, created if need be (tests, benchmarks, scripts).
     pub async fn wecom(&self, url: &str) -> Result<i64, TargetError> {
         let mut conn = self.db.acquire().await?;
-        wecom_target_for(&mut conn, &self.key, url, || {
-            format!("企业微信 · {}", display_target(url))
-        })
-        .await
+        wecom_target_for(&mut conn, &self.key, url, || wecom_name(url)).await
     }
 
     /// Deletes a target and its bindings; the kinds it served, or `None` when there was none.
     /// Its history stays, showing its endpoint; its waiting deliveries fail.
     pub async fn delete(&self, id: i64) -> Result<Option<Vec<NotificationKind>>, TargetError> {
         let mut tx = self.db.begin().await?;
-        let mut kinds = kinds_by_target(&mut tx).await?.remove(&id).unwrap_or_default();
-        kinds.sort_by_key(|k| *k as usize);
+        let kinds = kinds_of(&mut tx, id).await?;
         let deleted = sqlx::query("DELETE FROM push_targets WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -544,7 +547,7 @@ pub async fn adopt_legacy_urls(db: &PgPool, key: &SecretsKey) -> Result<Adopted,
             .fetch_all(&mut *tx)
             .await?;
     for url in history {
-        let id = wecom_target_for(&mut tx, key, &url, || format!("企业微信 · {}", display_target(&url))).await?;
+        let id = wecom_target_for(&mut tx, key, &url, || wecom_name(&url)).await?;
         adopted.deliveries += sqlx::query(
             // The key gains its target as keys now do (`delivery::engine::target_dedup_key`):
             // a notification raised again after the upgrade is still known.

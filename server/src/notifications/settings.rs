@@ -121,8 +121,7 @@ async fn next_bindings(
     ids.retain(|id| Some(*id) != old);
     let mut new = None;
     if let Some(url) = s.webhook_url(kind) {
-        let name = || format!("企业微信 · {}", crate::channels::sender::display_target(url));
-        let id = targets::wecom_target_for(conn, key, url, name).await?;
+        let id = targets::wecom_target_for(conn, key, url, || targets::wecom_name(url)).await?;
         ids.push(id);
         new = Some(id);
     }

@@ -85,7 +85,7 @@ impl TargetService {
     /// Every target, oldest first.
     pub async fn list(&self) -> Result<Vec<PushTargetView>, TargetError> {
         let mut conn = self.targets.db().acquire().await?;
-        let mut kinds = targets::kinds_by_target(&mut conn).await?;
+        let mut kinds = targets::kinds_by_target(&mut conn, None).await?;
         let all = targets::list(&mut conn, self.targets.key()).await?;
         Ok(all
             .into_iter()
@@ -101,10 +101,7 @@ impl TargetService {
             return Ok(None);
         };
         let mut conn = self.targets.db().acquire().await?;
-        let kinds = targets::kinds_by_target(&mut conn)
-            .await?
-            .remove(&id)
-            .unwrap_or_default();
+        let kinds = targets::kinds_of(&mut conn, id).await?;
         Ok(Some(self.view(target, kinds)))
     }
 
