@@ -280,8 +280,6 @@ pub enum FieldProblem {
     },
     /// No channel given, and the URL's host names none.
     ChannelRequired,
-    /// A channel this release cannot deliver to yet.
-    ChannelUnavailable(String),
     /// An edit that changes a target's channel (this one).
     ChannelChanged(String),
     /// A setting this channel does not take (its name).
@@ -295,6 +293,27 @@ pub enum FieldProblem {
     /// A secret with white space in it, or longer than `max`.
     SecretForm {
         max: usize,
+    },
+    /// A Standard Webhooks signing secret that is not `whsec_` + base64 of 24 to 64 bytes.
+    WebhookSecret,
+    /// A custom template the server cannot use; the text says why.
+    Template(String),
+    /// A header name that is not an HTTP token, or one the transport or signature owns.
+    HeaderName,
+    /// A header value with control characters, or longer than `max`.
+    HeaderValue {
+        max: usize,
+    },
+    /// More than `max` entries.
+    TooMany {
+        max: usize,
+    },
+    /// Not a proxy URL (`http`, `https`, `socks5` or `socks5h`, a host and a port).
+    ProxyUrl,
+    /// A send budget outside 1–`max_sends` messages per 1–`max_seconds` seconds.
+    Budget {
+        max_sends: u32,
+        max_seconds: u32,
     },
 }
 
@@ -315,12 +334,27 @@ impl fmt::Display for FieldProblem {
             FieldProblem::ChannelRequired => {
                 f.write_str("is required: the URL's host names no platform (wecom, feishu, dingtalk, slack, discord)")
             }
-            FieldProblem::ChannelUnavailable(channel) => write!(f, "the {channel} channel cannot deliver yet"),
             FieldProblem::NotTaken(channel) => write!(f, "the {channel} channel does not take this setting"),
             FieldProblem::Required => f.write_str("is required for this channel"),
             FieldProblem::BotToken => f.write_str("is not a bot token as @BotFather gives it (123456:ABC…)"),
             FieldProblem::ChatId => f.write_str("must be a chat id (-1001234567890) or @channelusername"),
             FieldProblem::SecretForm { max } => write!(f, "must be at most {max} characters, without spaces"),
+            FieldProblem::WebhookSecret => f.write_str("must be whsec_ followed by the base64 of 24 to 64 bytes"),
+            FieldProblem::Template(reason) => write!(f, "is not a usable template: {reason}"),
+            FieldProblem::HeaderName => f.write_str(
+                "is not a header a target may send (an HTTP token, not Host, Content-*, Proxy-*, webhook-* or another the sender sets)",
+            ),
+            FieldProblem::HeaderValue { max } => {
+                write!(f, "must be at most {max} characters, without control characters")
+            }
+            FieldProblem::TooMany { max } => write!(f, "must have at most {max} entries"),
+            FieldProblem::ProxyUrl => f.write_str(
+                "must be http://, https://, socks5:// or socks5h:// [user:password@]host:port, nothing after",
+            ),
+            FieldProblem::Budget { max_sends, max_seconds } => write!(
+                f,
+                "must be 1 to {max_sends} sends per 1 to {max_seconds} seconds"
+            ),
             FieldProblem::ChannelChanged(channel) => {
                 write!(
                     f,

@@ -12,6 +12,7 @@ use crate::deliveries::{DeliveryFilter, DeliveryPage};
 use crate::error::{AppError, SendFailure};
 use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
+use crate::targets::{PushTargetInput, PushTargetView};
 use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
 use crate::users::UserSummary;
 
@@ -65,6 +66,22 @@ pub trait UsageDirectory: Send + Sync + 'static {
     async fn my_usage(&self, user_id: i64) -> Result<Option<UserUsage>, AppError>;
 }
 
+/// 推送目标: the targets admins manage on the pages (the REST API calls the same service).
+#[async_trait]
+pub trait TargetDirectory: Send + Sync + 'static {
+    /// Every target, oldest first.
+    async fn list(&self) -> Result<Vec<PushTargetView>, AppError>;
+    /// Validates and creates; invalid input is a validation error naming each field.
+    async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, AppError>;
+    /// Validates and replaces (write-only secrets left out are kept); an unknown id: not found.
+    async fn update(&self, id: i64, input: PushTargetInput) -> Result<PushTargetView, AppError>;
+    /// Deletes a target; the kinds that no longer go to it.
+    async fn delete(&self, id: i64) -> Result<Vec<NotificationKind>, AppError>;
+    /// Sends a realistic message of `kind` through the target's real path; the platform's
+    /// latency in ms, or the failure as [`AppError::Webhook`].
+    async fn test(&self, id: i64, kind: NotificationKind) -> Result<u32, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub sessions: Arc<dyn SessionService>,
@@ -72,6 +89,7 @@ pub struct Services {
     pub notifications: Arc<dyn NotificationService>,
     pub deliveries: Arc<dyn DeliveryHistory>,
     pub usage: Arc<dyn UsageDirectory>,
+    pub targets: Arc<dyn TargetDirectory>,
 }
 
 pub fn services() -> Result<Services, AppError> {

@@ -1,5 +1,7 @@
 //! Push targets (推送目标): the platforms a notification can be delivered to, and which one a
 //! pasted webhook URL belongs to (the page shows it as a badge; the API takes it as the default).
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A receiving platform, by its API name.
@@ -73,21 +75,83 @@ pub const MAX_SECRET_CHARS: usize = 256;
 /// The longest target name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
-/// The channels this release delivers to.
-pub const DELIVERING: [ChannelKind; 6] = [
-    ChannelKind::Wecom,
-    ChannelKind::Feishu,
-    ChannelKind::Dingtalk,
-    ChannelKind::Telegram,
-    ChannelKind::Slack,
-    ChannelKind::Discord,
-];
+/// The longest custom header value, in characters.
+pub const MAX_HEADER_VALUE_CHARS: usize = 1024;
+/// The most custom headers a target sends.
+pub const MAX_HEADERS: usize = 20;
+/// Bounds of a target's own send budget.
+pub const MAX_BUDGET_SENDS: u32 = 10_000;
+pub const MAX_BUDGET_SECONDS: u32 = 86_400;
+/// What a proxy URL's password reads as in answers; sent back unchanged, the stored one is kept.
+pub const MASKED_PASSWORD: &str = "***";
 
 impl ChannelKind {
-    /// Whether the platform signs requests with a secret of the bot's (签名校验 / 加签).
+    /// Whether the target signs with a secret: the bot's (Feishu 签名校验, DingTalk 加签) or its
+    /// own (Standard Webhooks `whsec_…`).
     pub fn takes_secret(self) -> bool {
-        matches!(self, ChannelKind::Feishu | ChannelKind::Dingtalk)
+        matches!(self, ChannelKind::Feishu | ChannelKind::Dingtalk | ChannelKind::Webhook)
     }
+
+    /// Whether the target is reached at a webhook URL (all but Telegram's Bot API).
+    pub fn takes_webhook_url(self) -> bool {
+        self != ChannelKind::Telegram
+    }
+}
+
+/// A send budget: at most `sends` messages in any `perSeconds` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetSetting {
+    pub sends: u32,
+    pub per_seconds: u32,
+}
+
+/// Header names a custom target may not set: the transport's own, and the signature headers.
+const RESERVED_HEADERS: [&str; 12] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+    "idempotency-key",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "user-agent",
+];
+
+/// An HTTP header name (RFC 9110 token) a target may send.
+pub fn is_allowed_header_name(name: &str) -> bool {
+    const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b))
+        && !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+        && !name.to_ascii_lowercase().starts_with("proxy-")
+}
+
+/// A proxy URL's form: `http`, `https`, `socks5` or `socks5h`, a host and a port, nothing after.
+pub fn check_proxy_form(url: &str) -> Result<(), crate::notifications::FieldProblem> {
+    use crate::notifications::FieldProblem;
+    let (scheme, rest) = url.split_once("://").ok_or(FieldProblem::ProxyUrl)?;
+    if !matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "http" | "https" | "socks5" | "socks5h"
+    ) {
+        return Err(FieldProblem::ProxyUrl);
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let port_ok = host_port
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !port_ok || authority.contains(['/', '?', '#']) || url.chars().any(char::is_whitespace) || url.len() > 512 {
+        return Err(FieldProblem::ProxyUrl);
+    }
+    Ok(())
 }
 
 /// The outcome of a target's last test.
@@ -121,11 +185,29 @@ pub struct PushTargetView {
     pub chat_id: Option<String>,
     pub message_thread_id: Option<i64>,
     pub api_base_url: Option<String>,
+    /// Custom: the JSON body with `{{placeholders}}`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub template: Option<serde_json::Value>,
+    /// Custom: the names of the headers it sends (their values are write-only).
+    pub header_names: Vec<String>,
+    /// The outbound proxy, its password shown as `***`.
+    pub proxy_url: Option<String>,
+    /// Whether a delivery goes direct when the proxy cannot be reached.
+    pub proxy_fallback_direct: bool,
+    /// The target's own send budget, if it has one.
+    pub rate_limit: Option<BudgetSetting>,
+    /// The budget it keeps without one of its own (`WEBHOOK_RATE_LIMIT`, else its platform's);
+    /// `null` when unlimited.
+    pub default_rate_limit: Option<BudgetSetting>,
     /// `scheme://host[:port]` of where it sends.
     pub endpoint: String,
     /// The kinds bound to it.
     pub kinds: Vec<crate::notifications::NotificationKind>,
     pub last_test: Option<LastTest>,
+    /// Only in the answer that created a `webhook` target without a secret: the signing secret
+    /// generated for it (`whsec_…`), shown this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_secret: Option<String>,
 }
 
 /// A push target to create, or the new state of one (`PUT`). Left out of a `PUT`, the webhook
@@ -157,6 +239,24 @@ pub struct PushTargetInput {
     /// Left out, `https://api.telegram.org`.
     #[serde(default)]
     pub api_base_url: Option<String>,
+    /// Custom: the body to send, a JSON object whose strings may hold `{{placeholders}}`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub template: Option<serde_json::Value>,
+    /// Custom: headers to send; write-only. A value of `null` keeps the stored value of that
+    /// header; headers not named are removed; left out of a `PUT`, all are kept.
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, Option<String>>>,
+    /// `http://`, `https://`, `socks5://` or `socks5h://` `[user:password@]host:port`. A password
+    /// of `***` (as answers show it) keeps the stored one.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// Go direct when the proxy cannot be reached (default: fail the attempt).
+    #[serde(default)]
+    pub proxy_fallback_direct: bool,
+    /// The target's own send budget, instead of `WEBHOOK_RATE_LIMIT` or its platform's.
+    #[serde(default)]
+    pub rate_limit: Option<BudgetSetting>,
 }
 
 fn enabled_by_default() -> bool {
@@ -165,11 +265,15 @@ fn enabled_by_default() -> bool {
 
 /// What an edited target already has: its channel (kept when the input names none) and the
 /// settings an edit may leave out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
     pub channel: ChannelKind,
     pub webhook_url: bool,
     pub bot_token: bool,
+    pub secret: bool,
+    pub template: bool,
+    /// The names of its headers.
+    pub headers: Vec<String>,
 }
 
 /// A bot token as @BotFather gives it: digits, `:`, then 30 or more of `A-Za-z0-9_-`.
@@ -203,12 +307,18 @@ impl PushTargetInput {
         self.webhook_url = blank_as_none(self.webhook_url);
         self.chat_id = blank_as_none(self.chat_id);
         self.api_base_url = blank_as_none(self.api_base_url);
+        self.proxy_url = blank_as_none(self.proxy_url);
         self.bot_token = self.bot_token.map(|t| t.trim().to_owned());
+        self.secret = self.secret.map(|t| t.trim().to_owned());
+        if let Some(headers) = self.headers.take() {
+            self.headers = Some(headers.into_iter().map(|(k, v)| (k.trim().to_owned(), v)).collect());
+        }
         self
     }
 
-    /// The channel, and every problem of form (the server adds its SSRF rules).
-    pub fn validate(&self, stored: Option<Stored>) -> Result<ChannelKind, crate::notifications::FieldErrors> {
+    /// The channel, and every problem of form (the server adds its SSRF rules, the template's
+    /// placeholders and the signing secret's key).
+    pub fn validate(&self, stored: Option<&Stored>) -> Result<ChannelKind, crate::notifications::FieldErrors> {
         use crate::notifications::{check_url_form, FieldErrors, FieldProblem};
         let mut errors = FieldErrors::default();
         if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
@@ -218,15 +328,15 @@ impl PushTargetInput {
             .channel
             .or(stored.map(|s| s.channel))
             .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect));
-        match channel {
-            None => errors.insert("channel".into(), FieldProblem::ChannelRequired),
-            Some(c) if !DELIVERING.contains(&c) => {
-                errors.insert("channel".into(), FieldProblem::ChannelUnavailable(c.key().into()))
+        let Some(channel) = channel else {
+            errors.insert("channel".into(), FieldProblem::ChannelRequired);
+            if let Some(Err(problem)) = self.webhook_url.as_deref().map(check_url_form) {
+                errors.insert("webhookUrl".into(), problem);
             }
-            Some(_) => {}
-        }
-        let telegram = channel == Some(ChannelKind::Telegram);
-        let mut url_field = |field: &str, url: Option<&str>, required: bool| match url {
+            return Err(errors);
+        };
+        let not_taken = || FieldProblem::NotTaken(channel.key().into());
+        let url_field = |errors: &mut FieldErrors, field: &str, url: Option<&str>, required: bool| match url {
             None if required => errors.insert(field.into(), FieldProblem::UrlRequired),
             None => {}
             Some(url) => {
@@ -235,52 +345,122 @@ impl PushTargetInput {
                 }
             }
         };
-        let kept_url = stored.is_some_and(|s| s.webhook_url);
-        url_field("webhookUrl", self.webhook_url.as_deref(), !telegram && !kept_url);
-        url_field("apiBaseUrl", self.api_base_url.as_deref(), false);
-        let not_taken = |c: ChannelKind| FieldProblem::NotTaken(c.key().into());
-        if let (Some(c), Some(secret)) = (channel, self.secret.as_deref()) {
-            if !c.takes_secret() && !secret.is_empty() {
-                errors.insert("secret".into(), not_taken(c));
+        if channel.takes_webhook_url() {
+            let kept = stored.is_some_and(|s| s.webhook_url);
+            url_field(&mut errors, "webhookUrl", self.webhook_url.as_deref(), !kept);
+        } else if self.webhook_url.is_some() {
+            errors.insert("webhookUrl".into(), not_taken());
+        }
+        if channel == ChannelKind::Telegram {
+            url_field(&mut errors, "apiBaseUrl", self.api_base_url.as_deref(), false);
+        }
+        if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
+            if !channel.takes_secret() {
+                errors.insert("secret".into(), not_taken());
             } else if secret.chars().count() > MAX_SECRET_CHARS || secret.chars().any(char::is_whitespace) {
                 errors.insert("secret".into(), FieldProblem::SecretForm { max: MAX_SECRET_CHARS });
             }
         }
-        match channel {
-            Some(ChannelKind::Telegram) => {
-                if self.webhook_url.is_some() {
-                    errors.insert("webhookUrl".into(), not_taken(ChannelKind::Telegram));
-                }
-                match self.bot_token.as_deref() {
-                    None if !stored.is_some_and(|s| s.bot_token) => {
-                        errors.insert("botToken".into(), FieldProblem::Required)
-                    }
-                    Some(token) if !is_bot_token(token) => errors.insert("botToken".into(), FieldProblem::BotToken),
-                    _ => {}
-                }
-                match self.chat_id.as_deref() {
-                    None => errors.insert("chatId".into(), FieldProblem::Required),
-                    Some(chat) if !is_chat_id(chat) => errors.insert("chatId".into(), FieldProblem::ChatId),
-                    Some(_) => {}
-                }
-            }
-            Some(c) => {
-                for (field, given) in [
-                    ("botToken", self.bot_token.is_some()),
-                    ("chatId", self.chat_id.is_some()),
-                    ("messageThreadId", self.message_thread_id.is_some()),
-                    ("apiBaseUrl", self.api_base_url.is_some()),
-                ] {
-                    if given {
-                        errors.insert(field.into(), not_taken(c));
-                    }
-                }
-            }
-            None => {}
+        if channel == ChannelKind::Webhook && self.secret.as_deref() == Some("") {
+            // A signed webhook always signs: a new secret replaces the old one.
+            errors.insert("secret".into(), FieldProblem::Required);
         }
-        match channel {
-            Some(channel) if errors.is_empty() => Ok(channel),
-            _ => Err(errors),
+        if channel == ChannelKind::Telegram {
+            match self.bot_token.as_deref() {
+                None if !stored.is_some_and(|s| s.bot_token) => {
+                    errors.insert("botToken".into(), FieldProblem::Required)
+                }
+                Some(token) if !is_bot_token(token) => errors.insert("botToken".into(), FieldProblem::BotToken),
+                _ => {}
+            }
+            match self.chat_id.as_deref() {
+                None => errors.insert("chatId".into(), FieldProblem::Required),
+                Some(chat) if !is_chat_id(chat) => errors.insert("chatId".into(), FieldProblem::ChatId),
+                Some(_) => {}
+            }
+        } else {
+            for (field, given) in [
+                ("botToken", self.bot_token.is_some()),
+                ("chatId", self.chat_id.is_some()),
+                ("messageThreadId", self.message_thread_id.is_some()),
+                ("apiBaseUrl", self.api_base_url.is_some()),
+            ] {
+                if given {
+                    errors.insert(field.into(), not_taken());
+                }
+            }
+        }
+        if channel == ChannelKind::Custom {
+            match &self.template {
+                None if !stored.is_some_and(|s| s.template) => {
+                    errors.insert("template".into(), FieldProblem::Required)
+                }
+                Some(t) if !t.is_object() => errors.insert(
+                    "template".into(),
+                    FieldProblem::Template("must be a JSON object".into()),
+                ),
+                _ => {}
+            }
+            if let Some(headers) = &self.headers {
+                self.check_headers(headers, stored, &mut errors);
+            }
+        } else {
+            for (field, given) in [("template", self.template.is_some()), ("headers", self.headers.is_some())] {
+                if given {
+                    errors.insert(field.into(), not_taken());
+                }
+            }
+        }
+        if let Some(proxy) = self.proxy_url.as_deref() {
+            if let Err(problem) = check_proxy_form(proxy) {
+                errors.insert("proxyUrl".into(), problem);
+            }
+        }
+        if let Some(budget) = self.rate_limit {
+            if !(1..=MAX_BUDGET_SENDS).contains(&budget.sends) || !(1..=MAX_BUDGET_SECONDS).contains(&budget.per_seconds) {
+                errors.insert(
+                    "rateLimit".into(),
+                    FieldProblem::Budget {
+                        max_sends: MAX_BUDGET_SENDS,
+                        max_seconds: MAX_BUDGET_SECONDS,
+                    },
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok(channel)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn check_headers(
+        &self,
+        headers: &BTreeMap<String, Option<String>>,
+        stored: Option<&Stored>,
+        errors: &mut crate::notifications::FieldErrors,
+    ) {
+        use crate::notifications::FieldProblem;
+        if headers.len() > MAX_HEADERS {
+            errors.insert("headers".into(), FieldProblem::TooMany { max: MAX_HEADERS });
+        }
+        for (name, value) in headers {
+            let path = format!("headers.{name}");
+            if !is_allowed_header_name(name) {
+                errors.insert(path, FieldProblem::HeaderName);
+                continue;
+            }
+            match value {
+                // Keeping a value needs one to keep.
+                None if !stored.is_some_and(|s| s.headers.iter().any(|h| h.eq_ignore_ascii_case(name))) => {
+                    errors.insert(path, FieldProblem::Required);
+                }
+                None => {}
+                Some(v) if v.chars().count() > MAX_HEADER_VALUE_CHARS || v.chars().any(|c| c.is_control()) => {
+                    errors.insert(path, FieldProblem::HeaderValue { max: MAX_HEADER_VALUE_CHARS });
+                }
+                Some(_) => {}
+            }
         }
     }
 }
@@ -323,6 +503,114 @@ mod tests {
         serde_json::from_value::<PushTargetInput>(json).unwrap().normalized()
     }
 
+    fn stored(channel: ChannelKind) -> Stored {
+        Stored {
+            channel,
+            webhook_url: true,
+            bot_token: false,
+            secret: false,
+            template: channel == ChannelKind::Custom,
+            headers: vec!["Authorization".into()],
+        }
+    }
+
+    #[test]
+    fn custom_webhook_proxy_and_budget_settings_are_checked() {
+        use crate::notifications::FieldProblem;
+        let check = |json: serde_json::Value, stored: Option<&Stored>| input(json).validate(stored);
+        let url = "https://example.com/hook";
+        assert_eq!(
+            check(
+                serde_json::json!({"name": "C", "channel": "custom", "webhookUrl": url,
+                    "template": {"text": "{{text}}"}, "headers": {"X-Token": "abc"}}),
+                None
+            ),
+            Ok(ChannelKind::Custom)
+        );
+        let errors = check(
+            serde_json::json!({"name": "C", "channel": "custom", "webhookUrl": url, "template": ["{{text}}"],
+                "headers": {"Host": "x", "X-A": "a\nb", "X-Kept": null}}),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.get("template"),
+            Some(&FieldProblem::Template("must be a JSON object".into()))
+        );
+        assert_eq!(errors.get("headers.Host"), Some(&FieldProblem::HeaderName));
+        assert_eq!(
+            errors.get("headers.X-A"),
+            Some(&FieldProblem::HeaderValue { max: MAX_HEADER_VALUE_CHARS })
+        );
+        assert_eq!(errors.get("headers.X-Kept"), Some(&FieldProblem::Required), "nothing to keep");
+        assert_eq!(
+            check(
+                serde_json::json!({"name": "C", "headers": {"authorization": null}}),
+                Some(&stored(ChannelKind::Custom))
+            ),
+            Ok(ChannelKind::Custom),
+            "an edit keeps the template and a header's value"
+        );
+        for name in ["webhook-signature", "Proxy-Authorization", "Content-Type", "bad name", ""] {
+            assert!(!is_allowed_header_name(name), "{name}");
+        }
+        assert!(is_allowed_header_name("X-Api-Key"));
+        assert_eq!(
+            check(serde_json::json!({"name": "W", "channel": "webhook", "webhookUrl": url}), None),
+            Ok(ChannelKind::Webhook),
+            "a webhook target without a secret gets one generated"
+        );
+        assert_eq!(
+            check(
+                serde_json::json!({"name": "W", "channel": "webhook", "webhookUrl": url, "secret": ""}),
+                Some(&stored(ChannelKind::Webhook))
+            )
+            .unwrap_err()
+            .get("secret"),
+            Some(&FieldProblem::Required)
+        );
+        assert_eq!(
+            check(
+                serde_json::json!({"name": "S", "webhookUrl": "https://hooks.slack.com/services/x",
+                    "template": {}}),
+                None
+            )
+            .unwrap_err()
+            .get("template"),
+            Some(&FieldProblem::NotTaken("slack".into()))
+        );
+        for (proxy, ok) in [
+            ("http://127.0.0.1:3128", true),
+            ("socks5://user:pa%40ss@proxy.example:1080", true),
+            ("socks5h://proxy.example:1080/", true),
+            ("https://[::1]:8443", true),
+            ("ftp://proxy.example:21", false),
+            ("http://proxy.example", false),
+            ("http://proxy.example:0", false),
+            ("http://proxy.example:3128/path", false),
+            ("proxy.example:3128", false),
+        ] {
+            let result = check(serde_json::json!({"name": "S", "webhookUrl": url, "channel": "slack", "proxyUrl": proxy}), None);
+            assert_eq!(result.is_ok(), ok, "{proxy}: {result:?}");
+        }
+        let budget = |sends: u32, per_seconds: u32| {
+            check(
+                serde_json::json!({"name": "S", "webhookUrl": url, "channel": "slack",
+                    "rateLimit": {"sends": sends, "perSeconds": per_seconds}}),
+                None,
+            )
+        };
+        assert!(budget(1, 1).is_ok() && budget(MAX_BUDGET_SENDS, MAX_BUDGET_SECONDS).is_ok());
+        assert_eq!(
+            budget(0, 60).unwrap_err().get("rateLimit"),
+            Some(&FieldProblem::Budget {
+                max_sends: MAX_BUDGET_SENDS,
+                max_seconds: MAX_BUDGET_SECONDS
+            })
+        );
+        assert!(budget(5, MAX_BUDGET_SECONDS + 1).is_err());
+    }
+
     #[test]
     fn target_input_is_checked_field_by_field() {
         use crate::notifications::FieldProblem;
@@ -345,8 +633,8 @@ mod tests {
         let custom =
             input(serde_json::json!({"name": "C", "channel": "custom", "webhookUrl": "https://example.com/x"}));
         assert_eq!(
-            custom.validate(None).unwrap_err().get("channel"),
-            Some(&FieldProblem::ChannelUnavailable("custom".into()))
+            custom.validate(None).unwrap_err().get("template"),
+            Some(&FieldProblem::Required)
         );
         let token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
         let tg = |json: serde_json::Value| input(json).validate(None);
@@ -382,11 +670,7 @@ mod tests {
         );
         let keep = input(serde_json::json!({"name": "a"}));
         assert_eq!(
-            keep.validate(Some(Stored {
-                channel: ChannelKind::Wecom,
-                webhook_url: true,
-                bot_token: false
-            })),
+            keep.validate(Some(&stored(ChannelKind::Wecom))),
             Ok(ChannelKind::Wecom),
             "an edit keeps the stored URL and channel"
         );

@@ -2,5 +2,6 @@
 pub mod auth;
 pub mod deliveries;
 pub mod notifications;
+pub mod targets;
 pub mod usage;
 pub mod users;

@@ -199,14 +199,20 @@ pub fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::Amount => t_string!(i18n, err_amount).to_string(),
         FieldProblem::NameLength { max } => t_string!(i18n, err_name_length, max = *max).to_string(),
         FieldProblem::ChannelRequired => t_string!(i18n, err_channel_required).to_string(),
-        FieldProblem::ChannelUnavailable(channel) => {
-            t_string!(i18n, err_channel_unavailable, channel = channel.clone()).to_string()
-        }
         FieldProblem::NotTaken(channel) => t_string!(i18n, err_not_taken, channel = channel.clone()).to_string(),
         FieldProblem::Required => t_string!(i18n, err_required).to_string(),
         FieldProblem::BotToken => t_string!(i18n, err_bot_token).to_string(),
         FieldProblem::ChatId => t_string!(i18n, err_chat_id).to_string(),
         FieldProblem::SecretForm { max } => t_string!(i18n, err_secret_form, max = *max).to_string(),
+        FieldProblem::WebhookSecret => t_string!(i18n, err_webhook_secret).to_string(),
+        FieldProblem::Template(reason) => t_string!(i18n, err_template, reason = reason.clone()).to_string(),
+        FieldProblem::HeaderName => t_string!(i18n, err_header_name).to_string(),
+        FieldProblem::HeaderValue { max } => t_string!(i18n, err_header_value, max = *max).to_string(),
+        FieldProblem::TooMany { max } => t_string!(i18n, err_too_many, max = *max).to_string(),
+        FieldProblem::ProxyUrl => t_string!(i18n, err_proxy_url).to_string(),
+        FieldProblem::Budget { max_sends, max_seconds } => {
+            t_string!(i18n, err_budget, max_sends = *max_sends, max_seconds = *max_seconds).to_string()
+        }
         FieldProblem::ChannelChanged(channel) => {
             t_string!(i18n, err_channel_changed, channel = channel.clone()).to_string()
         }

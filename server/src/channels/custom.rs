@@ -6,6 +6,9 @@
 //! the parsed JSON, so a value can never break out of its string. Keys are left as written.
 use serde_json::{Map, Value};
 
+/// The setting holding a custom target's template.
+pub const TEMPLATE: &str = "template";
+
 /// A template's longest accepted source, in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
 

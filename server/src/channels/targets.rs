@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use crate::channels::sender::display_target;
+use crate::platform::config::RateLimit;
 use crate::platform::encryption::{sealed_context, OpenError, SecretsKey};
 
 /// Where a target's sealed secrets live (the rotation of `SECRETS_KEY` reseals them).
@@ -31,6 +32,9 @@ pub struct TargetSecrets {
     pub bot_token: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// The outbound proxy, which may carry a user name and password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
 }
 
 impl TargetSecrets {
@@ -50,6 +54,7 @@ impl std::fmt::Debug for TargetSecrets {
             .field("has_secret", &self.secret.is_some())
             .field("has_bot_token", &self.bot_token.is_some())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("proxy_url", &self.proxy_url.as_deref().map(mask_proxy_password))
             .finish()
     }
 }
@@ -71,7 +76,47 @@ pub struct Destination {
     pub secrets: TargetSecrets,
 }
 
+/// The settings every channel takes: whether to go direct when the proxy is down, and the
+/// target's own send budget.
+pub const PROXY_FALLBACK_DIRECT: &str = "proxyFallbackDirect";
+pub const RATE_LIMIT: &str = "rateLimit";
+
+/// A proxy URL with its password as `***` (the user name stays: it says which account).
+pub fn mask_proxy_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(app::targets::MASKED_PASSWORD));
+            u.to_string().trim_end_matches('/').to_owned()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(invalid proxy URL)".into(),
+    }
+}
+
 impl Destination {
+    /// The proxy a request goes through, if any.
+    pub fn proxy(&self) -> Option<&str> {
+        self.secrets.proxy_url.as_deref()
+    }
+
+    /// Whether a request goes direct when the proxy cannot be reached.
+    pub fn proxy_fallback_direct(&self) -> bool {
+        self.settings
+            .get(PROXY_FALLBACK_DIRECT)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// The target's own send budget, if it has one.
+    pub fn own_budget(&self) -> Option<RateLimit> {
+        let budget: app::targets::BudgetSetting =
+            serde_json::from_value(self.settings.get(RATE_LIMIT)?.clone()).ok()?;
+        Some(RateLimit {
+            sends: budget.sends,
+            window: std::time::Duration::from_secs(u64::from(budget.per_seconds)),
+        })
+    }
+
     /// A target reached by its webhook URL alone.
     pub fn of_url(url: impl Into<String>) -> Self {
         Destination {
@@ -580,13 +625,14 @@ mod tests {
             secret: Some("SEC456".into()),
             bot_token: Some("123:TOKEN789".into()),
             headers: BTreeMap::from([("Authorization".into(), "Bearer HDR000".into())]),
+            proxy_url: Some("socks5://ops:PXY111@proxy.example:1080".into()),
         };
         let shown = format!("{secrets:?}");
-        for secret in ["KEY123", "SEC456", "TOKEN789", "HDR000"] {
+        for secret in ["KEY123", "SEC456", "TOKEN789", "HDR000", "PXY111"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(
-            shown.contains("qyapi.weixin.qq.com") && shown.contains("Authorization"),
+            shown.contains("qyapi.weixin.qq.com") && shown.contains("Authorization") && shown.contains("ops:***@"),
             "{shown}"
         );
     }

@@ -182,6 +182,7 @@ impl AppState {
                 self.breakers.clone(),
                 self.config.timezone,
             )),
+            targets: Arc::new(self.target_service.clone()),
         }
     }
 }

@@ -3,13 +3,18 @@
 use std::time::Instant;
 
 use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
-use app::targets::{LastTest, PushTargetInput, PushTargetView, Stored};
+use app::targets::{BudgetSetting, ChannelKind, LastTest, PushTargetInput, PushTargetView, Stored};
 use chrono::Utc;
 use chrono_tz::Tz;
 
 use crate::channels::sender::{display_target, SendError, WebhookSender};
-use crate::channels::targets::{self, Destination, NewTarget, PushTarget, PushTargets, TargetError};
-use crate::channels::telegram;
+use crate::channels::targets::{
+    self, mask_proxy_password, Destination, NewTarget, PushTarget, PushTargets, TargetError, PROXY_FALLBACK_DIRECT,
+    RATE_LIMIT,
+};
+use crate::channels::{custom, telegram, webhook};
+use crate::delivery::rate_limit::effective_budget;
+use crate::platform::config::{RateLimit, SendBudget};
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +49,30 @@ pub struct TargetService {
     targets: PushTargets,
     sender: WebhookSender,
     timezone: Tz,
+    /// `WEBHOOK_RATE_LIMIT`: what a target without a budget of its own keeps.
+    configured_budget: SendBudget,
+}
+
+fn budget_setting(limit: RateLimit) -> BudgetSetting {
+    BudgetSetting {
+        sends: limit.sends,
+        per_seconds: u32::try_from(limit.window.as_secs()).unwrap_or(u32::MAX),
+    }
 }
 
 impl TargetService {
-    pub fn new(targets: PushTargets, sender: WebhookSender, timezone: Tz) -> Self {
+    pub fn new(targets: PushTargets, sender: WebhookSender, timezone: Tz, configured_budget: SendBudget) -> Self {
         TargetService {
             targets,
             sender,
             timezone,
+            configured_budget,
         }
     }
 
     fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
         let to = &t.destination;
+        let channel = crate::channels::channel_of(t.channel);
         PushTargetView {
             id: t.id,
             name: t.name.clone(),
@@ -71,6 +87,12 @@ impl TargetService {
                 .and_then(serde_json::Value::as_i64),
             api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
             webhook_url: to.secrets.webhook_url.clone(),
+            template: to.settings.get(custom::TEMPLATE).cloned(),
+            header_names: to.secrets.headers.keys().cloned().collect(),
+            proxy_url: to.proxy().map(mask_proxy_password),
+            proxy_fallback_direct: to.proxy_fallback_direct(),
+            rate_limit: to.own_budget().map(budget_setting),
+            default_rate_limit: effective_budget(None, self.configured_budget, channel).map(budget_setting),
             endpoint: t.endpoint_host,
             kinds,
             last_test: t.last_test.map(|l| LastTest {
@@ -79,6 +101,7 @@ impl TargetService {
                 error: l.error,
                 latency_ms: l.latency_ms,
             }),
+            generated_secret: None,
         }
     }
 
@@ -105,17 +128,21 @@ impl TargetService {
         Ok(Some(self.view(target, kinds)))
     }
 
-    /// Field rules, then the SSRF guard on the URLs; an edit keeps its channel.
-    async fn validate(
-        &self,
-        input: &PushTargetInput,
-        stored: Option<&PushTarget>,
-    ) -> Result<app::targets::ChannelKind, TargetSaveError> {
-        let checked = input.validate(stored.map(|t| Stored {
-            channel: t.channel,
-            webhook_url: t.destination.secrets.webhook_url.is_some(),
-            bot_token: t.destination.secrets.bot_token.is_some(),
-        }));
+    /// Field rules, then what only the server can judge: the SSRF guard on the URLs and the
+    /// proxy, the template's placeholders, the signing secret's key. An edit keeps its channel.
+    async fn validate(&self, input: &PushTargetInput, stored: Option<&PushTarget>) -> Result<ChannelKind, TargetSaveError> {
+        let checked = input.validate(
+            stored
+                .map(|t| Stored {
+                    channel: t.channel,
+                    webhook_url: t.destination.secrets.webhook_url.is_some(),
+                    bot_token: t.destination.secrets.bot_token.is_some(),
+                    secret: t.destination.secrets.secret.is_some(),
+                    template: t.destination.settings.contains_key(custom::TEMPLATE),
+                    headers: t.destination.secrets.headers.keys().cloned().collect(),
+                })
+                .as_ref(),
+        );
         let mut errors = checked.clone().err().unwrap_or_default();
         if let (Ok(channel), Some(stored)) = (&checked, stored) {
             if stored.channel != *channel {
@@ -135,13 +162,30 @@ impl TargetService {
                 }
             }
         }
+        if let (None, Some(proxy)) = (errors.get("proxyUrl"), input.proxy_url.as_deref()) {
+            if !(proxy_keeps_password(proxy) && stored.is_some_and(|t| t.destination.proxy().is_some())) {
+                if let Err(refusal) = self.sender.guard().check_proxy(proxy, SAVE_DNS_TIMEOUT).await {
+                    errors.insert("proxyUrl".into(), FieldProblem::UrlRefused(refusal.to_string()));
+                }
+            }
+        }
+        if let (Ok(ChannelKind::Custom), None, Some(template)) = (&checked, errors.get("template"), &input.template) {
+            if let Err(e) = custom::Template::from_value(template.clone()) {
+                errors.insert("template".into(), FieldProblem::Template(e.to_string()));
+            }
+        }
+        if let (Ok(ChannelKind::Webhook), None, Some(secret)) = (&checked, errors.get("secret"), input.secret.as_deref()) {
+            if webhook::SigningSecret::parse(secret).is_err() {
+                errors.insert("secret".into(), FieldProblem::WebhookSecret);
+            }
+        }
         match checked {
             Ok(channel) if errors.is_empty() => Ok(channel),
             _ => Err(TargetSaveError::Invalid(errors)),
         }
     }
 
-    /// `stored` (or nothing) with what `input` says; what it leaves out is kept.
+    /// `stored` (or nothing) with what `input` says; write-only secrets it leaves out are kept.
     fn destination(input: &PushTargetInput, stored: Option<&Destination>) -> Destination {
         let mut to = stored.cloned().unwrap_or_default();
         if let Some(url) = &input.webhook_url {
@@ -153,6 +197,30 @@ impl TargetService {
         if let Some(token) = &input.bot_token {
             to.secrets.bot_token = Some(token.clone());
         }
+        if let Some(headers) = &input.headers {
+            let old = std::mem::take(&mut to.secrets.headers);
+            for (name, value) in headers {
+                let kept = || {
+                    old.iter()
+                        .find(|(stored, _)| stored.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.clone())
+                };
+                if let Some(value) = value.clone().or_else(kept) {
+                    to.secrets.headers.insert(name.clone(), value);
+                }
+            }
+        }
+        to.secrets.proxy_url = match input.proxy_url.as_deref() {
+            Some(proxy) if proxy_keeps_password(proxy) => {
+                let old = to.secrets.proxy_url.as_deref().and_then(|u| url::Url::parse(u).ok());
+                let mut new = url::Url::parse(proxy).ok();
+                if let (Some(new), Some(old)) = (new.as_mut(), old) {
+                    let _ = new.set_password(old.password());
+                }
+                new.map(|u| u.to_string().trim_end_matches('/').to_owned())
+            }
+            other => other.map(str::to_owned),
+        };
         let mut set = |name: &str, value: Option<serde_json::Value>| match value {
             Some(value) => {
                 to.settings.insert(name.to_owned(), value);
@@ -166,13 +234,26 @@ impl TargetService {
         }
         set(telegram::MESSAGE_THREAD_ID, input.message_thread_id.map(Into::into));
         set(telegram::API_BASE_URL, input.api_base_url.clone().map(Into::into));
+        if input.template.is_some() || stored.is_none() {
+            set(custom::TEMPLATE, input.template.clone());
+        }
+        set(
+            PROXY_FALLBACK_DIRECT,
+            input.proxy_fallback_direct.then_some(serde_json::Value::Bool(true)),
+        );
+        set(
+            RATE_LIMIT,
+            input
+                .rate_limit
+                .map(|b| serde_json::to_value(b).expect("a budget serializes")),
+        );
         to
     }
 
     /// What pages and logs show of where `to` sends.
-    fn endpoint(channel: app::targets::ChannelKind, to: &Destination) -> String {
+    fn endpoint(channel: ChannelKind, to: &Destination) -> String {
         match channel {
-            app::targets::ChannelKind::Telegram => {
+            ChannelKind::Telegram => {
                 display_target(to.setting(telegram::API_BASE_URL).unwrap_or(telegram::DEFAULT_API_BASE))
             }
             _ => display_target(to.secrets.webhook_url.as_deref().unwrap_or_default()),
@@ -182,7 +263,13 @@ impl TargetService {
     pub async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
         let input = input.normalized();
         let channel = self.validate(&input, None).await?;
-        let destination = Self::destination(&input, None);
+        let mut destination = Self::destination(&input, None);
+        // A signed webhook always signs: without a secret of the admin's, one is made and shown once.
+        let generated = (channel == ChannelKind::Webhook && destination.secrets.secret.is_none())
+            .then(webhook::SigningSecret::generate);
+        if let Some(secret) = &generated {
+            destination.secrets.secret = Some(secret.clone());
+        }
         let new = NewTarget {
             name: input.name.clone(),
             channel,
@@ -194,7 +281,9 @@ impl TargetService {
         let id = targets::create(&mut conn, self.targets.key(), &new).await?;
         drop(conn);
         tracing::info!(target_id = id, channel = channel.key(), endpoint = %new.endpoint_host, "push target created");
-        self.get(id).await?.ok_or(TargetSaveError::NotFound)
+        let mut view = self.get(id).await?.ok_or(TargetSaveError::NotFound)?;
+        view.generated_secret = generated;
+        Ok(view)
     }
 
     /// Replaces a target's name, switch and settings; secrets left out are kept.
@@ -261,4 +350,68 @@ impl TargetService {
         }
         Ok(result.map(|()| latency_ms))
     }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> app::error::AppError {
+    tracing::error!(error = %e, "push targets unavailable");
+    app::error::AppError::Unavailable
+}
+
+fn not_found(id: i64) -> app::error::AppError {
+    app::error::AppError::NotFound(format!("no push target has the id {id}"))
+}
+
+impl From<TargetSaveError> for app::error::AppError {
+    fn from(e: TargetSaveError) -> Self {
+        match e {
+            TargetSaveError::Invalid(errors) => app::error::AppError::Validation(errors),
+            TargetSaveError::NotFound => app::error::AppError::NotFound("no such push target".into()),
+            TargetSaveError::Targets(e) => unavailable(e),
+        }
+    }
+}
+
+/// The pages' port: the same service the REST API calls.
+#[async_trait::async_trait]
+impl app::ports::TargetDirectory for TargetService {
+    async fn list(&self) -> Result<Vec<PushTargetView>, app::error::AppError> {
+        TargetService::list(self).await.map_err(unavailable)
+    }
+
+    async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, app::error::AppError> {
+        Ok(TargetService::create(self, input).await?)
+    }
+
+    async fn update(&self, id: i64, input: PushTargetInput) -> Result<PushTargetView, app::error::AppError> {
+        TargetService::update(self, id, input).await.map_err(|e| match e {
+            TargetSaveError::NotFound => not_found(id),
+            other => other.into(),
+        })
+    }
+
+    async fn delete(&self, id: i64) -> Result<Vec<NotificationKind>, app::error::AppError> {
+        TargetService::delete(self, id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| not_found(id))
+    }
+
+    async fn test(&self, id: i64, kind: NotificationKind) -> Result<u32, app::error::AppError> {
+        match TargetService::test(self, id, kind).await {
+            Ok(Ok(latency_ms)) => Ok(latency_ms),
+            Ok(Err(e)) => Err(app::error::AppError::Webhook {
+                class: e.class(),
+                http_status: e.http_status(),
+                message: e.to_string(),
+            }),
+            Err(TargetTestError::NotFound) => Err(not_found(id)),
+            Err(TargetTestError::Targets(e)) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// Whether a proxy URL carries the masked password answers show (`user:***@`): the stored
+/// password is meant.
+fn proxy_keeps_password(proxy: &str) -> bool {
+    url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(app::targets::MASKED_PASSWORD))
 }
