@@ -270,6 +270,8 @@ pub enum FieldProblem {
     },
     /// Refused by the SSRF guard; the text says which rule.
     UrlRefused(String),
+    /// A URL with its key masked (`***`) that is not the stored one: the whole URL is needed.
+    UrlMasked,
     /// A quota: a positive USD amount below 1e10 with at most 4 decimals (or none).
     Amount,
     /// Push target ids that name no target.
@@ -328,6 +330,9 @@ impl fmt::Display for FieldProblem {
             FieldProblem::UrlInvalid => f.write_str("is not a valid URL"),
             FieldProblem::UrlTooLong { max } => write!(f, "must be at most {max} characters"),
             FieldProblem::UrlRefused(reason) => write!(f, "not allowed: {reason}"),
+            FieldProblem::UrlMasked => f.write_str(
+                "holds a masked key (***): send the stored URL back unchanged, or the whole new URL",
+            ),
             FieldProblem::Amount => f.write_str("must be null or a positive amount below 1e10 with at most 4 decimals"),
             FieldProblem::UnknownTargets(ids) => write!(f, "no push target has the id {}", join_ids(ids)),
             FieldProblem::NameLength { max } => write!(f, "must be 1 to {max} characters"),

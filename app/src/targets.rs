@@ -167,7 +167,7 @@ pub struct LastTest {
 }
 
 /// A push target as pages and the API show it. Write-only secrets show only whether they are
-/// set; a webhook URL is shown to admins as they entered it.
+/// set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -176,6 +176,8 @@ pub struct PushTargetView {
     pub name: String,
     pub channel: ChannelKind,
     pub enabled: bool,
+    /// The webhook URL with the key its platform keeps in it masked (`***`): a query value, or
+    /// the token in the path. Sent back unchanged in an edit, it keeps the stored URL.
     pub webhook_url: Option<String>,
     /// Whether a signing secret is set (the secret itself is never shown).
     pub has_secret: bool,
@@ -330,8 +332,11 @@ impl PushTargetInput {
             .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect));
         let Some(channel) = channel else {
             errors.insert("channel".into(), FieldProblem::ChannelRequired);
-            if let Some(Err(problem)) = self.webhook_url.as_deref().map(check_url_form) {
-                errors.insert("webhookUrl".into(), problem);
+            // Without a channel only a URL can name one: it is what is missing or wrong.
+            match self.webhook_url.as_deref().map(check_url_form) {
+                None => errors.insert("webhookUrl".into(), FieldProblem::UrlRequired),
+                Some(Err(problem)) => errors.insert("webhookUrl".into(), problem),
+                Some(Ok(())) => {}
             }
             return Err(errors);
         };
@@ -392,9 +397,7 @@ impl PushTargetInput {
         }
         if channel == ChannelKind::Custom {
             match &self.template {
-                None if !stored.is_some_and(|s| s.template) => {
-                    errors.insert("template".into(), FieldProblem::Required)
-                }
+                None if !stored.is_some_and(|s| s.template) => errors.insert("template".into(), FieldProblem::Required),
                 Some(t) if !t.is_object() => errors.insert(
                     "template".into(),
                     FieldProblem::Template("must be a JSON object".into()),
@@ -405,7 +408,10 @@ impl PushTargetInput {
                 self.check_headers(headers, stored, &mut errors);
             }
         } else {
-            for (field, given) in [("template", self.template.is_some()), ("headers", self.headers.is_some())] {
+            for (field, given) in [
+                ("template", self.template.is_some()),
+                ("headers", self.headers.is_some()),
+            ] {
                 if given {
                     errors.insert(field.into(), not_taken());
                 }
@@ -417,7 +423,9 @@ impl PushTargetInput {
             }
         }
         if let Some(budget) = self.rate_limit {
-            if !(1..=MAX_BUDGET_SENDS).contains(&budget.sends) || !(1..=MAX_BUDGET_SECONDS).contains(&budget.per_seconds) {
+            if !(1..=MAX_BUDGET_SENDS).contains(&budget.sends)
+                || !(1..=MAX_BUDGET_SECONDS).contains(&budget.per_seconds)
+            {
                 errors.insert(
                     "rateLimit".into(),
                     FieldProblem::Budget {
@@ -457,7 +465,12 @@ impl PushTargetInput {
                 }
                 None => {}
                 Some(v) if v.chars().count() > MAX_HEADER_VALUE_CHARS || v.chars().any(|c| c.is_control()) => {
-                    errors.insert(path, FieldProblem::HeaderValue { max: MAX_HEADER_VALUE_CHARS });
+                    errors.insert(
+                        path,
+                        FieldProblem::HeaderValue {
+                            max: MAX_HEADER_VALUE_CHARS,
+                        },
+                    );
                 }
                 Some(_) => {}
             }
@@ -540,9 +553,15 @@ mod tests {
         assert_eq!(errors.get("headers.Host"), Some(&FieldProblem::HeaderName));
         assert_eq!(
             errors.get("headers.X-A"),
-            Some(&FieldProblem::HeaderValue { max: MAX_HEADER_VALUE_CHARS })
+            Some(&FieldProblem::HeaderValue {
+                max: MAX_HEADER_VALUE_CHARS
+            })
         );
-        assert_eq!(errors.get("headers.X-Kept"), Some(&FieldProblem::Required), "nothing to keep");
+        assert_eq!(
+            errors.get("headers.X-Kept"),
+            Some(&FieldProblem::Required),
+            "nothing to keep"
+        );
         assert_eq!(
             check(
                 serde_json::json!({"name": "C", "headers": {"authorization": null}}),
@@ -551,12 +570,21 @@ mod tests {
             Ok(ChannelKind::Custom),
             "an edit keeps the template and a header's value"
         );
-        for name in ["webhook-signature", "Proxy-Authorization", "Content-Type", "bad name", ""] {
+        for name in [
+            "webhook-signature",
+            "Proxy-Authorization",
+            "Content-Type",
+            "bad name",
+            "",
+        ] {
             assert!(!is_allowed_header_name(name), "{name}");
         }
         assert!(is_allowed_header_name("X-Api-Key"));
         assert_eq!(
-            check(serde_json::json!({"name": "W", "channel": "webhook", "webhookUrl": url}), None),
+            check(
+                serde_json::json!({"name": "W", "channel": "webhook", "webhookUrl": url}),
+                None
+            ),
             Ok(ChannelKind::Webhook),
             "a webhook target without a secret gets one generated"
         );
@@ -590,7 +618,10 @@ mod tests {
             ("http://proxy.example:3128/path", false),
             ("proxy.example:3128", false),
         ] {
-            let result = check(serde_json::json!({"name": "S", "webhookUrl": url, "channel": "slack", "proxyUrl": proxy}), None);
+            let result = check(
+                serde_json::json!({"name": "S", "webhookUrl": url, "channel": "slack", "proxyUrl": proxy}),
+                None,
+            );
             assert_eq!(result.is_ok(), ok, "{proxy}: {result:?}");
         }
         let budget = |sends: u32, per_seconds: u32| {

@@ -185,7 +185,11 @@ async fn a_throttled_target_waits_as_the_platform_asks_and_then_delivers() {
         .raise(&server::delivery::outbox::NewDelivery {
             kind: app::notifications::NotificationKind::CircuitBreaker,
             target,
-            content: "## 供应商熔断告警".into(),
+            message: server::channels::message::Message::from_markdown(
+                app::notifications::NotificationKind::CircuitBreaker,
+                "## 供应商熔断告警".into(),
+                chrono::Utc::now().fixed_offset(),
+            ),
             dedup_key: "throttled".into(),
         })
         .await
@@ -322,7 +326,11 @@ async fn telegram_gets_html_on_its_own_bot_api_server_and_waits_when_told() {
                 id,
                 endpoint_host: base.clone(),
             },
-            content: "## 成本预警提醒\n> 用户 **节流测试** 的消费已达到预警阈值".into(),
+            message: server::channels::message::Message::from_markdown(
+                app::notifications::NotificationKind::CostAlert,
+                "## 成本预警提醒\n> 用户 **节流测试** 的消费已达到预警阈值".into(),
+                chrono::Utc::now().fixed_offset(),
+            ),
             dedup_key: "tg-throttled".into(),
         })
         .await
@@ -350,4 +358,270 @@ async fn telegram_gets_html_on_its_own_bot_api_server_and_waits_when_told() {
         tries[1].at - tries[0].at >= Duration::from_secs(2),
         "waited as Telegram asked"
     );
+}
+
+/// Raises one notification of `kind` to target `id` through the delivery path; the row's id.
+async fn raise(app: &TestApp, id: i64, kind: app::notifications::NotificationKind, key: &str) -> i64 {
+    let mut message =
+        server::notifications::samples::sample(kind, chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai));
+    message.test = false;
+    let raised = app
+        .state
+        .deliveries
+        .raise_to_each(
+            kind,
+            &message,
+            key,
+            &[server::channels::targets::TargetRef {
+                id,
+                endpoint_host: "(test)".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    match raised[0] {
+        server::delivery::engine::Raised::Queued(row) => row,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn delivered(app: &TestApp, row: i64, within: Duration) -> (i32, Option<String>) {
+    eventually(within, "delivered", || async {
+        let r = app.delivery_row(row).await;
+        (r.0 == "delivered").then_some((r.1, r.2))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_signed_webhook_event_verifies_with_an_independent_standard_webhooks_library() {
+    let receiver = Receiver::start(Answer::Status(500)).await;
+    let app = app_for(&receiver).await;
+    let url = format!(
+        "http://{}/hooks/hub-notify?token=hook-secret-token",
+        receiver.allowlist_entry()
+    );
+    // No secret given: one is generated and shown in this answer only.
+    let (status, created) = app
+        .admin_call(
+            Method::POST,
+            TARGETS,
+            Some(&json!({"name": "内部告警服务", "channel": "webhook", "webhookUrl": url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let secret = created["generatedSecret"].as_str().unwrap().to_owned();
+    assert!(
+        secret.starts_with("whsec_") && created["hasSecret"] == true,
+        "{created}"
+    );
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert!(
+        shown.get("generatedSecret").is_none() && !shown.to_string().contains(&secret[6..]),
+        "{shown}"
+    );
+    receiver.set_answer(Answer::StandardWebhook { secret: secret.clone() });
+
+    let (status, answer) = test_target(&app, id, "costAlert").await;
+    assert_eq!(status, 200, "{answer}");
+    let event = &receiver.received()[0];
+    assert_eq!(event.body["type"], "costAlert.triggered");
+    assert_eq!(event.body["version"], 1);
+    assert_eq!(event.body["test"], true, "a target test says so");
+    assert_eq!(event.body["data"]["alerts"][0]["name"], "张三");
+    assert_eq!(event.body["data"]["alerts"][0]["usagePercent"], 85.0);
+    assert_eq!(event.body["title"], "成本预警提醒");
+    assert!(event.body["markdown"].as_str().unwrap().starts_with("## 成本预警提醒"));
+    assert_eq!(
+        event.headers["webhook-id"].to_str().unwrap(),
+        event.body["id"].as_str().unwrap()
+    );
+
+    // A real delivery keeps one message id across its retries, and a wrong secret is refused by
+    // the receiver's verification.
+    receiver.set_answer(Answer::StandardWebhook {
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+    });
+    let _engine = app.start_engine();
+    let row = raise(
+        &app,
+        id,
+        app::notifications::NotificationKind::CircuitBreaker,
+        "signed-1",
+    )
+    .await;
+    eventually(Duration::from_secs(10), "a retry", || async {
+        (receiver.received().len() >= 3).then_some(())
+    })
+    .await;
+    receiver.set_answer(Answer::StandardWebhook { secret });
+    let (attempts, _) = delivered(&app, row, Duration::from_secs(15)).await;
+    assert!(attempts >= 2, "{attempts}");
+    let sent: Vec<_> = receiver.received().into_iter().skip(1).collect();
+    let ids: std::collections::HashSet<_> = sent.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert_eq!(ids.len(), 1, "one id for every attempt of one delivery");
+    assert_eq!(sent[0].body["type"], "circuitBreaker.opened");
+    assert_eq!(sent[0].body["test"], false);
+
+    // Secrets of the webhook channel: a malformed one is refused by name.
+    let (status, answer) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "内部告警服务", "secret": "whsec_short"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["fields"]["secret"].as_str().unwrap().contains("whsec_"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_template_is_filled_in_and_its_headers_stay_write_only() {
+    let receiver = Receiver::start(Answer::WithHeader {
+        name: "authorization",
+        value: "Bearer custom-header-secret",
+    })
+    .await;
+    let app = app_for(&receiver).await;
+    let url = format!("http://{}/notify", receiver.allowlist_entry());
+    let template = json!({
+        "event": "{{type}}",
+        "summary": "{{title}} · {{providerName}} 失败 {{failureCount}} 次",
+        "failures": "{{failureCount}}",
+        "detail": {"text": "{{text}}", "rows": "{{entries}}"},
+        "fixed": [1, true, null]
+    });
+    // Unknown placeholders and reserved headers are refused by name, nothing saved.
+    let (status, answer) = app
+        .admin_call(
+            Method::POST,
+            TARGETS,
+            Some(&json!({"name": "自建", "channel": "custom", "webhookUrl": url,
+                "template": {"a": "{{apiKey}}"}, "headers": {"Host": "evil"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["fields"]["template"].as_str().unwrap().contains("{{apiKey}}"),
+        "{answer}"
+    );
+    assert!(answer["fields"]["headers.Host"].is_string(), "{answer}");
+    let (_, all) = app.admin_call(Method::GET, TARGETS, None).await;
+    assert_eq!(all, json!([]));
+
+    let id = create(
+        &app,
+        json!({"name": "自建", "channel": "custom", "webhookUrl": url, "template": template,
+            "headers": {"Authorization": "Bearer custom-header-secret", "X-Team": "ops"}}),
+    )
+    .await;
+    let (status, answer) = test_target(&app, id, "circuitBreaker").await;
+    assert_eq!(status, 200, "{answer}");
+    let body = &receiver.received()[0].body;
+    assert_eq!(body["event"], "circuitBreaker.opened");
+    assert_eq!(body["summary"], "供应商熔断告警 · Anthropic 官方 失败 5 次");
+    assert_eq!(body["failures"], 5, "a whole placeholder keeps its number");
+    assert_eq!(body["detail"]["rows"], Value::Null, "a field the kind lacks is null");
+    assert!(body["detail"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("最后错误: rate_limit_exceeded"));
+    assert_eq!(body["fixed"], json!([1, true, null]));
+
+    // Header values are write-only: names shown, values never; an edit with `null` keeps one.
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(shown["headerNames"], json!(["Authorization", "X-Team"]));
+    assert!(!shown.to_string().contains("custom-header-secret"), "{shown}");
+    let (status, _) = app
+        .admin_call(
+            Method::PUT,
+            &format!("{TARGETS}/{id}"),
+            Some(&json!({"name": "自建", "headers": {"Authorization": null}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(shown["headerNames"], json!(["Authorization"]), "X-Team removed");
+    assert_eq!(
+        test_target(&app, id, "dailyLeaderboard").await.0,
+        200,
+        "the kept value still sends"
+    );
+    let board = &receiver.received()[1].body;
+    assert_eq!(board["detail"]["rows"][0]["userName"], "张三");
+
+    // A receiver answering in WeCom's mould with a non-zero errcode fails the send; what it
+    // says is masked of the header's value.
+    receiver.set_answer(Answer::ErrCode(40001, "bad token Bearer custom-header-secret"));
+    let (status, answer) = test_target(&app, id, "costAlert").await;
+    assert_eq!(status, 502, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("errcode 40001"),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains("custom-header-secret"), "{answer}");
+}
+
+#[tokio::test]
+async fn discord_rests_as_its_rate_limit_headers_say_instead_of_meeting_a_429() {
+    let receiver = Receiver::start(Answer::DiscordBucket { reset_after: 2.0 }).await;
+    let app = app_for(&receiver).await;
+    let url = format!("http://{}/api/webhooks/1/bucket-token", receiver.allowlist_entry());
+    let id = create(
+        &app,
+        json!({"name": "Discord", "channel": "discord", "webhookUrl": url}),
+    )
+    .await;
+    let _engine = app.start_engine();
+    let first = raise(
+        &app,
+        id,
+        app::notifications::NotificationKind::CircuitBreaker,
+        "bucket-1",
+    )
+    .await;
+    delivered(&app, first, Duration::from_secs(10)).await;
+    let second = raise(&app, id, app::notifications::NotificationKind::CostAlert, "bucket-2").await;
+    let (attempts, _) = delivered(&app, second, Duration::from_secs(10)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "no request met a 429");
+    let gap = received[1].at - received[0].at;
+    assert!(gap >= Duration::from_millis(1900), "rested only {gap:?}");
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
+async fn a_targets_own_send_budget_holds_back_the_second_message() {
+    let receiver = Receiver::start(Answer::Slack).await;
+    let app = app_for(&receiver).await;
+    let url = format!("http://{}/services/T/B/budget-token", receiver.allowlist_entry());
+    let id = create(
+        &app,
+        json!({"name": "Slack", "channel": "slack", "webhookUrl": url, "rateLimit": {"sends": 1, "perSeconds": 3}}),
+    )
+    .await;
+    let (_, shown) = app.admin_call(Method::GET, &format!("{TARGETS}/{id}"), None).await;
+    assert_eq!(shown["rateLimit"], json!({"sends": 1, "perSeconds": 3}));
+    // The tests run with WEBHOOK_RATE_LIMIT=off: the target's own budget holds all the same.
+    assert_eq!(shown["defaultRateLimit"], Value::Null);
+    let _engine = app.start_engine();
+    let a = raise(
+        &app,
+        id,
+        app::notifications::NotificationKind::CircuitBreaker,
+        "budget-1",
+    )
+    .await;
+    let b = raise(&app, id, app::notifications::NotificationKind::CostAlert, "budget-2").await;
+    delivered(&app, a, Duration::from_secs(10)).await;
+    let (attempts, _) = delivered(&app, b, Duration::from_secs(10)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    let gap = received[1].at - received[0].at;
+    assert!(gap >= Duration::from_millis(2900), "only {gap:?} apart");
+    assert_eq!(attempts, 1, "waiting for the budget spends no attempt");
 }

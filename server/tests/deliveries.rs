@@ -22,7 +22,11 @@ async fn notification(app: &TestApp, kind: NotificationKind, url: &str, key: &st
     NewDelivery {
         kind,
         target: app.wecom_target(url).await,
-        content: format!("## 测试 {key}\n\n> 内容"),
+        message: server::channels::message::Message::from_markdown(
+            kind,
+            format!("## 测试 {key}\n\n> 内容"),
+            chrono::Utc::now().fixed_offset(),
+        ),
         dedup_key: key.to_owned(),
     }
 }
@@ -72,7 +76,7 @@ async fn a_raised_notification_is_delivered_once_with_its_idempotency_key() {
     assert_eq!(got.len(), 1, "one request");
     assert_eq!(got[0].idempotency_key.as_deref(), Some("breaker:7:1"));
     assert_eq!(got[0].body["msgtype"], "markdown");
-    assert_eq!(got[0].body["markdown"]["content"], n.content);
+    assert_eq!(got[0].body["markdown"]["content"], n.message.markdown);
     assert_eq!(got[0].path_and_query, "/cgi-bin/webhook/send?key=test-key-123");
 }
 

@@ -43,7 +43,11 @@ async fn notification(app: &TestApp, receiver: &Receiver, key: &str) -> NewDeliv
     NewDelivery {
         kind: NotificationKind::CircuitBreaker,
         target: app.wecom_target(&receiver.url()).await,
-        content: format!("### 供应商熔断告警 {key}"),
+        message: server::channels::message::Message::from_markdown(
+            NotificationKind::CircuitBreaker,
+            format!("### 供应商熔断告警 {key}"),
+            chrono::Utc::now().fixed_offset(),
+        ),
         dedup_key: key.to_owned(),
     }
 }
@@ -193,7 +197,11 @@ async fn two_server_processes_share_1000_jobs_without_a_duplicate() {
                 let n = NewDelivery {
                     kind: NotificationKind::CostAlert,
                     target: target.clone(),
-                    content: key.clone(),
+                    message: server::channels::message::Message::from_markdown(
+                        NotificationKind::CostAlert,
+                        key.clone(),
+                        chrono::Utc::now().fixed_offset(),
+                    ),
                     dedup_key: key,
                 };
                 assert!(matches!(deliveries.raise(&n).await.unwrap(), Raised::Queued(_)));

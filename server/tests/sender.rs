@@ -5,11 +5,22 @@ mod common;
 
 use std::time::Duration;
 
+use app::notifications::NotificationKind;
 use common::receiver::{Answer, Receiver};
+use server::channels::message::Message;
 use server::channels::sender::{SendError, WebhookSender};
 use server::channels::ssrf::{Allowlist, SsrfGuard};
 use server::channels::targets::Destination;
 use server::channels::wecom::{WeCom, MAX_CONTENT_BYTES, TRUNCATION_MARKER};
+
+/// A message of `markdown` alone.
+fn text(markdown: &str) -> Message {
+    Message::from_markdown(
+        NotificationKind::CostAlert,
+        markdown.to_owned(),
+        chrono::Utc::now().fixed_offset(),
+    )
+}
 
 fn sender_for(receivers: &[&Receiver], timeout: Duration) -> WebhookSender {
     let entries: Vec<String> = receivers.iter().map(|r| r.allowlist_entry()).collect();
@@ -25,7 +36,7 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
         .send(
             &WeCom,
             &Destination::of_url(receiver.url()),
-            "**测试消息**\n企业微信机器人连接成功!",
+            &text("**测试消息**\n企业微信机器人连接成功!"),
             None,
         )
         .await
@@ -59,7 +70,7 @@ async fn each_failure_has_its_class() {
     for (answer, class) in cases {
         receiver.set_answer(answer.clone());
         let err = sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
             .await
             .unwrap_err();
         assert_eq!(err.class().as_str(), class, "{answer:?}: {err}");
@@ -71,7 +82,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::EchoInErrmsg);
     assert_eq!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
             .await
             .unwrap_err(),
         SendError::ErrCode {
@@ -82,7 +93,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::ErrCode(93000, "invalid webhook url"));
     assert_eq!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
             .await
             .unwrap_err(),
         SendError::ErrCode {
@@ -93,7 +104,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::Status(404));
     assert!(matches!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
             .await,
         Err(SendError::HttpStatus { status: 404, .. })
     ));
@@ -104,7 +115,7 @@ async fn plain_text_200_is_success() {
     let receiver = Receiver::start(Answer::PlainText).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
         .await
         .unwrap();
 }
@@ -117,7 +128,7 @@ async fn redirects_are_not_followed() {
     receiver.set_answer(Answer::Redirect(leak));
     let sender = sender_for(&[&receiver, &target], Duration::from_secs(5));
     let err = sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
         .await
         .unwrap_err();
     assert_eq!(err, SendError::Redirect { status: 302 });
@@ -137,7 +148,7 @@ async fn connection_errors_are_reported() {
         .send(
             &WeCom,
             &Destination::of_url(format!("http://127.0.0.1:{port}/hook")),
-            "x",
+            &text("x"),
             None,
         )
         .await
@@ -150,7 +161,7 @@ async fn private_targets_are_refused_before_any_request() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[], Duration::from_secs(2));
     let err = sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), "x", None)
+        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
         .await
         .unwrap_err();
     assert_eq!(err.class().as_str(), "refused", "{err}");
@@ -163,7 +174,7 @@ async fn long_content_arrives_cut_to_the_wecom_limit() {
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     let content = "排行榜数据".repeat(2000);
     sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &content, None)
+        .send(&WeCom, &Destination::of_url(receiver.url()), &text(&content), None)
         .await
         .unwrap();
     let got = receiver.received();

@@ -310,7 +310,11 @@ async fn a_deleted_or_disabled_target_fails_its_waiting_deliveries_at_once() {
             .raise(&server::delivery::outbox::NewDelivery {
                 kind: app::notifications::NotificationKind::CostAlert,
                 target: target.clone(),
-                content: "## 成本预警".into(),
+                message: server::channels::message::Message::from_markdown(
+                    app::notifications::NotificationKind::CostAlert,
+                    "## 成本预警".into(),
+                    chrono::Utc::now().fixed_offset(),
+                ),
                 dedup_key: key.into(),
             })
             .await
@@ -418,8 +422,8 @@ async fn targets_are_created_edited_tested_and_deleted_through_the_api() {
     )
     .await;
     assert_eq!(
-        (status, answer["fields"]["channel"].as_str()),
-        (400, Some("the custom channel cannot deliver yet"))
+        (status, answer["fields"]["template"].as_str()),
+        (400, Some("is required for this channel"))
     );
     let (status, answer) = call(
         &app,
@@ -470,7 +474,55 @@ async fn targets_are_created_edited_tested_and_deleted_through_the_api() {
         (edited["name"].as_str(), edited["enabled"].as_bool()),
         (Some("财务群"), Some(false))
     );
-    assert_eq!(edited["webhookUrl"], receiver.url().as_str());
+    // The URL kept, its key masked in every answer; sent back as shown, it still means the
+    // stored one, and a masked URL that is not the stored one is refused.
+    let masked = receiver.url().replace("test-key-123", "***");
+    assert_eq!(edited["webhookUrl"], masked.as_str());
+    let (status, edited) = call(
+        &app,
+        Method::PUT,
+        &format!("{TARGETS}/{id}"),
+        Some(json!({"name": "财务群", "enabled": true, "webhookUrl": masked})),
+    )
+    .await;
+    assert_eq!((status, edited["enabled"].as_bool()), (200, Some(true)), "{edited}");
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            &format!("{TARGETS}/{id}/test"),
+            Some(json!({"type": "costAlert"}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(receiver
+        .received()
+        .last()
+        .unwrap()
+        .path_and_query
+        .ends_with("key=test-key-123"));
+    let (status, answer) = call(
+        &app,
+        Method::PUT,
+        &format!("{TARGETS}/{id}"),
+        Some(json!({"name": "财务群", "webhookUrl": format!("{masked}&x=1")})),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["fields"]["webhookUrl"].as_str().unwrap().contains("masked"),
+        "{answer}"
+    );
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &format!("{TARGETS}/{id}"),
+        Some(json!({"name": "财务群", "enabled": false})),
+    )
+    .await;
+    assert_eq!(status, 200);
     let (status, answer) = call(
         &app,
         Method::PUT,

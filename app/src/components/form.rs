@@ -196,6 +196,7 @@ pub fn problem_text(i18n: I18n, problem: &FieldProblem) -> String {
         FieldProblem::UrlInvalid => t_string!(i18n, err_url_invalid).to_string(),
         FieldProblem::UrlTooLong { max } => t_string!(i18n, err_url_too_long, max = *max).to_string(),
         FieldProblem::UrlRefused(reason) => t_string!(i18n, err_url_refused, reason = reason.clone()).to_string(),
+        FieldProblem::UrlMasked => t_string!(i18n, err_url_masked).to_string(),
         FieldProblem::Amount => t_string!(i18n, err_amount).to_string(),
         FieldProblem::NameLength { max } => t_string!(i18n, err_name_length, max = *max).to_string(),
         FieldProblem::ChannelRequired => t_string!(i18n, err_channel_required).to_string(),

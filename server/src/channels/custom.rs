@@ -6,6 +6,52 @@
 //! the parsed JSON, so a value can never break out of its string. Keys are left as written.
 use serde_json::{Map, Value};
 
+use crate::channels::message::{known_placeholders, Message};
+use crate::channels::sender::SendError;
+use crate::channels::targets::Destination;
+use crate::channels::{json_answer, mask_all, refusal, Channel, Envelope, Outgoing};
+use crate::platform::config::RateLimit;
+
+/// The `custom` channel: the admin's template to the admin's URL, with the admin's headers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Custom;
+
+impl Channel for Custom {
+    fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
+        let template = to
+            .settings
+            .get(TEMPLATE)
+            .cloned()
+            .ok_or_else(|| SendError::Request("the target has no template".into()))
+            .and_then(|t| Template::from_value(t).map_err(|e| SendError::Request(format!("the template {e}"))))?;
+        let mut out = Outgoing::to_webhook(&to.secrets, template.render(&message.placeholders()))?;
+        out.headers = to.secrets.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(out)
+    }
+
+    /// 2xx, and `errcode` 0 when the answer has one (receivers in WeCom's mould).
+    fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
+        let Ok(value) = json_answer(answer, "the receiver") else {
+            return Ok(());
+        };
+        match value.get("errcode") {
+            None => Ok(()),
+            Some(code) if code.as_i64() == Some(0) => Ok(()),
+            Some(code) => Err(refusal(code.as_i64(), value.get("errmsg"))),
+        }
+    }
+
+    /// The receiver is the admin's own: no budget unless the target sets one.
+    fn send_budget(&self) -> Option<RateLimit> {
+        None
+    }
+
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
+        let values: Vec<&str> = to.secrets.headers.values().map(String::as_str).collect();
+        mask_all(text, to.secrets.webhook_url.as_deref(), &values)
+    }
+}
+
 /// The setting holding a custom target's template.
 pub const TEMPLATE: &str = "template";
 
@@ -60,6 +106,18 @@ impl Template {
             return Err(TemplateError::NotAnObject);
         };
         Ok(Template(compile_object(map, known)?))
+    }
+
+    /// A template given as JSON (the API's and the settings' form), checked against every
+    /// placeholder a notification has.
+    pub fn from_value(value: Value) -> Result<Template, TemplateError> {
+        let Value::Object(map) = value else {
+            return Err(TemplateError::NotAnObject);
+        };
+        if serde_json::to_vec(&map).map_or(true, |b| b.len() > MAX_TEMPLATE_BYTES) {
+            return Err(TemplateError::TooLong);
+        }
+        Ok(Template(compile_object(map, &known_placeholders())?))
     }
 
     /// The body for a notification whose fields are `fields`; a field it lacks is empty (or

@@ -9,12 +9,14 @@
 //! then refuses for 10 minutes).
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_bytes, heading_and_rest, hmac_sha256_base64, mask_all, webhook_url, Channel, Outgoing};
+use crate::channels::{
+    cut_to_bytes, heading_and_rest, hmac_sha256_base64, mask_all, webhook_url, Channel, Envelope, Outgoing,
+};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
 
@@ -48,7 +50,9 @@ pub fn markdown(content: &str) -> Value {
 }
 
 impl Channel for DingTalk {
-    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
+        let now = envelope.now;
         let url = webhook_url(&to.secrets)?;
         let url = match to.secrets.secret.as_deref() {
             Some(secret) => signed_url(url, secret, now.timestamp_millis()),
@@ -57,6 +61,7 @@ impl Channel for DingTalk {
         Ok(Outgoing {
             url,
             body: markdown(content),
+            headers: Vec::new(),
         })
     }
 
@@ -71,8 +76,8 @@ impl Channel for DingTalk {
         }
     }
 
-    fn send_budget(&self) -> RateLimit {
-        SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(SEND_BUDGET)
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {

@@ -1,16 +1,20 @@
 //! Discord webhooks: everything particular to them. A message is one embed: the heading as its
 //! title, the lines as its description (Discord reads the same markdown), the footer as its
 //! footer, the colour by the message's tone. Discord answers HTTP 204 (or 200) when it took the
-//! message, and 429 with `Retry-After` over its limit (about 30 messages a minute per channel).
+//! message, announces what is left of its limit in `X-RateLimit-Remaining` and
+//! `X-RateLimit-Reset-After` (read after every send, so the next one waits instead of meeting a
+//! 429), and answers 429 with `Retry-After` and `retry_after` when over it anyway.
 //! The URL's last path segment is the webhook's token.
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, plain, Channel, Outgoing, Tone};
+use crate::channels::{
+    cut_to_chars, heading_and_rest, last_path_segment, mask_all, plain, Channel, Envelope, Outgoing, Tone,
+};
 use crate::platform::config::RateLimit;
 
 /// Discord's embed limits, in characters.
@@ -56,7 +60,8 @@ pub fn payload(content: &str) -> Value {
 }
 
 impl Channel for Discord {
-    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
         Outgoing::to_webhook(&to.secrets, payload(content))
     }
 
@@ -65,13 +70,34 @@ impl Channel for Discord {
         Ok(())
     }
 
-    fn send_budget(&self) -> RateLimit {
-        SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(SEND_BUDGET)
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
         mask_all(text, None, &[last_path_segment(to.secrets.webhook_url.as_deref())])
     }
+
+    /// Discord's 429 body says `retry_after` in seconds (a float).
+    fn retry_after(&self, answer: &[u8]) -> Option<Duration> {
+        let value: Value = serde_json::from_slice(answer).ok()?;
+        seconds(value.get("retry_after")?.as_f64()?)
+    }
+
+    /// Discord announces its bucket on every answer: with `X-RateLimit-Remaining: 0` the next
+    /// message waits `X-RateLimit-Reset-After` seconds instead of meeting a 429.
+    fn rest_after(&self, headers: &http::HeaderMap) -> Option<Duration> {
+        let header = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+        if header("x-ratelimit-remaining")? > 0.0 {
+            return None;
+        }
+        seconds(header("x-ratelimit-reset-after")?)
+    }
+}
+
+/// A wait Discord states in seconds, at most an hour.
+fn seconds(s: f64) -> Option<Duration> {
+    (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s.min(3600.0)))
 }
 
 #[cfg(test)]
@@ -89,5 +115,26 @@ mod tests {
         assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS);
         assert!(description.ends_with(TRUNCATION_MARKER));
         assert_eq!(embed["footer"]["text"], "footer");
+    }
+
+    #[test]
+    fn the_rate_limit_headers_and_the_429_body_say_how_long_to_rest() {
+        let headers = |remaining: &str, reset: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-ratelimit-remaining", remaining.parse().unwrap());
+            h.insert("x-ratelimit-reset-after", reset.parse().unwrap());
+            h
+        };
+        assert_eq!(
+            Discord.rest_after(&headers("0", "1.5")),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(Discord.rest_after(&headers("3", "1.5")), None);
+        assert_eq!(Discord.rest_after(&http::HeaderMap::new()), None);
+        assert_eq!(
+            Discord.retry_after(br#"{"message":"You are being rate limited.","retry_after":0.25,"global":false}"#),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(Discord.retry_after(b"nope"), None);
     }
 }

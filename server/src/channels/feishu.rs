@@ -8,13 +8,14 @@
 //! messages a minute (5 a second) and answers code 0 when it took one, 11232 when throttled.
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{
-    cut_to_bytes, heading_and_rest, hmac_sha256_base64, last_path_segment, mask_all, plain, Channel, Outgoing, Tone,
+    cut_to_bytes, heading_and_rest, hmac_sha256_base64, last_path_segment, mask_all, plain, Channel, Envelope,
+    Outgoing, Tone,
 };
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
@@ -75,7 +76,9 @@ pub fn card(content: &str) -> Value {
 }
 
 impl Channel for Feishu {
-    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
+        let now = envelope.now;
         let mut body = card(content);
         if let Some(secret) = to.secrets.secret.as_deref() {
             let timestamp = now.timestamp();
@@ -99,8 +102,8 @@ impl Channel for Feishu {
         }
     }
 
-    fn send_budget(&self) -> RateLimit {
-        SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(SEND_BUDGET)
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use app::targets::ChannelKind;
 use chrono::{DateTime, Utc};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::{Destination, TargetSecrets};
 use crate::platform::config::RateLimit;
@@ -14,6 +15,7 @@ pub mod custom;
 pub mod dingtalk;
 pub mod discord;
 pub mod feishu;
+pub mod message;
 pub mod sender;
 pub mod slack;
 pub mod ssrf;
@@ -28,19 +30,45 @@ pub struct Outgoing {
     /// Holds the target's key for most platforms: never logged.
     pub url: String,
     pub body: serde_json::Value,
+    /// Headers of the channel's own (signatures, a custom target's headers); their values may
+    /// be secret.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What one sending of a message carries besides the message: its id (the same on every retry
+/// of one delivery) and the moment it is signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Envelope {
+    /// The envelope of a delivery with idempotency key `key`, or of a one-off send (a test).
+    pub fn for_key(key: Option<&str>, now: DateTime<Utc>) -> Self {
+        use sha2::{Digest, Sha256};
+        let id = match key {
+            Some(key) => hex::encode(&Sha256::digest(key.as_bytes())[..12]),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        Envelope {
+            id: format!("msg_{id}"),
+            now,
+        }
+    }
 }
 
 /// One receiving platform. The sender posts the channel's [`Channel::outgoing`] request and, on a
 /// 2xx answer, asks [`Channel::judge`] whether the platform took the message.
 pub trait Channel: Send + Sync {
-    /// The request carrying `content` (the specification's markdown) to the target with these
-    /// secrets, in the platform's format, cut to its limit and signed as of `now` where the
-    /// platform signs.
-    fn outgoing(&self, to: &Destination, content: &str, now: DateTime<Utc>) -> Result<Outgoing, SendError>;
+    /// The request carrying `message` to the target, in the platform's format, cut to its limit
+    /// and signed as of the envelope's time where the platform signs.
+    fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError>;
     /// The platform's verdict in a 2xx answer's body.
     fn judge(&self, answer: &[u8]) -> Result<(), SendError>;
-    /// How many messages one target takes per window, unless configured otherwise.
-    fn send_budget(&self) -> RateLimit;
+    /// How many messages one target takes per window, unless configured otherwise; `None` for
+    /// receivers with no limit of their own (signed webhooks, custom).
+    fn send_budget(&self) -> Option<RateLimit>;
     /// `text` (what a receiver said back) with the target's secrets masked.
     fn mask_secrets(&self, text: String, to: &Destination) -> String;
     /// What names the target's send budget: one robot, one budget, whichever targets post to it.
@@ -52,18 +80,24 @@ pub trait Channel: Send + Sync {
     fn retry_after(&self, _answer: &[u8]) -> Option<std::time::Duration> {
         None
     }
+    /// How long the target must rest after an answer with these headers, for platforms that
+    /// announce their limits as they go (Discord's `X-RateLimit-*`).
+    fn rest_after(&self, _headers: &http::HeaderMap) -> Option<std::time::Duration> {
+        None
+    }
 }
 
-/// The channel delivering to `kind`'s targets, when this release delivers to it.
-pub fn channel_of(kind: ChannelKind) -> Option<&'static dyn Channel> {
+/// The channel delivering to `kind`'s targets.
+pub fn channel_of(kind: ChannelKind) -> &'static dyn Channel {
     match kind {
-        ChannelKind::Wecom => Some(&wecom::WeCom),
-        ChannelKind::Feishu => Some(&feishu::Feishu),
-        ChannelKind::Dingtalk => Some(&dingtalk::DingTalk),
-        ChannelKind::Slack => Some(&slack::Slack),
-        ChannelKind::Discord => Some(&discord::Discord),
-        ChannelKind::Telegram => Some(&telegram::Telegram),
-        _ => None,
+        ChannelKind::Wecom => &wecom::WeCom,
+        ChannelKind::Feishu => &feishu::Feishu,
+        ChannelKind::Dingtalk => &dingtalk::DingTalk,
+        ChannelKind::Slack => &slack::Slack,
+        ChannelKind::Discord => &discord::Discord,
+        ChannelKind::Telegram => &telegram::Telegram,
+        ChannelKind::Webhook => &webhook::SignedWebhook,
+        ChannelKind::Custom => &custom::Custom,
     }
 }
 
@@ -73,7 +107,13 @@ impl Outgoing {
         Ok(Outgoing {
             url: webhook_url(secrets)?.to_owned(),
             body,
+            headers: Vec::new(),
         })
+    }
+
+    /// The body's bytes as sent: the one serialization, so what a channel signs is what leaves.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).expect("a JSON value serializes")
     }
 }
 
@@ -99,7 +139,7 @@ pub fn json_answer(answer: &[u8], platform: &str) -> Result<serde_json::Value, S
 }
 
 /// The target's webhook URL, which every channel here posts to.
-fn webhook_url(secrets: &TargetSecrets) -> Result<&str, SendError> {
+pub fn webhook_url(secrets: &TargetSecrets) -> Result<&str, SendError> {
     secrets
         .webhook_url
         .as_deref()

@@ -3,14 +3,18 @@
 //!
 //! Every call passes the SSRF guard first, and the HTTP client resolves names only through the
 //! guard, so a name cannot be re-pointed at an internal address between the check and the
-//! connection. Redirects are not followed and no proxy is taken from the environment. Errors
+//! connection. Redirects are not followed and no proxy is taken from the environment; a target's
+//! own proxy is judged by the guard like a target, and the target behind it still is. Errors
 //! never contain the URL (webhook keys live in it), and what a receiver says back is masked by
 //! its channel.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::channels::message::Message;
 use crate::channels::ssrf::{refusal_of, Refusal, SsrfGuard};
 use crate::channels::targets::Destination;
-use crate::channels::Channel;
+use crate::channels::{Channel, Envelope, Outgoing};
 use app::error::SendFailure;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +39,9 @@ pub enum SendError {
     /// The platform said to slow down (HTTP 429, or its own code), and for how long if it said.
     #[error("throttled by the platform{}", .retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
     Throttled { retry_after: Option<Duration> },
+    /// The target's proxy was refused by the guard or could not be used.
+    #[error("proxy not usable: {0}")]
+    Proxy(String),
     #[error("request failed: {0}")]
     Request(String),
 }
@@ -50,6 +57,7 @@ impl SendError {
             SendError::HttpStatus { .. } => SendFailure::HttpStatus,
             SendError::ErrCode { .. } => SendFailure::Errcode,
             SendError::Throttled { .. } => SendFailure::Throttled,
+            SendError::Proxy(_) => SendFailure::Connect,
             SendError::Request(_) => SendFailure::Request,
         }
     }
@@ -75,45 +83,124 @@ pub fn display_target(url: &str) -> String {
     }
 }
 
+/// What a platform said besides taking the message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// How long the target must rest before its next message (Discord's `X-RateLimit-*`).
+    pub rest: Option<Duration>,
+}
+
+/// Proxied clients kept at most (one per proxy URL); a fuller cache starts again.
+const MAX_PROXIED_CLIENTS: usize = 64;
+
 #[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
+    /// One client per proxy URL, built when first needed.
+    proxied: Arc<Mutex<HashMap<String, reqwest::Client>>>,
     guard: SsrfGuard,
     timeout: Duration,
 }
 
 impl WebhookSender {
     pub fn new(guard: SsrfGuard, timeout: Duration) -> Result<Self, reqwest::Error> {
-        // The guard's builder resolves only through the guard and takes no proxy; on top of that
-        // redirects are not followed at all: a webhook answers where it was asked.
-        let client = guard
+        let client = Self::builder(&guard, timeout).build()?;
+        Ok(WebhookSender {
+            client,
+            proxied: Arc::default(),
+            guard,
+            timeout,
+        })
+    }
+
+    fn builder(guard: &SsrfGuard, timeout: Duration) -> reqwest::ClientBuilder {
+        // The guard's builder resolves only through the guard and takes no proxy from the
+        // environment; on top of that redirects are not followed at all: a webhook answers
+        // where it was asked.
+        guard
             .client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("hub-notify/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(WebhookSender { client, guard, timeout })
     }
 
     pub fn guard(&self) -> &SsrfGuard {
         &self.guard
     }
 
-    /// Sends `content` to the target with `secrets` in `channel`'s format and judges the answer
-    /// as the platform does. With an idempotency key, an `Idempotency-Key` header lets a
-    /// receiver that honours it drop the rare repeated delivery.
+    /// The client going through `proxy` (its host already judged by the guard).
+    fn proxied_client(&self, proxy: &str) -> Result<reqwest::Client, SendError> {
+        let mut clients = self.proxied.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(proxy) {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Proxy::all(proxy)
+            .and_then(|p| Self::builder(&self.guard, self.timeout).proxy(p).build())
+            .map_err(|e| SendError::Request(format!("the proxy cannot be used: {}", root_cause(&e.without_url()))))?;
+        if clients.len() >= MAX_PROXIED_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(proxy.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Sends `message` to the target `to` in `channel`'s format and judges the answer as the
+    /// platform does. With an idempotency key (a delivery's), an `Idempotency-Key` header lets
+    /// a receiver that honours it drop the rare repeated delivery, and the message keeps one id
+    /// across retries. A target with a proxy is reached through it (and directly when the
+    /// proxy cannot be reached, if the target allows).
     pub async fn send(
         &self,
         channel: &dyn Channel,
         to: &Destination,
-        content: &str,
+        message: &Message,
         idempotency_key: Option<&str>,
-    ) -> Result<(), SendError> {
-        let outgoing = channel.outgoing(to, content, chrono::Utc::now())?;
-        let url = outgoing.url.as_str();
-        self.guard.check(url).await.map_err(SendError::Refused)?;
-        let mut request = self.client.post(url).json(&outgoing.body);
+    ) -> Result<Sent, SendError> {
+        let envelope = Envelope::for_key(idempotency_key, chrono::Utc::now());
+        let outgoing = channel.outgoing(to, message, &envelope)?;
+        let Some(proxy) = to.proxy() else {
+            self.guard.check(&outgoing.url).await.map_err(SendError::Refused)?;
+            return self.post(&self.client, channel, to, &outgoing, idempotency_key).await;
+        };
+        let via_proxy = async {
+            self.guard
+                .check_proxy(proxy, None)
+                .await
+                .map_err(|r| SendError::Proxy(r.to_string()))?;
+            self.guard
+                .check_via_proxy(&outgoing.url)
+                .await
+                .map_err(SendError::Refused)?;
+            let client = self.proxied_client(proxy)?;
+            self.post(&client, channel, to, &outgoing, idempotency_key).await
+        };
+        match via_proxy.await {
+            Err(e @ (SendError::Proxy(_) | SendError::Connect(_))) if to.proxy_fallback_direct() => {
+                tracing::warn!(proxy = %display_target(proxy), error = %e, "proxy unreachable; sending directly");
+                self.guard.check(&outgoing.url).await.map_err(SendError::Refused)?;
+                self.post(&self.client, channel, to, &outgoing, idempotency_key).await
+            }
+            Err(SendError::Connect(e)) => Err(SendError::Connect(format!("through the proxy: {e}"))),
+            other => other,
+        }
+    }
+
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        channel: &dyn Channel,
+        to: &Destination,
+        outgoing: &Outgoing,
+        idempotency_key: Option<&str>,
+    ) -> Result<Sent, SendError> {
+        let mut request = client
+            .post(&outgoing.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(outgoing.body_bytes());
+        for (name, value) in &outgoing.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
@@ -125,6 +212,7 @@ impl WebhookSender {
             });
         }
         let asked = retry_after(response.headers());
+        let rest = channel.rest_after(response.headers());
         let bytes = read_limited(response).await.map_err(|e| self.classify(e))?;
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(SendError::Throttled {
@@ -143,7 +231,8 @@ impl WebhookSender {
                 errmsg: channel.mask_secrets(errmsg, to),
             },
             other => other,
-        })
+        })?;
+        Ok(Sent { rest })
     }
 
     fn classify(&self, e: reqwest::Error) -> SendError {

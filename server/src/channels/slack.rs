@@ -5,12 +5,12 @@
 //! more with HTTP 429 and `Retry-After`. The URL's last path segment is its secret.
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, Channel, Outgoing};
+use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// Slack's limit on a section's text, in characters.
@@ -85,7 +85,8 @@ pub fn payload(content: &str) -> Value {
 }
 
 impl Channel for Slack {
-    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
         Outgoing::to_webhook(&to.secrets, payload(content))
     }
 
@@ -99,8 +100,8 @@ impl Channel for Slack {
         }
     }
 
-    fn send_budget(&self) -> RateLimit {
-        SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(SEND_BUDGET)
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {

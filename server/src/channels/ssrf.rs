@@ -489,6 +489,52 @@ impl SsrfGuard {
         }
     }
 
+    /// A target reached through a proxy: the same rules, but a name that does not resolve here
+    /// passes (the proxy resolves it; teams behind one often cannot resolve outside names).
+    pub async fn check_via_proxy(&self, url: &str) -> Result<(), Refusal> {
+        match self.check(url).await {
+            Err(Refusal::Dns { .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// An outbound proxy: `http`, `https`, `socks5` or `socks5h` with a port, its user name and
+    /// password allowed; its host under the same address and port rules as a target (a proxy on
+    /// a private address must be on the allowlist, like any private target). `dns_timeout`:
+    /// when saving, a name that does not resolve within it yet is left to delivery, which
+    /// refuses it (`None`: resolve and judge now).
+    pub async fn check_proxy(&self, proxy: &str, dns_timeout: Option<std::time::Duration>) -> Result<(), Refusal> {
+        let url = Url::parse(proxy).map_err(|e| Refusal::InvalidUrl { reason: e.to_string() })?;
+        if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+            return Err(Refusal::Scheme {
+                scheme: url.scheme().to_owned(),
+            });
+        }
+        let port = url.port_or_known_default().ok_or_else(|| Refusal::InvalidUrl {
+            reason: "a proxy needs a port".into(),
+        })?;
+        match url.host() {
+            None => Err(Refusal::NoHost),
+            Some(Host::Ipv4(ip)) => self.check_ip_target(None, IpAddr::V4(ip), port),
+            Some(Host::Ipv6(ip)) => self.check_ip_target(None, IpAddr::V6(ip), port),
+            Some(Host::Domain(host)) => {
+                let name = normalize_name(host);
+                if is_localhost_name(&name) && !self.allowlist.opens_name(&name, Some(port)) {
+                    return Err(Refusal::Localhost { host: host.to_owned() });
+                }
+                self.check_port(Some(&name), None, port)?;
+                let resolved = self.resolve_checked(host, Some(port));
+                match dns_timeout {
+                    None => resolved.await.map(drop),
+                    Some(limit) => match tokio::time::timeout(limit, resolved).await {
+                        Ok(Err(refusal)) if refusal.rule() != "dns" => Err(refusal),
+                        _ => Ok(()),
+                    },
+                }
+            }
+        }
+    }
+
     /// Whether one resolved address may be contacted for this host; `addr` carries the URL's
     /// port.
     pub fn check_addr(&self, host: &str, addr: SocketAddr) -> Result<(), Refusal> {

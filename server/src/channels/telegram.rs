@@ -12,12 +12,12 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, json_answer, refusal, Channel, Outgoing};
+use crate::channels::{cut_to_chars, json_answer, refusal, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// Telegram's own API base.
@@ -93,7 +93,8 @@ pub fn html(content: &str) -> String {
 }
 
 impl Channel for Telegram {
-    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
         let token = to
             .secrets
             .bot_token
@@ -116,6 +117,7 @@ impl Channel for Telegram {
         Ok(Outgoing {
             url: send_message_url(to.setting(API_BASE_URL).unwrap_or(DEFAULT_API_BASE), token),
             body,
+            headers: Vec::new(),
         })
     }
 
@@ -130,8 +132,8 @@ impl Channel for Telegram {
         ))
     }
 
-    fn send_budget(&self) -> RateLimit {
-        SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(SEND_BUDGET)
     }
 
     /// One bot's budget per chat: Telegram limits what a bot sends to each group.

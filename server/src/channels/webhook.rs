@@ -3,11 +3,79 @@
 //! v1,<base64(HMAC-SHA256(key, id + "." + timestamp + "." + body))>`, where the key is the
 //! base64 after `whsec_` in the target's signing secret. Receivers verify with any Standard
 //! Webhooks library, and reject timestamps too far from their clock.
+//!
+//! The event (`SignedWebhook`) is a versioned JSON document: `type` (`circuitBreaker.opened`, …),
+//! `id` (the `webhook-id`, the same on every retry of one delivery), `timestamp` (when it
+//! happened, RFC 3339), `version`, `test`, `data` (the notification's fields), and `title`,
+//! `text`, `markdown` for receivers that only show it. Any 2xx answer takes it.
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde_json::{json, Value};
 
-use crate::channels::hmac_sha256_base64;
+use crate::channels::message::Message;
+use crate::channels::sender::SendError;
+use crate::channels::targets::Destination;
+use crate::channels::{hmac_sha256_base64, mask_all, Channel, Envelope, Outgoing};
+use crate::platform::config::RateLimit;
 use crate::platform::secrets::random_bytes;
+
+/// The version of the event's shape; a change that breaks receivers raises it.
+pub const EVENT_VERSION: u32 = 1;
+
+/// The `webhook` channel: Standard Webhooks events.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SignedWebhook;
+
+/// The event a message is sent as.
+pub fn event(message: &Message, envelope: &Envelope) -> Value {
+    json!({
+        "type": message.event.key(),
+        "id": envelope.id,
+        "timestamp": message.timestamp(),
+        "version": EVENT_VERSION,
+        "test": message.test,
+        "data": message.data,
+        "title": message.title(),
+        "text": message.text(),
+        "markdown": message.markdown,
+    })
+}
+
+impl Channel for SignedWebhook {
+    fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
+        let secret = to
+            .secrets
+            .secret
+            .as_deref()
+            .ok_or_else(|| SendError::Request("the target has no signing secret".into()))
+            .and_then(|s| SigningSecret::parse(s).map_err(|e| SendError::Request(format!("the signing secret {e}"))))?;
+        let mut out = Outgoing::to_webhook(&to.secrets, event(message, envelope))?;
+        let timestamp = envelope.now.timestamp();
+        let signature = secret.sign(&envelope.id, timestamp, &out.body_bytes());
+        out.headers = vec![
+            ("webhook-id".into(), envelope.id.clone()),
+            ("webhook-timestamp".into(), timestamp.to_string()),
+            ("webhook-signature".into(), signature),
+        ];
+        Ok(out)
+    }
+
+    /// Any 2xx: the receiver is the admin's own.
+    fn judge(&self, _: &[u8]) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    /// The receiver is the admin's own: no budget unless the target sets one.
+    fn send_budget(&self) -> Option<RateLimit> {
+        None
+    }
+
+    fn mask_secrets(&self, text: String, to: &Destination) -> String {
+        let secret = to.secrets.secret.as_deref().unwrap_or("");
+        let key = secret.strip_prefix(SECRET_PREFIX).unwrap_or("");
+        mask_all(text, to.secrets.webhook_url.as_deref(), &[secret, key])
+    }
+}
 
 const SECRET_PREFIX: &str = "whsec_";
 /// The specification asks for 24 to 64 bytes of key.

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::channels::message::Message;
 use crate::channels::sender::SendError;
-use chrono::{DateTime, Utc};
 
 use crate::channels::refusal;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_bytes, mask_all, Channel, Outgoing};
+use crate::channels::{cut_to_bytes, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// WeCom's limit on markdown content, in bytes of UTF-8.
@@ -32,7 +32,8 @@ pub const THROTTLED: i64 = 45009;
 pub struct WeCom;
 
 impl Channel for WeCom {
-    fn outgoing(&self, to: &Destination, content: &str, _: DateTime<Utc>) -> Result<Outgoing, SendError> {
+    fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
+        let content = message.markdown.as_str();
         Outgoing::to_webhook(
             &to.secrets,
             json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } }),
@@ -43,8 +44,8 @@ impl Channel for WeCom {
         judge_body(answer)
     }
 
-    fn send_budget(&self) -> RateLimit {
-        WECOM_SEND_BUDGET
+    fn send_budget(&self) -> Option<RateLimit> {
+        Some(WECOM_SEND_BUDGET)
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {

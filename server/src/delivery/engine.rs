@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::channels::sender::{SendError, WebhookSender};
+use crate::channels::message::Message;
+use crate::channels::sender::{SendError, Sent, WebhookSender};
 use crate::channels::targets::{PushTarget, PushTargets, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
 use crate::delivery::outbox::{Attempt, AttemptStart, Inserted, NewDelivery, Outbox, OutboxError};
 use crate::delivery::queue::{Enqueued, Job, JobError, JobHandler, Queue};
-use crate::delivery::rate_limit::WebhookRateLimiter;
+use crate::delivery::rate_limit::{effective_budget, WebhookRateLimiter};
 use crate::platform::config::SendBudget;
 use crate::platform::retry::{retry, Backoff};
 use app::notifications::NotificationKind;
@@ -28,6 +29,9 @@ const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a job waits for an unreachable database before its attempt counts as failed: pauses
 /// of 0.25, 0.5, 1, 2, 4, 5, 5 s (17.75 s) between 8 tries.
 const OUTBOX_PATIENCE: Backoff = Backoff::doubling(8, Duration::from_millis(250)).at_most(Duration::from_secs(5));
+
+/// How long a throttled target without a window of its own waits when the platform did not say.
+const THROTTLED_WAIT: Duration = Duration::from_secs(60);
 
 /// The idempotency key of a notification (`dedup_key`) at one target.
 pub fn target_dedup_key(dedup_key: &str, target_id: i64) -> String {
@@ -81,7 +85,7 @@ impl Deliveries {
     pub async fn raise_to_each(
         &self,
         kind: NotificationKind,
-        content: &str,
+        message: &Message,
         dedup_key: &str,
         targets: &[TargetRef],
     ) -> Result<Vec<Raised>, RaiseError> {
@@ -91,7 +95,7 @@ impl Deliveries {
                 self.raise(&NewDelivery {
                     kind,
                     target: target.clone(),
-                    content: content.to_owned(),
+                    message: message.clone(),
                     dedup_key: target_dedup_key(dedup_key, target.id),
                 })
                 .await?,
@@ -168,23 +172,19 @@ impl DeliveryHandler {
         self
     }
 
-    /// `Some(wait)` when the webhook's budget is spent: the attempt is given back and the job
-    /// waits. A limiter that cannot be asked (Redis blinked) lets the send go: the receiver's
-    /// own limit is the worst case, a lost alert is not.
+    /// `Some(wait)` when the target's budget is spent, or the platform told it to rest: the
+    /// attempt is given back and the job waits. A limiter that cannot be asked (Redis blinked)
+    /// lets the send go: the receiver's own limit is the worst case, a lost alert is not.
     async fn over_budget(
         &self,
         job: &Job,
         attempt: &Attempt,
         budget_key: &str,
-        endpoint: &str,
+        target: &PushTarget,
         channel: &dyn Channel,
     ) -> Option<Duration> {
-        let (limiter, budget) = self.rate_limiter.as_ref()?;
-        let limit = match budget {
-            SendBudget::PlatformDefault => channel.send_budget(),
-            SendBudget::Limit(limit) => *limit,
-            SendBudget::Unlimited => return None,
-        };
+        let (limiter, configured) = self.rate_limiter.as_ref()?;
+        let limit = effective_budget(target.destination.own_budget(), *configured, channel);
         let send_id = format!("{}:{}:{}", job.id, attempt.number, uuid::Uuid::new_v4().simple());
         let wait = match limiter.take(budget_key, &send_id, limit).await {
             Ok(wait) => wait?,
@@ -194,8 +194,23 @@ impl DeliveryHandler {
             }
         };
         self.give_back(attempt.id).await;
-        tracing::info!(delivery = attempt.id, %endpoint, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "webhook over its rate limit; waiting");
+        tracing::info!(delivery = attempt.id, target = target.id, endpoint = %target.endpoint_host, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "target over its send budget; waiting");
         Some(wait)
+    }
+
+    /// Remembers that the platform asked the target to rest (shared by every instance).
+    async fn rest(&self, budget_key: &str, rest: Duration, target: &PushTarget) {
+        let Some((limiter, _)) = self.rate_limiter.as_ref() else {
+            return;
+        };
+        tracing::info!(
+            target = target.id,
+            rest_ms = u64::try_from(rest.as_millis()).unwrap_or(u64::MAX),
+            "the platform asked the target to rest"
+        );
+        if let Err(e) = limiter.rest(budget_key, rest).await {
+            tracing::warn!(target = target.id, error = %e, "cannot record the target's rest");
+        }
     }
 
     /// Uncounts an attempt that sent nothing the platform took (over budget, or throttled).
@@ -243,12 +258,7 @@ impl DeliveryHandler {
         if !target.enabled {
             return Err(Undeliverable::ForGood(format!("push target {id} is disabled")));
         }
-        let channel = crate::channels::channel_of(target.channel).ok_or_else(|| {
-            Undeliverable::ForGood(format!(
-                "push target {id}: the {} channel does not deliver in this release",
-                target.channel.key()
-            ))
-        })?;
+        let channel = crate::channels::channel_of(target.channel);
         Ok((target, channel))
     }
 }
@@ -299,19 +309,21 @@ impl JobHandler for DeliveryHandler {
             Err(Undeliverable::ForNow(reason)) => return Err(JobError::Failed(reason)),
         };
         let budget_key = channel.budget_key(&target.destination);
-        if let Some(wait) = self
-            .over_budget(job, &attempt, &budget_key, &target.endpoint_host, channel)
-            .await
-        {
+        if let Some(wait) = self.over_budget(job, &attempt, &budget_key, &target, channel).await {
             return Err(JobError::Later(wait));
         }
         let result = self
             .sender
-            .send(channel, &target.destination, &attempt.content, Some(&attempt.dedup_key))
+            .send(channel, &target.destination, &attempt.message, Some(&attempt.dedup_key))
             .await;
+        if let Ok(Sent { rest: Some(rest) }) = &result {
+            self.rest(&budget_key, *rest, &target).await;
+        }
         if let Err(SendError::Throttled { retry_after }) = &result {
             // The platform's window, not the 1 s / 2 s / 4 s retries, decides when to try again.
-            let wait = retry_after.unwrap_or(channel.send_budget().window);
+            let wait = retry_after
+                .or_else(|| channel.send_budget().map(|b| b.window))
+                .unwrap_or(THROTTLED_WAIT);
             self.metrics.attempt(kind, false);
             self.give_back(id).await;
             tracing::warn!(
@@ -324,7 +336,7 @@ impl JobHandler for DeliveryHandler {
             return Err(JobError::Later(wait));
         }
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 self.metrics.attempt(kind, true);
                 // Err here means the receiver got it but the row says otherwise: the retry that
                 // follows is the one duplicate at-least-once delivery allows.

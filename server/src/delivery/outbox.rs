@@ -7,6 +7,7 @@ use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::channels::message::Message;
 use crate::channels::targets::TargetRef;
 
 /// `last_error` is for people to read; a long answer body must not bloat the table.
@@ -17,7 +18,7 @@ const MAX_ERROR_CHARS: usize = 1000;
 pub struct NewDelivery {
     pub kind: NotificationKind,
     pub target: TargetRef,
-    pub content: String,
+    pub message: Message,
     /// The idempotency key: raising the same key again is a no-op.
     pub dedup_key: String,
 }
@@ -44,7 +45,7 @@ pub struct Attempt {
     pub kind: NotificationKind,
     /// `None` when the target was deleted after the notification was raised.
     pub target_id: Option<i64>,
-    pub content: String,
+    pub message: Message,
     pub dedup_key: String,
     pub created_at: DateTime<Utc>,
     /// 1 for the first.
@@ -67,6 +68,7 @@ struct AttemptRow {
     kind: String,
     target_id: Option<i64>,
     content: String,
+    event: Option<serde_json::Value>,
     dedup_key: String,
     created_at: DateTime<Utc>,
     attempts: i32,
@@ -157,15 +159,16 @@ impl Outbox {
 
     pub async fn insert(&self, new: &NewDelivery) -> Result<Inserted, OutboxError> {
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO notification_deliveries (kind, target_id, target_host, content, dedup_key)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO notification_deliveries (kind, target_id, target_host, content, event, dedup_key)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (dedup_key) DO NOTHING
              RETURNING id",
         )
         .bind(new.kind.key())
         .bind(new.target.id)
         .bind(&new.target.endpoint_host)
-        .bind(&new.content)
+        .bind(&new.message.markdown)
+        .bind(new.message.record())
         .bind(&new.dedup_key)
         .fetch_optional(&self.db)
         .await?;
@@ -199,18 +202,19 @@ impl Outbox {
             "UPDATE notification_deliveries
                 SET status = 'sending', attempts = attempts + 1, updated_at = now()
               WHERE id = $1 AND status IN ('pending', 'sending') AND attempts < $2
-          RETURNING kind, target_id, content, dedup_key, created_at, attempts",
+          RETURNING kind, target_id, content, event, dedup_key, created_at, attempts",
         )
         .bind(id)
         .bind(max_attempts)
         .fetch_optional(&self.db)
         .await?;
         if let Some(row) = row {
+            let kind = kind_of(id, &row.kind)?;
             let attempt = Attempt {
                 id,
-                kind: kind_of(id, &row.kind)?,
+                kind,
                 target_id: row.target_id,
-                content: row.content,
+                message: Message::from_record(kind, row.content, row.event, row.created_at),
                 dedup_key: row.dedup_key,
                 created_at: row.created_at,
                 number: row.attempts,

@@ -7,12 +7,22 @@ use std::time::Duration;
 use fred::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::platform::config::RateLimit;
+use crate::channels::Channel;
+use crate::platform::config::{RateLimit, SendBudget};
 use crate::platform::redis::{Keys, LuaScript};
 
-/// KEYS: the webhook's window (sorted set of send times). ARGV: sends, window_ms, member.
+/// KEYS: the webhook's window (sorted set of send times), its rest (a key living as long as
+/// the platform asked the target to rest). ARGV: sends (0: no window, only the rest counts),
+/// window_ms, member.
 /// → 0 when the send may go now (it is counted), else the ms until a place frees up.
 const TAKE: &str = r#"
+local rest = redis.call('PTTL', KEYS[2])
+if rest > 0 then
+  return rest
+end
+if ARGV[1] == '0' then
+  return 0
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[2])
@@ -44,20 +54,26 @@ impl WebhookRateLimiter {
 
     /// Takes a place in the window of `budget_key` (a webhook URL, or what else names one
     /// robot's budget) of `limit` for the send `send_id` (unique per attempt): `None` to send
-    /// now, or how long to wait.
+    /// now, or how long to wait. Without a limit only a rest the platform asked for holds it.
     pub async fn take(
         &self,
         budget_key: &str,
         send_id: &str,
-        limit: RateLimit,
+        limit: Option<RateLimit>,
     ) -> Result<Option<Duration>, fred::error::Error> {
-        // The URL holds the robot's key: only a digest of it names the window.
-        let digest = hex::encode(&Sha256::digest(budget_key.as_bytes())[..16]);
+        let limit = limit.unwrap_or(RateLimit {
+            sends: 0,
+            window: Duration::ZERO,
+        });
+        let digest = digest(budget_key);
         let wait_ms: i64 = self
             .script
             .call(
                 &self.pool,
-                vec![self.keys.key(&["webhook-rate", &digest])],
+                vec![
+                    self.keys.key(&["webhook-rate", &digest]),
+                    self.keys.key(&["webhook-rest", &digest]),
+                ],
                 vec![
                     limit.sends.to_string(),
                     limit.window.as_millis().to_string(),
@@ -67,6 +83,38 @@ impl WebhookRateLimiter {
             .await?;
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms.unsigned_abs())))
     }
+
+    /// Makes the target of `budget_key` rest for `rest` (a platform said so): every instance's
+    /// next [`WebhookRateLimiter::take`] waits it out.
+    pub async fn rest(&self, budget_key: &str, rest: Duration) -> Result<(), fred::error::Error> {
+        let ms = i64::try_from(rest.as_millis()).unwrap_or(i64::MAX).max(1);
+        let _: () = self
+            .pool
+            .set(
+                self.keys.key(&["webhook-rest", &digest(budget_key)]),
+                "1",
+                Some(fred::types::Expiration::PX(ms)),
+                None,
+                false,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The URL holds the robot's key: only a digest of it names its window.
+fn digest(budget_key: &str) -> String {
+    hex::encode(&Sha256::digest(budget_key.as_bytes())[..16])
+}
+
+/// The budget a target keeps: its own, else `WEBHOOK_RATE_LIMIT`, else its platform's; `None`
+/// for no limit.
+pub fn effective_budget(own: Option<RateLimit>, configured: SendBudget, channel: &dyn Channel) -> Option<RateLimit> {
+    own.or(match configured {
+        SendBudget::PlatformDefault => channel.send_budget(),
+        SendBudget::Limit(limit) => Some(limit),
+        SendBudget::Unlimited => None,
+    })
 }
 
 #[cfg(test)]
@@ -89,21 +137,68 @@ mod tests {
         let robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a";
         for i in 0..3 {
             assert_eq!(
-                limiter.take(robot, &format!("s{i}"), limit).await.unwrap(),
+                limiter.take(robot, &format!("s{i}"), Some(limit)).await.unwrap(),
                 None,
                 "send {i}"
             );
         }
-        let wait = limiter.take(robot, "s3", limit).await.unwrap().expect("over budget");
+        let wait = limiter
+            .take(robot, "s3", Some(limit))
+            .await
+            .unwrap()
+            .expect("over budget");
         assert!(wait > Duration::ZERO && wait <= limit.window, "{wait:?}");
         // Another robot (another key) has a window of its own.
         let other = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=b";
-        assert_eq!(limiter.take(other, "o1", limit).await.unwrap(), None);
+        assert_eq!(limiter.take(other, "o1", Some(limit)).await.unwrap(), None);
         tokio::time::sleep(wait + Duration::from_millis(20)).await;
         assert_eq!(
-            limiter.take(robot, "s4", limit).await.unwrap(),
+            limiter.take(robot, "s4", Some(limit)).await.unwrap(),
             None,
             "a place freed up"
         );
+        // A target told to rest waits, with room in its window, until the rest is over.
+        limiter.rest(other, Duration::from_millis(700)).await.unwrap();
+        let rest = limiter.take(other, "o2", Some(limit)).await.unwrap().expect("resting");
+        assert!(
+            rest > Duration::from_millis(400) && rest <= Duration::from_millis(700),
+            "{rest:?}"
+        );
+        assert_eq!(
+            limiter.take(robot, "s5", Some(limit)).await.unwrap(),
+            None,
+            "others do not rest"
+        );
+        tokio::time::sleep(rest + Duration::from_millis(20)).await;
+        assert_eq!(limiter.take(other, "o3", Some(limit)).await.unwrap(), None, "rested");
+    }
+
+    #[test]
+    fn a_targets_own_budget_comes_first_then_the_configured_then_the_platforms() {
+        let own = RateLimit {
+            sends: 5,
+            window: Duration::from_secs(10),
+        };
+        let configured = RateLimit {
+            sends: 50,
+            window: Duration::from_secs(60),
+        };
+        let wecom = &crate::channels::wecom::WeCom;
+        let custom = &crate::channels::custom::Custom;
+        assert_eq!(
+            effective_budget(Some(own), SendBudget::Limit(configured), wecom),
+            Some(own)
+        );
+        assert_eq!(effective_budget(Some(own), SendBudget::Unlimited, wecom), Some(own));
+        assert_eq!(
+            effective_budget(None, SendBudget::Limit(configured), custom),
+            Some(configured)
+        );
+        assert_eq!(effective_budget(None, SendBudget::Unlimited, wecom), None);
+        assert_eq!(
+            effective_budget(None, SendBudget::PlatformDefault, wecom),
+            Some(crate::channels::wecom::WECOM_SEND_BUDGET)
+        );
+        assert_eq!(effective_budget(None, SendBudget::PlatformDefault, custom), None);
     }
 }

@@ -23,7 +23,7 @@ use crate::notifications::schedule::runs::Runs;
 use crate::notifications::schedule::scheduler::Scheduler;
 use crate::notifications::settings::SettingsService;
 use crate::notifications::targets::TargetService;
-use crate::platform::config::{Config, SendBudget};
+use crate::platform::config::Config;
 use crate::platform::redis::Keys;
 use crate::usage::breaker::Breakers;
 use crate::usage::directory::UsageDirectoryService;
@@ -113,7 +113,12 @@ impl AppState {
                 .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
         let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
-        let target_service = TargetService::new(targets.clone(), sender.clone(), config.timezone);
+        let target_service = TargetService::new(
+            targets.clone(),
+            sender.clone(),
+            config.timezone,
+            config.webhook_rate_limit,
+        );
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
@@ -137,19 +142,19 @@ impl AppState {
     /// pruning of usage buckets.
     pub fn start_delivery_engine(&self) -> Result<Engine, fred::error::Error> {
         let redis_config = fred::types::config::Config::from_url(self.config.redis.url.expose())?;
-        let mut handler = DeliveryHandler::new(
+        // The limiter always runs: even with `WEBHOOK_RATE_LIMIT=off`, a target's own budget and
+        // a platform's request to rest hold.
+        let handler = DeliveryHandler::new(
             self.deliveries.outbox().clone(),
             self.sender.clone(),
             self.targets.clone(),
             self.metrics.clone(),
             self.deliveries.queue().config().max_attempts,
+        )
+        .with_rate_limiter(
+            crate::delivery::rate_limit::WebhookRateLimiter::new(self.redis.clone(), self.keys.clone()),
+            self.config.webhook_rate_limit,
         );
-        if self.config.webhook_rate_limit != SendBudget::Unlimited {
-            handler = handler.with_rate_limiter(
-                crate::delivery::rate_limit::WebhookRateLimiter::new(self.redis.clone(), self.keys.clone()),
-                self.config.webhook_rate_limit,
-            );
-        }
         let engine_config = EngineConfig {
             concurrency: self.config.delivery_concurrency,
             history_retention: self.config.delivery_history_retention,

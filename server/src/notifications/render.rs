@@ -1,16 +1,38 @@
-//! Message templates: pure functions from data to WeCom markdown, tested byte for byte against
-//! the examples of the specification (`server/tests/golden/*.md`).
+//! Message templates: pure functions from data to a [`Message`]: the WeCom markdown, tested byte
+//! for byte against the examples of the specification (`server/tests/golden/*.md`), and the same
+//! facts as data (the signed-webhook event's `data`, the custom templates' placeholders).
 //!
 //! Every message is the spec's lines joined with `\n`, without a trailing newline. Times are
 //! rendered as given: callers pass them already in APP_TIMEZONE. Templates return the full text;
-//! the sender cuts it to WeCom's 4096 bytes.
+//! each channel cuts it to its platform's limit.
 
 use app::usage::{UsageLevel, UsageWindow};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use serde_json::{json, Map, Value};
+
+use crate::channels::message::{Event, Message};
 use crate::usage::spending::{format_usd, level_of, usage_percent};
+
+/// `data` of a message: the object `value` holds.
+fn data(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// An amount in data: the message's 4 decimals, as a string (no float rounds it).
+fn usd(amount: Decimal) -> String {
+    format_usd(amount).replacen('$', "", 1)
+}
+
+/// A time in data: RFC 3339 with `APP_TIMEZONE`'s offset.
+fn rfc3339(t: &DateTime<Tz>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
 
 /// The one timestamp format of every message (`2025-01-15 14:00:00`).
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -66,8 +88,13 @@ pub fn format_tokens(n: i64) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// The message sent by 测试连接.
-pub fn test_message() -> String {
-    "**测试消息**\n企业微信机器人连接成功!".to_owned()
+pub fn test_message(now: DateTime<Tz>) -> Message {
+    Message::new(
+        Event::ConnectionTest,
+        "**测试消息**\n企业微信机器人连接成功!".to_owned(),
+        Map::new(),
+        now.fixed_offset(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,12 +116,13 @@ const LAST_ERROR_MAX_CHARS: usize = 200;
 
 /// The spec's 供应商熔断告警. The line `最后错误` is always present so that every alert has the
 /// same shape; without an error (or with a blank one) it reads `最后错误: 无`.
-pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> String {
-    let last_error = match a.last_error.map(inline_code).filter(|e| !e.is_empty()) {
+pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> Message {
+    let shown_error = a.last_error.map(inline_code).filter(|e| !e.is_empty());
+    let last_error = match &shown_error {
         Some(e) => format!("`{e}`"),
         None => "无".to_owned(),
     };
-    [
+    let markdown = [
         "## 供应商熔断告警".to_owned(),
         format!(
             "> 供应商 **{}** (ID: {}) 已触发熔断保护",
@@ -108,7 +136,15 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> String {
         "---".to_owned(),
         format!("{} · 熔断器将在预计时间后自动恢复", time(&a.now)),
     ]
-    .join("\n")
+    .join("\n");
+    let data = data(json!({
+        "providerId": a.provider_id,
+        "providerName": a.provider_name,
+        "failureCount": a.failure_count,
+        "recoversAt": rfc3339(&a.recovers_at),
+        "lastError": shown_error,
+    }));
+    Message::new(Event::CircuitBreakerOpened, markdown, data, a.now.fixed_offset())
 }
 
 /// A name from the gateway inside `**…**`: one line, and no `*` or backtick that would end the
@@ -141,9 +177,9 @@ pub struct CircuitBreakerRecovery<'a> {
 }
 
 /// 供应商熔断恢复: not in the spec; the same frame as the alert, saying how long it lasted.
-pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> String {
+pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> Message {
     let open_seconds = (r.now - r.opened_at).num_seconds();
-    [
+    let markdown = [
         "## 供应商熔断恢复".to_owned(),
         format!(
             "> 供应商 **{}** (ID: {}) 已恢复正常",
@@ -154,7 +190,14 @@ pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> String {
         "---".to_owned(),
         format!("{} · 熔断器已关闭,请求恢复正常", time(&r.now)),
     ]
-    .join("\n")
+    .join("\n");
+    let data = data(json!({
+        "providerId": r.provider_id,
+        "providerName": r.provider_name,
+        "openedAt": rfc3339(&r.opened_at),
+        "openSeconds": open_seconds.max(0),
+    }));
+    Message::new(Event::CircuitBreakerClosed, markdown, data, r.now.fixed_offset())
 }
 
 /// `45 秒`, `30 分钟`, `2 小时`, `2 小时 5 分钟`; smaller units are truncated, not rounded,
@@ -195,7 +238,37 @@ pub struct DailyLeaderboard {
 
 /// The spec's 今日用户消费排行榜 (its wording, though it counts the previous day). A day without
 /// usage still sends a short message in the same frame, so a quiet day is visible, not skipped.
-pub fn daily_leaderboard(b: &DailyLeaderboard) -> String {
+pub fn daily_leaderboard(b: &DailyLeaderboard) -> Message {
+    let entries: Vec<Value> = b
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            json!({
+                "rank": i + 1,
+                "userId": e.user_id,
+                "userName": e.user_name,
+                "costUsd": usd(e.cost_usd),
+                "requests": e.requests,
+                "tokens": e.tokens,
+            })
+        })
+        .collect();
+    let data = data(json!({
+        "date": b.date.format("%Y-%m-%d").to_string(),
+        "entries": entries,
+        "totalRequests": b.total_requests,
+        "totalCostUsd": usd(b.total_cost_usd),
+    }));
+    Message::new(
+        Event::DailyLeaderboard,
+        daily_leaderboard_text(b),
+        data,
+        b.now.fixed_offset(),
+    )
+}
+
+fn daily_leaderboard_text(b: &DailyLeaderboard) -> String {
     let mut lines = vec![
         "## 今日用户消费排行榜".to_owned(),
         format!("> 统计日期: **{}**", b.date.format("%Y-%m-%d")),
@@ -274,7 +347,54 @@ pub struct CostAlert<'a> {
 /// emoji comes from the exact ratio: 89.96 % shows `90.0%` 🟡, the level the cost check also
 /// computes, so message and re-alerting never disagree. A non-positive limit (a caller bug) shows
 /// `-` 🔴 rather than panicking on the division.
-pub fn cost_alert(a: &CostAlert) -> String {
+pub fn cost_alert(a: &CostAlert) -> Message {
+    cost_alerts(std::slice::from_ref(a))
+}
+
+/// Several cost alerts of one check in one message, each in the layout of [`cost_alert`],
+/// separated by [`MESSAGE_SEPARATOR`]; `data.alerts` has them all, in order.
+pub fn cost_alerts(alerts: &[CostAlert]) -> Message {
+    let markdown = alerts
+        .iter()
+        .map(cost_alert_text)
+        .collect::<Vec<_>>()
+        .join(MESSAGE_SEPARATOR);
+    let entries: Vec<Value> = alerts.iter().map(cost_alert_data).collect();
+    let data = data(json!({"count": entries.len(), "alerts": entries}));
+    let at = alerts
+        .first()
+        .map_or_else(|| chrono::Utc::now().fixed_offset(), |a| a.now.fixed_offset());
+    Message::new(Event::CostAlert, markdown, data, at)
+}
+
+fn cost_alert_data(a: &CostAlert) -> Value {
+    let (entity_type, name) = match a.entity {
+        CostEntity::User { name } => ("user", name),
+        CostEntity::Provider { name } => ("provider", name),
+    };
+    let percent = usage_percent(a.current_usd, a.limit_usd);
+    let level = percent.map_or(UsageLevel::Red, level_of);
+    json!({
+        "entityType": entity_type,
+        "name": name,
+        "window": a.window.key(),
+        "windowLabel": window_label(a.window),
+        "currentUsd": usd(a.current_usd),
+        "limitUsd": usd(a.limit_usd),
+        "usagePercent": percent
+            .map(|p| p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero))
+            .and_then(|p| p.to_string().parse::<f64>().ok()),
+        "level": match level {
+            UsageLevel::Green => "green",
+            UsageLevel::Yellow => "yellow",
+            UsageLevel::Red => "red",
+        },
+        "remainingUsd": usd((a.limit_usd - a.current_usd).max(Decimal::ZERO)),
+    })
+}
+
+/// The text of one alert.
+pub fn cost_alert_text(a: &CostAlert) -> String {
     let who = match a.entity {
         CostEntity::User { name } => format!("用户 **{}**", bold_safe(name)),
         CostEntity::Provider { name } => format!("供应商 **{}**", bold_safe(name)),
@@ -391,7 +511,7 @@ mod tests {
     #[test]
     fn test_message_matches_the_spec() {
         assert_eq!(
-            test_message().as_bytes(),
+            test_message(at(2025, 1, 15, 14, 0, 0)).markdown.as_bytes(),
             golden(include_str!("../../tests/golden/test_message.md")).as_bytes()
         );
     }
@@ -413,13 +533,13 @@ mod tests {
     fn circuit_breaker_alert_matches_the_spec() {
         let a = spec_breaker_alert(Some("rate_limit_exceeded: You have exceeded your rate limit"));
         assert_eq!(
-            circuit_breaker_alert(&a).as_bytes(),
+            circuit_breaker_alert(&a).markdown.as_bytes(),
             golden(include_str!("../../tests/golden/circuit_breaker.md")).as_bytes()
         );
     }
 
     fn last_error_line(last_error: Option<&str>) -> String {
-        let text = circuit_breaker_alert(&spec_breaker_alert(last_error));
+        let text = circuit_breaker_alert(&spec_breaker_alert(last_error)).markdown;
         text.lines().find(|l| l.starts_with("最后错误")).unwrap().to_owned()
     }
 
@@ -454,7 +574,7 @@ mod tests {
             now: at(2025, 1, 15, 14, 30, 0),
         };
         assert_eq!(
-            circuit_breaker_recovery(&r),
+            circuit_breaker_recovery(&r).markdown,
             "## 供应商熔断恢复\n\
              > 供应商 **Anthropic 官方** (ID: 1) 已恢复正常\n\
              熔断时长: 30 分钟\n\
@@ -512,7 +632,7 @@ mod tests {
             total_cost_usd: dec("15"),
             now: at(2025, 1, 15, 9, 0, 0),
         };
-        let text = daily_leaderboard(&b);
+        let text = daily_leaderboard(&b).markdown;
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[9], "4. **d** (ID: 4)");
         assert_eq!(lines[10], "消费 $2.0000 · 请求 2 次 · Token 12.35K");
@@ -531,7 +651,7 @@ mod tests {
             now: at(2025, 1, 15, 9, 0, 0),
         };
         assert_eq!(
-            daily_leaderboard(&b),
+            daily_leaderboard(&b).markdown,
             "## 今日用户消费排行榜\n\
              > 统计日期: **2025-01-14**\n\
              当日无用户消费记录\n\
@@ -584,6 +704,7 @@ mod tests {
                     "9",
                     "10",
                 ))
+                .markdown
             })
             .collect();
         let alerts: Vec<&str> = alerts.iter().map(String::as_str).collect();
@@ -599,7 +720,7 @@ mod tests {
     fn cost_alert_matches_the_spec() {
         let a = spec_cost_alert(CostEntity::User { name: "张三" }, "8.5", "10");
         assert_eq!(
-            cost_alert(&a).as_bytes(),
+            cost_alert(&a).markdown.as_bytes(),
             golden(include_str!("../../tests/golden/cost_alert.md")).as_bytes()
         );
     }
@@ -614,13 +735,13 @@ mod tests {
             "10",
         );
         assert_eq!(
-            cost_alert(&a).lines().nth(1),
+            cost_alert(&a).markdown.lines().nth(1),
             Some("> 供应商 **Anthropic 官方** 的消费已达到预警阈值")
         );
     }
 
     fn ratio_and_remaining(current: &str, limit: &str) -> (String, String) {
-        let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit));
+        let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit)).markdown;
         let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap().to_owned();
         (line("使用比例"), line("剩余额度"))
     }
@@ -651,6 +772,40 @@ mod tests {
             ratio_and_remaining("1", "0"),
             ("使用比例: **-** 🔴".to_owned(), "剩余额度: $0.0000".to_owned())
         );
+    }
+
+    #[test]
+    fn messages_carry_their_facts_as_data() {
+        let alert = circuit_breaker_alert(&spec_breaker_alert(None));
+        assert_eq!(alert.event, Event::CircuitBreakerOpened);
+        assert_eq!(
+            Value::Object(alert.data),
+            json!({"providerId": 1, "providerName": "Anthropic 官方", "failureCount": 5,
+                "recoversAt": "2025-01-15T14:30:00+08:00", "lastError": null})
+        );
+        assert_eq!(alert.at.to_rfc3339(), "2025-01-15T14:00:00+08:00");
+        let two = [
+            spec_cost_alert(CostEntity::User { name: "张三" }, "8.5", "10"),
+            spec_cost_alert(CostEntity::Provider { name: "P" }, "12.5", "10"),
+        ];
+        let grouped = cost_alerts(&two);
+        assert_eq!(
+            grouped.markdown,
+            format!(
+                "{}{MESSAGE_SEPARATOR}{}",
+                cost_alert_text(&two[0]),
+                cost_alert_text(&two[1])
+            )
+        );
+        assert_eq!(grouped.data["count"], 2);
+        assert_eq!(
+            grouped.data["alerts"][0],
+            json!({"entityType": "user", "name": "张三", "window": "week", "windowLabel": "本周",
+                "currentUsd": "8.5000", "limitUsd": "10.0000", "usagePercent": 85.0, "level": "yellow",
+                "remainingUsd": "1.5000"})
+        );
+        assert_eq!(grouped.data["alerts"][1]["level"], "red");
+        assert_eq!(grouped.data["alerts"][1]["remainingUsd"], "0.0000");
     }
 
     #[test]

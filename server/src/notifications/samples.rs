@@ -8,14 +8,21 @@ use chrono::{DateTime, Duration};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
+use crate::channels::message::Message;
 use crate::notifications::render;
 
 fn usd(text: &str) -> Decimal {
     Decimal::from_str(text).expect("a sample amount")
 }
 
-/// The specification's example of `kind`, as sent at `now`.
-pub fn sample(kind: NotificationKind, now: DateTime<Tz>) -> String {
+/// The specification's example of `kind`, as sent at `now`, marked as a test.
+pub fn sample(kind: NotificationKind, now: DateTime<Tz>) -> Message {
+    let mut message = example(kind, now);
+    message.test = true;
+    message
+}
+
+fn example(kind: NotificationKind, now: DateTime<Tz>) -> Message {
     match kind {
         NotificationKind::CircuitBreaker => render::circuit_breaker_alert(&render::CircuitBreakerAlert {
             provider_name: "Anthropic 官方",
@@ -66,24 +73,25 @@ mod tests {
         let golden = |text: &str| text.trim_end_matches('\n').to_owned();
         let breaker_at = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CircuitBreaker, breaker_at),
+            sample(NotificationKind::CircuitBreaker, breaker_at).markdown,
             golden(include_str!("../../tests/golden/circuit_breaker.md"))
         );
         let board_at = tz.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::DailyLeaderboard, board_at),
+            sample(NotificationKind::DailyLeaderboard, board_at).markdown,
             golden(include_str!("../../tests/golden/daily_leaderboard.md"))
         );
         let cost_at = tz.with_ymd_and_hms(2025, 1, 15, 10, 30, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CostAlert, cost_at),
+            sample(NotificationKind::CostAlert, cost_at).markdown,
             golden(include_str!("../../tests/golden/cost_alert.md"))
         );
     }
 
     /// The body each channel sends for the specification's example of each kind (at the
-    /// example's time, unsigned) is byte for byte its golden file
-    /// (`server/tests/golden/channels/<channel>/`); `BLESS=1` writes the files instead.
+    /// example's time; unsigned, but for the signed webhook, whose headers are in its files) is
+    /// byte for byte its golden file (`server/tests/golden/channels/<channel>/`); `BLESS=1`
+    /// writes the files instead.
     fn check_golden(channel: &dyn crate::channels::Channel, name: &str) {
         let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
         let now = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
@@ -91,7 +99,7 @@ mod tests {
             .join("tests/golden/channels")
             .join(name);
         let mut contents = vec![
-            ("test_message", render::test_message()),
+            ("test_message", render::test_message(now)),
             (
                 "circuit_breaker_recovery",
                 render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
@@ -107,14 +115,32 @@ mod tests {
             (NotificationKind::DailyLeaderboard, "daily_leaderboard"),
             (NotificationKind::CostAlert, "cost_alert"),
         ] {
-            contents.push((file, sample(kind, now)));
+            contents.push((file, example(kind, now)));
         }
         let mut to = crate::channels::targets::Destination::of_url("https://example.invalid/hook");
         to.secrets.bot_token = Some("123456:TEST-token".into());
         to.settings
             .insert("chatId".into(), serde_json::json!(-1001234567890_i64));
-        for (file, content) in contents {
-            let body = channel.outgoing(&to, &content, now.to_utc()).unwrap().body;
+        if name == "webhook" {
+            // The Standard Webhooks specification's test secret: the signature is part of the file.
+            to.secrets.secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+        }
+        to.settings.insert(
+            crate::channels::custom::TEMPLATE.into(),
+            serde_json::json!({"msgtype": "text", "text": {"content": "{{title}}: {{text}}"},
+                "kind": "{{kind}}", "at": "{{timestamp}}", "data": {"provider": "{{providerName}}",
+                "failures": "{{failureCount}}", "entries": "{{entries}}", "alerts": "{{alerts}}"}}),
+        );
+        let envelope = crate::channels::Envelope {
+            id: "msg_golden".into(),
+            now: now.to_utc(),
+        };
+        for (file, message) in contents {
+            let out = channel.outgoing(&to, &message, &envelope).unwrap();
+            let mut body = out.body;
+            if !out.headers.is_empty() {
+                body = serde_json::json!({"headers": out.headers, "body": body});
+            }
             let text = format!("{}\n", serde_json::to_string_pretty(&body).unwrap());
             let path = dir.join(format!("{file}.json"));
             if std::env::var_os("BLESS").is_some() {
@@ -129,12 +155,14 @@ mod tests {
 
     #[test]
     fn every_channel_renders_every_kind_as_its_golden_files() {
-        use crate::channels::{dingtalk, discord, feishu, slack, telegram, wecom};
+        use crate::channels::{custom, dingtalk, discord, feishu, slack, telegram, webhook, wecom};
         check_golden(&wecom::WeCom, "wecom");
         check_golden(&feishu::Feishu, "feishu");
         check_golden(&dingtalk::DingTalk, "dingtalk");
         check_golden(&slack::Slack, "slack");
         check_golden(&discord::Discord, "discord");
         check_golden(&telegram::Telegram, "telegram");
+        check_golden(&webhook::SignedWebhook, "webhook");
+        check_golden(&custom::Custom, "custom");
     }
 }

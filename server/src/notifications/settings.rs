@@ -295,10 +295,11 @@ impl SettingsService {
             .send(
                 &crate::channels::wecom::WeCom,
                 &crate::channels::targets::Destination::of_url(url),
-                &crate::notifications::render::test_message(),
+                &crate::notifications::render::test_message(chrono::Utc::now().with_timezone(&self.timezone)),
                 None,
             )
-            .await;
+            .await
+            .map(drop);
         let target = crate::channels::sender::display_target(url);
         match &result {
             Ok(()) => tracing::info!(kind = kind.key(), %target, "test message delivered"),

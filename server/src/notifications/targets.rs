@@ -14,8 +14,8 @@ use crate::channels::targets::{
 };
 use crate::channels::{custom, telegram, webhook};
 use crate::delivery::rate_limit::effective_budget;
-use crate::platform::config::{RateLimit, SendBudget};
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
+use crate::platform::config::{RateLimit, SendBudget};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetSaveError {
@@ -86,7 +86,7 @@ impl TargetService {
                 .get(telegram::MESSAGE_THREAD_ID)
                 .and_then(serde_json::Value::as_i64),
             api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
-            webhook_url: to.secrets.webhook_url.clone(),
+            webhook_url: to.secrets.webhook_url.clone().map(|url| masked_url(t.channel, to, url)),
             template: to.settings.get(custom::TEMPLATE).cloned(),
             header_names: to.secrets.headers.keys().cloned().collect(),
             proxy_url: to.proxy().map(mask_proxy_password),
@@ -130,7 +130,11 @@ impl TargetService {
 
     /// Field rules, then what only the server can judge: the SSRF guard on the URLs and the
     /// proxy, the template's placeholders, the signing secret's key. An edit keeps its channel.
-    async fn validate(&self, input: &PushTargetInput, stored: Option<&PushTarget>) -> Result<ChannelKind, TargetSaveError> {
+    async fn validate(
+        &self,
+        input: &PushTargetInput,
+        stored: Option<&PushTarget>,
+    ) -> Result<ChannelKind, TargetSaveError> {
         let checked = input.validate(
             stored
                 .map(|t| Stored {
@@ -162,19 +166,29 @@ impl TargetService {
                 }
             }
         }
+        if input.webhook_url.as_deref().is_some_and(|u| u.contains(MASK)) {
+            errors.insert("webhookUrl".into(), FieldProblem::UrlMasked);
+        }
         if let (None, Some(proxy)) = (errors.get("proxyUrl"), input.proxy_url.as_deref()) {
             if !(proxy_keeps_password(proxy) && stored.is_some_and(|t| t.destination.proxy().is_some())) {
-                if let Err(refusal) = self.sender.guard().check_proxy(proxy, SAVE_DNS_TIMEOUT).await {
+                if let Err(refusal) = self.sender.guard().check_proxy(proxy, Some(SAVE_DNS_TIMEOUT)).await {
                     errors.insert("proxyUrl".into(), FieldProblem::UrlRefused(refusal.to_string()));
                 }
             }
         }
-        if let (Ok(ChannelKind::Custom), None, Some(template)) = (&checked, errors.get("template"), &input.template) {
+        // The channel the input means, even when other fields are wrong: every field is judged.
+        let channel = input
+            .channel
+            .or(stored.map(|t| t.channel))
+            .or_else(|| input.webhook_url.as_deref().and_then(ChannelKind::detect));
+        if let (Some(ChannelKind::Custom), None, Some(template)) = (channel, errors.get("template"), &input.template) {
             if let Err(e) = custom::Template::from_value(template.clone()) {
                 errors.insert("template".into(), FieldProblem::Template(e.to_string()));
             }
         }
-        if let (Ok(ChannelKind::Webhook), None, Some(secret)) = (&checked, errors.get("secret"), input.secret.as_deref()) {
+        if let (Ok(ChannelKind::Webhook), None, Some(secret)) =
+            (&checked, errors.get("secret"), input.secret.as_deref())
+        {
             if webhook::SigningSecret::parse(secret).is_err() {
                 errors.insert("secret".into(), FieldProblem::WebhookSecret);
             }
@@ -288,8 +302,18 @@ impl TargetService {
 
     /// Replaces a target's name, switch and settings; secrets left out are kept.
     pub async fn update(&self, id: i64, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
-        let input = input.normalized();
+        let mut input = input.normalized();
         let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
+        // The URL as answers show it (its key masked) means the stored one.
+        let shown = stored
+            .destination
+            .secrets
+            .webhook_url
+            .clone()
+            .map(|url| masked_url(stored.channel, &stored.destination, url));
+        if input.webhook_url.is_some() && input.webhook_url == shown {
+            input.webhook_url = None;
+        }
         self.validate(&input, Some(&stored)).await?;
         let destination = Self::destination(&input, Some(&stored.destination));
         let endpoint = Self::endpoint(stored.channel, &destination);
@@ -325,15 +349,14 @@ impl TargetService {
     /// remembers the outcome as the target's last test.
     pub async fn test(&self, id: i64, kind: NotificationKind) -> Result<TestOutcome, TargetTestError> {
         let target = self.targets.get(id).await?.ok_or(TargetTestError::NotFound)?;
-        let content = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
+        let message = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
         let started = Instant::now();
-        let result = match crate::channels::channel_of(target.channel) {
-            Some(channel) => self.sender.send(channel, &target.destination, &content, None).await,
-            None => Err(SendError::Request(format!(
-                "the {} channel does not deliver in this release",
-                target.channel.key()
-            ))),
-        };
+        let channel = crate::channels::channel_of(target.channel);
+        let result = self
+            .sender
+            .send(channel, &target.destination, &message, None)
+            .await
+            .map(drop);
         let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let recorded = result.as_ref().map(|_| ()).map_err(ToString::to_string);
         self.targets
@@ -414,4 +437,13 @@ impl app::ports::TargetDirectory for TargetService {
 /// password is meant.
 fn proxy_keeps_password(proxy: &str) -> bool {
     url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(app::targets::MASKED_PASSWORD))
+}
+
+/// What answers show in place of a secret.
+const MASK: &str = "***";
+
+/// A target's webhook URL as answers show it: the key its platform keeps in it (a query value,
+/// a token in the path) masked by the channel's own rules.
+fn masked_url(channel: ChannelKind, to: &Destination, url: String) -> String {
+    crate::channels::channel_of(channel).mask_secrets(url, to)
 }

@@ -208,3 +208,87 @@ impl Drop for ServerProcess {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// A real outbound proxy on its own port: Debian's `tinyproxy` (HTTP: absolute-form requests
+/// and CONNECT) or `microsocks` (SOCKS5, optionally with a user name and password).
+pub struct ProxyServer {
+    pub port: u16,
+    args: Vec<String>,
+    program: &'static str,
+    child: Option<Child>,
+    _config: Option<tempfile_path::TempPath>,
+}
+
+mod tempfile_path {
+    /// A file removed when dropped.
+    pub struct TempPath(pub std::path::PathBuf);
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+impl ProxyServer {
+    /// `tinyproxy` in the foreground, taking only local clients.
+    pub async fn http() -> ProxyServer {
+        let port = free_port();
+        let config = std::env::temp_dir().join(format!("hn-tinyproxy-{}.conf", uuid::Uuid::new_v4().simple()));
+        std::fs::write(
+            &config,
+            format!("Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 50\nLogLevel Warning\n"),
+        )
+        .unwrap();
+        let mut proxy = ProxyServer {
+            port,
+            args: vec!["-d".into(), "-c".into(), config.display().to_string()],
+            program: "tinyproxy",
+            child: None,
+            _config: Some(tempfile_path::TempPath(config)),
+        };
+        proxy.restart().await;
+        proxy
+    }
+
+    /// `microsocks` with a user name and password.
+    pub async fn socks5(user: &str, password: &str) -> ProxyServer {
+        let port = free_port();
+        let mut proxy = ProxyServer {
+            port,
+            args: ["-i", "127.0.0.1", "-p", &port.to_string(), "-u", user, "-P", password]
+                .map(str::to_owned)
+                .to_vec(),
+            program: "microsocks",
+            child: None,
+            _config: None,
+        };
+        proxy.restart().await;
+        proxy
+    }
+
+    pub async fn restart(&mut self) {
+        let child = Command::new(self.program)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} on PATH (scripts/setup installs it): {e}", self.program));
+        self.child = Some(child);
+        let port = self.port;
+        eventually(Duration::from_secs(10), "the proxy to listen", || async move {
+            accepts(port).await.then_some(())
+        })
+        .await;
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    pub fn allowlist_entry(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}

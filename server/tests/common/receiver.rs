@@ -62,6 +62,23 @@ pub enum Answer {
     /// As a Discord webhook answers: embeds within Discord's limits get 204, anything else 400
     /// with Discord's error.
     Discord,
+    /// Discord with a bucket of one message per `reset_after` seconds: every answer says
+    /// `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset-After`, and a message sooner than that
+    /// after the last one gets 429 with `retry_after`, as Discord answers.
+    DiscordBucket {
+        reset_after: f64,
+    },
+    /// A Standard Webhooks consumer: the signature verified by the `standardwebhooks` crate (an
+    /// independent implementation) with this secret, 204 when it holds, 401 otherwise.
+    StandardWebhook {
+        secret: String,
+    },
+    /// A receiver of the admin's own: `{"errcode":0}` when the request carries this header with
+    /// this value, HTTP 401 otherwise.
+    WithHeader {
+        name: &'static str,
+        value: &'static str,
+    },
 }
 
 /// The characters of Telegram HTML after entity parsing: tags dropped, entities one each.
@@ -239,6 +256,7 @@ fn dingtalk_answer(secret: Option<&str>, uri: &axum::http::Uri, body: &serde_jso
 #[derive(Clone, Debug)]
 pub struct Received {
     pub path_and_query: String,
+    pub headers: HeaderMap,
     pub content_type: Option<String>,
     pub body: serde_json::Value,
     pub idempotency_key: Option<String>,
@@ -249,6 +267,8 @@ pub struct Received {
 struct Shared {
     answer: Arc<Mutex<Answer>>,
     received: Arc<Mutex<Vec<Received>>>,
+    /// When the last message was taken (for the rate-limited answers).
+    last_taken: Arc<Mutex<Option<Instant>>>,
 }
 
 pub struct Receiver {
@@ -261,6 +281,7 @@ impl Receiver {
         let shared = Shared {
             answer: Arc::new(Mutex::new(answer)),
             received: Arc::new(Mutex::new(Vec::new())),
+            last_taken: Arc::new(Mutex::new(None)),
         };
         let app = Router::new()
             .route("/{*path}", post(receive))
@@ -314,6 +335,7 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
             .count();
         received.push(Received {
             path_and_query: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            headers: headers.clone(),
             content_type: headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
@@ -325,7 +347,8 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
         seen
     };
     let answer = shared.answer.lock().unwrap().clone();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let raw = body;
+    let body: serde_json::Value = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
     let requested = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
     match answer {
         Answer::Ok => axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response(),
@@ -378,6 +401,44 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
             Some(problem) => (StatusCode::BAD_REQUEST, axum::Json(problem)).into_response(),
         },
         Answer::Feishu { secret } => axum::Json(feishu_answer(secret, &body)).into_response(),
+        Answer::DiscordBucket { reset_after } => {
+            let since = shared.last_taken.lock().unwrap().map(|at| at.elapsed().as_secs_f64());
+            let limit_headers = [
+                ("x-ratelimit-limit", "1".to_owned()),
+                ("x-ratelimit-remaining", "0".to_owned()),
+                ("x-ratelimit-reset-after", format!("{reset_after:.3}")),
+            ];
+            match since {
+                Some(s) if s < reset_after => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    limit_headers,
+                    axum::Json(serde_json::json!({"message": "You are being rate limited.",
+                        "retry_after": reset_after - s, "global": false})),
+                )
+                    .into_response(),
+                _ => match discord_problem(&body) {
+                    None => {
+                        *shared.last_taken.lock().unwrap() = Some(Instant::now());
+                        (StatusCode::NO_CONTENT, limit_headers).into_response()
+                    }
+                    Some(problem) => (StatusCode::BAD_REQUEST, axum::Json(problem)).into_response(),
+                },
+            }
+        }
+        Answer::StandardWebhook { secret } => {
+            let verifier = standardwebhooks::Webhook::new(&secret).unwrap();
+            match verifier.verify(&raw, &headers) {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => (StatusCode::UNAUTHORIZED, format!("invalid signature: {e:?}")).into_response(),
+            }
+        }
+        Answer::WithHeader { name, value } => {
+            if headers.get(name).and_then(|v| v.to_str().ok()) == Some(value) {
+                axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+            } else {
+                (StatusCode::UNAUTHORIZED, "missing or wrong credentials").into_response()
+            }
+        }
         Answer::DingTalk { secret } => axum::Json(dingtalk_answer(secret, &uri, &body)).into_response(),
         Answer::FailFirst(_) | Answer::SlowFirst(_) | Answer::ThrottleFirst(_) => {
             axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()

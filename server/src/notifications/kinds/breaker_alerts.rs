@@ -56,7 +56,7 @@ impl BreakerAlerts {
 #[async_trait::async_trait]
 impl TransitionObserver for BreakerAlerts {
     async fn on_transition(&self, provider_id: i64, provider_name: &str, t: &Transition, events: &[&UsageEvent]) {
-        let (content, targets, dedup_key) = match t {
+        let (message, targets, dedup_key) = match t {
             Transition::HalfOpened { .. } => {
                 tracing::info!(provider_id, "circuit half-open: trying requests again");
                 return;
@@ -81,7 +81,7 @@ impl TransitionObserver for BreakerAlerts {
                     }
                 }
                 let error = last_error(&events[..=(*index).min(events.len() - 1)]);
-                let content = render::circuit_breaker_alert(&render::CircuitBreakerAlert {
+                let message = render::circuit_breaker_alert(&render::CircuitBreakerAlert {
                     provider_name,
                     provider_id,
                     failure_count: *failures,
@@ -90,19 +90,19 @@ impl TransitionObserver for BreakerAlerts {
                     now: self.now(),
                 });
                 let key = format!("breaker:{provider_id}:open:{}", open_until.timestamp_millis());
-                (content, targets, key)
+                (message, targets, key)
             }
             Transition::Closed { opened_at, .. } => {
                 tracing::info!(provider_id, "circuit closed");
                 let Some(targets) = self.targets().await else { return };
-                let content = render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
+                let message = render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
                     provider_name,
                     provider_id,
                     opened_at: opened_at.with_timezone(&self.timezone),
                     now: self.now(),
                 });
                 let key = format!("breaker:{provider_id}:closed:{}", opened_at.timestamp_millis());
-                (content, targets, key)
+                (message, targets, key)
             }
         };
         // The transition will not happen again: a passing fault must not swallow its alert.
@@ -112,7 +112,7 @@ impl TransitionObserver for BreakerAlerts {
             |_| true,
             || {
                 self.deliveries
-                    .raise_to_each(NotificationKind::CircuitBreaker, &content, &dedup_key, &targets)
+                    .raise_to_each(NotificationKind::CircuitBreaker, &message, &dedup_key, &targets)
             },
         )
         .await;

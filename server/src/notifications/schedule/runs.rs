@@ -186,17 +186,18 @@ impl Runs {
                     ..RunReport::default()
                 };
                 let fresh = self.costs.newly_alerted(overruns).await?;
-                let contents: Vec<String> = fresh.iter().map(|o| self.cost_alert_content(o, now)).collect();
-                let texts: Vec<&str> = contents.iter().map(String::as_str).collect();
+                let alerts: Vec<render::CostAlert> = fresh.iter().map(|o| self.cost_alert(o, now)).collect();
+                let texts: Vec<String> = alerts.iter().map(render::cost_alert_text).collect();
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
                 let mut unsent = Vec::new();
                 let mut first_error = None;
                 // WeCom's limit, the smallest in bytes: every channel takes such a message whole.
                 for group in render::group_messages(&texts, crate::channels::wecom::MAX_CONTENT_BYTES) {
                     let members = &fresh[group.clone()];
-                    let content = texts[group].join(render::MESSAGE_SEPARATOR);
+                    let message = render::cost_alerts(&alerts[group]);
                     let raised = self
                         .deliveries
-                        .raise_to_each(kind, &content, &cost_dedup_key(members, now), targets)
+                        .raise_to_each(kind, &message, &cost_dedup_key(members, now), targets)
                         .await;
                     match raised {
                         Ok(raised) => report.deliveries.extend(raised.into_iter().map(raised_id)),
@@ -219,19 +220,19 @@ impl Runs {
         }
     }
 
-    fn cost_alert_content(&self, o: &Overrun, now: DateTime<Utc>) -> String {
+    fn cost_alert<'a>(&self, o: &'a Overrun, now: DateTime<Utc>) -> render::CostAlert<'a> {
         let entity = if o.provider {
             render::CostEntity::Provider { name: &o.name }
         } else {
             render::CostEntity::User { name: &o.name }
         };
-        render::cost_alert(&render::CostAlert {
+        render::CostAlert {
             entity,
             window: o.window,
             current_usd: o.current_usd,
             limit_usd: o.limit_usd,
             now: now.with_timezone(&self.timezone),
-        })
+        }
     }
 }
 
