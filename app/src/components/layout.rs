@@ -105,6 +105,9 @@ pub fn SettingsLayout() -> impl IntoView {
             <nav class="settings-nav" aria-label="settings" on:click:capture=confirm_leave()>
                 <h2 class="settings-nav-title">{t!(i18n, settings_title)}</h2>
                 <A href="/settings/notifications" exact=true>{t!(i18n, settings_nav_notifications)}</A>
+                <A href="/settings/notifications/targets" attr:class="settings-nav-sub">
+                    {t!(i18n, settings_nav_targets)}
+                </A>
                 <A href="/settings/notifications/deliveries" attr:class="settings-nav-sub">
                     {t!(i18n, settings_nav_deliveries)}
                 </A>
