@@ -127,7 +127,8 @@ test("a signed Feishu target on the receiver: created, tested, a wrong secret sh
 
   wecomId = await createTarget(page, wecomName, "wecom", hookUrl("ok", `wecom-${run}`));
   await expect(targetRow(page, wecomName).getByTestId("channel-badge")).toHaveText("企业微信");
-  expect(errors).toEqual([]);
+  // The failed test's answer (502) is the only thing the browser may complain about.
+  expect(errors.filter((e) => !e.includes("502"))).toEqual([]);
 });
 
 test("the form checks fields as the server does: a template that is no JSON object", async ({ page }) => {

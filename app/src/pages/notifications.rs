@@ -474,7 +474,12 @@ fn KindTargets(
         <div class="kind-targets" data-testid=format!("kind-targets-{}", kind.key())>
             <div class="kind-targets-head">
                 <h3>{t!(i18n, kind_targets_title)}</h3>
-                <a href="/settings/notifications/targets" class="small" data-testid="manage-targets">
+                <a
+                    href="/settings/notifications/targets"
+                    class="small"
+                    data-testid="manage-targets"
+                    on:click:capture=crate::components::layout::confirm_leave()
+                >
                     {t!(i18n, kind_targets_manage)}" →"
                 </a>
             </div>
