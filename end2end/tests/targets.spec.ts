@@ -166,6 +166,9 @@ test("成本预警 goes to the Feishu target beside a WeCom target; both stay bo
   const card = page.getByTestId("card-costAlert");
   const bound = (id: string) => card.locator(`[data-testid="bound-target"][data-id="${id}"]`);
   for (const id of [feishuId, wecomId]) {
+    // The targets load in the browser: wait until the target is either bound or offered.
+    const offered = card.locator(`[data-testid="pick-target-costAlert"] option[value="${id}"]`);
+    await expect(bound(id).or(offered)).toHaveCount(1);
     if ((await bound(id).count()) === 0) {
       await card.getByTestId("pick-target-costAlert").selectOption(id);
       await card.getByTestId("add-target-costAlert").click();

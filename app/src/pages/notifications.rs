@@ -792,6 +792,49 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_bound_and_unbound_in_the_draft() {
+        let mut s = NotificationSettings::default();
+        s.cost_alert.target_ids = Some(vec![4]);
+        let mut d = Draft::from_settings(&s);
+        let target = |id: i64, kinds: Vec<NotificationKind>| {
+            serde_json::from_value::<PushTargetView>(serde_json::json!({
+                "id": id, "name": "t", "channel": "wecom", "enabled": true, "webhookUrl": null,
+                "hasSecret": false, "hasBotToken": false, "chatId": null, "messageThreadId": null,
+                "apiBaseUrl": null, "template": null, "headerNames": [], "proxyUrl": null,
+                "proxyFallbackDirect": false, "rateLimit": null, "defaultRateLimit": null,
+                "endpoint": "https://example.com", "kinds": kinds, "lastTest": null
+            }))
+            .unwrap()
+        };
+        // Loaded without targets (an older server), a kind gets those the list binds to it.
+        d.fill_targets(&[
+            target(4, vec![NotificationKind::CostAlert]),
+            target(9, vec![NotificationKind::CircuitBreaker]),
+        ]);
+        assert_eq!(d.kind(NotificationKind::CircuitBreaker).target_ids, Some(vec![9]));
+        assert_eq!(d.kind(NotificationKind::DailyLeaderboard).target_ids, Some(vec![]));
+        assert_eq!(d.kind(NotificationKind::CostAlert).target_ids, Some(vec![4]));
+        d.bind(NotificationKind::CostAlert, 9);
+        d.bind(NotificationKind::CostAlert, 9);
+        d.unbind(NotificationKind::CostAlert, 4);
+        let saved = d.to_settings().unwrap();
+        assert_eq!(saved.cost_alert.target_ids, Some(vec![9]));
+    }
+
+    #[test]
+    fn a_pasted_url_makes_a_target_of_its_platform() {
+        let url = "https://oapi.dingtalk.com/robot/send?access_token=t";
+        let input = pasted_target(" 钉钉 · 成本预警 ", None, url).unwrap();
+        assert_eq!(
+            (input.name.as_str(), input.webhook_url.as_deref()),
+            ("钉钉 · 成本预警", Some(url))
+        );
+        let errors = pasted_target("x", None, "http://127.0.0.1:9/ok").unwrap_err();
+        assert_eq!(errors.get("channel"), Some(&FieldProblem::ChannelRequired));
+        assert!(pasted_target("x", Some(ChannelKind::Wecom), "http://127.0.0.1:9/ok").is_ok());
+    }
+
+    #[test]
     fn draft_reports_unparsed_numbers_before_ranges() {
         let mut d = Draft::from_settings(&NotificationSettings::default());
         d.dl_top_n = "abc".into();
