@@ -847,3 +847,50 @@ mod tests {
         );
     }
 }
+
+/// Rendered as the server renders it (the i18n context needs the `ssr` build off the browser).
+#[cfg(all(test, feature = "ssr"))]
+mod render_tests {
+    use super::*;
+    use crate::i18n::I18nContextProvider;
+
+    #[test]
+    fn an_enabled_kind_shows_its_targets_beside_its_webhook_url() {
+        let _ = any_spawner::Executor::init_futures_executor();
+        let mut settings = NotificationSettings {
+            enabled: true,
+            ..Default::default()
+        };
+        settings.cost_alert.enabled = true;
+        settings.cost_alert.target_ids = Some(vec![]);
+        let html = Owner::new().with(|| {
+            let draft = RwSignal::new(Draft::from_settings(&settings));
+            let errors = RwSignal::new(FieldErrors::default());
+            let toasts = Toasts::new();
+            let known = RwSignal::new(Vec::new());
+            view! {
+                <I18nContextProvider>
+                    <KindCard kind=NotificationKind::CircuitBreaker draft errors toasts known />
+                    <KindCard kind=NotificationKind::CostAlert draft errors toasts known />
+                </I18nContextProvider>
+            }
+            .to_html()
+        });
+        for id in [
+            "field-costAlert-webhookUrl",
+            "test-costAlert",
+            "kind-targets-costAlert",
+            "bound-targets-empty",
+            "pick-target-costAlert",
+            "field-costAlert-newTarget-webhookUrl",
+            "field-costAlert-newTarget-name",
+            "create-target-costAlert",
+        ] {
+            assert!(html.contains(&format!("data-testid=\"{id}\"")), "{id} in {html}");
+        }
+        assert!(
+            !html.contains("kind-targets-circuitBreaker"),
+            "a kind that is off shows no targets"
+        );
+    }
+}
