@@ -1,8 +1,19 @@
 // A local webhook receiver for the browser tests (started by scripts/test on E2E_RECEIVER_PORT).
 // POST /<answer>?key=K records the JSON body under K and answers as <answer> says:
-//   ok → {"errcode":0}, errcode → {"errcode":93000,...}, status403, status500, slow (3 s).
+//   ok → {"errcode":0}, errcode → {"errcode":93000,...}, status403, status500, slow (3 s),
+//   feishu → as a Feishu bot with 签名校验 on: {"code":0} when the body's `sign` is right for
+//   FEISHU_SECRET, else Feishu's {"code":19021,...}.
 // GET /received?key=K returns the bodies recorded under K.
+import { createHmac } from "node:crypto";
 import http from "node:http";
+
+// The Feishu bot's signing secret (end2end/tests/helpers.ts: feishuSecret).
+const FEISHU_SECRET = process.env.E2E_FEISHU_SECRET ?? "SECe2eFeishuSigningSecret";
+
+/** Feishu's signature: base64(HMAC-SHA256 keyed with `timestamp + "\n" + secret` over nothing). */
+function feishuSign(timestamp, secret) {
+  return createHmac("sha256", `${timestamp}\n${secret}`).update("").digest("base64");
+}
 
 const port = Number(process.env.E2E_RECEIVER_PORT);
 const received = new Map();
@@ -30,6 +41,13 @@ http
           res.end(JSON.stringify(payload));
         }, delay);
       switch (url.pathname) {
+        case "/feishu": {
+          const signed =
+            json && json.timestamp !== undefined && json.sign === feishuSign(String(json.timestamp), FEISHU_SECRET);
+          return signed
+            ? answer(200, { code: 0, msg: "success", data: {} })
+            : answer(200, { code: 19021, msg: "sign match fail or timestamp is not within one hour from current time", data: {} });
+        }
         case "/errcode":
           return answer(200, { errcode: 93000, errmsg: "invalid webhook url" });
         case "/status403":

@@ -9,7 +9,7 @@ use crate::components::layout::{AppLayout, SettingsLayout};
 use crate::i18n::{I18nContextProvider, Locale};
 use crate::pages::{
     dashboard::DashboardRoute, deliveries::DeliveriesRoute, login::LoginRoute, not_found::NotFound,
-    notifications::NotificationsRoute, providers::ProvidersRoute, users::UsersRoute,
+    notifications::NotificationsRoute, providers::ProvidersRoute, targets::TargetsRoute, users::UsersRoute,
 };
 use crate::session::CurrentUser;
 
@@ -114,6 +114,7 @@ pub fn App() -> impl IntoView {
                                 view=|| view! { <Redirect path="/settings/notifications" /> }
                             />
                             <Route path=path!("notifications") view={Lazy::<NotificationsRoute>::new()} />
+                            <Route path=path!("notifications/targets") view={Lazy::<TargetsRoute>::new()} />
                             <Route path=path!("notifications/deliveries") view={Lazy::<DeliveriesRoute>::new()} />
                             <Route path=path!("users") view={Lazy::<UsersRoute>::new()} />
                             <Route path=path!("providers") view={Lazy::<ProvidersRoute>::new()} />

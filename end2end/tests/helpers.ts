@@ -42,6 +42,9 @@ export function hookUrl(answer: string, key: string): string {
   return `${receiverUrl}/${answer}?key=${encodeURIComponent(key)}`;
 }
 
+/** The signing secret of the receiver's Feishu-like bot (`/feishu`, see end2end/receiver.mjs). */
+export const feishuSecret = process.env.E2E_FEISHU_SECRET ?? "SECe2eFeishuSigningSecret";
+
 export async function receivedBy(key: string): Promise<{ path: string; body: any }[]> {
   const res = await fetch(`${receiverUrl}/received?key=${encodeURIComponent(key)}`);
   return res.json();

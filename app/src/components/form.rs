@@ -16,7 +16,7 @@ pub fn TextField(
     hint: impl Fn() -> AnyView + Send + Sync + 'static,
     #[prop(into)] path: String,
     input_type: &'static str,
-    #[prop(optional, into)] placeholder: String,
+    #[prop(optional, into)] placeholder: Signal<String>,
     #[prop(into)] value: Signal<String>,
     on_input: impl Fn(String) + Send + Sync + 'static,
     #[prop(optional, into)] disabled: Signal<bool>,
@@ -37,7 +37,7 @@ pub fn TextField(
                 type=input_type
                 name=path.clone()
                 data-testid=id.clone()
-                placeholder=placeholder
+                placeholder=move || placeholder.get()
                 prop:value=move || value.get()
                 disabled=move || disabled.get()
                 aria-invalid=move || error.with(Option::is_some).to_string()

@@ -8,9 +8,10 @@ use crate::i18n::{t, t_string, use_i18n};
 use crate::routes::{use_auth, UnsavedChanges};
 use crate::session::CurrentUser;
 
-/// Click handler for a navigation block, in the capture phase on the element itself so it runs
-/// before the router's window listener: with unsaved edits, navigation waits for a confirmation.
-fn confirm_leave() -> impl Fn(leptos::ev::MouseEvent) + Copy + 'static {
+/// Click handler for a navigation block (or a link), in the capture phase on the element itself so
+/// it runs before the router's window listener: with unsaved edits, navigation waits for a
+/// confirmation.
+pub fn confirm_leave() -> impl Fn(leptos::ev::MouseEvent) + Copy + 'static {
     let i18n = use_i18n();
     let unsaved = use_context::<UnsavedChanges>();
     move |ev: leptos::ev::MouseEvent| {
@@ -105,6 +106,9 @@ pub fn SettingsLayout() -> impl IntoView {
             <nav class="settings-nav" aria-label="settings" on:click:capture=confirm_leave()>
                 <h2 class="settings-nav-title">{t!(i18n, settings_title)}</h2>
                 <A href="/settings/notifications" exact=true>{t!(i18n, settings_nav_notifications)}</A>
+                <A href="/settings/notifications/targets" attr:class="settings-nav-sub">
+                    {t!(i18n, settings_nav_targets)}
+                </A>
                 <A href="/settings/notifications/deliveries" attr:class="settings-nav-sub">
                     {t!(i18n, settings_nav_deliveries)}
                 </A>

@@ -4,5 +4,6 @@ pub mod layout;
 pub mod loaded;
 pub mod role;
 pub mod row_editor;
+pub mod targets;
 pub mod toast;
 pub mod usage;

@@ -1,7 +1,7 @@
 //! `/settings/notifications/deliveries` (投递记录): every notification sent or being sent, newest
-//! first, filtered by kind and status, one page at a time.
+//! first, filtered by kind, status and push target, one page at a time.
 //!
-//! The view lives in the URL (`?kind=&status=&before=`), so a reload or a shared link shows the
+//! The view lives in the URL (`?kind=&status=&target=&before=`), so a reload or a shared link shows the
 //! same page and the server renders it. One Resource, keyed on the query, read in one Transition.
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -9,6 +9,8 @@ use leptos_router::params::ParamsMap;
 use leptos_router::NavigateOptions;
 
 use crate::api::deliveries::list_deliveries;
+use crate::api::targets::list_push_targets;
+use crate::components::targets::channel_name;
 use crate::deliveries::{preview, DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 use crate::error::AppError;
 use crate::i18n::{t, use_i18n};
@@ -24,7 +26,17 @@ const PREVIEW_CHARS: usize = 80;
 struct ViewQuery {
     kind: Option<NotificationKind>,
     status: Option<DeliveryStatus>,
+    /// A push target's id.
+    target: Option<i64>,
     before: Option<i64>,
+}
+
+/// The filters a trail of pages belongs to: kind, status, target.
+type Filters = (Option<NotificationKind>, Option<DeliveryStatus>, Option<i64>);
+
+/// A positive id, or nothing.
+fn positive_id(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| t.trim().parse::<i64>().ok()).filter(|id| *id > 0)
 }
 
 impl ViewQuery {
@@ -32,15 +44,17 @@ impl ViewQuery {
         Self::parse(
             params.get_str("kind"),
             params.get_str("status"),
+            params.get_str("target"),
             params.get_str("before"),
         )
     }
 
-    fn parse(kind: Option<&str>, status: Option<&str>, before: Option<&str>) -> Self {
+    fn parse(kind: Option<&str>, status: Option<&str>, target: Option<&str>, before: Option<&str>) -> Self {
         ViewQuery {
             kind: kind.and_then(NotificationKind::from_key),
             status: status.and_then(DeliveryStatus::parse),
-            before: before.and_then(|b| b.trim().parse::<i64>().ok()).filter(|b| *b > 0),
+            target: positive_id(target),
+            before: positive_id(before),
         }
     }
 
@@ -48,15 +62,15 @@ impl ViewQuery {
         DeliveryFilter {
             kind: self.kind,
             status: self.status,
-            target_id: None,
+            target_id: self.target,
             limit: None,
             before: self.before,
         }
     }
 
     /// The filters without the cursor: what a trail of pages belongs to.
-    fn filters(self) -> (Option<NotificationKind>, Option<DeliveryStatus>) {
-        (self.kind, self.status)
+    fn filters(self) -> Filters {
+        (self.kind, self.status, self.target)
     }
 
     /// This view at another cursor (`None`: the newest page).
@@ -72,6 +86,9 @@ impl ViewQuery {
         }
         if let Some(status) = self.status {
             params.push(format!("status={}", status.as_str()));
+        }
+        if let Some(target) = self.target {
+            params.push(format!("target={target}"));
         }
         if let Some(before) = self.before {
             params.push(format!("before={before}"));
@@ -89,7 +106,7 @@ impl ViewQuery {
 /// only 回到最新 is offered. Looked up by position, so the browser's back and forward keep it right.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Trail {
-    filters: (Option<NotificationKind>, Option<DeliveryStatus>),
+    filters: Filters,
     /// `None` is the newest page.
     cursors: Vec<Option<i64>>,
 }
@@ -171,12 +188,27 @@ pub fn DeliveriesPage() -> impl IntoView {
             ..query.get_untracked().at(None)
         });
     };
+    let go_status = go.clone();
     let on_status = move |ev: leptos::ev::Event| {
         let status = DeliveryStatus::parse(&event_target_value(&ev));
-        go(ViewQuery {
+        go_status(ViewQuery {
             status,
             ..query.get_untracked().at(None)
         });
+    };
+    let on_target = move |ev: leptos::ev::Event| {
+        let target = positive_id(Some(&event_target_value(&ev)));
+        go(ViewQuery {
+            target,
+            ..query.get_untracked().at(None)
+        });
+    };
+    // The targets to filter by: only the select needs them, so they load in the browser.
+    let targets = LocalResource::new(list_push_targets);
+    let target_options = move || {
+        let mut list = targets.get().and_then(Result::ok).unwrap_or_default();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
     };
 
     view! {
@@ -228,6 +260,29 @@ pub fn DeliveriesPage() -> impl IntoView {
                                 }
                             })
                             .collect_view()}
+                    </select>
+                </label>
+                <label class="filter">
+                    <span class="field-label">{t!(i18n, deliveries_filter_target)}</span>
+                    <select data-testid="deliveries-filter-target" name="target" on:change=on_target>
+                        <option
+                            value=""
+                            selected=move || query.with(|q| q.target.is_none())
+                            prop:selected=move || query.with(|q| q.target.is_none())
+                        >
+                            {t!(i18n, deliveries_filter_all)}
+                        </option>
+                        <For each=target_options key=|t| (t.id, t.name.clone()) let:target>
+                            {
+                                let id = target.id;
+                                let on = move || query.with(|q| q.target == Some(id));
+                                view! {
+                                    <option value=id.to_string() selected=on prop:selected=on>
+                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel))}
+                                    </option>
+                                }
+                            }
+                        </For>
                     </select>
                 </label>
             </div>
@@ -381,40 +436,47 @@ mod tests {
 
     #[test]
     fn queries_parse_and_ignore_nonsense() {
-        let q = ViewQuery::parse(Some("costAlert"), Some("failed"), Some("42"));
+        let q = ViewQuery::parse(Some("costAlert"), Some("failed"), Some("3"), Some("42"));
         assert_eq!(
             q,
             ViewQuery {
                 kind: Some(NotificationKind::CostAlert),
                 status: Some(DeliveryStatus::Failed),
+                target: Some(3),
                 before: Some(42),
             }
         );
         assert_eq!(
-            ViewQuery::parse(Some("nope"), Some("done"), Some("x")),
+            ViewQuery::parse(Some("nope"), Some("done"), Some("wecom"), Some("x")),
             ViewQuery::default()
         );
-        assert_eq!(ViewQuery::parse(None, None, Some("-3")).before, None);
-        assert_eq!(ViewQuery::parse(Some(""), Some(""), Some("")), ViewQuery::default());
+        assert_eq!(
+            ViewQuery::parse(None, None, Some("0"), Some("-3")),
+            ViewQuery::default()
+        );
+        assert_eq!(
+            ViewQuery::parse(Some(""), Some(""), Some(""), Some("")),
+            ViewQuery::default()
+        );
     }
 
     #[test]
     fn hrefs_round_trip_and_leave_out_empty_parameters() {
         assert_eq!(ViewQuery::default().href(), PATH);
-        let q = ViewQuery::parse(Some("dailyLeaderboard"), None, Some("7"));
+        let q = ViewQuery::parse(Some("dailyLeaderboard"), None, None, Some("7"));
         assert_eq!(q.href(), format!("{PATH}?kind=dailyLeaderboard&before=7"));
         assert_eq!(q.at(None).href(), format!("{PATH}?kind=dailyLeaderboard"));
-        let full = ViewQuery::parse(Some("circuitBreaker"), Some("pending"), Some("99"));
+        let full = ViewQuery::parse(Some("circuitBreaker"), Some("pending"), Some("5"), Some("99"));
         assert_eq!(
             full.href(),
-            format!("{PATH}?kind=circuitBreaker&status=pending&before=99")
+            format!("{PATH}?kind=circuitBreaker&status=pending&target=5&before=99")
         );
         assert_eq!(
             full.filter(),
             DeliveryFilter {
                 kind: Some(NotificationKind::CircuitBreaker),
                 status: Some(DeliveryStatus::Pending),
-                target_id: None,
+                target_id: Some(5),
                 limit: None,
                 before: Some(99),
             }
@@ -435,7 +497,7 @@ mod tests {
         trail.advance(newest.at(Some(80)), 61);
         assert_eq!(trail.cursors, vec![None, Some(80), Some(61)]);
         // Another filter starts a new trail.
-        let failed = ViewQuery::parse(None, Some("failed"), None);
+        let failed = ViewQuery::parse(None, Some("failed"), None, None);
         assert_eq!(trail.previous(failed.at(Some(80))), None);
         trail.advance(failed, 50);
         assert_eq!(trail.previous(failed.at(Some(50))), Some(None));

@@ -27,4 +27,5 @@ pub mod login;
 pub mod not_found;
 pub mod notifications;
 pub mod providers;
+pub mod targets;
 pub mod users;

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use crate::api::notifications::{
     load_notification_settings, run_notification_now, save_notification_settings, test_webhook, SettingsView,
 };
+use crate::api::targets::{create_push_target, list_push_targets};
 use crate::components::form::{failure_text, use_edit_form, Switch, TextField};
+use crate::components::targets::{channel_name, kind_name, test_target_action, ChannelBadge, DetectedBadge};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{
@@ -14,6 +16,7 @@ use crate::notifications::{
     NotificationSettings,
 };
 use crate::routes::UnsavedChanges;
+use crate::targets::{ChannelKind, PushTargetInput, PushTargetView};
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
@@ -77,6 +80,36 @@ impl Draft {
 
     fn kind_mut(&mut self, kind: NotificationKind) -> &mut KindDraft {
         &mut self.kinds[kind as usize]
+    }
+
+    /// A kind loaded without its targets (an older server) gets those the target list binds to
+    /// it, so that a save sends the list the page shows.
+    fn fill_targets(&mut self, targets: &[PushTargetView]) {
+        for kind in NotificationKind::ALL {
+            let ids = &mut self.kind_mut(kind).target_ids;
+            if ids.is_none() {
+                *ids = Some(
+                    targets
+                        .iter()
+                        .filter(|t| t.kinds.contains(&kind))
+                        .map(|t| t.id)
+                        .collect(),
+                );
+            }
+        }
+    }
+
+    fn bind(&mut self, kind: NotificationKind, id: i64) {
+        let ids = self.kind_mut(kind).target_ids.get_or_insert_with(Vec::new);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
+    fn unbind(&mut self, kind: NotificationKind, id: i64) {
+        if let Some(ids) = &mut self.kind_mut(kind).target_ids {
+            ids.retain(|i| *i != id);
+        }
     }
 
     /// The settings this draft means, or every problem the page can see by itself.
@@ -152,6 +185,17 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
     });
     on_cleanup(move || before_unload.remove());
 
+    // The push targets, for the kinds' lists: loaded in the browser, where they are edited.
+    let targets = LocalResource::new(list_push_targets);
+    let known = RwSignal::new(Vec::<PushTargetView>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = targets.get() {
+            saved.update(|d| d.fill_targets(&list));
+            draft.update(|d| d.fill_targets(&list));
+            known.set(list);
+        }
+    });
+
     let form = use_edit_form(
         toasts,
         draft,
@@ -163,6 +207,8 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
             draft.set(fresh);
             last_saved.set((view.updated_at, view.updated_by));
             toasts.push(ToastKind::Success, t_string!(i18n, toast_saved).to_string());
+            // Saving a Webhook URL may have made its WeCom target.
+            targets.refetch();
         },
     );
     let errors = form.errors;
@@ -187,8 +233,8 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
                 <p class="notice" data-testid="master-off-notice">{t!(i18n, notifications_master_off_notice)}</p>
             </Show>
 
-            <KindCard kind=NotificationKind::CircuitBreaker draft errors toasts />
-            <KindCard kind=NotificationKind::DailyLeaderboard draft errors toasts>
+            <KindCard kind=NotificationKind::CircuitBreaker draft errors toasts known />
+            <KindCard kind=NotificationKind::DailyLeaderboard draft errors toasts known>
                 <div class="field-row">
                     <TextField
                         label=move || t!(i18n, field_send_time).into_any()
@@ -213,7 +259,7 @@ fn SettingsForm(initial: SettingsView) -> impl IntoView {
                     />
                 </div>
             </KindCard>
-            <KindCard kind=NotificationKind::CostAlert draft errors toasts>
+            <KindCard kind=NotificationKind::CostAlert draft errors toasts known>
                 <div class="field-row">
                     <TextField
                         label=move || t!(i18n, field_threshold).into_any()
@@ -269,6 +315,7 @@ fn KindCard(
     draft: RwSignal<Draft>,
     errors: RwSignal<FieldErrors>,
     toasts: Toasts,
+    known: RwSignal<Vec<PushTargetView>>,
     #[prop(optional)] children: Option<ChildrenFn>,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -384,10 +431,336 @@ fn KindCard(
                         <span class="muted small">{t!(i18n, send_now_hint)}</span>
                     </div>
                 </Show>
+                <KindTargets kind draft known toasts />
             </Show>
         </section>
     }
     .into_any()
+}
+
+/// A kind's push targets beside its Webhook URL: the bound ones (test, remove), one more from
+/// the list, or a new one from a pasted URL. Every change is the draft's until 保存设置.
+#[component]
+fn KindTargets(
+    kind: NotificationKind,
+    draft: RwSignal<Draft>,
+    known: RwSignal<Vec<PushTargetView>>,
+    toasts: Toasts,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let master_off = move || !draft.with(|d| d.enabled);
+    let ids = move || draft.with(|d| d.kind(kind).target_ids.clone().unwrap_or_default());
+    // In the draft's order; ids the list does not know (yet) stay in the draft unseen.
+    let bound = Memo::new(move |_| {
+        let ids = ids();
+        known.with(|k| {
+            ids.iter()
+                .filter_map(|id| k.iter().find(|t| t.id == *id).cloned())
+                .collect::<Vec<_>>()
+        })
+    });
+    let unbound = Memo::new(move |_| {
+        let ids = ids();
+        known.with(|k| k.iter().filter(|t| !ids.contains(&t.id)).cloned().collect::<Vec<_>>())
+    });
+    let picked = RwSignal::new(None::<i64>);
+    let add_picked = move |_| {
+        if let Some(id) = picked.get_untracked() {
+            draft.update(|d| d.bind(kind, id));
+            picked.set(None);
+        }
+    };
+    view! {
+        <div class="kind-targets" data-testid=format!("kind-targets-{}", kind.key())>
+            <div class="kind-targets-head">
+                <h3>{t!(i18n, kind_targets_title)}</h3>
+                <a
+                    href="/settings/notifications/targets"
+                    class="small"
+                    data-testid="manage-targets"
+                    on:click:capture=crate::components::layout::confirm_leave()
+                >
+                    {t!(i18n, kind_targets_manage)}" →"
+                </a>
+            </div>
+            <p class="muted small">{t!(i18n, kind_targets_hint)}</p>
+            <Show
+                when=move || !bound.with(Vec::is_empty)
+                fallback=move || view! { <p class="muted small" data-testid="bound-targets-empty">{t!(i18n, kind_targets_empty)}</p> }
+            >
+                <ul class="bound-targets">
+                    <For each=move || bound.get() key=|t| (t.id, t.enabled, t.name.clone()) let:target>
+                        <BoundTarget kind target draft toasts />
+                    </For>
+                </ul>
+            </Show>
+            <div class="field-row">
+                <label class="filter">
+                    <span class="field-label">{t!(i18n, kind_target_pick)}</span>
+                    <select
+                        data-testid=format!("pick-target-{}", kind.key())
+                        disabled=master_off
+                        on:change=move |ev| picked.set(event_target_value(&ev).parse::<i64>().ok())
+                    >
+                        <option value="" selected=move || picked.get().is_none() prop:selected=move || picked.get().is_none()>
+                            {t!(i18n, kind_target_pick_none)}
+                        </option>
+                        <For each=move || unbound.get() key=|t| (t.id, t.name.clone()) let:target>
+                            {
+                                let id = target.id;
+                                let on = move || picked.get() == Some(id);
+                                view! {
+                                    <option value=id.to_string() selected=on prop:selected=on>
+                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel))}
+                                    </option>
+                                }
+                            }
+                        </For>
+                    </select>
+                </label>
+                <button
+                    type="button"
+                    class="btn btn-ghost test-button"
+                    data-testid=format!("add-target-{}", kind.key())
+                    disabled=move || master_off() || picked.get().is_none()
+                    on:click=add_picked
+                >
+                    {t!(i18n, kind_target_add)}
+                </button>
+            </div>
+            <NewTarget kind draft known toasts />
+        </div>
+    }
+}
+
+/// One bound target: its name and channel, 测试连接 with the kind's message, and 移除 (not for
+/// the target of the Webhook URL field, which follows that field).
+#[component]
+fn BoundTarget(
+    kind: NotificationKind,
+    target: PushTargetView,
+    draft: RwSignal<Draft>,
+    toasts: Toasts,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = target.id;
+    let url = target.webhook_url.clone();
+    let of_url = move || {
+        draft.with(|d| {
+            let typed = d.kind(kind).url.trim();
+            !typed.is_empty() && url.as_deref() == Some(typed)
+        })
+    };
+    let master_off = move || !draft.with(|d| d.enabled);
+    let test = test_target_action(toasts, || {});
+    view! {
+        <li class="bound-target" data-testid="bound-target" data-id=id.to_string() data-channel=target.channel.key()>
+            <span class="target-name" data-testid="bound-target-name">{target.name}</span>
+            <ChannelBadge channel=target.channel />
+            {(!target.enabled).then(|| view! { <span class="status-pill">{t!(i18n, kind_target_disabled)}</span> })}
+            <Show when=of_url.clone()>
+                <span class="muted small">{t!(i18n, kind_target_of_url)}</span>
+            </Show>
+            <span class="bound-target-actions">
+                <button
+                    type="button"
+                    class="btn btn-ghost"
+                    data-testid="bound-target-test"
+                    disabled=move || master_off() || test.pending().get()
+                    on:click=move |_| {
+                        test.dispatch((id, kind));
+                    }
+                >
+                    {move || if test.pending().get() { t!(i18n, testing).into_any() } else { t!(i18n, test_connection).into_any() }}
+                </button>
+                <Show when=move || !of_url()>
+                    <button
+                        type="button"
+                        class="btn btn-ghost"
+                        data-testid="bound-target-remove"
+                        disabled=master_off
+                        on:click=move |_| draft.update(|d| d.unbind(kind, id))
+                    >
+                        {t!(i18n, kind_target_remove)}
+                    </button>
+                </Show>
+            </span>
+        </li>
+    }
+}
+
+/// The channels a pasted URL may be given here: those a URL alone sets up (a signed webhook's
+/// generated secret, Telegram and custom templates need the 推送目标 page).
+const PASTE_CHANNELS: [ChannelKind; 5] = [
+    ChannelKind::Wecom,
+    ChannelKind::Feishu,
+    ChannelKind::Dingtalk,
+    ChannelKind::Slack,
+    ChannelKind::Discord,
+];
+
+/// The target a pasted URL makes.
+fn pasted_target(name: &str, channel: Option<ChannelKind>, url: &str) -> Result<PushTargetInput, FieldErrors> {
+    let input = PushTargetInput {
+        name: name.to_owned(),
+        channel,
+        enabled: true,
+        webhook_url: Some(url.to_owned()),
+        secret: None,
+        bot_token: None,
+        chat_id: None,
+        message_thread_id: None,
+        api_base_url: None,
+        template: None,
+        headers: None,
+        proxy_url: None,
+        proxy_fallback_direct: false,
+        rate_limit: None,
+    }
+    .normalized();
+    input.validate(None).map(|_| input)
+}
+
+/// A new target from a pasted URL: the badge says which platform it is, the name defaults to
+/// `<platform> · <kind>`, and once created it is bound to the kind in the draft.
+#[component]
+fn NewTarget(
+    kind: NotificationKind,
+    draft: RwSignal<Draft>,
+    known: RwSignal<Vec<PushTargetView>>,
+    toasts: Toasts,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let master_off = move || !draft.with(|d| d.enabled);
+    let url = RwSignal::new(String::new());
+    let picked = RwSignal::new(None::<ChannelKind>);
+    // `None` until the admin types a name of their own.
+    let typed_name = RwSignal::new(None::<String>);
+    let channel = move || picked.get().or_else(|| url.with(|u| ChannelKind::detect(u)));
+    let default_name = move || {
+        let platform = channel().map_or_else(|| "Webhook".to_owned(), |c| channel_name(i18n, c));
+        format!("{platform} · {}", kind_name(i18n, kind))
+    };
+    let name = move || typed_name.get().unwrap_or_else(default_name);
+    let errors = RwSignal::new(FieldErrors::default());
+    let prefix = format!("{}.newTarget.", kind.key());
+    let prefixed = {
+        let prefix = prefix.clone();
+        move |found: FieldErrors| {
+            FieldErrors(
+                found
+                    .0
+                    .into_iter()
+                    .map(|(path, p)| (format!("{prefix}{path}"), p))
+                    .collect(),
+            )
+        }
+    };
+
+    let create = Action::new(move |input: &PushTargetInput| create_push_target(input.clone()));
+    let on_created = prefixed.clone();
+    Effect::new(move |_| {
+        let Some(result) = create.value().get() else { return };
+        match result {
+            Ok(target) => {
+                draft.update(|d| d.bind(kind, target.id));
+                toasts.push(
+                    ToastKind::Success,
+                    t_string!(i18n, toast_kind_target_created, name = target.name.clone()).to_string(),
+                );
+                known.update(|k| k.push(target));
+                url.set(String::new());
+                picked.set(None);
+                typed_name.set(None);
+                errors.set(FieldErrors::default());
+            }
+            Err(crate::error::AppError::Validation(found)) => {
+                errors.set(on_created(found));
+                toasts.push(
+                    ToastKind::Error,
+                    t_string!(i18n, toast_target_create_failed).to_string(),
+                );
+            }
+            Err(e) => toasts.push(
+                ToastKind::Error,
+                format!(
+                    "{}: {}",
+                    t_string!(i18n, toast_target_create_failed),
+                    failure_text(i18n, &e)
+                ),
+            ),
+        }
+    });
+    let submit = move |_| match pasted_target(&name(), channel(), &url.get_untracked()) {
+        Ok(input) => {
+            errors.set(FieldErrors::default());
+            create.dispatch(input);
+        }
+        Err(found) => errors.set(prefixed(found)),
+    };
+    let channel_error = {
+        let path = format!("{prefix}channel");
+        Memo::new(move |_| errors.with(|e| e.get(&path).cloned()))
+    };
+    view! {
+        <div class="field-row new-target" data-testid=format!("new-target-{}", kind.key())>
+            <TextField
+                label=move || t!(i18n, kind_target_new_url).into_any()
+                hint=move || view! {
+                    <DetectedBadge url test_id=format!("detected-{}", kind.key()) />
+                }.into_any()
+                path=format!("{prefix}webhookUrl")
+                input_type="url"
+                placeholder="https://…"
+                value=url
+                on_input=move |v| url.set(v)
+                disabled=Signal::derive(master_off)
+                errors
+            />
+            <div class="field" class:has-error=move || channel_error.with(Option::is_some)>
+                <label class="field-label" for=format!("new-target-channel-{}", kind.key())>{t!(i18n, field_channel)}</label>
+                <select
+                    id=format!("new-target-channel-{}", kind.key())
+                    data-testid=format!("new-target-channel-{}", kind.key())
+                    disabled=master_off
+                    on:change=move |ev| picked.set(ChannelKind::from_key(&event_target_value(&ev)))
+                >
+                    <option value="" selected=move || picked.get().is_none() prop:selected=move || picked.get().is_none()>
+                        {t!(i18n, channel_auto)}
+                    </option>
+                    {PASTE_CHANNELS
+                        .into_iter()
+                        .map(|c| {
+                            let on = move || picked.get() == Some(c);
+                            view! { <option value=c.key() selected=on prop:selected=on>{move || channel_name(i18n, c)}</option> }
+                        })
+                        .collect_view()}
+                </select>
+                <span class="field-error" role="alert">
+                    {move || channel_error.get().map(|p| crate::components::form::problem_text(i18n, &p))}
+                </span>
+            </div>
+            <TextField
+                label=move || t!(i18n, kind_target_new_name).into_any()
+                hint=|| ().into_any()
+                path=format!("{prefix}name")
+                input_type="text"
+                value=Signal::derive(name)
+                on_input=move |v| typed_name.set(Some(v))
+                disabled=Signal::derive(master_off)
+                errors
+            />
+            <button
+                type="button"
+                class="btn btn-ghost test-button"
+                data-testid=format!("create-target-{}", kind.key())
+                disabled=move || master_off() || create.pending().get() || url.with(|u| u.trim().is_empty())
+                on:click=submit
+            >
+                {t!(i18n, kind_target_create)}
+            </button>
+        </div>
+    }
 }
 
 lazy_page!(NotificationsRoute, NotificationsPage);
@@ -419,6 +792,49 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_bound_and_unbound_in_the_draft() {
+        let mut s = NotificationSettings::default();
+        s.cost_alert.target_ids = Some(vec![4]);
+        let mut d = Draft::from_settings(&s);
+        let target = |id: i64, kinds: Vec<NotificationKind>| {
+            serde_json::from_value::<PushTargetView>(serde_json::json!({
+                "id": id, "name": "t", "channel": "wecom", "enabled": true, "webhookUrl": null,
+                "hasSecret": false, "hasBotToken": false, "chatId": null, "messageThreadId": null,
+                "apiBaseUrl": null, "template": null, "headerNames": [], "proxyUrl": null,
+                "proxyFallbackDirect": false, "rateLimit": null, "defaultRateLimit": null,
+                "endpoint": "https://example.com", "kinds": kinds, "lastTest": null
+            }))
+            .unwrap()
+        };
+        // Loaded without targets (an older server), a kind gets those the list binds to it.
+        d.fill_targets(&[
+            target(4, vec![NotificationKind::CostAlert]),
+            target(9, vec![NotificationKind::CircuitBreaker]),
+        ]);
+        assert_eq!(d.kind(NotificationKind::CircuitBreaker).target_ids, Some(vec![9]));
+        assert_eq!(d.kind(NotificationKind::DailyLeaderboard).target_ids, Some(vec![]));
+        assert_eq!(d.kind(NotificationKind::CostAlert).target_ids, Some(vec![4]));
+        d.bind(NotificationKind::CostAlert, 9);
+        d.bind(NotificationKind::CostAlert, 9);
+        d.unbind(NotificationKind::CostAlert, 4);
+        let saved = d.to_settings().unwrap();
+        assert_eq!(saved.cost_alert.target_ids, Some(vec![9]));
+    }
+
+    #[test]
+    fn a_pasted_url_makes_a_target_of_its_platform() {
+        let url = "https://oapi.dingtalk.com/robot/send?access_token=t";
+        let input = pasted_target(" 钉钉 · 成本预警 ", None, url).unwrap();
+        assert_eq!(
+            (input.name.as_str(), input.webhook_url.as_deref()),
+            ("钉钉 · 成本预警", Some(url))
+        );
+        let errors = pasted_target("x", None, "http://127.0.0.1:9/ok").unwrap_err();
+        assert_eq!(errors.get("channel"), Some(&FieldProblem::ChannelRequired));
+        assert!(pasted_target("x", Some(ChannelKind::Wecom), "http://127.0.0.1:9/ok").is_ok());
+    }
+
+    #[test]
     fn draft_reports_unparsed_numbers_before_ranges() {
         let mut d = Draft::from_settings(&NotificationSettings::default());
         d.dl_top_n = "abc".into();
@@ -428,6 +844,53 @@ mod tests {
         assert_eq!(
             errors.get("costAlert.thresholdPercent"),
             Some(&FieldProblem::OutOfRange { min: 50, max: 100 })
+        );
+    }
+}
+
+/// Rendered as the server renders it (the i18n context needs the `ssr` build off the browser).
+#[cfg(all(test, feature = "ssr"))]
+mod render_tests {
+    use super::*;
+    use crate::i18n::I18nContextProvider;
+
+    #[test]
+    fn an_enabled_kind_shows_its_targets_beside_its_webhook_url() {
+        let _ = any_spawner::Executor::init_futures_executor();
+        let mut settings = NotificationSettings {
+            enabled: true,
+            ..Default::default()
+        };
+        settings.cost_alert.enabled = true;
+        settings.cost_alert.target_ids = Some(vec![]);
+        let html = Owner::new().with(|| {
+            let draft = RwSignal::new(Draft::from_settings(&settings));
+            let errors = RwSignal::new(FieldErrors::default());
+            let toasts = Toasts::new();
+            let known = RwSignal::new(Vec::new());
+            view! {
+                <I18nContextProvider>
+                    <KindCard kind=NotificationKind::CircuitBreaker draft errors toasts known />
+                    <KindCard kind=NotificationKind::CostAlert draft errors toasts known />
+                </I18nContextProvider>
+            }
+            .to_html()
+        });
+        for id in [
+            "field-costAlert-webhookUrl",
+            "test-costAlert",
+            "kind-targets-costAlert",
+            "bound-targets-empty",
+            "pick-target-costAlert",
+            "field-costAlert-newTarget-webhookUrl",
+            "field-costAlert-newTarget-name",
+            "create-target-costAlert",
+        ] {
+            assert!(html.contains(&format!("data-testid=\"{id}\"")), "{id} in {html}");
+        }
+        assert!(
+            !html.contains("kind-targets-circuitBreaker"),
+            "a kind that is off shows no targets"
         );
     }
 }
