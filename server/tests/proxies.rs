@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::process::ProxyServer;
+use common::process::{ProxyServer, TlsReceiver};
 use common::receiver::{Answer, Receiver};
 use common::TestApp;
 use reqwest::Method;
@@ -161,4 +161,49 @@ async fn a_proxy_on_a_private_address_must_be_on_the_allowlist() {
     assert!(answer["fields"]["proxyUrl"].is_string(), "{answer}");
     let (_, all) = app.admin_call(Method::GET, TARGETS, None).await;
     assert_eq!(all, json!([]), "nothing saved");
+}
+
+#[tokio::test]
+async fn an_https_target_is_reached_through_a_connect_tunnel() {
+    let receiver = TlsReceiver::start().await;
+    let http = ProxyServer::http().await;
+    let allowlist = [format!("127.0.0.1:{}", receiver.port), http.allowlist_entry()].join(",");
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOWLIST", &allowlist),
+        ("WEBHOOK_CA_FILE", receiver.ca_file.to_str().unwrap()),
+    ])
+    .await;
+    let url = format!("https://127.0.0.1:{}/services/T/B/tls-token", receiver.port);
+    let (status, created) = app
+        .admin_call(
+            Method::POST,
+            TARGETS,
+            Some(&json!({"name": "Slack", "channel": "slack", "webhookUrl": url,
+                "proxyUrl": format!("http://127.0.0.1:{}", http.port)})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, answer) = test_target(&app, created["id"].as_i64().unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(receiver.count(), 1);
+    let log = http.log_text();
+    assert!(
+        log.contains(&format!("CONNECT 127.0.0.1:{}", receiver.port)),
+        "no tunnel in tinyproxy's log:\n{log}"
+    );
+    assert!(!log.contains("tls-token"), "a tunnel shows the proxy no path");
+}
+
+#[tokio::test]
+async fn a_ca_file_that_holds_no_certificate_stops_start_up_naming_it() {
+    let app = TestApp::spawn().await;
+    let empty = std::env::temp_dir().join(format!("hn-empty-{}.pem", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    for path in [empty.to_str().unwrap(), "/nonexistent/ca.pem"] {
+        let (status, log) =
+            common::process::ServerProcess::refused(&app, &common::redis_url(), &[("WEBHOOK_CA_FILE", path)]).await;
+        assert!(!status.success());
+        assert!(log.contains(&format!("WEBHOOK_CA_FILE {path}")), "{log}");
+    }
+    let _ = std::fs::remove_file(&empty);
 }

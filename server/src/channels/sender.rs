@@ -100,29 +100,45 @@ pub struct WebhookSender {
     proxied: Arc<Mutex<HashMap<String, reqwest::Client>>>,
     guard: SsrfGuard,
     timeout: Duration,
+    /// Trusted besides the public roots (`WEBHOOK_CA_FILE`).
+    roots: Arc<Vec<reqwest::Certificate>>,
 }
 
 impl WebhookSender {
     pub fn new(guard: SsrfGuard, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = Self::builder(&guard, timeout).build()?;
+        Self::with_roots(guard, timeout, Vec::new())
+    }
+
+    /// A sender that also trusts `roots` (a private CA's certificates).
+    pub fn with_roots(
+        guard: SsrfGuard,
+        timeout: Duration,
+        roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, reqwest::Error> {
+        let roots = Arc::new(roots);
+        let client = Self::builder(&guard, timeout, &roots).build()?;
         Ok(WebhookSender {
             client,
             proxied: Arc::default(),
             guard,
             timeout,
+            roots,
         })
     }
 
-    fn builder(guard: &SsrfGuard, timeout: Duration) -> reqwest::ClientBuilder {
+    fn builder(guard: &SsrfGuard, timeout: Duration, roots: &[reqwest::Certificate]) -> reqwest::ClientBuilder {
         // The guard's builder resolves only through the guard and takes no proxy from the
         // environment; on top of that redirects are not followed at all: a webhook answers
         // where it was asked.
-        guard
-            .client_builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("hub-notify/", env!("CARGO_PKG_VERSION")))
+        roots.iter().fold(
+            guard
+                .client_builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(5)))
+                .user_agent(concat!("hub-notify/", env!("CARGO_PKG_VERSION"))),
+            |builder, root| builder.add_root_certificate(root.clone()),
+        )
     }
 
     pub fn guard(&self) -> &SsrfGuard {
@@ -136,7 +152,7 @@ impl WebhookSender {
             return Ok(client.clone());
         }
         let client = reqwest::Proxy::all(proxy)
-            .and_then(|p| Self::builder(&self.guard, self.timeout).proxy(p).build())
+            .and_then(|p| Self::builder(&self.guard, self.timeout, &self.roots).proxy(p).build())
             .map_err(|e| SendError::Request(format!("the proxy cannot be used: {}", root_cause(&e.without_url()))))?;
         if clients.len() >= MAX_PROXIED_CLIENTS {
             clients.clear();

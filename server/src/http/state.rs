@@ -36,6 +36,25 @@ pub enum StartError {
     Allowlist(#[from] AllowlistError),
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error("WEBHOOK_CA_FILE {path}: {reason}")]
+    CaFile { path: String, reason: String },
+}
+
+/// The certificates of `WEBHOOK_CA_FILE`, if set: at least one, or a start-up error.
+fn extra_roots(config: &Config) -> Result<Vec<reqwest::Certificate>, StartError> {
+    let Some(path) = &config.webhook_ca_file else {
+        return Ok(Vec::new());
+    };
+    let error = |reason: String| StartError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| error(e.to_string()))?;
+    if roots.is_empty() {
+        return Err(error("holds no PEM certificate".into()));
+    }
+    Ok(roots)
 }
 
 #[derive(Clone)]
@@ -80,11 +99,12 @@ impl AppState {
             keys.clone(),
             sessions,
         );
-        let sender = WebhookSender::new(
+        let sender = WebhookSender::with_roots(
             SsrfGuard::new(Allowlist::parse(&config.webhook_allowlist)?),
             config
                 .webhook_timeout
                 .unwrap_or(crate::channels::sender::DEFAULT_TIMEOUT),
+            extra_roots(&config)?,
         )?;
         let mut queue_config = QueueConfig::new(QUEUE_NAME);
         queue_config.lock_ttl = config.delivery_lock_ttl;

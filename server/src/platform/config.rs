@@ -116,6 +116,9 @@ pub struct Config {
     pub webhook_allowlist: String,
     /// `WEBHOOK_TIMEOUT_SECS`; unset = the webhook client's default.
     pub webhook_timeout: Option<Duration>,
+    /// `WEBHOOK_CA_FILE`: PEM certificates trusted besides the public roots (a private CA of
+    /// self-hosted receivers, Bot API servers or proxies); read at startup.
+    pub webhook_ca_file: Option<std::path::PathBuf>,
     /// Webhook calls one process makes at once (`DELIVERY_CONCURRENCY`).
     pub delivery_concurrency: usize,
     /// How long a delivery job stays claimed without a sign of life from its worker; a job of a
@@ -287,6 +290,7 @@ impl Config {
             session_ttl: Duration::from_secs(3600 * parse_num(lookup, "SESSION_TTL_HOURS", 12u64, (1, 24 * 90))?),
             webhook_allowlist: get(lookup, "WEBHOOK_ALLOWLIST").unwrap_or_default(),
             webhook_timeout: parse_opt_num(lookup, "WEBHOOK_TIMEOUT_SECS", (1, 120))?.map(Duration::from_secs),
+            webhook_ca_file: get(lookup, "WEBHOOK_CA_FILE").map(std::path::PathBuf::from),
             delivery_concurrency: parse_num(lookup, "DELIVERY_CONCURRENCY", 8, (1, 256))?,
             delivery_lock_ttl: Duration::from_secs(parse_num(lookup, "DELIVERY_LOCK_TTL_SECS", 30, (1, 3600))?),
             delivery_history_retention: Duration::from_secs(

@@ -230,13 +230,18 @@ mod tempfile_path {
 }
 
 impl ProxyServer {
-    /// `tinyproxy` in the foreground, taking only local clients.
+    /// `tinyproxy` in the foreground, taking only local clients, logging each request line
+    /// (`CONNECT host:port` for a tunnel) to [`ProxyServer::log_text`].
     pub async fn http() -> ProxyServer {
         let port = free_port();
         let config = std::env::temp_dir().join(format!("hn-tinyproxy-{}.conf", uuid::Uuid::new_v4().simple()));
+        let log = config.with_extension("log");
         std::fs::write(
             &config,
-            format!("Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 50\nLogLevel Warning\n"),
+            format!(
+                "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 50\nLogLevel Connect\nLogFile \"{}\"\n",
+                log.display()
+            ),
         )
         .unwrap();
         let mut proxy = ProxyServer {
@@ -290,5 +295,100 @@ impl ProxyServer {
 
     pub fn allowlist_entry(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What tinyproxy logged.
+    pub fn log_text(&self) -> String {
+        self._config
+            .as_ref()
+            .map(|c| std::fs::read_to_string(c.0.with_extension("log")).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+/// An HTTPS receiver with a certificate for 127.0.0.1 signed by nobody but itself (the test
+/// trusts it through `WEBHOOK_CA_FILE`): answers every POST `200 ok`, as Slack does, and
+/// counts them. HTTP/1.1 by hand: one request per connection is all a sender makes here.
+pub struct TlsReceiver {
+    pub port: u16,
+    /// The certificate, PEM, for `WEBHOOK_CA_FILE`.
+    pub ca_file: std::path::PathBuf,
+    pub received: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TlsReceiver {
+    pub async fn start() -> TlsReceiver {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls;
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let ca_file = std::env::temp_dir().join(format!("hn-ca-{}.pem", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&ca_file, cert.cert.pem()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+        let config =
+            rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = received.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, count) = (acceptor.clone(), count.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Headers, then as much body as Content-Length says.
+                    let complete = |r: &[u8]| {
+                        let text = String::from_utf8_lossy(r);
+                        let Some(end) = text.find("\r\n\r\n") else { return false };
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        r.len() >= end + 4 + length
+                    };
+                    while !complete(&request) {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    if request.starts_with(b"POST ") {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        TlsReceiver {
+            port,
+            ca_file,
+            received,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsReceiver {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
     }
 }
