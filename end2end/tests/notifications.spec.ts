@@ -53,8 +53,12 @@ test("admin edits every field, sees validation errors, saves and finds the value
   await expect(page.getByTestId("master-switch")).toBeChecked();
   for (const kind of ["circuitBreaker", "dailyLeaderboard", "costAlert"]) {
     await expect(page.getByTestId(`switch-${kind}`)).toBeChecked();
-    await expect(page.getByTestId(`field-${kind}-webhookUrl`)).toHaveValue(hookUrl("ok", `save-${kind}`));
+    // Shown with the robot's key masked; it still means the stored URL.
+    await expect(page.getByTestId(`field-${kind}-webhookUrl`)).toHaveValue(hookUrl("ok", "***"));
   }
+  await page.getByTestId("test-costAlert").click();
+  await expect(page.getByTestId("toast-success")).toContainText("企业微信机器人连接成功");
+  expect(await receivedBy("save-costAlert")).toHaveLength(1);
   await expect(page.getByTestId("field-dailyLeaderboard-time")).toHaveValue("18:45");
   await expect(page.getByTestId("field-dailyLeaderboard-topN")).toHaveValue("10");
   await expect(page.getByTestId("field-costAlert-thresholdPercent")).toHaveValue("90");

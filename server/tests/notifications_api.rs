@@ -100,11 +100,19 @@ async fn save_and_load_round_trip() {
     let answer: Value = res.json().await.unwrap();
     // The answer is what was saved, with the targets the URLs became: one URL, one target.
     let target = answer["circuitBreaker"]["targetIds"][0].as_i64().unwrap();
+    // Answers mask each URL's key.
+    let masked = receiver.url().replace("test-key-123", "***");
     let mut expected = settings.clone();
+    for kind in ["circuitBreaker", "dailyLeaderboard", "costAlert"] {
+        if expected[kind]["webhookUrl"] == receiver.url().as_str() {
+            expected[kind]["webhookUrl"] = json!(masked);
+        }
+    }
     expected["circuitBreaker"]["targetIds"] = json!([target]);
     expected["dailyLeaderboard"]["targetIds"] = json!([target]);
     expected["costAlert"]["targetIds"] = json!([]);
     assert_eq!(answer, expected);
+    assert!(!answer.to_string().contains("test-key-123"), "{answer}");
     let loaded: Value = client
         .get(app.url(SETTINGS))
         .bearer_auth(ADMIN_TOKEN)
@@ -115,6 +123,44 @@ async fn save_and_load_round_trip() {
         .await
         .unwrap();
     assert_eq!(loaded, expected);
+    // What a script read and sends back unchanged keeps the stored URLs: same target, and the
+    // test connection of the masked URL reaches the robot with its key.
+    let again: Value = client
+        .put(app.url(SETTINGS))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&loaded)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, expected);
+    let res = client
+        .post(app.url(TEST))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"type": "circuitBreaker", "webhookUrl": masked}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(receiver
+        .received()
+        .last()
+        .unwrap()
+        .path_and_query
+        .ends_with("key=test-key-123"));
+    // A masked URL that is not the stored one is refused: the whole URL is needed.
+    let mut other = loaded.clone();
+    other["costAlert"]["webhookUrl"] = json!(format!("{masked}&x=1"));
+    let res = client
+        .put(app.url(SETTINGS))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let (by,): (Option<String>,) = sqlx::query_as("SELECT updated_by FROM notification_settings")
         .fetch_one(&app.db)
         .await

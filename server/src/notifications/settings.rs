@@ -249,8 +249,30 @@ impl SettingsService {
         }
     }
 
+    /// The settings as answers show them: each kind's `webhookUrl` with its key masked.
     pub async fn load(&self) -> Result<StoredSettings, TargetError> {
-        load(self.targets.db(), self.targets.key()).await
+        let mut stored = load(self.targets.db(), self.targets.key()).await?;
+        stored.settings = masked(stored.settings);
+        Ok(stored)
+    }
+
+    /// `settings` with each `webhookUrl` given back as answers showed it (masked) replaced by
+    /// the stored one it stands for.
+    async fn unmasked(&self, mut settings: NotificationSettings) -> Result<NotificationSettings, TargetError> {
+        if NotificationKind::ALL
+            .iter()
+            .all(|k| !settings.webhook_url(*k).is_some_and(|u| u.contains(MASK)))
+        {
+            return Ok(settings);
+        }
+        let stored = load(self.targets.db(), self.targets.key()).await?.settings;
+        for kind in NotificationKind::ALL {
+            let given = settings.webhook_url(kind).map(str::trim);
+            if let Some(clear) = stored.webhook_url(kind).filter(|c| given == Some(mask_url(c).as_str())) {
+                *webhook_url_mut(&mut settings, kind) = Some(clear.to_owned());
+            }
+        }
+        Ok(settings)
     }
 
     /// The validation of the page, the server functions and the API: field rules, then the SSRF
@@ -265,6 +287,10 @@ impl SettingsService {
             let Some(url) = settings.webhook_url(kind) else {
                 continue;
             };
+            if url.contains(MASK) {
+                errors.insert(format!("{}.webhookUrl", kind.key()), FieldProblem::UrlMasked);
+                continue;
+            }
             if let Err(refusal) = guard.check_before_saving(url, SAVE_DNS_TIMEOUT).await {
                 errors.insert(
                     format!("{}.webhookUrl", kind.key()),
@@ -279,17 +305,31 @@ impl SettingsService {
         }
     }
 
-    /// Validates and saves (nothing is saved when anything is invalid), then rebuilds the schedule.
+    /// Validates and saves (nothing is saved when anything is invalid), then rebuilds the
+    /// schedule; answers the settings as stored, masked.
     pub async fn save(&self, settings: NotificationSettings, by: &str) -> Result<StoredSettings, SaveError> {
+        let settings = self.unmasked(settings).await?;
         let settings = self.validate(settings).await.map_err(SaveError::Invalid)?;
-        let stored = save(self.targets.db(), self.targets.key(), &settings, by).await?;
+        let mut stored = save(self.targets.db(), self.targets.key(), &settings, by).await?;
         self.scheduler.rebuild(&stored.settings).await;
         tracing::info!(by, "notification settings saved");
+        stored.settings = masked(stored.settings);
         Ok(stored)
     }
 
-    /// Sends the spec's test message to `url` through the real sender.
+    /// Sends the spec's test message to `url` (the kind's stored URL when `url` is it as answers
+    /// show it, masked) through the real sender.
     pub async fn test(&self, kind: NotificationKind, url: &str) -> Result<(), crate::channels::sender::SendError> {
+        let mut settings = NotificationSettings::default();
+        *webhook_url_mut(&mut settings, kind) = Some(url.to_owned());
+        let url = self
+            .unmasked(settings)
+            .await
+            .map_err(|e| crate::channels::sender::SendError::Request(format!("the stored URL cannot be read: {e}")))?
+            .webhook_url(kind)
+            .unwrap_or(url)
+            .to_owned();
+        let url = url.as_str();
         let result = self
             .sender
             .send(
@@ -389,5 +429,30 @@ impl NotificationService for SettingsService {
             Err(RunNowError::Failed(e)) => Err(unavailable(e)),
             Err(e) => Err(AppError::Conflict(e.to_string())),
         }
+    }
+}
+
+/// What answers show in place of a key.
+const MASK: &str = "***";
+
+/// A kind's URL as answers show it: WeCom's rules (every query value masked).
+fn mask_url(url: &str) -> String {
+    use crate::channels::Channel;
+    crate::channels::wecom::WeCom.mask_secrets(url.to_owned(), &crate::channels::targets::Destination::of_url(url))
+}
+
+fn masked(mut settings: NotificationSettings) -> NotificationSettings {
+    for kind in NotificationKind::ALL {
+        let url = webhook_url_mut(&mut settings, kind);
+        *url = url.take().map(|u| mask_url(&u));
+    }
+    settings
+}
+
+fn webhook_url_mut(settings: &mut NotificationSettings, kind: NotificationKind) -> &mut Option<String> {
+    match kind {
+        NotificationKind::CircuitBreaker => &mut settings.circuit_breaker.webhook_url,
+        NotificationKind::DailyLeaderboard => &mut settings.daily_leaderboard.webhook_url,
+        NotificationKind::CostAlert => &mut settings.cost_alert.webhook_url,
     }
 }
