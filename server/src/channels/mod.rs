@@ -196,6 +196,10 @@ pub fn last_path_segment(url: Option<&str>) -> &str {
         .unwrap_or("")
 }
 
+/// What answers, errors and logs show in place of a secret: the mark pages also show in a
+/// proxy URL's password and send back to mean "the stored one".
+pub const MASK: &str = app::targets::MASKED_PASSWORD;
+
 /// `text` with every query value of `url` and every given secret masked (values of fewer than 4
 /// characters are no secret, and masking them would garble the text).
 pub fn mask_all(mut text: String, url: Option<&str>, secrets: &[&str]) -> String {
@@ -211,14 +215,14 @@ pub fn mask_all(mut text: String, url: Option<&str>, secrets: &[&str]) -> String
                 .unwrap_or_default();
             for secret in [raw, decoded.as_str()] {
                 if secret.len() >= 4 {
-                    text = text.replace(secret, "***");
+                    text = text.replace(secret, MASK);
                 }
             }
         }
     }
     for secret in secrets {
         if secret.len() >= 4 {
-            text = text.replace(secret, "***");
+            text = text.replace(secret, MASK);
         }
     }
     text

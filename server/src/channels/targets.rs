@@ -117,6 +117,13 @@ impl Destination {
         })
     }
 
+    /// The webhook URL as answers show it: the key its platform keeps in it (a query value, a
+    /// token in the path) masked by the channel's own rules.
+    pub fn masked_webhook_url(&self, channel: ChannelKind) -> Option<String> {
+        let url = self.secrets.webhook_url.clone()?;
+        Some(crate::channels::channel_of(channel).mask_secrets(url, self))
+    }
+
     /// A target reached by its webhook URL alone.
     pub fn of_url(url: impl Into<String>) -> Self {
         Destination {

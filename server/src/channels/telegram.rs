@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, json_answer, refusal, Channel, Envelope, Outgoing};
+use crate::channels::{cut_to_chars, json_answer, refusal, Channel, Envelope, Outgoing, MASK};
 use crate::platform::config::RateLimit;
 
 /// Telegram's own API base.
@@ -181,10 +181,10 @@ pub fn send_message_url(api_base: &str, token: &str) -> String {
 
 /// `text` with the bot token masked (whole, and its secret half after the `:`).
 pub fn mask_token(text: String, token: &str) -> String {
-    let mut text = text.replace(token, "***");
+    let mut text = text.replace(token, MASK);
     if let Some((_, secret)) = token.split_once(':') {
         if secret.len() >= 8 {
-            text = text.replace(secret, "***");
+            text = text.replace(secret, MASK);
         }
     }
     text

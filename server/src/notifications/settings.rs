@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::channels::targets::{self, PushTargets, TargetError};
+use crate::channels::MASK;
 use crate::platform::encryption::SecretsKey;
 
 /// Saved settings with who saved them and when.
@@ -267,8 +268,10 @@ impl SettingsService {
         }
         let stored = load(self.targets.db(), self.targets.key()).await?.settings;
         for kind in NotificationKind::ALL {
-            let given = settings.webhook_url(kind).map(str::trim);
-            if let Some(clear) = stored.webhook_url(kind).filter(|c| given == Some(mask_url(c).as_str())) {
+            if let Some(clear) = settings
+                .webhook_url(kind)
+                .and_then(|given| unmask(&stored, kind, given))
+            {
                 *webhook_url_mut(&mut settings, kind) = Some(clear.to_owned());
             }
         }
@@ -320,16 +323,18 @@ impl SettingsService {
     /// Sends the spec's test message to `url` (the kind's stored URL when `url` is it as answers
     /// show it, masked) through the real sender.
     pub async fn test(&self, kind: NotificationKind, url: &str) -> Result<(), crate::channels::sender::SendError> {
-        let mut settings = NotificationSettings::default();
-        *webhook_url_mut(&mut settings, kind) = Some(url.to_owned());
-        let url = self
-            .unmasked(settings)
-            .await
-            .map_err(|e| crate::channels::sender::SendError::Request(format!("the stored URL cannot be read: {e}")))?
-            .webhook_url(kind)
-            .unwrap_or(url)
-            .to_owned();
-        let url = url.as_str();
+        let stored;
+        let url = if url.contains(MASK) {
+            stored = load(self.targets.db(), self.targets.key())
+                .await
+                .map_err(|e| {
+                    crate::channels::sender::SendError::Request(format!("the stored URL cannot be read: {e}"))
+                })?
+                .settings;
+            unmask(&stored, kind, url).unwrap_or(url)
+        } else {
+            url
+        };
         let result = self
             .sender
             .send(
@@ -432,13 +437,16 @@ impl NotificationService for SettingsService {
     }
 }
 
-/// What answers show in place of a key.
-const MASK: &str = "***";
-
-/// A kind's URL as answers show it: WeCom's rules (every query value masked).
+/// A kind's URL as answers show it: as its WeCom target's is.
 fn mask_url(url: &str) -> String {
-    use crate::channels::Channel;
-    crate::channels::wecom::WeCom.mask_secrets(url.to_owned(), &crate::channels::targets::Destination::of_url(url))
+    crate::channels::targets::Destination::of_url(url)
+        .masked_webhook_url(app::targets::ChannelKind::Wecom)
+        .unwrap_or_default()
+}
+
+/// The stored URL of `kind` that `given` is as answers show it.
+fn unmask<'a>(stored: &'a NotificationSettings, kind: NotificationKind, given: &str) -> Option<&'a str> {
+    stored.webhook_url(kind).filter(|clear| given.trim() == mask_url(clear))
 }
 
 fn masked(mut settings: NotificationSettings) -> NotificationSettings {

@@ -12,7 +12,7 @@ use crate::channels::targets::{
     self, mask_proxy_password, Destination, NewTarget, PushTarget, PushTargets, TargetError, PROXY_FALLBACK_DIRECT,
     RATE_LIMIT,
 };
-use crate::channels::{custom, telegram, webhook};
+use crate::channels::{custom, telegram, webhook, MASK};
 use crate::delivery::rate_limit::effective_budget;
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
 use crate::platform::config::{RateLimit, SendBudget};
@@ -86,7 +86,7 @@ impl TargetService {
                 .get(telegram::MESSAGE_THREAD_ID)
                 .and_then(serde_json::Value::as_i64),
             api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
-            webhook_url: to.secrets.webhook_url.clone().map(|url| masked_url(t.channel, to, url)),
+            webhook_url: to.masked_webhook_url(t.channel),
             template: to.settings.get(custom::TEMPLATE).cloned(),
             header_names: to.secrets.headers.keys().cloned().collect(),
             proxy_url: to.proxy().map(mask_proxy_password),
@@ -305,12 +305,7 @@ impl TargetService {
         let mut input = input.normalized();
         let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
         // The URL as answers show it (its key masked) means the stored one.
-        let shown = stored
-            .destination
-            .secrets
-            .webhook_url
-            .clone()
-            .map(|url| masked_url(stored.channel, &stored.destination, url));
+        let shown = stored.destination.masked_webhook_url(stored.channel);
         if input.webhook_url.is_some() && input.webhook_url == shown {
             input.webhook_url = None;
         }
@@ -436,14 +431,5 @@ impl app::ports::TargetDirectory for TargetService {
 /// Whether a proxy URL carries the masked password answers show (`user:***@`): the stored
 /// password is meant.
 fn proxy_keeps_password(proxy: &str) -> bool {
-    url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(app::targets::MASKED_PASSWORD))
-}
-
-/// What answers show in place of a secret.
-const MASK: &str = "***";
-
-/// A target's webhook URL as answers show it: the key its platform keeps in it (a query value,
-/// a token in the path) masked by the channel's own rules.
-fn masked_url(channel: ChannelKind, to: &Destination, url: String) -> String {
-    crate::channels::channel_of(channel).mask_secrets(url, to)
+    url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(MASK))
 }
