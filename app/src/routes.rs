@@ -5,8 +5,9 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, Lazy};
 
 use crate::api::auth::{reload_at, SignIn, SignOut};
+use crate::components::language::remembered_language;
 use crate::components::layout::{AppLayout, SettingsLayout};
-use crate::i18n::{I18nContextProvider, Locale};
+use crate::i18n::I18nContextProvider;
 use crate::pages::{
     dashboard::DashboardRoute, deliveries::DeliveriesRoute, login::LoginRoute, not_found::NotFound,
     notifications::NotificationsRoute, providers::ProvidersRoute, targets::TargetsRoute, users::UsersRoute,
@@ -90,17 +91,8 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // zh-CN unless the user picked a language (remembered in a cookie): the browser's
-    // Accept-Language is deliberately not consulted.
-    let no_accept_language = leptos_use::UseLocalesOptions::default().ssr_lang_header_getter(|| None);
-    // One cookie for the whole site (the default path would be the page's directory), kept a year.
-    let locale_cookie = leptos_i18n::context::CookieOptions::<Locale>::default()
-        .path("/")
-        .same_site(leptos_use::SameSite::Lax)
-        .max_age(365_i64 * 24 * 3600 * 1000);
-
     view! {
-        <I18nContextProvider ssr_lang_header_getter=no_accept_language cookie_options=locale_cookie>
+        <I18nContextProvider ssr_lang_header_getter=remembered_language()>
             <Title text="Hub Notify" />
             <Router>
                 <Routes fallback=NotFound>

@@ -64,6 +64,13 @@ test("the language switch changes the UI text and is remembered", async ({ page 
   await page.getByTestId("language-switch").click();
   await expect(page.getByTestId("notifications-title")).toHaveText("Notifications");
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  // The server renders the remembered language itself (hydration does not translate the page).
+  const served = await (await page.request.get("/settings/notifications/deliveries")).text();
+  expect(served).toMatch(/<html[^>]*\slang="en"/);
+  expect(served).toContain("Delivery history");
+  const cookie = (await page.context().cookies()).find((c) => c.name === "i18n_pref_locale");
+  expect(cookie?.value).toBe("en");
+  expect(cookie?.path).toBe("/");
   await page.reload();
   await expect(page.getByTestId("notifications-title")).toHaveText("Notifications");
   // The switch works only once hydrated; a click before that is lost.
