@@ -318,6 +318,14 @@ impl PushTargetInput {
         self
     }
 
+    /// The channel the input means: the one it names, else the stored target's, else the one its
+    /// webhook URL's host belongs to.
+    pub fn channel(&self, stored: Option<ChannelKind>) -> Option<ChannelKind> {
+        self.channel
+            .or(stored)
+            .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect))
+    }
+
     /// The channel, and every problem of form (the server adds its SSRF rules, the template's
     /// placeholders and the signing secret's key).
     pub fn validate(&self, stored: Option<&Stored>) -> Result<ChannelKind, crate::notifications::FieldErrors> {
@@ -326,11 +334,7 @@ impl PushTargetInput {
         if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
             errors.insert("name".into(), FieldProblem::NameLength { max: MAX_NAME_CHARS });
         }
-        let channel = self
-            .channel
-            .or(stored.map(|s| s.channel))
-            .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect));
-        let Some(channel) = channel else {
+        let Some(channel) = self.channel(stored.map(|s| s.channel)) else {
             errors.insert("channel".into(), FieldProblem::ChannelRequired);
             // Without a channel only a URL can name one: it is what is missing or wrong.
             match self.webhook_url.as_deref().map(check_url_form) {

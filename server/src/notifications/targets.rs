@@ -177,10 +177,7 @@ impl TargetService {
             }
         }
         // The channel the input means, even when other fields are wrong: every field is judged.
-        let channel = input
-            .channel
-            .or(stored.map(|t| t.channel))
-            .or_else(|| input.webhook_url.as_deref().and_then(ChannelKind::detect));
+        let channel = input.channel(stored.map(|t| t.channel));
         if let (Some(ChannelKind::Custom), None, Some(template)) = (channel, errors.get("template"), &input.template) {
             if let Err(e) = custom::Template::from_value(template.clone()) {
                 errors.insert("template".into(), FieldProblem::Template(e.to_string()));
