@@ -1,5 +1,5 @@
-//! Targets behind outbound proxies, through real local proxies: Debian's `tinyproxy` (HTTP)
-//! and `microsocks` (SOCKS5 with a password). A proxy on a private address must be on
+//! Targets behind outbound proxies, through real local proxies: Debian's `tinyproxy` (HTTP),
+//! `microsocks` (SOCKS5 with a password) and `stunnel` in front of tinyproxy (HTTPS). A proxy on a private address must be on
 //! `WEBHOOK_ALLOWLIST`; a proxy that is down fails the send, or goes direct when the target
 //! allows; the proxy's password is write-only.
 #![allow(clippy::unwrap_used)] // a panic is the test's failure report
@@ -192,6 +192,44 @@ async fn an_https_target_is_reached_through_a_connect_tunnel() {
         "no tunnel in tinyproxy's log:\n{log}"
     );
     assert!(!log.contains("tls-token"), "a tunnel shows the proxy no path");
+}
+
+#[tokio::test]
+async fn a_target_is_reached_through_an_https_proxy_whose_certificate_is_checked() {
+    let receiver = Receiver::start(Answer::Slack).await;
+    let http = ProxyServer::http().await;
+    let https = ProxyServer::tls_in_front_of(&http).await;
+    let allowlist = [receiver.allowlist_entry(), https.allowlist_entry()].join(",");
+    let url = format!("http://{}/services/T/B/https-proxied-token", receiver.allowlist_entry());
+    let target = json!({"name": "Slack", "channel": "slack", "webhookUrl": url,
+        "proxyUrl": format!("https://127.0.0.1:{}", https.port)});
+
+    // Not trusting the proxy's certificate, the sender does not talk to it.
+    let untrusting = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &allowlist)]).await;
+    let (status, created) = untrusting.admin_call(Method::POST, TARGETS, Some(&target)).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, answer) = test_target(&untrusting, created["id"].as_i64().unwrap()).await;
+    assert_eq!((status, answer["reason"].as_str()), (502, Some("connect")), "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("certificate"), "{answer}");
+    assert!(receiver.received().is_empty(), "sent through an unverified proxy");
+
+    let ca = https.ca_file.as_ref().unwrap();
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOWLIST", &allowlist),
+        ("WEBHOOK_CA_FILE", ca.to_str().unwrap()),
+    ])
+    .await;
+    let (status, created) = app.admin_call(Method::POST, TARGETS, Some(&target)).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, answer) = test_target(&app, created["id"].as_i64().unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let via = received[0].headers.get("via").map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        via.as_deref().is_some_and(|v| v.contains("tinyproxy")),
+        "not through the proxy: {via:?}"
+    );
 }
 
 #[tokio::test]

@@ -210,13 +210,17 @@ impl Drop for ServerProcess {
 }
 
 /// A real outbound proxy on its own port: Debian's `tinyproxy` (HTTP: absolute-form requests
-/// and CONNECT) or `microsocks` (SOCKS5, optionally with a user name and password).
+/// and CONNECT), `microsocks` (SOCKS5, optionally with a user name and password) or `stunnel`
+/// taking TLS in front of a tinyproxy (an HTTPS proxy).
 pub struct ProxyServer {
     pub port: u16,
     args: Vec<String>,
     program: &'static str,
     child: Option<Child>,
     _config: Option<tempfile_path::TempPath>,
+    /// The certificate a TLS proxy shows, PEM, for `WEBHOOK_CA_FILE`.
+    pub ca_file: Option<std::path::PathBuf>,
+    _files: Vec<tempfile_path::TempPath>,
 }
 
 mod tempfile_path {
@@ -250,6 +254,8 @@ impl ProxyServer {
             program: "tinyproxy",
             child: None,
             _config: Some(tempfile_path::TempPath(config)),
+            ca_file: None,
+            _files: Vec::new(),
         };
         proxy.restart().await;
         proxy
@@ -266,6 +272,44 @@ impl ProxyServer {
             program: "microsocks",
             child: None,
             _config: None,
+            ca_file: None,
+            _files: Vec::new(),
+        };
+        proxy.restart().await;
+        proxy
+    }
+
+    /// `stunnel` in the foreground taking TLS on a port of its own and passing the stream to
+    /// `inner` (a tinyproxy): an HTTPS proxy whose certificate (for 127.0.0.1) only
+    /// [`ProxyServer::ca_file`] vouches for.
+    pub async fn tls_in_front_of(inner: &ProxyServer) -> ProxyServer {
+        let port = free_port();
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let base = std::env::temp_dir().join(format!("hn-stunnel-{}", uuid::Uuid::new_v4().simple()));
+        let (config, pem, ca) = (
+            base.with_extension("conf"),
+            base.with_extension("pem"),
+            base.with_extension("ca.pem"),
+        );
+        std::fs::write(&pem, format!("{}{}", cert.cert.pem(), cert.key_pair.serialize_pem())).unwrap();
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "foreground = yes\npid =\n[proxy]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{}\ncert = {}\n",
+                inner.port,
+                pem.display()
+            ),
+        )
+        .unwrap();
+        let mut proxy = ProxyServer {
+            port,
+            args: vec![config.display().to_string()],
+            program: "stunnel4",
+            child: None,
+            _config: None,
+            ca_file: Some(ca.clone()),
+            _files: Vec::from([config, pem, ca].map(tempfile_path::TempPath)),
         };
         proxy.restart().await;
         proxy
