@@ -5,7 +5,7 @@ mod common;
 
 use common::receiver::{Answer, Receiver};
 use common::{TestApp, ADMIN_TOKEN};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const SETTINGS: &str = "/api/v1/notifications/settings";
@@ -125,25 +125,16 @@ async fn save_and_load_round_trip() {
     assert_eq!(loaded, expected);
     // What a script read and sends back unchanged keeps the stored URLs: same target, and the
     // test connection of the masked URL reaches the robot with its key.
-    let again: Value = client
-        .put(app.url(SETTINGS))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&loaded)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, again) = app.admin_call(Method::PUT, SETTINGS, Some(&loaded)).await;
     assert_eq!(again, expected);
-    let res = client
-        .post(app.url(TEST))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"type": "circuitBreaker", "webhookUrl": masked}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = app
+        .admin_call(
+            Method::POST,
+            TEST,
+            Some(&json!({"type": "circuitBreaker", "webhookUrl": masked})),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert!(receiver
         .received()
         .last()
@@ -153,14 +144,8 @@ async fn save_and_load_round_trip() {
     // A masked URL that is not the stored one is refused: the whole URL is needed.
     let mut other = loaded.clone();
     other["costAlert"]["webhookUrl"] = json!(format!("{masked}&x=1"));
-    let res = client
-        .put(app.url(SETTINGS))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = app.admin_call(Method::PUT, SETTINGS, Some(&other)).await;
+    assert_eq!(status, 400);
     let (by,): (Option<String>,) = sqlx::query_as("SELECT updated_by FROM notification_settings")
         .fetch_one(&app.db)
         .await

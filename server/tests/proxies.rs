@@ -7,12 +7,34 @@
 mod common;
 
 use common::process::{ProxyServer, TlsReceiver};
-use common::receiver::{Answer, Receiver};
+use common::receiver::{Answer, Received, Receiver};
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const TARGETS: &str = "/api/v1/notifications/targets";
+
+/// Creates a Slack target for `url` behind `proxy`; its id.
+async fn proxied_slack(app: &TestApp, url: &str, proxy: &str) -> i64 {
+    let (status, created) = app
+        .admin_call(
+            Method::POST,
+            TARGETS,
+            Some(&json!({"name": "Slack", "channel": "slack", "webhookUrl": url, "proxyUrl": proxy})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_i64().unwrap()
+}
+
+/// The request came through tinyproxy: it adds its `Via`.
+fn assert_via_tinyproxy(request: &Received) {
+    let via = request.headers.get("via").map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        via.as_deref().is_some_and(|v| v.contains("tinyproxy")),
+        "not through the proxy: {via:?}"
+    );
+}
 
 async fn test_target(app: &TestApp, id: i64) -> (u16, Value) {
     app.admin_call(
@@ -37,26 +59,10 @@ async fn a_target_is_reached_through_an_http_proxy_and_a_socks5_proxy() {
     let app = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &allowlist)]).await;
     let url = format!("http://{}/services/T/B/proxied-token", receiver.allowlist_entry());
 
-    let (status, created) = app
-        .admin_call(
-            Method::POST,
-            TARGETS,
-            Some(&json!({"name": "Slack", "channel": "slack", "webhookUrl": url,
-                "proxyUrl": format!("http://127.0.0.1:{}", http.port)})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_i64().unwrap();
+    let id = proxied_slack(&app, &url, &format!("http://127.0.0.1:{}", http.port)).await;
     let (status, answer) = test_target(&app, id).await;
     assert_eq!(status, 200, "{answer}");
-    let via = receiver.received()[0]
-        .headers
-        .get("via")
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert!(
-        via.as_deref().is_some_and(|v| v.contains("tinyproxy")),
-        "not through the proxy: {via:?}"
-    );
+    assert_via_tinyproxy(&receiver.received()[0]);
 
     // SOCKS5 with a password: write-only, shown masked, kept when sent back masked.
     let socks_url = format!("socks5://ops:socks-pass-5e1@127.0.0.1:{}", socks.port);
@@ -174,16 +180,8 @@ async fn an_https_target_is_reached_through_a_connect_tunnel() {
     ])
     .await;
     let url = format!("https://127.0.0.1:{}/services/T/B/tls-token", receiver.port);
-    let (status, created) = app
-        .admin_call(
-            Method::POST,
-            TARGETS,
-            Some(&json!({"name": "Slack", "channel": "slack", "webhookUrl": url,
-                "proxyUrl": format!("http://127.0.0.1:{}", http.port)})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let (status, answer) = test_target(&app, created["id"].as_i64().unwrap()).await;
+    let id = proxied_slack(&app, &url, &format!("http://127.0.0.1:{}", http.port)).await;
+    let (status, answer) = test_target(&app, id).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(receiver.count(), 1);
     let log = http.log_text();
@@ -201,14 +199,12 @@ async fn a_target_is_reached_through_an_https_proxy_whose_certificate_is_checked
     let https = ProxyServer::tls_in_front_of(&http).await;
     let allowlist = [receiver.allowlist_entry(), https.allowlist_entry()].join(",");
     let url = format!("http://{}/services/T/B/https-proxied-token", receiver.allowlist_entry());
-    let target = json!({"name": "Slack", "channel": "slack", "webhookUrl": url,
-        "proxyUrl": format!("https://127.0.0.1:{}", https.port)});
+    let proxy = format!("https://127.0.0.1:{}", https.port);
 
     // Not trusting the proxy's certificate, the sender does not talk to it.
     let untrusting = TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &allowlist)]).await;
-    let (status, created) = untrusting.admin_call(Method::POST, TARGETS, Some(&target)).await;
-    assert_eq!(status, 201, "{created}");
-    let (status, answer) = test_target(&untrusting, created["id"].as_i64().unwrap()).await;
+    let id = proxied_slack(&untrusting, &url, &proxy).await;
+    let (status, answer) = test_target(&untrusting, id).await;
     assert_eq!((status, answer["reason"].as_str()), (502, Some("connect")), "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("certificate"), "{answer}");
     assert!(receiver.received().is_empty(), "sent through an unverified proxy");
@@ -219,17 +215,12 @@ async fn a_target_is_reached_through_an_https_proxy_whose_certificate_is_checked
         ("WEBHOOK_CA_FILE", ca.to_str().unwrap()),
     ])
     .await;
-    let (status, created) = app.admin_call(Method::POST, TARGETS, Some(&target)).await;
-    assert_eq!(status, 201, "{created}");
-    let (status, answer) = test_target(&app, created["id"].as_i64().unwrap()).await;
+    let id = proxied_slack(&app, &url, &proxy).await;
+    let (status, answer) = test_target(&app, id).await;
     assert_eq!(status, 200, "{answer}");
     let received = receiver.received();
     assert_eq!(received.len(), 1);
-    let via = received[0].headers.get("via").map(|v| v.to_str().unwrap().to_owned());
-    assert!(
-        via.as_deref().is_some_and(|v| v.contains("tinyproxy")),
-        "not through the proxy: {via:?}"
-    );
+    assert_via_tinyproxy(&received[0]);
 }
 
 #[tokio::test]
