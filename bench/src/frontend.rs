@@ -179,6 +179,11 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         let child = tokio::process::Command::new(&setup.server)
             .arg("serve")
+            // Only this configuration: not the caller's environment, nor a `.env` (the binary
+            // reads the one in its working directory).
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
             .env("DATABASE_URL", db_url)
             .env("REDIS_URL", redis_url)
             .env("REDIS_KEY_PREFIX", prefix)

@@ -18,7 +18,9 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Err(e) = dotenvy::dotenv() {
+    // `.env` of the working directory only, never a parent's (a checkout's `.env` must not reach
+    // a server started below it, as by the tests); what the environment already holds wins.
+    if let Err(e) = dotenvy::from_path(".env") {
         if !e.not_found() {
             return fail(format!(".env: {e}"));
         }

@@ -2,7 +2,7 @@
 //! without disturbing other tests) and `server` processes built from this crate.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -77,20 +77,53 @@ impl RedisServer {
     }
 }
 
+/// A directory of a test's own, removed with everything in it when dropped: where a `server`
+/// process runs, so that it reads no `.env` but the one a test puts there (the binary reads
+/// `.env` from its working directory, and a checkout's own `.env` is a user's configuration).
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    pub fn new() -> WorkDir {
+        let dir = std::env::temp_dir().join(format!("hn-server-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        WorkDir(dir)
+    }
+
+    /// A directory inside this one.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        let dir = self.0.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A `server` process sharing a test app's database and Redis key prefix.
 pub struct ServerProcess {
     pub base: String,
     pub log: PathBuf,
     child: Child,
+    _dir: WorkDir,
 }
 
 impl ServerProcess {
-    /// The `server` command for `app`'s database and Redis key prefix, serving on `port` and
-    /// logging to `log`; `vars` are set last, so they may replace any variable.
-    fn command(app: &TestApp, redis_url: &str, vars: &[(&str, &str)], port: u16, log: &PathBuf) -> Command {
+    /// The `server` command for `app`'s database and Redis key prefix, serving on `port` in `dir`
+    /// and logging to `log`, with nothing of the test's own environment but `PATH`; `vars` are
+    /// set last, so they may replace any variable.
+    fn command(app: &TestApp, redis_url: &str, vars: &[(&str, &str)], port: u16, dir: &Path, log: &Path) -> Command {
         let log_file = std::fs::File::create(log).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
+            .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", app.state.config.database.url.expose())
@@ -119,38 +152,49 @@ impl ServerProcess {
         command
     }
 
-    fn new_log() -> PathBuf {
-        std::env::temp_dir().join(format!("hn-server-{}.log", uuid::Uuid::new_v4().simple()))
-    }
-
     /// Runs a server that must not start (a refused configuration): its exit status and what it
     /// printed.
     pub async fn refused(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-        let log = Self::new_log();
-        let mut child = Self::command(app, redis_url, vars, free_port(), &log)
+        Self::refused_in(WorkDir::new().path(), app, redis_url, vars).await
+    }
+
+    /// As [`ServerProcess::refused`], run in `dir`.
+    pub async fn refused_in(
+        dir: &Path,
+        app: &TestApp,
+        redis_url: &str,
+        vars: &[(&str, &str)],
+    ) -> (std::process::ExitStatus, String) {
+        let logs = WorkDir::new();
+        let log = logs.path().join("server.log");
+        let mut child = Self::command(app, redis_url, vars, free_port(), dir, &log)
             .spawn()
             .expect("start the server binary");
         let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
             .await
             .expect("a refused server exits within 30 s")
             .unwrap();
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        (status, text)
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
     }
 
     /// `redis_url` and `vars` complete the configuration of `app` (database, prefix, token); an
     /// empty value removes the variable.
     pub async fn start(app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> ServerProcess {
+        Self::start_in(WorkDir::new(), app, redis_url, vars).await
+    }
+
+    /// As [`ServerProcess::start`], run in `dir` (kept until the process is dropped).
+    pub async fn start_in(dir: WorkDir, app: &TestApp, redis_url: &str, vars: &[(&str, &str)]) -> ServerProcess {
         let port = free_port();
-        let log = Self::new_log();
-        let child = Self::command(app, redis_url, vars, port, &log)
+        let log = dir.subdir("log").join("server.log");
+        let child = Self::command(app, redis_url, vars, port, dir.path(), &log)
             .spawn()
             .expect("start the server binary");
         let mut process = ServerProcess {
             base: format!("http://127.0.0.1:{port}"),
             log,
             child,
+            _dir: dir,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !accepts(port).await {
@@ -200,12 +244,6 @@ impl ServerProcess {
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
             .unwrap_or_else(|| panic!("{series} missing from /metrics"))
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 
