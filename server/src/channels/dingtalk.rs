@@ -39,14 +39,28 @@ pub struct DingTalk;
 pub fn markdown(content: &str) -> Value {
     let content = cut_to_bytes(content, MAX_CONTENT_BYTES, TRUNCATION_MARKER);
     let (title, _) = heading_and_rest(&content);
-    // A line break of markdown: two spaces before the newline; a rule stands between blank
-    // lines, or it would make the line above it a heading.
-    let text = content
-        .split('\n')
-        .map(|line| if line == "---" { "\n---\n" } else { line })
-        .collect::<Vec<_>>()
-        .join("  \n");
-    json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}})
+    json!({"msgtype": "markdown", "markdown": {"title": title, "text": hard_breaks(&content)}})
+}
+
+/// Lines kept apart as DingTalk renders markdown: a line break is two spaces before the newline;
+/// a quote takes in the lines after it up to a blank line, so one ends it; a rule stands between
+/// blank lines, or it would make the line above it a heading. A heading ends at its line anyway.
+fn hard_breaks(content: &str) -> String {
+    let lines: Vec<&str> = content.split('\n').collect();
+    let mut text = String::with_capacity(content.len() + 3 * lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        text.push_str(line);
+        let Some(next) = lines.get(i + 1) else { break };
+        let quote = |l: &str| l.starts_with('>');
+        text.push_str(if *line == "---" || *next == "---" || (quote(line) && !quote(next)) {
+            "\n\n"
+        } else if line.starts_with('#') {
+            "\n"
+        } else {
+            "  \n"
+        });
+    }
+    text
 }
 
 impl Channel for DingTalk {

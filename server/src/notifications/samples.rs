@@ -88,11 +88,29 @@ mod tests {
         );
     }
 
+    /// Whether golden files are rewritten rather than checked: with `BLESS=1` only, and never
+    /// under CI, where a golden file is always a check.
+    fn blessing() -> bool {
+        match std::env::var("BLESS").ok().as_deref() {
+            None | Some("" | "0") => false,
+            Some("1") => {
+                let ci = std::env::var("CI").unwrap_or_default();
+                assert!(
+                    ci.is_empty(),
+                    "BLESS=1 refused: CI={ci} is set, and under CI golden files are checked, never rewritten"
+                );
+                true
+            }
+            Some(other) => panic!("BLESS={other:?}: set BLESS=1 to rewrite the golden files, or leave it unset"),
+        }
+    }
+
     /// The body each channel sends for the specification's example of each kind (at the
     /// example's time; unsigned, but for the signed webhook, whose headers are in its files) is
-    /// byte for byte its golden file (`server/tests/golden/channels/<channel>/`); `BLESS=1`
-    /// writes the files instead.
-    fn check_golden(channel: &dyn crate::channels::Channel, name: &str) {
+    /// byte for byte its golden file (`server/tests/golden/channels/<channel>/`). With `BLESS=1`
+    /// the files that differ are rewritten instead, and named: the run then fails, so that a
+    /// rewrite is always seen, and reviewed in the diff. Returns the files rewritten.
+    fn check_golden(channel: &dyn crate::channels::Channel, name: &str) -> Vec<String> {
         let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
         let now = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -127,14 +145,16 @@ mod tests {
         }
         to.settings.insert(
             crate::channels::custom::TEMPLATE.into(),
-            serde_json::json!({"msgtype": "text", "text": {"content": "{{title}}: {{text}}"},
-                "kind": "{{kind}}", "at": "{{timestamp}}", "data": {"provider": "{{providerName}}",
+            serde_json::json!({"msgtype": "text", "text": {"content": "[{{time}}] {{text}}"},
+                "title": "{{title}}", "kind": "{{kind}}", "at": "{{timestamp}}", "data": {"provider": "{{providerName}}",
                 "failures": "{{failureCount}}", "entries": "{{entries}}", "alerts": "{{alerts}}"}}),
         );
         let envelope = crate::channels::Envelope {
             id: "msg_golden".into(),
             now: now.to_utc(),
         };
+        let bless = blessing();
+        let mut rewritten = Vec::new();
         for (file, message) in contents {
             let out = channel.outgoing(&to, &message, &envelope).unwrap();
             let mut body = out.body;
@@ -143,26 +163,40 @@ mod tests {
             }
             let text = format!("{}\n", serde_json::to_string_pretty(&body).unwrap());
             let path = dir.join(format!("{file}.json"));
-            if std::env::var_os("BLESS").is_some() {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &text).unwrap();
+            let golden = std::fs::read_to_string(&path);
+            if bless {
+                if golden.as_ref().ok() != Some(&text) {
+                    std::fs::create_dir_all(&dir).unwrap();
+                    std::fs::write(&path, &text).unwrap();
+                    rewritten.push(path.display().to_string());
+                }
             } else {
-                let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let golden = golden.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert_eq!(text, golden, "{}", path.display());
             }
         }
+        rewritten
     }
 
     #[test]
     fn every_channel_renders_every_kind_as_its_golden_files() {
         use crate::channels::{custom, dingtalk, discord, feishu, slack, telegram, webhook, wecom};
-        check_golden(&wecom::WeCom, "wecom");
-        check_golden(&feishu::Feishu, "feishu");
-        check_golden(&dingtalk::DingTalk, "dingtalk");
-        check_golden(&slack::Slack, "slack");
-        check_golden(&discord::Discord, "discord");
-        check_golden(&telegram::Telegram, "telegram");
-        check_golden(&webhook::SignedWebhook, "webhook");
-        check_golden(&custom::Custom, "custom");
+        let rewritten = [
+            check_golden(&wecom::WeCom, "wecom"),
+            check_golden(&feishu::Feishu, "feishu"),
+            check_golden(&dingtalk::DingTalk, "dingtalk"),
+            check_golden(&slack::Slack, "slack"),
+            check_golden(&discord::Discord, "discord"),
+            check_golden(&telegram::Telegram, "telegram"),
+            check_golden(&webhook::SignedWebhook, "webhook"),
+            check_golden(&custom::Custom, "custom"),
+        ]
+        .concat();
+        assert!(
+            rewritten.is_empty(),
+            "BLESS=1 rewrote {} golden files; review them in the diff, then run again without BLESS:\n{}",
+            rewritten.len(),
+            rewritten.join("\n")
+        );
     }
 }
