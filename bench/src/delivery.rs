@@ -177,6 +177,7 @@ pub(crate) async fn run(
         url: Secret::new(db.url()?),
         // The server's DATABASE_MAX_CONNECTIONS default.
         max_connections: 10,
+        acquire_timeout: DatabaseConfig::ACQUIRE_TIMEOUT,
     })
     .await
     .map_err(|e| e.to_string())?;

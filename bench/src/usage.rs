@@ -80,6 +80,7 @@ pub(crate) async fn run(
     let config = server::platform::config::DatabaseConfig {
         url: server::platform::config::Secret::new(url.to_string()),
         max_connections: 8,
+        acquire_timeout: server::platform::config::DatabaseConfig::ACQUIRE_TIMEOUT,
     };
     let db = server::platform::db::connect_and_migrate(&config)
         .await

@@ -444,11 +444,7 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
     assert_eq!(sent.len(), messages);
     for m in &sent {
         let content = m.body["markdown"]["content"].as_str().unwrap();
-        assert!(
-            content.len() <= server::channels::wecom::MAX_CONTENT_BYTES,
-            "{} bytes",
-            content.len()
-        );
+        assert!(content.len() <= 4096, "WeCom's limit: {} bytes", content.len());
         assert!(content.ends_with("请注意控制消费"), "whole alerts, not cut: {content}");
     }
     assert!(all

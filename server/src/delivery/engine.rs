@@ -28,7 +28,7 @@ pub const QUEUE_NAME: &str = "deliveries";
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a job waits for an unreachable database before its attempt counts as failed: pauses
 /// of 0.25, 0.5, 1, 2, 4, 5, 5 s (17.75 s) between 8 tries.
-const OUTBOX_PATIENCE: Backoff = Backoff::doubling(8, Duration::from_millis(250)).at_most(Duration::from_secs(5));
+pub const OUTBOX_PATIENCE: Backoff = Backoff::doubling(8, Duration::from_millis(250)).at_most(Duration::from_secs(5));
 
 /// How long a throttled target without a window of its own waits when the platform did not say.
 const THROTTLED_WAIT: Duration = Duration::from_secs(60);
@@ -145,6 +145,7 @@ pub struct DeliveryHandler {
     metrics: Metrics,
     max_attempts: u32,
     rate_limiter: Option<(WebhookRateLimiter, SendBudget)>,
+    outbox_patience: Backoff,
 }
 
 impl DeliveryHandler {
@@ -162,7 +163,15 @@ impl DeliveryHandler {
             metrics,
             max_attempts,
             rate_limiter: None,
+            outbox_patience: OUTBOX_PATIENCE,
         }
+    }
+
+    /// Waits `patience` instead of [`OUTBOX_PATIENCE`] for an unreachable database before an
+    /// attempt counts as failed.
+    pub fn with_outbox_patience(mut self, patience: Backoff) -> Self {
+        self.outbox_patience = patience;
+        self
     }
 
     /// Keeps every webhook within its send budget (see [`crate::delivery::rate_limit`]): the
@@ -227,7 +236,7 @@ impl DeliveryHandler {
         let max_attempts = i32::try_from(self.max_attempts).unwrap_or(i32::MAX);
         retry(
             "starting a delivery attempt",
-            OUTBOX_PATIENCE,
+            self.outbox_patience,
             |_| true,
             || self.outbox.start_attempt(id, max_attempts),
         )
@@ -419,5 +428,17 @@ impl Engine {
                 tracing::error!(error = %e, "a delivery task ended abnormally");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_patience_is_the_documented_17_75_seconds_of_pauses() {
+        let pauses: Vec<u128> = OUTBOX_PATIENCE.pauses().map(|p| p.as_millis()).collect();
+        assert_eq!(pauses, [250, 500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(pauses.iter().sum::<u128>(), 17_750);
     }
 }

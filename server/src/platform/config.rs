@@ -89,6 +89,13 @@ impl SendBudget {
 pub struct DatabaseConfig {
     pub url: Secret,
     pub max_connections: u32,
+    /// How long taking a connection from the pool may wait, connecting included.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// [`DatabaseConfig::acquire_timeout`] unless set otherwise (not from the environment).
+    pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 #[derive(Clone, Debug)]
@@ -213,6 +220,7 @@ impl DatabaseConfig {
                 &["postgres", "postgresql"],
             )?,
             max_connections: parse_num(lookup, "DATABASE_MAX_CONNECTIONS", 10, (1, 1000))?,
+            acquire_timeout: Self::ACQUIRE_TIMEOUT,
         })
     }
 }

@@ -1,6 +1,4 @@
 //! PostgreSQL: the pool, and the migrations embedded in the binary, applied at startup.
-use std::time::Duration;
-
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
@@ -23,7 +21,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, DbError> {
     let options = options.log_statements(tracing::log::LevelFilter::Debug);
     PgPoolOptions::new()
         .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(config.acquire_timeout)
         .connect_with(options)
         .await
         .map_err(DbError::Connect)

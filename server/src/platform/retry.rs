@@ -27,6 +27,16 @@ impl Backoff {
     pub const fn at_most(self, max_pause: Duration) -> Backoff {
         Backoff { max_pause, ..self }
     }
+
+    /// The pauses between the tries, in order: one fewer than the tries.
+    pub fn pauses(self) -> impl Iterator<Item = Duration> {
+        let mut next = self.first_pause.min(self.max_pause);
+        (1..self.tries.max(1)).map(move |_| {
+            let pause = next;
+            next = next.saturating_mul(2).min(self.max_pause);
+            pause
+        })
+    }
 }
 
 /// Runs `op` until it succeeds, fails with an error `transient` says is not worth retrying, or
@@ -38,19 +48,18 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut pause = policy.first_pause.min(policy.max_pause);
+    let mut pauses = policy.pauses();
     let mut tried = 1;
     loop {
-        match op().await {
+        let e = match op().await {
             Ok(value) => return Ok(value),
-            Err(e) if tried < policy.tries.max(1) && transient(&e) => {
-                tracing::warn!(error = %e, tried, retry_in = ?pause, "{what} failed; trying again");
-                tokio::time::sleep(pause).await;
-                pause = pause.saturating_mul(2).min(policy.max_pause);
-                tried += 1;
-            }
+            Err(e) if transient(&e) => e,
             Err(e) => return Err(e),
-        }
+        };
+        let Some(pause) = pauses.next() else { return Err(e) };
+        tracing::warn!(error = %e, tried, retry_in = ?pause, "{what} failed; trying again");
+        tokio::time::sleep(pause).await;
+        tried += 1;
     }
 }
 
@@ -75,12 +84,22 @@ mod tests {
         .await;
         assert_eq!(result, Err("fail 4".into()));
         assert_eq!(calls, 4);
-        // 20 + 40 + 80 ms of pauses; a fourth (160 ms) after the last try would make it 300.
-        let took = started.elapsed();
+        // The pauses were slept: 20 + 40 + 80 ms at least (a slow machine only adds).
         assert!(
-            took >= Duration::from_millis(140) && took < Duration::from_millis(300),
-            "{took:?}"
+            started.elapsed() >= Duration::from_millis(140),
+            "{:?}",
+            started.elapsed()
         );
+    }
+
+    #[test]
+    fn a_policys_pauses_double_up_to_the_cap_one_fewer_than_its_tries() {
+        let ms = |policy: Backoff| policy.pauses().map(|p| p.as_millis()).collect::<Vec<_>>();
+        assert_eq!(ms(Backoff::doubling(4, Duration::from_millis(20))), [20, 40, 80]);
+        let capped = Backoff::doubling(4, Duration::from_millis(20)).at_most(Duration::from_millis(30));
+        assert_eq!(ms(capped), [20, 30, 30]);
+        assert_eq!(ms(Backoff::doubling(1, Duration::from_millis(20))), [0_u128; 0]);
+        assert_eq!(ms(Backoff::doubling(0, Duration::from_millis(20))), [0_u128; 0]);
     }
 
     #[tokio::test]
@@ -124,11 +143,11 @@ mod tests {
         .await;
         assert_eq!(result, Err("down".into()));
         assert_eq!(calls, 4);
-        // 20 + 30 + 30 ms; uncapped it would be 20 + 40 + 80.
-        let took = started.elapsed();
+        // 20 + 30 + 30 ms at least.
         assert!(
-            took >= Duration::from_millis(80) && took < Duration::from_millis(140),
-            "{took:?}"
+            started.elapsed() >= Duration::from_millis(80),
+            "{:?}",
+            started.elapsed()
         );
 
         let mut calls = 0;

@@ -96,7 +96,13 @@ impl TestApp {
     /// A second instance whose PostgreSQL is reached through `proxy` (the same database), so the
     /// test can take the database away from this instance alone.
     pub async fn twin_through(&self, proxy: &proxy::TcpProxy) -> TestApp {
+        self.twin_through_with(proxy, |_| {}).await
+    }
+
+    /// As [`TestApp::twin_through`], its configuration changed by `change` first.
+    pub async fn twin_through_with(&self, proxy: &proxy::TcpProxy, change: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = (*self.state.config).clone();
+        change(&mut config);
         let mut url = url::Url::parse(config.database.url.expose()).unwrap();
         url.set_host(Some("127.0.0.1")).unwrap();
         url.set_port(Some(proxy.port())).unwrap();

@@ -16,7 +16,8 @@ use axum::Router;
 /// How the receiver answers.
 #[derive(Clone, Debug)]
 pub enum Answer {
-    /// `{"errcode":0,"errmsg":"ok"}`, as WeCom does.
+    /// As a WeCom robot answers: `{"errcode":0,"errmsg":"ok"}`, but errcode 40058 for markdown
+    /// content over 4,096 bytes (the answers below that end "then as `Ok`" judge the same way).
     Ok,
     ErrCode(i64, &'static str),
     Status(u16),
@@ -192,6 +193,17 @@ fn discord_problem(body: &serde_json::Value) -> Option<serde_json::Value> {
     (!valid).then(|| serde_json::json!({"code": 50035, "message": "Invalid Form Body"}))
 }
 
+/// A WeCom robot's verdict on a body: markdown content of more than 4,096 bytes of UTF-8 is
+/// refused (written out here, not read from the code, so that a change of the cut is caught).
+fn wecom_answer(body: &serde_json::Value) -> serde_json::Value {
+    let content = body["markdown"]["content"].as_str().unwrap_or("");
+    if body["msgtype"] == "markdown" && content.len() > 4096 {
+        return serde_json::json!({"errcode": 40058,
+            "errmsg": "markdown.content exceed max length 4096. invalid Request Parameter"});
+    }
+    serde_json::json!({"errcode": 0, "errmsg": "ok"})
+}
+
 fn hmac_base64(key: &[u8], message: &[u8]) -> String {
     use base64::Engine;
     use hmac::Mac;
@@ -351,19 +363,19 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
     let body: serde_json::Value = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
     let requested = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
     match answer {
-        Answer::Ok => axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response(),
+        Answer::Ok => axum::Json(wecom_answer(&body)).into_response(),
         Answer::ErrCode(code, msg) => axum::Json(serde_json::json!({"errcode": code, "errmsg": msg})).into_response(),
         Answer::Status(code) => (StatusCode::from_u16(code).unwrap(), "nope").into_response(),
         Answer::PlainText => (StatusCode::OK, "thanks").into_response(),
         Answer::Slow(delay) => {
             tokio::time::sleep(delay).await;
-            axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+            axum::Json(wecom_answer(&body)).into_response()
         }
         Answer::Redirect(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
         Answer::FailFirst(n) if seen_before < n => (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response(),
         Answer::SlowFirst(delay) if seen_before == 0 => {
             tokio::time::sleep(delay).await;
-            axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+            axum::Json(wecom_answer(&body)).into_response()
         }
         Answer::EchoInBody(code) => (
             StatusCode::from_u16(code).unwrap(),
@@ -441,7 +453,7 @@ async fn receive(State(shared): State<Shared>, uri: axum::http::Uri, headers: He
         }
         Answer::DingTalk { secret } => axum::Json(dingtalk_answer(secret, &uri, &body)).into_response(),
         Answer::FailFirst(_) | Answer::SlowFirst(_) | Answer::ThrottleFirst(_) => {
-            axum::Json(serde_json::json!({"errcode": 0, "errmsg": "ok"})).into_response()
+            axum::Json(wecom_answer(&body)).into_response()
         }
     }
 }
