@@ -13,6 +13,9 @@ export LEPTOS_OUTPUT_NAME=hub-notify
 # Pinned tool versions (wasm-bindgen is read from Cargo.lock).
 CARGO_LEPTOS_VERSION="0.3.11"
 BINARYEN_VERSION="132.0.0"
+# The LiteLLM proxy the connector's tests run (scripts/setup --tests), and where it lives.
+LITELLM_VERSION="1.108.7"
+LITELLM_VENV="$HN_CACHE/litellm"
 
 step() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
@@ -135,7 +138,13 @@ build_release_site() {
   out="$(dirname "$SITE_SERVER")"
   rm -rf "$out" "$SITE_ROOT/pkg"
   step "cargo leptos build --release --split (server + wasm front end, one part per page)"
-  (cd "$HN_ROOT" && cargo leptos build --release --split) >&2 || die "cargo leptos build --release --split failed"
+  # The layout given explicitly: cargo-leptos also reads a .env of the checkout or a parent (a
+  # user's, for running the server), whose LEPTOS_SITE_ROOT would move the site elsewhere; the
+  # environment wins over it.
+  local layout
+  mapfile -t layout < <(site_layout)
+  (cd "$HN_ROOT" && env "${layout[@]}" LEPTOS_SITE_ADDR=127.0.0.1:3000 cargo leptos build --release --split) >&2 ||
+    die "cargo leptos build --release --split failed"
   mkdir -p "$out"
   cp "$CARGO_TARGET_DIR/release/server" "$CARGO_TARGET_DIR/release/hash.txt" "$out/"
   precompress_site
@@ -143,9 +152,15 @@ build_release_site() {
   note "release site built in $(elapsed "$t0")"
 }
 
-# What the built server needs outside cargo-leptos, one VAR=value a line (Leptos in production
-# mode; hashed file names, read from the hash file next to the binary).
+# Where the site is and how its files are named, one VAR=value a line: what cargo-leptos builds
+# it with and what the server serves it by (hashed file names, read from the hash file next to
+# the binary).
+site_layout() {
+  printf '%s\n' LEPTOS_OUTPUT_NAME=hub-notify "LEPTOS_SITE_ROOT=$SITE_ROOT" LEPTOS_SITE_PKG_DIR=pkg LEPTOS_HASH_FILES=true
+}
+
+# What the built server needs outside cargo-leptos: the layout, and Leptos in production mode.
 site_env() {
-  printf '%s\n' LEPTOS_ENV=PROD LEPTOS_OUTPUT_NAME=hub-notify "LEPTOS_SITE_ROOT=$SITE_ROOT" \
-    LEPTOS_SITE_PKG_DIR=pkg LEPTOS_HASH_FILES=true
+  printf '%s\n' LEPTOS_ENV=PROD
+  site_layout
 }
