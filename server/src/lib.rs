@@ -2,12 +2,13 @@
 //! The Hub Notify server, in layers whose dependencies point one way:
 //!
 //! ```text
-//! platform ← usage ─────────────────────┐
+//! platform ← usage ← sources ─────────────┐
 //! platform ← channels ← delivery ← notifications ← http
 //! ```
 //!
 //! - [`platform`]: configuration, PostgreSQL, Redis, tracing, secrets, retries;
 //! - [`usage`]: what gateways report (ingest, rollups, spending), users, providers, breakers;
+//! - [`sources`]: where usage comes from (HTTP, LiteLLM's callback) and what each delivered;
 //! - [`channels`]: how a message reaches a platform (HTTP client, SSRF guard, WeCom);
 //! - [`delivery`]: the outbox, the Redis queue and its workers, rate limits, the sweeper;
 //! - [`notifications`]: the three kinds, their settings, schedules and message templates;
@@ -18,6 +19,7 @@ pub mod delivery;
 pub mod http;
 pub mod notifications;
 pub mod platform;
+pub mod sources;
 pub mod usage;
 
 use std::net::SocketAddr;

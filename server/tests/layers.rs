@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("platform", 0),
     ("usage", 1),
     ("channels", 1),
+    ("sources", 2),
     ("delivery", 2),
     ("notifications", 3),
     ("http", 4),

@@ -104,6 +104,8 @@ async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     bad_cost["costUsd"] = json!(-1);
     let mut no_user = event("r4", 1, true);
     no_user.as_object_mut().unwrap().remove("userId");
+    // Ids from 10^12 on are Hub Notify's own, for the users of other sources.
+    let ours = event("r5", 1_000_000_000_000, true);
     let (status, report) = post_usage(
         &app,
         INGEST_TOKEN,
@@ -113,6 +115,7 @@ async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
             bad_cost,
             no_user,
             event("r1", 1, true),
+            ours,
         ],
     )
     .await;
@@ -120,7 +123,11 @@ async fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     assert_eq!(report["accepted"], 2);
     assert_eq!(report["duplicates"], 1);
     let rejected = report["rejected"].as_array().unwrap();
-    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected.len(), 3);
+    assert_eq!(
+        rejected[2]["reason"],
+        "userId and providerId must be below 1000000000000"
+    );
     assert_eq!(
         (rejected[0]["index"].as_u64(), rejected[0]["requestId"].as_str()),
         (Some(2), Some("r3"))

@@ -1,4 +1,5 @@
-//! `GET /metrics`: the delivery metrics ([`crate::delivery::metrics`]) in Prometheus text format,
+//! `GET /metrics`: the delivery metrics ([`crate::delivery::metrics`]) and the sources'
+//! ([`crate::sources::metrics`]) in Prometheus text format,
 //! behind `METRICS_TOKEN` when it is set.
 /// `GET /metrics`. With `METRICS_TOKEN` set, only `Authorization: Bearer <METRICS_TOKEN>` may read.
 pub async fn endpoint(
@@ -23,10 +24,11 @@ pub async fn endpoint(
                 .into_response();
         }
     }
-    let body = state
+    let mut body = state
         .metrics
         .render(state.deliveries.queue(), state.deliveries.outbox())
         .await;
+    body.push_str(&state.sources.metrics().render());
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

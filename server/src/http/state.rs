@@ -25,6 +25,8 @@ use crate::notifications::settings::SettingsService;
 use crate::notifications::targets::TargetService;
 use crate::platform::config::Config;
 use crate::platform::redis::Keys;
+use crate::sources::metrics::SourceMetrics;
+use crate::sources::Sources;
 use crate::usage::breaker::Breakers;
 use crate::usage::directory::UsageDirectoryService;
 use crate::usage::ingest::Ingestor;
@@ -73,6 +75,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub breakers: Breakers,
     pub ingestor: Ingestor,
+    pub sources: Sources,
     pub runs: Runs,
 }
 
@@ -133,6 +136,7 @@ impl AppState {
                 .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
         let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
+        let sources = Sources::new(db.clone(), ingestor.clone(), SourceMetrics::new());
         let target_service = TargetService::new(
             targets.clone(),
             sender.clone(),
@@ -154,6 +158,7 @@ impl AppState {
             metrics: Metrics::new(),
             breakers,
             ingestor,
+            sources,
             runs,
         })
     }
@@ -189,6 +194,8 @@ impl AppState {
         engine.run_alongside(move |stop| crate::usage::breaker_backlog::run(ingestor, stop));
         let db = self.db.clone();
         engine.run_alongside(move |stop| crate::usage::ingest::prune_loop(db, stop));
+        let db = self.db.clone();
+        engine.run_alongside(move |stop| crate::sources::activity::prune_loop(db, stop));
         Ok(engine)
     }
 

@@ -16,6 +16,10 @@ use utoipa::ToSchema;
 
 /// Events per request: enough for a gateway's flush interval, small enough to bound one statement.
 pub const MAX_BATCH: usize = 5000;
+/// Ids a gateway reports over HTTP stay below this; from here on they are ours, given to the
+/// users and providers other sources name by ids of their own (`source_entity_ids`, migration
+/// 0012).
+pub const GATEWAY_ID_LIMIT: i64 = 1_000_000_000_000;
 const MAX_TEXT: usize = 200;
 const MAX_ERROR_TEXT: usize = 2000;
 
@@ -50,6 +54,22 @@ pub struct UsageEvent {
 impl UsageEvent {
     pub fn tokens(&self) -> i64 {
         self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+
+    /// The event as stored, or why it cannot be: the rules the JSON types cannot express, text
+    /// trimmed (every source's events pass here).
+    pub fn checked(mut self) -> Result<UsageEvent, String> {
+        self.check()?;
+        self.request_id = self.request_id.trim().to_owned();
+        self.user_name = self.user_name.trim().to_owned();
+        self.provider_name = self.provider_name.trim().to_owned();
+        self.model = self.model.trim().to_owned();
+        // The error is the upstream's free text, kept for people to read: a NUL in it is dropped
+        // rather than the event.
+        self.error = self
+            .error
+            .map(|m| m.chars().filter(|c| *c != '\0').take(MAX_ERROR_TEXT).collect());
+        Ok(self)
     }
 
     /// Rules the JSON types cannot express.
@@ -128,7 +148,19 @@ pub struct IngestReport {
     pub rejected: Vec<RejectedEvent>,
 }
 
-/// Splits a batch into valid events (with their index) and rejections.
+/// What [`Ingestor::ingest_valid`] did with a batch.
+#[derive(Debug)]
+pub struct Ingested {
+    /// The batch without repeats of a request id.
+    pub events: Vec<UsageEvent>,
+    /// Indexes into `events` of those stored now; the others were stored before.
+    pub new: Vec<usize>,
+    /// Events of the batch not stored now: repeats within it, or of earlier batches.
+    pub duplicates: usize,
+}
+
+/// Splits a gateway's batch (`POST /api/v1/usage`) into valid events (with their index) and
+/// rejections.
 pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEvent>) {
     let mut valid = Vec::with_capacity(batch.len());
     let mut rejected = Vec::new();
@@ -136,18 +168,13 @@ pub fn validate(batch: Vec<Value>) -> (Vec<(usize, UsageEvent)>, Vec<RejectedEve
         let request_id = raw.get("requestId").and_then(Value::as_str).map(str::to_owned);
         let event = serde_json::from_value::<UsageEvent>(raw)
             .map_err(|e| e.to_string())
-            .and_then(|mut e| {
-                e.check()?;
-                e.request_id = e.request_id.trim().to_owned();
-                e.user_name = e.user_name.trim().to_owned();
-                e.provider_name = e.provider_name.trim().to_owned();
-                e.model = e.model.trim().to_owned();
-                // The error is the upstream's free text, kept for people to read: a NUL in it
-                // is dropped rather than the event.
-                e.error = e
-                    .error
-                    .map(|m| m.chars().filter(|c| *c != '\0').take(MAX_ERROR_TEXT).collect());
-                Ok(e)
+            .and_then(UsageEvent::checked)
+            .and_then(|e| {
+                if e.user_id >= GATEWAY_ID_LIMIT || e.provider_id >= GATEWAY_ID_LIMIT {
+                    Err(format!("userId and providerId must be below {GATEWAY_ID_LIMIT}"))
+                } else {
+                    Ok(e)
+                }
             });
         match event {
             Ok(event) => valid.push((index, event)),
@@ -379,27 +406,30 @@ impl Ingestor {
 
     pub async fn ingest(&self, batch: Vec<Value>) -> Result<IngestReport, sqlx::Error> {
         let (valid, rejected) = validate(batch);
+        let ingested = self.ingest_valid(valid.into_iter().map(|(_, e)| e).collect()).await?;
+        Ok(IngestReport {
+            accepted: ingested.new.len(),
+            duplicates: ingested.duplicates,
+            rejected,
+        })
+    }
+
+    /// Stores checked events ([`UsageEvent::checked`]) once per request id, and feeds the new
+    /// ones to their providers' breakers.
+    pub async fn ingest_valid(&self, events: Vec<UsageEvent>) -> Result<Ingested, sqlx::Error> {
         let mut seen = std::collections::HashSet::new();
-        let mut duplicates = 0;
-        let events: Vec<UsageEvent> = valid
+        let total = events.len();
+        let events: Vec<UsageEvent> = events
             .into_iter()
-            .filter_map(|(_, e)| {
-                if seen.insert(e.request_id.clone()) {
-                    Some(e)
-                } else {
-                    duplicates += 1;
-                    None
-                }
-            })
+            .filter(|e| seen.insert(e.request_id.clone()))
             .collect();
         let new = self.store(&events).await?;
-        let report = IngestReport {
-            accepted: new.len(),
-            duplicates: duplicates + events.len() - new.len(),
-            rejected,
-        };
-        self.drive_breakers(new.into_iter().map(|i| &events[i]).collect()).await;
-        Ok(report)
+        self.drive_breakers(new.iter().map(|i| &events[*i]).collect()).await;
+        Ok(Ingested {
+            duplicates: total - new.len(),
+            events,
+            new,
+        })
     }
 
     pub fn db(&self) -> &PgPool {

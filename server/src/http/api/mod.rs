@@ -4,6 +4,7 @@
 pub mod deliveries;
 pub mod notifications;
 pub mod quotas;
+pub mod sources;
 pub mod targets;
 pub mod usage;
 
@@ -185,6 +186,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(targets::test_target))
         .routes(routes!(deliveries::list_deliveries))
         .routes(routes!(usage::ingest))
+        .routes(routes!(sources::ingest_litellm))
+        .routes(routes!(sources::list_sources))
         .routes(routes!(usage::circuit))
         .routes(routes!(quotas::put_user))
         .routes(routes!(quotas::put_provider))

@@ -81,7 +81,7 @@ pub async fn ingest(
         )
         .into_response();
     }
-    match state.ingestor.ingest(batch.events).await {
+    match state.sources.ingest_http(batch.events).await {
         Ok(report) => Json(report).into_response(),
         Err(e) => ApiError::unavailable(e).into_response(),
     }
