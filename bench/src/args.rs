@@ -1,13 +1,15 @@
 //! The command line: a subcommand and `--name value` (or `--name=value`) options.
 
 pub(crate) const USAGE: &str = "\
-usage: bench [queue|delivery|all|usage|frontend] [options]  (default: all = queue + delivery)
+usage: bench [queue|delivery|all|usage|ingest|frontend] [options]  (default: all = queue + delivery)
 
   queue      no-op jobs through the delivery queue, beside a bare Redis list and BullMQ 5 (node,
              bench/bullmq) doing the same flow in the same run
   delivery   latency from raising a notification to its arrival at a local webhook receiver
   usage      leaderboard and cost check over 10 M usage rows (rollups vs naive GROUP BY), ingest
              rate; takes several minutes (bulk load)
+  ingest     the same events through POST /api/v1/usage and POST /api/v1/ingest/litellm (LiteLLM's
+             payloads), over HTTP, side by side per round; writes bench/results/ingest.md
   frontend   the release site: file sizes (raw, gzip, brotli), what a first visit to 消息推送
              downloads in Chromium, server-side render time on a kept-alive connection beside
              /healthz (scripts/bench frontend builds the site first when an input changed)
@@ -30,6 +32,9 @@ delivery options:
 usage options:
   --rows N           usage rows (10000000)
   --users N          users, all with quotas (10000)
+ingest options:
+  --events N         events per route and round (102400), in batches of 512
+  --runs N           measured rounds after one warm-up (3)
 frontend options:
   --requests N       timed requests per measure (500)
 
@@ -43,6 +48,7 @@ pub(crate) enum Command {
     Delivery,
     All,
     Usage,
+    Ingest,
     Frontend,
 }
 
@@ -81,6 +87,7 @@ pub(crate) struct Args {
     pub queue: QueueSetup,
     pub delivery: DeliverySetup,
     pub usage: crate::usage::UsageSetup,
+    pub ingest: crate::ingest::IngestSetup,
     pub frontend: crate::frontend::FrontendSetup,
 }
 
@@ -108,6 +115,7 @@ impl Default for Args {
                 concurrency: 8,
             },
             usage: crate::usage::UsageSetup::default(),
+            ingest: crate::ingest::IngestSetup::default(),
             frontend: crate::frontend::FrontendSetup::default(),
         }
     }
@@ -135,6 +143,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Arg
                 "delivery" => Command::Delivery,
                 "all" => Command::All,
                 "usage" => Command::Usage,
+                "ingest" => Command::Ingest,
                 "frontend" => Command::Frontend,
                 _ => return Err(format!("unknown command {arg:?}")),
             });
@@ -157,7 +166,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Arg
         let d = &mut parsed.delivery;
         match name.as_str() {
             "jobs" => q.jobs = number()?,
-            "runs" => q.runs = number()?,
+            "runs" => {
+                q.runs = number()?;
+                parsed.ingest.runs = q.runs;
+            }
+            "events" => parsed.ingest.events = number()?,
             "producers" => q.producers = number()?,
             "workers" => q.workers = number()?,
             "concurrency" => q.concurrency = number()?,

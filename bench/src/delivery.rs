@@ -61,7 +61,7 @@ pub(crate) struct Database {
 }
 
 impl Database {
-    fn url(&self) -> Result<String, String> {
+    pub(crate) fn url(&self) -> Result<String, String> {
         let mut url =
             url::Url::parse(&self.admin_url).map_err(|e| format!("BENCH_DATABASE_ADMIN_URL is not a URL: {e}"))?;
         url.set_path(&format!("/{}", self.name));
@@ -74,7 +74,8 @@ impl Database {
             .map_err(|e| format!("cannot connect to PostgreSQL (BENCH_DATABASE_ADMIN_URL): {e}"))
     }
 
-    async fn create(&self) -> Result<String, String> {
+    /// Creates the database; returns PostgreSQL's version.
+    pub(crate) async fn create(&self) -> Result<String, String> {
         let mut admin = self.admin().await?;
         let version: String = sqlx::query_scalar("SHOW server_version")
             .fetch_one(&mut admin)

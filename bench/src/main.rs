@@ -11,6 +11,7 @@ mod args;
 mod bullmq;
 mod delivery;
 mod frontend;
+mod ingest;
 mod support;
 mod throughput;
 mod usage;
@@ -95,6 +96,19 @@ async fn run(args: Args) -> Result<(), String> {
             );
             let (report, dropped) = alone(&context, admin_pool, work).await?;
             usage::print(&report);
+            return dropped;
+        }
+        args::Command::Ingest => {
+            eprintln!("ingest: database {}", context.database.name);
+            let work = ingest::run(&args.ingest, &context.database, &redis_url, &context.prefix);
+            let (report, dropped) = alone(&context, admin_pool, work).await?;
+            let facts = Facts::gather_without_redis();
+            let machine = format!(
+                "{} cores, load average {} at the end",
+                facts.cores,
+                facts.load.unwrap_or_default()
+            );
+            ingest::print(&report, &machine)?;
             return dropped;
         }
         args::Command::Frontend => {
