@@ -25,6 +25,7 @@ pub mod pages;
 pub mod ports;
 pub mod routes;
 pub mod session;
+pub mod sources;
 pub mod targets;
 pub mod usage;
 pub mod users;

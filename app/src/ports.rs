@@ -12,6 +12,7 @@ use crate::deliveries::{DeliveryFilter, DeliveryPage};
 use crate::error::{AppError, SendFailure};
 use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
+use crate::sources::SourceStatus;
 use crate::targets::{PushTargetInput, PushTargetView};
 use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
 use crate::users::UserSummary;
@@ -66,6 +67,13 @@ pub trait UsageDirectory: Send + Sync + 'static {
     async fn my_usage(&self, user_id: i64) -> Result<Option<UserUsage>, AppError>;
 }
 
+/// 数据来源: where usage comes from and what each source delivered lately.
+#[async_trait]
+pub trait SourceDirectory: Send + Sync + 'static {
+    /// Every source (`http`, `litellm`, `cch`), in that order.
+    async fn list(&self) -> Result<Vec<SourceStatus>, AppError>;
+}
+
 /// 推送目标: the targets admins manage on the pages (the REST API calls the same service).
 #[async_trait]
 pub trait TargetDirectory: Send + Sync + 'static {
@@ -90,6 +98,7 @@ pub struct Services {
     pub deliveries: Arc<dyn DeliveryHistory>,
     pub usage: Arc<dyn UsageDirectory>,
     pub targets: Arc<dyn TargetDirectory>,
+    pub sources: Arc<dyn SourceDirectory>,
 }
 
 pub fn services() -> Result<Services, AppError> {
@@ -103,6 +112,28 @@ pub fn services() -> Result<Services, AppError> {
 /// The identity the server's access layer attached to this request, if any.
 pub fn current_user() -> Option<CurrentUser> {
     use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+}
+
+/// This server's address as the browser reached it (`https://hub.example.com`): the `Host` the
+/// request named (a proxy's `X-Forwarded-Host` / `X-Forwarded-Proto` first), for snippets
+/// people paste into their gateway.
+pub fn request_origin() -> String {
+    let header = |parts: &http::request::Parts, name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let host = header(&parts, "x-forwarded-host").or_else(|| header(&parts, "host"))?;
+            let scheme = header(&parts, "x-forwarded-proto").unwrap_or_else(|| "http".into());
+            Some(format!("{scheme}://{host}"))
+        })
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into())
 }
 
 fn set_status(status: StatusCode) {

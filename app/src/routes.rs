@@ -10,7 +10,8 @@ use crate::components::layout::{AppLayout, SettingsLayout};
 use crate::i18n::I18nContextProvider;
 use crate::pages::{
     dashboard::DashboardRoute, deliveries::DeliveriesRoute, login::LoginRoute, not_found::NotFound,
-    notifications::NotificationsRoute, providers::ProvidersRoute, targets::TargetsRoute, users::UsersRoute,
+    notifications::NotificationsRoute, providers::ProvidersRoute, sources::SourcesRoute, targets::TargetsRoute,
+    users::UsersRoute,
 };
 use crate::session::CurrentUser;
 
@@ -110,6 +111,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("notifications/deliveries") view={Lazy::<DeliveriesRoute>::new()} />
                             <Route path=path!("users") view={Lazy::<UsersRoute>::new()} />
                             <Route path=path!("providers") view={Lazy::<ProvidersRoute>::new()} />
+                            <Route path=path!("sources") view={Lazy::<SourcesRoute>::new()} />
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

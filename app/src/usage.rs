@@ -76,6 +76,93 @@ pub struct WindowUsage {
     pub level: Option<UsageLevel>,
 }
 
+/// Where usage, and the users and providers it names, come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// `POST /api/v1/usage`: a gateway reporting in Hub Notify's own shape.
+    Http,
+    /// LiteLLM's proxy, through its `generic_api` callback (`POST /api/v1/ingest/litellm`).
+    Litellm,
+    /// Claude Code Hub's database (`CCH_DATABASE_URL`).
+    Cch,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Http, Source::Litellm, Source::Cch];
+
+    /// The name stored and shown (`source` columns, API, metrics labels).
+    pub fn key(self) -> &'static str {
+        match self {
+            Source::Http => "http",
+            Source::Litellm => "litellm",
+            Source::Cch => "cch",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    /// The gateway's own name for people.
+    pub fn product(self) -> &'static str {
+        match self {
+            Source::Http => "HTTP",
+            Source::Litellm => "LiteLLM",
+            Source::Cch => "Claude Code Hub",
+        }
+    }
+}
+
+/// Where a user or provider comes from, and whether its settings are the gateway's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    pub source: Source,
+    /// The id it has there (LiteLLM's user id or deployment hash, Claude Code Hub's id);
+    /// `None` when the source names it by the id shown here.
+    pub source_id: Option<String>,
+    /// Kept in step with the gateway, which owns its quotas and settings: change them there.
+    pub read_only: bool,
+    pub state: EntityState,
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin {
+            source: Source::Http,
+            source_id: None,
+            read_only: false,
+            state: EntityState::Active,
+        }
+    }
+}
+
+/// Whether the gateway still uses a user or provider. Only active ones are checked for cost
+/// alerts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum EntityState {
+    Active,
+    /// Disabled in the gateway.
+    Disabled,
+    /// Deleted in the gateway (its usage is kept).
+    Deleted,
+}
+
+impl EntityState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityState::Active => "active",
+            EntityState::Disabled => "disabled",
+            EntityState::Deleted => "deleted",
+        }
+    }
+}
+
 /// A gateway user, its quotas and its spending per window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,9 +170,19 @@ pub struct UserUsage {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    pub origin: Origin,
     pub quotas: UserQuotaInput,
     /// In `UsageWindow::USER` order.
     pub windows: Vec<WindowUsage>,
+    pub today: DayActivity,
+}
+
+/// Requests and tokens of today (in `APP_TIMEZONE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DayActivity {
+    pub requests: i64,
+    pub tokens: i64,
 }
 
 /// A provider's circuit as the gateway sees it.
@@ -114,6 +211,7 @@ impl CircuitState {
 pub struct ProviderUsage {
     pub id: i64,
     pub name: String,
+    pub origin: Origin,
     pub settings: ProviderInput,
     pub circuit_state: CircuitState,
     pub consecutive_failures: u32,
@@ -121,6 +219,7 @@ pub struct ProviderUsage {
     pub open_until: Option<String>,
     /// In `UsageWindow::PROVIDER` order.
     pub windows: Vec<WindowUsage>,
+    pub today: DayActivity,
 }
 
 /// A user's quotas as edited: USD amounts as typed; `None` (or blank) = no quota.
@@ -148,6 +247,19 @@ impl Default for BreakerConfig {
             failure_threshold: 5,
             open_duration_ms: 30 * 60 * 1000,
             half_open_success_threshold: 2,
+        }
+    }
+}
+
+impl BreakerConfig {
+    /// Brought within the ranges this project accepts (a gateway's own settings may lie outside
+    /// them: a threshold of 0, an open duration of days).
+    pub fn clamped(self) -> BreakerConfig {
+        let clamp = |v: i64, (min, max): (i32, i32)| v.clamp(i64::from(min), i64::from(max));
+        BreakerConfig {
+            failure_threshold: clamp(self.failure_threshold, FAILURE_THRESHOLD_RANGE),
+            open_duration_ms: clamp(self.open_duration_ms, OPEN_DURATION_MS_RANGE),
+            half_open_success_threshold: clamp(self.half_open_success_threshold, HALF_OPEN_SUCCESS_RANGE),
         }
     }
 }
@@ -402,6 +514,24 @@ mod tests {
         };
         p.limit_monthly_usd = None;
         assert_eq!(problems(p.validate()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_gateways_breaker_settings_are_brought_within_range() {
+        let odd = BreakerConfig {
+            failure_threshold: 0,
+            open_duration_ms: 7 * 86_400_000,
+            half_open_success_threshold: 50,
+        };
+        assert_eq!(
+            odd.clamped(),
+            BreakerConfig {
+                failure_threshold: 1,
+                open_duration_ms: 86_400_000,
+                half_open_success_threshold: 10,
+            }
+        );
+        assert_eq!(BreakerConfig::default().clamped(), BreakerConfig::default());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The command line: a subcommand and `--name value` (or `--name=value`) options.
 
 pub(crate) const USAGE: &str = "\
-usage: bench [queue|delivery|all|usage|ingest|frontend] [options]  (default: all = queue + delivery)
+usage: bench [queue|delivery|all|usage|ingest|cch|frontend] [options]  (default: all = queue + delivery)
 
   queue      no-op jobs through the delivery queue, beside a bare Redis list and BullMQ 5 (node,
              bench/bullmq) doing the same flow in the same run
@@ -10,6 +10,8 @@ usage: bench [queue|delivery|all|usage|ingest|frontend] [options]  (default: all
              rate; takes several minutes (bulk load)
   ingest     the same events through POST /api/v1/usage and POST /api/v1/ingest/litellm (LiteLLM's
              payloads), over HTTP, side by side per round; writes bench/results/ingest.md
+  cch        the Claude Code Hub tail against a CCH database written as CCH writes it: the rows/s
+             it catches up with, and the lag of a live gateway's requests; writes bench/results/cch.md
   frontend   the release site: file sizes (raw, gzip, brotli), what a first visit to 消息推送
              downloads in Chromium, server-side render time on a kept-alive connection beside
              /healthz (scripts/bench frontend builds the site first when an input changed)
@@ -35,6 +37,10 @@ usage options:
 ingest options:
   --events N         events per route and round (102400), in batches of 512
   --runs N           measured rounds after one warm-up (3)
+cch options:
+  --backlog N        finished requests waiting when the tail starts (100000)
+  --rate N           requests a second in the live phase (1000; also the delivery option)
+  --seconds N        length of the live phase (30)
 frontend options:
   --requests N       timed requests per measure (500)
 
@@ -49,6 +55,7 @@ pub(crate) enum Command {
     All,
     Usage,
     Ingest,
+    Cch,
     Frontend,
 }
 
@@ -88,6 +95,7 @@ pub(crate) struct Args {
     pub delivery: DeliverySetup,
     pub usage: crate::usage::UsageSetup,
     pub ingest: crate::ingest::IngestSetup,
+    pub cch: crate::cch::CchSetup,
     pub frontend: crate::frontend::FrontendSetup,
 }
 
@@ -116,6 +124,7 @@ impl Default for Args {
             },
             usage: crate::usage::UsageSetup::default(),
             ingest: crate::ingest::IngestSetup::default(),
+            cch: crate::cch::CchSetup::default(),
             frontend: crate::frontend::FrontendSetup::default(),
         }
     }
@@ -144,6 +153,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Arg
                 "all" => Command::All,
                 "usage" => Command::Usage,
                 "ingest" => Command::Ingest,
+                "cch" => Command::Cch,
                 "frontend" => Command::Frontend,
                 _ => return Err(format!("unknown command {arg:?}")),
             });
@@ -176,7 +186,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Arg
             "concurrency" => q.concurrency = number()?,
             "pool" => q.pool_size = number()?,
             "notifications" => d.notifications = number()?,
-            "rate" => d.rate = u32::try_from(number()?).map_err(|_| format!("--rate {value} is too large"))?,
+            "rate" => {
+                parsed.cch.rate = number()?;
+                d.rate = u32::try_from(parsed.cch.rate).map_err(|_| format!("--rate {value} is too large"))?;
+            }
+            "backlog" => parsed.cch.backlog = number()?,
+            "seconds" => parsed.cch.seconds = number()?,
             "raisers" => d.raisers = number()?,
             "delivery-concurrency" => d.concurrency = number()?,
             "rows" => parsed.usage.rows = i64::try_from(number()?).map_err(|_| "--rows is too large".to_owned())?,

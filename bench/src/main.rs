@@ -9,6 +9,7 @@
 //! Progress goes to stderr; the report (a table to paste into the README) to stdout.
 mod args;
 mod bullmq;
+mod cch;
 mod delivery;
 mod frontend;
 mod ingest;
@@ -111,6 +112,19 @@ async fn run(args: Args) -> Result<(), String> {
             ingest::print(&report, &machine)?;
             return dropped;
         }
+        args::Command::Cch => {
+            eprintln!("cch: databases {0} and {0}_cch", context.database.name);
+            let work = cch::run(&args.cch, &context.database, &redis_url, &context.prefix);
+            let (report, dropped) = alone(&context, admin_pool, work).await?;
+            let facts = Facts::gather_without_redis();
+            let machine = format!(
+                "{} cores, load average {} at the end",
+                facts.cores,
+                facts.load.unwrap_or_default()
+            );
+            cch::print(&report, &machine)?;
+            return dropped;
+        }
         args::Command::Frontend => {
             let work = frontend::run(&args.frontend, &context.database, &redis_url, &context.prefix);
             let (report, dropped) = alone(&context, admin_pool, work).await?;
@@ -165,6 +179,14 @@ async fn alone<R>(
         _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
     };
     let dropped = context.database.drop_if_exists().await;
+    // `bench cch`'s second database, also after Ctrl-C.
+    let cch = delivery::Database {
+        admin_url: context.database.admin_url.clone(),
+        name: format!("{}_cch", context.database.name),
+    };
+    if let Err(e) = cch.drop_if_exists().await {
+        eprintln!("bench: cleanup: {e}");
+    }
     if let Err(e) = support::delete_keys(&admin_pool, &format!("{}*", context.prefix)).await {
         eprintln!("bench: cleanup: {e}");
     }

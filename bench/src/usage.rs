@@ -415,7 +415,12 @@ async fn ingest_rate(
                         return Err(format!("ingest rejected events: {r:?}"));
                     }
                     let events: Vec<_> = valid.into_iter().map(|(_, e)| e).collect();
-                    accepted += ingestor.store(&events).await.map_err(sql)?.len();
+                    accepted += ingestor
+                        .store(&events, server::usage::ingest::Repeats::Ignore)
+                        .await
+                        .map_err(sql)?
+                        .new
+                        .len();
                     continue;
                 }
                 let report = ingestor.ingest(batch).await.map_err(sql)?;

@@ -216,9 +216,10 @@ async fn the_sources_api_and_metrics_say_what_litellm_delivered() {
         .unwrap();
     assert_eq!(litellm["enabled"], true);
     assert_eq!(litellm["path"], ROUTE);
+    assert!(litellm["tail"].is_null());
     assert_eq!(
         litellm["lastHour"],
-        json!({"accepted": 2, "duplicates": 2, "rejected": 2, "unpriced": 1})
+        json!({"accepted": 2, "duplicates": 2, "revised": 0, "rejected": 2, "unpriced": 1})
     );
     assert!(litellm["lastEventAt"].is_string());
     let unpriced = litellm["latestUnpriced"][0]["detail"].as_str().unwrap();
@@ -239,7 +240,7 @@ async fn the_sources_api_and_metrics_say_what_litellm_delivered() {
         .unwrap();
     assert_eq!(
         http["lastHour"],
-        json!({"accepted": 0, "duplicates": 0, "rejected": 0, "unpriced": 0})
+        json!({"accepted": 0, "duplicates": 0, "revised": 0, "rejected": 0, "unpriced": 0})
     );
     assert!(http["lastEventAt"].is_null());
 
@@ -276,6 +277,32 @@ async fn the_sources_api_and_metrics_say_what_litellm_delivered() {
         );
     }
     assert!(metrics.contains(r#"hub_notify_source_lag_seconds{source="litellm"}"#));
+
+    // 数据来源 shows the same, with the snippets naming this server as the browser reached it.
+    let admin = app.client();
+    assert!(app.sign_in(&admin, common::ADMIN_TOKEN).await.status().is_redirection());
+    let page = admin
+        .get(app.url("/settings/sources"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let origin = app.url("");
+    let origin = origin.trim_end_matches('/');
+    assert!(
+        page.contains(&format!("endpoint: {origin}/api/v1/ingest/litellm")),
+        "the LiteLLM snippet names this server: {page}"
+    );
+    assert!(page.contains(&format!("{origin}/api/v1/usage -d")), "{page}");
+    assert!(page.contains("入库 2 · 重复 2 · 修订 0 · 拒绝 2 · 未定价 1"), "{page}");
+    assert!(
+        page.contains("response_cost 0 — add the model&#x27;s price to LiteLLM")
+            || page.contains("response_cost 0 — add the model's price to LiteLLM"),
+        "{page}"
+    );
+    assert!(page.contains("data-source=\"cch\" data-enabled=\"false\""), "{page}");
 
     // Admins only.
     let user = app.create_user(5, "李四").await;

@@ -371,6 +371,8 @@ async fn openapi_document_describes_every_endpoint() {
             "GET /api/v1/providers/{id}/circuit",
             "GET /api/v1/session",
             "GET /api/v1/sources",
+            "GET /api/v1/usage/providers",
+            "GET /api/v1/usage/users",
             "GET /api/v1/users",
             "POST /api/v1/ingest/litellm",
             "POST /api/v1/notifications/run/{type}",

@@ -460,6 +460,40 @@ async fn every_entity_over_the_threshold_is_alerted_weeks_included() {
 }
 
 #[tokio::test]
+async fn disabled_and_deleted_users_and_providers_get_no_cost_alert() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
+    let now = yesterday_noon();
+    let at = now - chrono::Duration::minutes(2);
+    let events: Vec<Value> = (1..=3)
+        .map(|u| event(&format!("d{u}"), (u, &format!("用户{u}")), u, "9", at))
+        .collect();
+    ingest(&app, events).await;
+    // Everyone is at 90 % of a weekly quota; the gateway disabled user 2 and provider 2 and
+    // deleted user 3 and provider 3.
+    for table in ["users", "providers"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET limit_weekly_usd = 10, enabled = id <> 2,
+                                deleted_at = CASE WHEN id = 3 THEN now() END"
+        ))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let report = check_costs_at(&app, now).await;
+    assert_eq!(report.over_threshold, Some(2), "user 1 and provider 1 only: {report:?}");
+    let all = alerts(&receiver, 2).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.iter().any(|c| c.contains("用户 **用户1**")), "{all:?}");
+    assert!(all.iter().any(|c| c.contains("**供应商1**")), "{all:?}");
+    assert!(!all
+        .iter()
+        .any(|c| c.contains("用户2") || c.contains("用户3") || c.contains("供应商2")));
+}
+
+#[tokio::test]
 async fn an_instance_follows_a_schedule_saved_on_another() {
     let receiver = Receiver::start(Answer::Ok).await;
     let app = app_with(&receiver, &[("APP_ENV", "production"), ("COOKIE_SECURE", "false")]).await;

@@ -676,3 +676,72 @@ async fn unknown_api_paths_and_methods_answer_in_the_json_error_shape() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_revised_event_moves_the_rollups_from_its_old_values_to_its_new_ones() {
+    use server::usage::ingest::{Repeats, UsageEvent};
+    let app = TestApp::spawn().await;
+    let at = chrono::Utc::now();
+    let event = |cost: &str, provider: i64| UsageEvent {
+        request_id: "rev-1".into(),
+        user_id: 7,
+        user_name: "张三".into(),
+        provider_id: provider,
+        provider_name: format!("provider {provider}"),
+        model: "claude-sonnet-4".into(),
+        cost_usd: cost.parse().unwrap(),
+        input_tokens: 100,
+        output_tokens: 10,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        success: true,
+        status_code: Some(200),
+        error: None,
+        created_at: at,
+    };
+    let stored = app
+        .state
+        .ingestor
+        .store(&[event("0", 1)], Repeats::Revise)
+        .await
+        .unwrap();
+    assert_eq!((stored.new, stored.revised), (vec![0], vec![]));
+    let again = app
+        .state
+        .ingestor
+        .store(&[event("0", 1)], Repeats::Revise)
+        .await
+        .unwrap();
+    assert_eq!((again.new, again.revised), (vec![], vec![]), "unchanged: nothing");
+    let revised = app
+        .state
+        .ingestor
+        .store(&[event("0.25", 2)], Repeats::Revise)
+        .await
+        .unwrap();
+    assert_eq!((revised.new, revised.revised), (vec![], vec![0]));
+    let buckets: (i64, rust_decimal::Decimal) =
+        sqlx::query_as("SELECT sum(requests)::bigint, sum(cost_usd) FROM usage_user_buckets WHERE user_id = 7")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(buckets, (1, "0.25".parse().unwrap()));
+    let providers: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT provider_id, sum(requests)::bigint FROM usage_provider_daily GROUP BY 1 ORDER BY 1")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        providers,
+        [(1, 0), (2, 1)],
+        "the request moved to the provider that served it"
+    );
+    // A gateway's repeat changes nothing (Repeats::Ignore).
+    let ignored = app
+        .state
+        .ingestor
+        .store(&[event("9", 3)], Repeats::Ignore)
+        .await
+        .unwrap();
+    assert_eq!((ignored.new, ignored.revised), (vec![], vec![]));
+}

@@ -242,6 +242,54 @@ async fn users_and_providers_show_spending_per_window_and_edits_show_against_quo
     .await
     .unwrap();
     assert_eq!(row, (3, 60_000, 1));
+
+    // Scripts read the same figures over REST.
+    let tz = app.state.config.timezone;
+    let today = i64::try_from(
+        events
+            .iter()
+            .filter(|(at, _)| at.with_timezone(&tz).date_naive() == now.with_timezone(&tz).date_naive())
+            .count(),
+    )
+    .unwrap();
+    let amount = |text: &str| json!(text.parse::<f64>().unwrap());
+    let (status, users) = app.admin_call(reqwest::Method::GET, "/api/v1/usage/users", None).await;
+    assert_eq!(status, 200, "{users}");
+    assert_eq!(
+        users[0],
+        json!({
+            "id": USER, "name": "用户7", "source": "http", "sourceId": null, "readOnly": false, "state": "active",
+            "spend": {"fiveHours": amount(&want[0].1), "today": amount(&want[1].1), "week": amount(&want[2].1),
+                      "month": amount(&want[3].1)},
+            "quotas": {"fiveHours": 1.5, "today": null, "week": 100.0, "month": null},
+            "today": {"requests": today, "tokens": today * 120},
+        })
+    );
+    let (status, providers) = app
+        .admin_call(reqwest::Method::GET, "/api/v1/usage/providers", None)
+        .await;
+    assert_eq!(status, 200, "{providers}");
+    assert_eq!(
+        providers[0],
+        json!({
+            "id": PROVIDER, "name": "供应商3", "source": "http", "sourceId": null, "readOnly": false,
+            "state": "active",
+            "spend": {"week": amount(&want[2].1), "month": amount(&want[3].1)},
+            "quotas": {"week": 50.0, "month": null},
+            "today": {"requests": today, "tokens": today * 120},
+            "circuit": {"state": "CLOSED", "consecutiveFailures": 0, "openUntil": null,
+                        "settings": {"failureThreshold": 3, "openDurationMs": 60000, "halfOpenSuccessThreshold": 1}},
+        })
+    );
+    let user = app.create_user(99, "普通用户").await;
+    let res = app
+        .client()
+        .get(app.url("/api/v1/usage/users"))
+        .bearer_auth(user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "admins only");
 }
 
 #[tokio::test]

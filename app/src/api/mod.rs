@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod deliveries;
 pub mod notifications;
+pub mod sources;
 pub mod targets;
 pub mod usage;
 pub mod users;

@@ -114,6 +114,7 @@ pub fn SettingsLayout() -> impl IntoView {
                 </A>
                 <A href="/settings/users">{t!(i18n, settings_nav_users)}</A>
                 <A href="/settings/providers">{t!(i18n, settings_nav_providers)}</A>
+                <A href="/settings/sources">{t!(i18n, settings_nav_sources)}</A>
             </nav>
             <section class="settings-body">
                 <Outlet />

@@ -2,6 +2,7 @@ pub mod form;
 pub mod language;
 pub mod layout;
 pub mod loaded;
+pub mod origin;
 pub mod role;
 pub mod row_editor;
 pub mod targets;

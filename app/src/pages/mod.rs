@@ -27,5 +27,6 @@ pub mod login;
 pub mod not_found;
 pub mod notifications;
 pub mod providers;
+pub mod sources;
 pub mod targets;
 pub mod users;

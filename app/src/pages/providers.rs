@@ -1,11 +1,13 @@
 //! `/settings/providers` (供应商): every gateway provider with its circuit (关闭 / 打开 / 半开),
 //! its breaker settings and its spending this week and month against its quotas, and an inline
-//! form per row to edit quotas and breaker settings.
+//! form per row to edit quotas and breaker settings (not for a provider a gateway keeps: they
+//! are changed there).
 use leptos::prelude::*;
 
 use crate::api::usage::{list_provider_usage, update_provider_settings};
 use crate::components::form::{use_edit_form, TextField};
 use crate::components::loaded::LoadedList;
+use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{Toaster, Toasts};
 use crate::components::usage::{duration_text, window_label, written_time, UsageMeter};
@@ -96,6 +98,8 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                             let id = provider.id;
                             let form_provider = provider.clone();
                             let cb = provider.settings.circuit_breaker;
+                            let source = provider.origin.source;
+                            let read_only = provider.origin.read_only;
                             view! {
                                 <tr
                                     data-testid="provider-row"
@@ -103,7 +107,10 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                                     data-state=provider.circuit_state.as_str()
                                     class:editing=move || editor.is_open(id)
                                 >
-                                    <td data-testid="provider-name">{provider.name}</td>
+                                    <td>
+                                        <span data-testid="provider-name">{provider.name}</span>
+                                        <OriginNote origin=provider.origin />
+                                    </td>
                                     <td class="mono" data-testid="provider-id">{id}</td>
                                     <td>
                                         <CircuitBadge
@@ -120,11 +127,19 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                                         </ul>
                                     </td>
                                     {provider.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
-                                    <td><EditButton editor id test_id="edit-provider" /></td>
+                                    <td>
+                                        {if read_only {
+                                            view! { <KeptBySource source /> }.into_any()
+                                        } else {
+                                            view! { <EditButton editor id test_id="edit-provider" /> }.into_any()
+                                        }}
+                                    </td>
                                 </tr>
-                                <EditRow editor id columns>
-                                    <ProviderForm provider=form_provider.clone() editor toasts />
-                                </EditRow>
+                                {(!read_only).then(|| view! {
+                                    <EditRow editor id columns>
+                                        <ProviderForm provider=form_provider.clone() editor toasts />
+                                    </EditRow>
+                                })}
                             }
                         })
                         .collect_view()}

@@ -1,10 +1,12 @@
 //! `/settings/users` (用户): every gateway user with its spending per quota window (5 小时,
-//! 今日, 本周, 本月) against its quotas, and an inline form per row to edit the quotas.
+//! 今日, 本周, 本月) against its quotas, and an inline form per row to edit the quotas (not for
+//! a user a gateway keeps: its quotas are changed there).
 use leptos::prelude::*;
 
 use crate::api::usage::{list_user_usage, update_user_quotas};
 use crate::components::form::{use_edit_form, TextField};
 use crate::components::loaded::LoadedList;
+use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::role::RoleTag;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{Toaster, Toasts};
@@ -60,17 +62,30 @@ fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl In
                         .map(|user| {
                             let id = user.id;
                             let form_user = user.clone();
+                            let source = user.origin.source;
+                            let read_only = user.origin.read_only;
                             view! {
                                 <tr data-testid="user-row" data-id=id.to_string() class:editing=move || editor.is_open(id)>
-                                    <td data-testid="user-name">{user.name}</td>
+                                    <td>
+                                        <span data-testid="user-name">{user.name}</span>
+                                        <OriginNote origin=user.origin />
+                                    </td>
                                     <td class="mono" data-testid="user-id">{id}</td>
                                     <td><RoleTag role=user.role /></td>
                                     {user.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
-                                    <td><EditButton editor id test_id="edit-user" /></td>
+                                    <td>
+                                        {if read_only {
+                                            view! { <KeptBySource source /> }.into_any()
+                                        } else {
+                                            view! { <EditButton editor id test_id="edit-user" /> }.into_any()
+                                        }}
+                                    </td>
                                 </tr>
-                                <EditRow editor id columns>
-                                    <QuotaForm user=form_user.clone() editor toasts />
-                                </EditRow>
+                                {(!read_only).then(|| view! {
+                                    <EditRow editor id columns>
+                                        <QuotaForm user=form_user.clone() editor toasts />
+                                    </EditRow>
+                                })}
                             }
                         })
                         .collect_view()}

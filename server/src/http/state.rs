@@ -136,7 +136,22 @@ impl AppState {
                 .unwrap_or(crate::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN),
         );
         let ingestor = Ingestor::new(db.clone(), config.timezone, breakers.clone(), Arc::new(alerts));
-        let sources = Sources::new(db.clone(), ingestor.clone(), SourceMetrics::new());
+        let cch_lease = config.cch.as_ref().map(|_| {
+            crate::sources::lease::Lease::new(
+                redis.clone(),
+                &keys,
+                "cch-tail",
+                crate::sources::lease::this_instance(),
+                crate::sources::cch::LEASE_TTL,
+            )
+        });
+        let sources = Sources::new(
+            db.clone(),
+            ingestor.clone(),
+            SourceMetrics::new(),
+            cch_lease,
+            config.ingest_token.is_some(),
+        );
         let target_service = TargetService::new(
             targets.clone(),
             sender.clone(),
@@ -196,6 +211,9 @@ impl AppState {
         engine.run_alongside(move |stop| crate::usage::ingest::prune_loop(db, stop));
         let db = self.db.clone();
         engine.run_alongside(move |stop| crate::sources::activity::prune_loop(db, stop));
+        if let Some(cch) = self.config.cch.as_ref().and_then(|config| self.sources.cch(config)) {
+            engine.run_alongside(move |stop| cch.run(stop));
+        }
         Ok(engine)
     }
 
@@ -215,6 +233,7 @@ impl AppState {
                 self.config.timezone,
             )),
             targets: Arc::new(self.target_service.clone()),
+            sources: Arc::new(self.sources.clone()),
         }
     }
 }

@@ -142,6 +142,18 @@ pub struct Config {
     pub breaker_alert_cooldown: Option<Duration>,
     /// Sends per webhook and window (`WEBHOOK_RATE_LIMIT`).
     pub webhook_rate_limit: SendBudget,
+    /// Claude Code Hub's database to read usage from; unset = no CCH source.
+    pub cch: Option<CchConfig>,
+}
+
+/// The Claude Code Hub source: `CCH_DATABASE_URL`, `CCH_POLL_INTERVAL`, `CCH_REDIS_URL`.
+#[derive(Clone, Debug)]
+pub struct CchConfig {
+    /// CCH's PostgreSQL (a role that may read its tables is enough).
+    pub database_url: Secret,
+    pub poll_interval: Duration,
+    /// CCH's Redis, whose circuit breakers are followed instead of computed here.
+    pub redis_url: Option<Secret>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/hub_notify";
@@ -196,7 +208,14 @@ fn parse_bool(lookup: Lookup, name: &'static str) -> Result<Option<bool>, Config
 }
 
 fn parse_url(lookup: Lookup, name: &'static str, default: &str, schemes: &[&str]) -> Result<Secret, ConfigError> {
-    let raw = get(lookup, name).unwrap_or_else(|| default.to_owned());
+    Ok(parse_opt_url(lookup, name, schemes)?.unwrap_or_else(|| Secret(default.to_owned())))
+}
+
+/// A URL with one of `schemes`, or `None` when the variable is unset.
+fn parse_opt_url(lookup: Lookup, name: &'static str, schemes: &[&str]) -> Result<Option<Secret>, ConfigError> {
+    let Some(raw) = get(lookup, name) else {
+        return Ok(None);
+    };
     let parsed = url::Url::parse(&raw).map_err(|e| ConfigError::Invalid {
         name,
         problem: format!("not a URL ({e})"),
@@ -207,18 +226,45 @@ fn parse_url(lookup: Lookup, name: &'static str, default: &str, schemes: &[&str]
             problem: format!("scheme must be one of {}", schemes.join(", ")),
         });
     }
-    Ok(Secret(raw))
+    Ok(Some(Secret(raw)))
+}
+
+const POSTGRES_SCHEMES: &[&str] = &["postgres", "postgresql"];
+const REDIS_SCHEMES: &[&str] = &["redis", "rediss", "redis+unix"];
+
+impl CchConfig {
+    /// `CCH_DATABASE_URL` switches the source on; `CCH_POLL_INTERVAL` and `CCH_REDIS_URL` need it.
+    fn from_lookup(lookup: Lookup) -> Result<Option<Self>, ConfigError> {
+        let poll_interval = parse_opt_num(lookup, "CCH_POLL_INTERVAL", (1, 300))?;
+        let redis_url = parse_opt_url(lookup, "CCH_REDIS_URL", REDIS_SCHEMES)?;
+        let Some(database_url) = parse_opt_url(lookup, "CCH_DATABASE_URL", POSTGRES_SCHEMES)? else {
+            let needless = if poll_interval.is_some() {
+                Some("CCH_POLL_INTERVAL")
+            } else if redis_url.is_some() {
+                Some("CCH_REDIS_URL")
+            } else {
+                None
+            };
+            return match needless {
+                Some(name) => Err(ConfigError::Invalid {
+                    name,
+                    problem: "has no effect without CCH_DATABASE_URL".into(),
+                }),
+                None => Ok(None),
+            };
+        };
+        Ok(Some(CchConfig {
+            database_url,
+            poll_interval: Duration::from_secs(poll_interval.unwrap_or(2)),
+            redis_url,
+        }))
+    }
 }
 
 impl DatabaseConfig {
     pub fn from_lookup(lookup: Lookup) -> Result<Self, ConfigError> {
         Ok(DatabaseConfig {
-            url: parse_url(
-                lookup,
-                "DATABASE_URL",
-                DEFAULT_DATABASE_URL,
-                &["postgres", "postgresql"],
-            )?,
+            url: parse_url(lookup, "DATABASE_URL", DEFAULT_DATABASE_URL, POSTGRES_SCHEMES)?,
             max_connections: parse_num(lookup, "DATABASE_MAX_CONNECTIONS", 10, (1, 1000))?,
             acquire_timeout: Self::ACQUIRE_TIMEOUT,
         })
@@ -280,12 +326,7 @@ impl Config {
         Ok(Config {
             database: DatabaseConfig::from_lookup(lookup)?,
             redis: RedisConfig {
-                url: parse_url(
-                    lookup,
-                    "REDIS_URL",
-                    DEFAULT_REDIS_URL,
-                    &["redis", "rediss", "redis+unix"],
-                )?,
+                url: parse_url(lookup, "REDIS_URL", DEFAULT_REDIS_URL, REDIS_SCHEMES)?,
                 key_prefix,
                 pool_size: parse_num(lookup, "REDIS_POOL_SIZE", 4, (1, 256))?,
             },
@@ -323,6 +364,7 @@ impl Config {
                     problem,
                 })?,
             },
+            cch: CchConfig::from_lookup(lookup)?,
         })
     }
 }
@@ -343,6 +385,56 @@ mod tests {
     }
 
     const TOKEN: (&str, &str) = ("ADMIN_TOKEN", "0123456789abcdef");
+
+    #[test]
+    fn the_cch_source_is_on_with_its_database_and_its_poll_interval_needs_it() {
+        assert!(config(&[TOKEN]).unwrap().cch.is_none());
+        let c = config(&[TOKEN, ("CCH_DATABASE_URL", "postgres://reader@cch-db/cch")])
+            .unwrap()
+            .cch
+            .unwrap();
+        assert_eq!(c.database_url.expose(), "postgres://reader@cch-db/cch");
+        assert_eq!(c.poll_interval, Duration::from_secs(2));
+        let c = config(&[
+            TOKEN,
+            ("CCH_DATABASE_URL", "postgres://reader@cch-db/cch"),
+            ("CCH_POLL_INTERVAL", "5"),
+        ])
+        .unwrap()
+        .cch
+        .unwrap();
+        assert_eq!(c.poll_interval, Duration::from_secs(5));
+        assert!(c.redis_url.is_none());
+        let c = config(&[
+            TOKEN,
+            ("CCH_DATABASE_URL", "postgres://reader@cch-db/cch"),
+            ("CCH_REDIS_URL", "redis://cch-redis:6379/0"),
+        ])
+        .unwrap()
+        .cch
+        .unwrap();
+        assert_eq!(c.redis_url.unwrap().expose(), "redis://cch-redis:6379/0");
+        for (vars, name) in [
+            (vec![("CCH_POLL_INTERVAL", "5")], "CCH_POLL_INTERVAL"),
+            (vec![("CCH_REDIS_URL", "redis://x:6379")], "CCH_REDIS_URL"),
+            (
+                vec![("CCH_DATABASE_URL", "postgres://x/y"), ("CCH_REDIS_URL", "http://x")],
+                "CCH_REDIS_URL",
+            ),
+            (vec![("CCH_DATABASE_URL", "mysql://x/y")], "CCH_DATABASE_URL"),
+            (
+                vec![("CCH_DATABASE_URL", "postgres://x/y"), ("CCH_POLL_INTERVAL", "0")],
+                "CCH_POLL_INTERVAL",
+            ),
+        ] {
+            let mut all = vars.clone();
+            all.push(TOKEN);
+            match config(&all) {
+                Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name, "{vars:?}"),
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn defaults() {

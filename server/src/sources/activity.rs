@@ -1,10 +1,9 @@
 //! What each source delivered: events stored, repeats, rejections and events without a price,
 //! per minute (`source_activity`), and the latest reasons (`source_notes`) — what the 数据来源
 //! page and `GET /api/v1/sources` show, shared by every instance.
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use app::sources::{Activity, Counts, Note};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::PgPool;
-use utoipa::ToSchema;
 
 use super::Source;
 use crate::usage::ingest::RejectedEvent;
@@ -21,6 +20,8 @@ const ACTIVITY_KEPT: chrono::Duration = chrono::Duration::days(1);
 pub struct Outcome<'a> {
     pub accepted: usize,
     pub duplicates: usize,
+    /// Events stored before whose values changed since (a source's rows read again).
+    pub revised: usize,
     pub rejected: &'a [RejectedEvent],
     /// What each stored event without a price was (its model and deployment).
     pub unpriced: &'a [String],
@@ -28,7 +29,7 @@ pub struct Outcome<'a> {
 
 impl Outcome<'_> {
     fn events(&self) -> usize {
-        self.accepted + self.duplicates + self.rejected.len()
+        self.accepted + self.duplicates + self.revised + self.rejected.len()
     }
 }
 
@@ -55,11 +56,13 @@ pub async fn record(db: &PgPool, source: Source, outcome: &Outcome<'_>) -> Resul
     sqlx::query(
         // A shard per connection: every batch of a source writes the same minute.
         "WITH minute AS (
-             INSERT INTO source_activity (source, minute, shard, accepted, duplicates, rejected, unpriced, last_event_at)
-             VALUES ($1, date_trunc('minute', now()), pg_backend_pid() % 8, $2, $3, $4, $5, now())
+             INSERT INTO source_activity (source, minute, shard, accepted, duplicates, revised, rejected, unpriced,
+                                          last_event_at)
+             VALUES ($1, date_trunc('minute', now()), pg_backend_pid() % 8, $2, $3, $8, $4, $5, now())
              ON CONFLICT (source, minute, shard) DO UPDATE
                 SET accepted = source_activity.accepted + EXCLUDED.accepted,
                     duplicates = source_activity.duplicates + EXCLUDED.duplicates,
+                    revised = source_activity.revised + EXCLUDED.revised,
                     rejected = source_activity.rejected + EXCLUDED.rejected,
                     unpriced = source_activity.unpriced + EXCLUDED.unpriced,
                     last_event_at = EXCLUDED.last_event_at
@@ -74,51 +77,25 @@ pub async fn record(db: &PgPool, source: Source, outcome: &Outcome<'_>) -> Resul
     .bind(count(outcome.unpriced.len()))
     .bind(kinds)
     .bind(details)
+    .bind(count(outcome.revised))
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A time as the API and the page show it (as chrono's serde writes it).
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 fn truncate(text: &str) -> String {
     text.chars().take(500).collect()
 }
 
-/// A source's counts over a period.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    /// Events stored.
-    pub accepted: i64,
-    /// Events stored before (a batch sent again).
-    pub duplicates: i64,
-    pub rejected: i64,
-    /// Stored events that came without a price: their cost counts as 0.
-    pub unpriced: i64,
-}
-
-/// A reason noted, and when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Note {
-    pub at: DateTime<Utc>,
-    pub detail: String,
-}
-
-/// What a source delivered lately.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Activity {
-    /// When its last batch arrived.
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub last_hour: Counts,
-    /// The latest reasons for rejections, newest first.
-    pub latest_rejections: Vec<Note>,
-    /// The latest events without a price, newest first.
-    pub latest_unpriced: Vec<Note>,
-}
-
 /// The last event's time and the last hour's sums (NULL without rows).
 type LastHour = (
     Option<DateTime<Utc>>,
+    Option<i64>,
     Option<i64>,
     Option<i64>,
     Option<i64>,
@@ -129,9 +106,10 @@ type LastHour = (
 pub async fn read(db: &PgPool, now: DateTime<Utc>) -> Result<Vec<(Source, Activity)>, sqlx::Error> {
     let mut all = Vec::new();
     for source in Source::ALL {
-        let (last_event_at, accepted, duplicates, rejected, unpriced): LastHour = sqlx::query_as(
+        let (last_event_at, accepted, duplicates, revised, rejected, unpriced): LastHour = sqlx::query_as(
             "SELECT (SELECT max(last_event_at) FROM source_activity WHERE source = $1),
-                    sum(accepted)::bigint, sum(duplicates)::bigint, sum(rejected)::bigint, sum(unpriced)::bigint
+                    sum(accepted)::bigint, sum(duplicates)::bigint, sum(revised)::bigint, sum(rejected)::bigint,
+                    sum(unpriced)::bigint
                FROM source_activity WHERE source = $1 AND minute > $2",
         )
         .bind(source.key())
@@ -149,16 +127,20 @@ pub async fn read(db: &PgPool, now: DateTime<Utc>) -> Result<Vec<(Source, Activi
         let (rejections, unpriced_notes) = tokio::try_join!(notes("rejected"), notes("unpriced"))?;
         let to_notes = |rows: Vec<(DateTime<Utc>, String)>| {
             rows.into_iter()
-                .map(|(at, detail)| Note { at, detail })
+                .map(|(at, detail)| Note {
+                    at: rfc3339(at),
+                    detail,
+                })
                 .collect::<Vec<_>>()
         };
         all.push((
             source,
             Activity {
-                last_event_at,
+                last_event_at: last_event_at.map(rfc3339),
                 last_hour: Counts {
                     accepted: accepted.unwrap_or(0),
                     duplicates: duplicates.unwrap_or(0),
+                    revised: revised.unwrap_or(0),
                     rejected: rejected.unwrap_or(0),
                     unpriced: unpriced.unwrap_or(0),
                 },

@@ -385,6 +385,7 @@ impl Sources {
                 duplicates: ingested.duplicates,
                 rejected: &rejected,
                 unpriced: &unpriced,
+                ..Outcome::default()
             },
         )
         .await;

@@ -28,7 +28,7 @@ impl SourceMetrics {
         let events = IntCounterVec::new(
             Opts::new(
                 "source_events_total",
-                "Usage events by source and outcome (accepted, duplicate, rejected, unpriced: accepted without a price)",
+                "Usage events by source and outcome (accepted, duplicate, revised, rejected, unpriced: accepted without a price)",
             ),
             &["source", "outcome"],
         )
@@ -50,6 +50,7 @@ impl SourceMetrics {
         for (label, n) in [
             ("accepted", outcome.accepted),
             ("duplicate", outcome.duplicates),
+            ("revised", outcome.revised),
             ("rejected", outcome.rejected.len()),
             ("unpriced", outcome.unpriced.len()),
         ] {

@@ -142,6 +142,35 @@ redis.call('HSET', KEYS[1], 'state', state, 'failures', failures, 'successes', s
 return out
 "#;
 
+/// KEYS: breaker hash. ARGV: state (`closed`, `open`, `half_open`), failures, open_until_ms, as
+/// the gateway that keeps the breaker has it. → the transition from the state kept here, in
+/// RECORD's shape (index 0), or nothing. A reopening (a failed trial between two reads) is seen
+/// by its later `open_until`.
+const FOLLOW: &str = r#"
+local now = now_ms()
+local f = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'open_until')
+local was = f[1] or 'closed'
+local opened_at = tonumber(f[2]) or 0
+local was_until = tonumber(f[3]) or 0
+local state = ARGV[1]
+local failures = tonumber(ARGV[2])
+local open_until = tonumber(ARGV[3])
+local out = {}
+if state ~= 'closed' and was == 'closed' then
+  opened_at = now
+end
+if state == 'open' and (was ~= 'open' or open_until > was_until) then
+  out = {'open', 0, failures, opened_at, open_until}
+elseif state == 'half_open' and was ~= 'half_open' then
+  out = {'half_open', 0, 0, 0, 0}
+elseif state == 'closed' and was ~= 'closed' then
+  out = {'closed', 0, opened_at, 0, 0}
+end
+redis.call('HSET', KEYS[1], 'state', state, 'failures', failures, 'successes', 0,
+  'opened_at', opened_at, 'open_until', open_until)
+return out
+"#;
+
 /// KEYS: breaker hash. → {state, failures, open_until_ms, now_ms}.
 const STATUS: &str = r#"
 local f = redis.call('HMGET', KEYS[1], 'state', 'failures', 'open_until')
@@ -156,15 +185,55 @@ pub enum BreakerError {
     UnexpectedReply(String),
 }
 
+/// The transitions of a RECORD or FOLLOW reply.
+fn transitions(reply: &[Value]) -> Result<Vec<Transition>, BreakerError> {
+    let mut transitions = Vec::new();
+    for chunk in reply.chunks(5) {
+        let [kind, index, a, b, c] = chunk else {
+            return Err(BreakerError::UnexpectedReply(format!("{reply:?}")));
+        };
+        let int = |v: &Value| {
+            v.as_i64()
+                .ok_or_else(|| BreakerError::UnexpectedReply(format!("{v:?}")))
+        };
+        let index =
+            usize::try_from(int(index)?).map_err(|_| BreakerError::UnexpectedReply(format!("index {index:?}")))?;
+        transitions.push(match kind.as_str().as_deref() {
+            Some("open") => Transition::Opened {
+                index,
+                failures: u32::try_from(int(a)?).unwrap_or(0),
+                opened_at: ms(int(b)?),
+                open_until: ms(int(c)?),
+            },
+            Some("half_open") => Transition::HalfOpened { index },
+            Some("closed") => Transition::Closed {
+                index,
+                opened_at: ms(int(a)?),
+            },
+            _ => return Err(BreakerError::UnexpectedReply(format!("{kind:?}"))),
+        });
+    }
+    Ok(transitions)
+}
+
 fn ms(value: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(value).single().unwrap_or_default()
+}
+
+/// A breaker as the gateway that keeps it has it (Claude Code Hub's, in its Redis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub state: CircuitState,
+    pub failures: u32,
+    /// While open: when the gateway tries the provider again.
+    pub open_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone)]
 pub struct Breakers {
     pool: Pool,
     keys: Keys,
-    scripts: std::sync::Arc<(LuaScript, LuaScript)>,
+    scripts: std::sync::Arc<(LuaScript, LuaScript, LuaScript)>,
 }
 
 impl Breakers {
@@ -175,6 +244,7 @@ impl Breakers {
             scripts: std::sync::Arc::new((
                 LuaScript::new("breaker_record", PRELUDE, RECORD),
                 LuaScript::new("breaker_status", PRELUDE, STATUS),
+                LuaScript::new("breaker_follow", PRELUDE, FOLLOW),
             )),
         }
     }
@@ -208,33 +278,31 @@ impl Breakers {
                 ],
             )
             .await?;
-        let mut transitions = Vec::new();
-        for chunk in reply.chunks(5) {
-            let [kind, index, a, b, c] = chunk else {
-                return Err(BreakerError::UnexpectedReply(format!("{reply:?}")));
-            };
-            let int = |v: &Value| {
-                v.as_i64()
-                    .ok_or_else(|| BreakerError::UnexpectedReply(format!("{v:?}")))
-            };
-            let index =
-                usize::try_from(int(index)?).map_err(|_| BreakerError::UnexpectedReply(format!("index {index:?}")))?;
-            transitions.push(match kind.as_str().as_deref() {
-                Some("open") => Transition::Opened {
-                    index,
-                    failures: u32::try_from(int(a)?).unwrap_or(0),
-                    opened_at: ms(int(b)?),
-                    open_until: ms(int(c)?),
-                },
-                Some("half_open") => Transition::HalfOpened { index },
-                Some("closed") => Transition::Closed {
-                    index,
-                    opened_at: ms(int(a)?),
-                },
-                _ => return Err(BreakerError::UnexpectedReply(format!("{kind:?}"))),
-            });
-        }
-        Ok(transitions)
+        transitions(&reply)
+    }
+
+    /// Takes the state a gateway keeps for `provider_id` as this breaker's own (pages, the
+    /// circuit API and alerts then follow it), and answers the change it makes, if any.
+    pub async fn follow(&self, provider_id: i64, observed: Observed) -> Result<Option<Transition>, BreakerError> {
+        let state = match observed.state {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        };
+        let reply: Vec<Value> = self
+            .scripts
+            .2
+            .call(
+                &self.pool,
+                vec![self.key(provider_id)],
+                vec![
+                    state.to_owned(),
+                    observed.failures.to_string(),
+                    observed.open_until.map_or(0, |t| t.timestamp_millis()).to_string(),
+                ],
+            )
+            .await?;
+        Ok(transitions(&reply)?.pop())
     }
 
     /// The state as a gateway should see it: OPEN past its time reads as HALF_OPEN.

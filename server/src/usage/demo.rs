@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::usage::ingest::{store, KnownNames, UsageEvent};
+use crate::usage::ingest::{store, KnownNames, Repeats, UsageEvent};
 
 const USERS: &[&str] = &[
     "张三", "李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "郑一", "陈二", "Alice", "Bob",
@@ -90,7 +90,7 @@ pub async fn fill(
         }
         report.events += batch.len();
         for chunk in batch.chunks(2000) {
-            report.new += store(db, timezone, chunk, &known).await?.len();
+            report.new += store(db, timezone, chunk, &known, Repeats::Ignore).await?.new.len();
         }
     }
     // Quotas so the cost check has something to say: daily for everyone, tighter for a few.

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
 use app::ports::UsageDirectory;
-use app::usage::{BreakerConfig, ProviderInput, ProviderUsage, UserQuotaInput, UserUsage, WindowUsage};
+use app::usage::{
+    BreakerConfig, DayActivity, ProviderInput, ProviderUsage, Source, UserQuotaInput, UserUsage, WindowUsage,
+};
 use async_trait::async_trait;
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -25,6 +27,9 @@ pub enum UpdateError {
     Invalid(FieldErrors),
     #[error("no {0} {1}")]
     NotFound(&'static str, i64),
+    /// A gateway keeps this one's settings (`crate::usage::mirror`).
+    #[error("{0} {1} is kept by {2}: change it there")]
+    Mirrored(&'static str, i64, &'static str),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -68,7 +73,7 @@ pub async fn save_user_quotas(db: &PgPool, id: i64, input: &UserQuotaInput) -> R
     let updated = sqlx::query(
         "UPDATE users SET limit_5h_usd = $2, limit_daily_usd = $3, limit_weekly_usd = $4, limit_monthly_usd = $5,
                           updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND synced_at IS NULL",
     )
     .bind(id)
     .bind(h5)
@@ -78,7 +83,7 @@ pub async fn save_user_quotas(db: &PgPool, id: i64, input: &UserQuotaInput) -> R
     .execute(db)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(UpdateError::NotFound("user", id));
+        return Err(not_updated(db, "users", "user", id).await);
     }
     tracing::info!(user_id = id, "user quotas saved");
     Ok(())
@@ -98,7 +103,7 @@ pub async fn save_provider_settings(db: &PgPool, id: i64, input: &ProviderInput)
         "UPDATE providers SET limit_weekly_usd = $2, limit_monthly_usd = $3, breaker_failure_threshold = $4,
                               breaker_open_duration_ms = $5, breaker_half_open_success_threshold = $6,
                               updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND synced_at IS NULL",
     )
     .bind(id)
     .bind(weekly)
@@ -109,10 +114,29 @@ pub async fn save_provider_settings(db: &PgPool, id: i64, input: &ProviderInput)
     .execute(db)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(UpdateError::NotFound("provider", id));
+        return Err(not_updated(db, "providers", "provider", id).await);
     }
     tracing::info!(provider_id = id, "provider settings saved");
     Ok(())
+}
+
+/// Why an update of `id` changed no row: it does not exist, or a gateway keeps it.
+async fn not_updated(db: &PgPool, table: &str, entity: &'static str, id: i64) -> UpdateError {
+    let source: Result<Option<String>, _> = sqlx::query_scalar(&format!(
+        "SELECT source FROM {table} WHERE id = $1 AND synced_at IS NOT NULL"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await;
+    match source {
+        Ok(Some(source)) => UpdateError::Mirrored(
+            entity,
+            id,
+            Source::from_key(&source).map_or("its gateway", Source::product),
+        ),
+        Ok(None) => UpdateError::NotFound(entity, id),
+        Err(e) => UpdateError::Db(e),
+    }
 }
 
 /// An amount with exactly 4 decimals, no `$`.
@@ -134,6 +158,13 @@ fn window(spending: WindowSpending) -> WindowUsage {
         limit_usd: limit.map(amount),
         percent: exact.and_then(|p| p.round_dp(2).to_f64()),
         level: exact.map(level_of),
+    }
+}
+
+fn activity(a: spending::Activity) -> DayActivity {
+    DayActivity {
+        requests: a.requests,
+        tokens: a.tokens,
     }
 }
 
@@ -165,6 +196,7 @@ impl UsageDirectoryService {
                     id: u.id,
                     name: u.name,
                     role: crate::usage::users::role_from_db(&u.role),
+                    origin: u.origin,
                     quotas: UserQuotaInput {
                         limit_5h_usd: typed(h5.limit_usd),
                         limit_daily_usd: typed(day.limit_usd),
@@ -172,6 +204,7 @@ impl UsageDirectoryService {
                         limit_monthly_usd: typed(month.limit_usd),
                     },
                     windows: vec![window(h5), window(day), window(week), window(month)],
+                    today: activity(u.today),
                 }
             })
             .collect())
@@ -196,6 +229,7 @@ impl UsageDirectoryService {
             out.push(ProviderUsage {
                 id: p.id,
                 name: p.name,
+                origin: p.origin,
                 settings: ProviderInput {
                     limit_weekly_usd: typed(week.limit_usd),
                     limit_monthly_usd: typed(month.limit_usd),
@@ -210,6 +244,7 @@ impl UsageDirectoryService {
                 // In APP_TIMEZONE, as the alerts write times.
                 open_until: status.open_until.map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
                 windows: vec![window(week), window(month)],
+                today: activity(p.today),
             });
         }
         Ok(out)
@@ -225,6 +260,7 @@ fn update_failed(e: UpdateError) -> AppError {
     match e {
         UpdateError::Invalid(errors) => AppError::Validation(errors),
         UpdateError::NotFound(..) => AppError::NotFound(e.to_string()),
+        UpdateError::Mirrored(..) => AppError::Conflict(e.to_string()),
         UpdateError::Db(e) => unavailable(e),
     }
 }

@@ -153,9 +153,11 @@ pub struct IngestReport {
 pub struct Ingested {
     /// The batch without repeats of a request id.
     pub events: Vec<UsageEvent>,
-    /// Indexes into `events` of those stored now; the others were stored before.
+    /// Indexes into `events` of those stored now for the first time.
     pub new: Vec<usize>,
-    /// Events of the batch not stored now: repeats within it, or of earlier batches.
+    /// Indexes into `events` of those stored before whose values changed ([`Repeats::Revise`]).
+    pub revised: Vec<usize>,
+    /// Events of the batch that changed nothing: repeats within it, or of earlier batches.
     pub duplicates: usize,
 }
 
@@ -234,18 +236,37 @@ impl KnownNames {
     }
 }
 
-/// Stores events (request ids unique within the slice); returns the indexes of the new ones.
-/// One statement, atomic on its own: users and providers are added or renamed (names follow the
-/// gateway; those `known` has stored lately are left out), the raw rows inserted once per
-/// request id, and exactly the inserted rows added to the rollups.
+/// What storing does with an event whose request id was stored before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeats {
+    /// Leaves the stored row as it is: a gateway sending a batch again.
+    Ignore,
+    /// Replaces the stored row when a value differs, and moves the rollups from the old values
+    /// to the new: a source whose rows change after they were first read (Claude Code Hub
+    /// writes a request's cost after its status).
+    Revise,
+}
+
+/// What [`store`] did with the events: indexes of the new ones and of the revised ones.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub new: Vec<usize>,
+    pub revised: Vec<usize>,
+}
+
+/// Stores events (request ids unique within the slice). One statement, atomic on its own: users
+/// and providers are added or renamed (names follow the gateway; those `known` has stored lately
+/// are left out), the raw rows inserted once per request id (or revised, see [`Repeats`]), and
+/// exactly the changes added to the rollups.
 pub async fn store(
     db: &PgPool,
     timezone: chrono_tz::Tz,
     events: &[UsageEvent],
     known: &KnownNames,
-) -> Result<Vec<usize>, sqlx::Error> {
+    repeats: Repeats,
+) -> Result<Stored, sqlx::Error> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Stored::default());
     }
     // Last name wins within a batch.
     let all_users: BTreeMap<i64, &str> = events.iter().map(|e| (e.user_id, e.user_name.as_str())).collect();
@@ -255,9 +276,50 @@ pub async fn store(
         .collect();
     let users = known.unknown(Entity::User, &all_users);
     let providers = known.unknown(Entity::Provider, &all_providers);
-    let inserted: Vec<String> = sqlx::query_scalar(
-        // Users and providers first: added when new, renamed when their name changed, left alone
-        // (unlocked) otherwise. An upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every row it
+    const COLUMNS: &str = "request_id, user_id, provider_id, model, cost_usd, input_tokens, output_tokens, \
+                           cache_creation_input_tokens, cache_read_input_tokens, success, status_code, \
+                           error_message, created_at";
+    const TOKENS: &str = "input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens";
+    // The rows stored now, and the rollups' changes: +1 request and the values of each stored
+    // row, and for a revised one -1 and its old values.
+    let (old, on_conflict, old_deltas) = match repeats {
+        Repeats::Ignore => (String::new(), "DO NOTHING".to_owned(), String::new()),
+        Repeats::Revise => {
+            let values = COLUMNS.trim_start_matches("request_id, ");
+            let excluded: Vec<String> = values.split(", ").map(|c| format!("EXCLUDED.{c}")).collect();
+            let current: Vec<String> = values.split(", ").map(|c| format!("usage_records.{c}")).collect();
+            (
+                "old AS (
+                         SELECT r.request_id, r.user_id, r.provider_id, r.cost_usd, r.created_at,
+                                r.input_tokens + r.output_tokens + r.cache_creation_input_tokens
+                                + r.cache_read_input_tokens AS tokens
+                           -- Not FOR UPDATE: run after `stored`, it would skip the rows
+                           -- `stored` updated; the statement's snapshot has their old values.
+                           FROM usage_records r JOIN input USING (request_id)
+                     ), "
+                .to_owned(),
+                format!(
+                    "DO UPDATE SET ({values}, ingested_at) = ({}, now())
+                     WHERE ({}) IS DISTINCT FROM ({})",
+                    excluded.join(", "),
+                    current.join(", "),
+                    excluded.join(", ")
+                ),
+                "UNION ALL
+                 SELECT o.user_id, o.provider_id, o.created_at, -1, -o.cost_usd, -o.tokens, true
+                   FROM old o JOIN stored USING (request_id)"
+                    .to_owned(),
+            )
+        }
+    };
+    let revised = if repeats == Repeats::Revise {
+        "request_id IN (SELECT request_id FROM old)"
+    } else {
+        "false"
+    };
+    let rows: Vec<(String, bool)> = sqlx::query_as(&format!(
+        // Users and providers first: added when new, renamed when their name changed (unless a
+        // gateway's mirror keeps them: `crate::usage::mirror`), left alone (unlocked) otherwise. An upsert (`ON CONFLICT DO UPDATE … WHERE`) would lock every row it
         // meets for the whole statement, and as every batch names the same few providers,
         // concurrent batches would queue behind each other.
         "WITH new_users AS (
@@ -266,34 +328,35 @@ pub async fn store(
          ), renamed_users AS (
              UPDATE users x SET name = i.name, updated_at = now()
                FROM UNNEST($15::bigint[], $16::text[]) AS i(id, name)
-              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name AND x.synced_at IS NULL
          ), new_providers AS (
              INSERT INTO providers (id, name) SELECT * FROM UNNEST($17::bigint[], $18::text[])
              ON CONFLICT (id) DO NOTHING
          ), renamed_providers AS (
              UPDATE providers x SET name = i.name, updated_at = now()
                FROM UNNEST($17::bigint[], $18::text[]) AS i(id, name)
-              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name
+              WHERE x.id = i.id AND x.name IS DISTINCT FROM i.name AND x.synced_at IS NULL
          ), input AS (
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[],
                                   $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
                                   $11::int[], $12::text[], $13::timestamptz[])
-                 AS t(request_id, user_id, provider_id, model, cost_usd, input_tokens, output_tokens,
-                      cache_creation_input_tokens, cache_read_input_tokens, success, status_code,
-                      error_message, created_at)
-         ), inserted AS (
-             INSERT INTO usage_records (request_id, user_id, provider_id, model, cost_usd, input_tokens,
-                                        output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-                                        success, status_code, error_message, created_at)
+                 AS t({COLUMNS})
+         ), {old}stored AS (
+             INSERT INTO usage_records ({COLUMNS})
              SELECT * FROM input
-             ON CONFLICT (request_id) DO NOTHING
-             RETURNING request_id, user_id, provider_id, cost_usd, created_at,
-                       input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens AS tokens
+             ON CONFLICT (request_id) {on_conflict}
+             RETURNING request_id, user_id, provider_id, cost_usd, created_at, {TOKENS} AS tokens
+         ), deltas AS (
+             SELECT user_id, provider_id, created_at, 1 AS requests, cost_usd, tokens, {revised} AS revision
+               FROM stored
+             {old_deltas}
          ), buckets AS (
              INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
              SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-                    count(*), sum(cost_usd), sum(tokens)
-               FROM inserted
+                    sum(requests), sum(cost_usd), sum(tokens)
+               FROM deltas
+              -- A revision of a quarter hour already pruned has nothing to correct there.
+              WHERE NOT revision OR created_at >= now() - interval '{kept_hours} hours'
               GROUP BY 1, 2
               ORDER BY 1, 2
              ON CONFLICT (user_id, bucket) DO UPDATE
@@ -302,8 +365,8 @@ pub async fn store(
                     tokens = usage_user_buckets.tokens + EXCLUDED.tokens
          ), user_days AS (
              INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, user_id, count(*), sum(cost_usd), sum(tokens)
-               FROM inserted
+             SELECT (created_at AT TIME ZONE $14)::date, user_id, sum(requests), sum(cost_usd), sum(tokens)
+               FROM deltas
               GROUP BY 1, 2
               ORDER BY 1, 2
              ON CONFLICT (day, user_id) DO UPDATE
@@ -313,9 +376,9 @@ pub async fn store(
          ), provider_days AS (
              -- A shard per connection: every batch names the same few providers (migration 0008).
              INSERT INTO usage_provider_daily (day, provider_id, shard, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, provider_id, pg_backend_pid() % 8, count(*),
+             SELECT (created_at AT TIME ZONE $14)::date, provider_id, pg_backend_pid() % 8, sum(requests),
                     sum(cost_usd), sum(tokens)
-               FROM inserted
+               FROM deltas
               GROUP BY 1, 2
               ORDER BY 1, 2
              ON CONFLICT (day, provider_id, shard) DO UPDATE
@@ -323,8 +386,9 @@ pub async fn store(
                     cost_usd = usage_provider_daily.cost_usd + EXCLUDED.cost_usd,
                     tokens = usage_provider_daily.tokens + EXCLUDED.tokens
          )
-         SELECT request_id FROM inserted",
-    )
+         SELECT request_id, {revised} FROM stored",
+        kept_hours = BUCKETS_KEPT.num_hours(),
+    ))
     .bind(events.iter().map(|e| e.request_id.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.provider_id).collect::<Vec<_>>())
@@ -348,13 +412,16 @@ pub async fn store(
     known.remember(Entity::User, &users);
     known.remember(Entity::Provider, &providers);
 
-    let new: std::collections::HashSet<String> = inserted.into_iter().collect();
-    Ok(events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| new.contains(&e.request_id))
-        .map(|(i, _)| i)
-        .collect())
+    let changed: HashMap<String, bool> = rows.into_iter().collect();
+    let mut stored = Stored::default();
+    for (i, e) in events.iter().enumerate() {
+        match changed.get(&e.request_id) {
+            Some(false) => stored.new.push(i),
+            Some(true) => stored.revised.push(i),
+            None => {}
+        }
+    }
+    Ok(stored)
 }
 
 /// Who hears of the circuit transitions ingest causes: the breaker alerts, in the notifications
@@ -400,8 +467,8 @@ impl Ingestor {
     }
 
     /// [`store`] with this ingestor's memory of names.
-    pub async fn store(&self, events: &[UsageEvent]) -> Result<Vec<usize>, sqlx::Error> {
-        store(&self.db, self.timezone, events, &self.known_names).await
+    pub async fn store(&self, events: &[UsageEvent], repeats: Repeats) -> Result<Stored, sqlx::Error> {
+        store(&self.db, self.timezone, events, &self.known_names, repeats).await
     }
 
     pub async fn ingest(&self, batch: Vec<Value>) -> Result<IngestReport, sqlx::Error> {
@@ -417,18 +484,52 @@ impl Ingestor {
     /// Stores checked events ([`UsageEvent::checked`]) once per request id, and feeds the new
     /// ones to their providers' breakers.
     pub async fn ingest_valid(&self, events: Vec<UsageEvent>) -> Result<Ingested, sqlx::Error> {
+        self.ingest_checked(events, Repeats::Ignore, true).await
+    }
+
+    /// Stores checked events, revising those stored before whose values changed (the last of
+    /// a request id in the batch wins); the new ones are fed to their providers' breakers unless
+    /// the source keeps its own (`feed_breakers` false).
+    pub async fn ingest_revisions(
+        &self,
+        events: Vec<UsageEvent>,
+        feed_breakers: bool,
+    ) -> Result<Ingested, sqlx::Error> {
+        let mut latest: HashMap<String, usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            latest.insert(e.request_id.clone(), i);
+        }
+        let events = events
+            .into_iter()
+            .enumerate()
+            .filter(|(i, e)| latest.get(&e.request_id) == Some(i))
+            .map(|(_, e)| e)
+            .collect();
+        self.ingest_checked(events, Repeats::Revise, feed_breakers).await
+    }
+
+    async fn ingest_checked(
+        &self,
+        events: Vec<UsageEvent>,
+        repeats: Repeats,
+        feed_breakers: bool,
+    ) -> Result<Ingested, sqlx::Error> {
         let mut seen = std::collections::HashSet::new();
         let total = events.len();
         let events: Vec<UsageEvent> = events
             .into_iter()
             .filter(|e| seen.insert(e.request_id.clone()))
             .collect();
-        let new = self.store(&events).await?;
-        self.drive_breakers(new.iter().map(|i| &events[*i]).collect()).await;
+        let stored = self.store(&events, repeats).await?;
+        if feed_breakers {
+            self.drive_breakers(stored.new.iter().map(|i| &events[*i]).collect())
+                .await;
+        }
         Ok(Ingested {
-            duplicates: total - new.len(),
+            duplicates: total - stored.new.len() - stored.revised.len(),
             events,
-            new,
+            new: stored.new,
+            revised: stored.revised,
         })
     }
 
@@ -482,6 +583,27 @@ impl Ingestor {
                 tracing::error!(provider_id, error = %e, "keeping outcomes for the breaker failed; they are not counted");
             }
         }
+    }
+
+    /// Follows a breaker its gateway keeps (`observed`, as the gateway has it) instead of
+    /// computing it: the change, if any, is heard by the observer as ingest's own transitions
+    /// are; `last_failure` is the latest failed request on the provider known here, for the
+    /// alert's last error.
+    pub async fn follow_circuit(
+        &self,
+        provider_id: i64,
+        provider_name: &str,
+        observed: crate::usage::breaker::Observed,
+        last_failure: Option<&UsageEvent>,
+    ) -> Result<Option<crate::usage::breaker::Transition>, crate::usage::breaker::BreakerError> {
+        let transition = self.breakers.follow(provider_id, observed).await?;
+        if let Some(t) = &transition {
+            let events: Vec<&UsageEvent> = last_failure.into_iter().collect();
+            self.observer
+                .on_transition(provider_id, provider_name, t, &events)
+                .await;
+        }
+        Ok(transition)
     }
 
     /// Feeds one provider's outcomes (in order) to its breaker and raises the alerts of the

@@ -6,6 +6,7 @@ pub mod breaker_backlog;
 pub mod demo;
 pub mod directory;
 pub mod ingest;
+pub mod mirror;
 pub mod providers;
 pub mod spending;
 pub mod users;

@@ -6,7 +6,7 @@
 //! since the earliest window start (≤ 31 rows per entity), and the 15-minute buckets of the last
 //! 5 hours plus the raw rows of the partial first quarter-hour. Per-entity lookups (one index
 //! scan per user and window) cost 4 × 10,000 scans for 10,000 users; this is 2 range scans.
-use app::usage::{UsageLevel, UsageWindow};
+use app::usage::{EntityState, Origin, Source, UsageLevel, UsageWindow};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -134,22 +134,34 @@ pub struct UserSpending {
     pub name: String,
     /// As stored (`admin` / `user`).
     pub role: String,
+    pub origin: Origin,
     /// 5 小时, 今日, 本周, 本月.
     pub windows: [WindowSpending; 4],
+    pub today: Activity,
+}
+
+/// Requests and tokens of a day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub requests: i64,
+    pub tokens: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderSpending {
     pub id: i64,
     pub name: String,
+    pub origin: Origin,
     /// 本周, 本月.
     pub windows: [WindowSpending; 2],
+    pub today: Activity,
 }
 
 type UserRow = (
     i64,
     String,
     String,
+    OriginColumns,
     Option<Decimal>,
     Option<Decimal>,
     Option<Decimal>,
@@ -158,9 +170,48 @@ type UserRow = (
     Decimal,
     Decimal,
     Decimal,
+    i64,
+    i64,
 );
 
-type ProviderRow = (i64, String, Option<Decimal>, Option<Decimal>, Decimal, Decimal);
+type ProviderRow = (
+    i64,
+    String,
+    OriginColumns,
+    Option<Decimal>,
+    Option<Decimal>,
+    Decimal,
+    Decimal,
+    i64,
+    i64,
+);
+
+/// `source`, `source_ref`, whether it is mirrored, enabled, deleted: one record ([`origin_sql`]).
+type OriginColumns = (String, Option<String>, bool, bool, bool);
+
+/// The origin columns of `users` or `providers` as one record (`{entity}` is the table's alias).
+fn origin_sql(entity: &str) -> String {
+    format!(
+        "({entity}.source, {entity}.source_ref, {entity}.synced_at IS NOT NULL, {entity}.enabled, \
+         {entity}.deleted_at IS NOT NULL)"
+    )
+}
+
+fn origin((source, source_ref, mirrored, enabled, deleted): OriginColumns) -> Origin {
+    let source = Source::from_key(&source).unwrap_or(Source::Http);
+    Origin {
+        source,
+        source_id: source_ref.filter(|_| source != Source::Http),
+        read_only: mirrored,
+        state: if deleted {
+            EntityState::Deleted
+        } else if !enabled {
+            EntityState::Disabled
+        } else {
+            EntityState::Active
+        },
+    }
+}
 
 impl Scope {
     /// Binds the scope's parameter, the last one of the query (see [`scope_sql`]).
@@ -185,7 +236,11 @@ fn scope_sql(scope: Scope, n: usize, entity: &str, id_column: &str, over: &[(&st
                 .map(|(limit, spent)| format!("({spent}) * 100 >= {entity}.{limit} * ${n}"))
                 .collect::<Vec<_>>()
                 .join(" OR ");
-            (format!("({any})"), String::new())
+            // Disabled and deleted ones are not checked: the gateway no longer serves them.
+            (
+                format!("{entity}.enabled AND {entity}.deleted_at IS NULL AND ({any})"),
+                String::new(),
+            )
         }
     }
 }
@@ -203,6 +258,8 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
         "WITH daily AS (
              SELECT user_id,
                     sum(cost_usd) FILTER (WHERE day >= $3) AS today,
+                    sum(requests) FILTER (WHERE day >= $3) AS today_requests,
+                    sum(tokens) FILTER (WHERE day >= $3) AS today_tokens,
                     sum(cost_usd) FILTER (WHERE day >= $4) AS week,
                     sum(cost_usd) FILTER (WHERE day >= $5) AS month
                FROM usage_user_daily
@@ -217,13 +274,15 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
              ) t
               GROUP BY user_id
          )
-         SELECT u.id, u.name, u.role, u.limit_5h_usd, u.limit_daily_usd, u.limit_weekly_usd, u.limit_monthly_usd,
-                coalesce(r.cost, 0), coalesce(d.today, 0), coalesce(d.week, 0), coalesce(d.month, 0)
+         SELECT u.id, u.name, u.role, {origin}, u.limit_5h_usd, u.limit_daily_usd, u.limit_weekly_usd, u.limit_monthly_usd,
+                coalesce(r.cost, 0), coalesce(d.today, 0), coalesce(d.week, 0), coalesce(d.month, 0),
+                coalesce(d.today_requests, 0)::bigint, coalesce(d.today_tokens, 0)::bigint
            FROM users u
            LEFT JOIN rolling r ON r.user_id = u.id
            LEFT JOIN daily d ON d.user_id = u.id
           WHERE {filter}
-          ORDER BY u.id"
+          ORDER BY u.id",
+        origin = origin_sql("u"),
     );
     let query = sqlx::query_as::<_, UserRow>(&sql)
         .bind(w.rolling_start)
@@ -236,7 +295,7 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
     Ok(rows
         .into_iter()
         .map(
-            |(id, name, role, h5, daily, weekly, monthly, s5h, sday, sweek, smonth)| {
+            |(id, name, role, from, h5, daily, weekly, monthly, s5h, sday, sweek, smonth, requests, tokens)| {
                 let ws = |window, limit_usd, spent_usd| WindowSpending {
                     window,
                     limit_usd,
@@ -246,12 +305,14 @@ pub async fn users(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<UserSpe
                     id,
                     name,
                     role,
+                    origin: origin(from),
                     windows: [
                         ws(UsageWindow::FiveHours, h5, s5h),
                         ws(UsageWindow::Day, daily, sday),
                         ws(UsageWindow::Week, weekly, sweek),
                         ws(UsageWindow::Month, monthly, smonth),
                     ],
+                    today: Activity { requests, tokens },
                 }
             },
         )
@@ -264,45 +325,54 @@ pub async fn providers(db: &PgPool, w: &Windows, scope: Scope) -> Result<Vec<Pro
         ("limit_weekly_usd", "coalesce(d.week, 0)"),
         ("limit_monthly_usd", "coalesce(d.month, 0)"),
     ];
-    let (filter, pushed) = scope_sql(scope, 3, "p", "provider_id", &over);
+    let (filter, pushed) = scope_sql(scope, 4, "p", "provider_id", &over);
     let sql = format!(
         "WITH daily AS (
              SELECT provider_id,
                     sum(cost_usd) FILTER (WHERE day >= $1) AS week,
-                    sum(cost_usd) FILTER (WHERE day >= $2) AS month
+                    sum(cost_usd) FILTER (WHERE day >= $2) AS month,
+                    sum(requests) FILTER (WHERE day >= $3) AS today_requests,
+                    sum(tokens) FILTER (WHERE day >= $3) AS today_tokens
                FROM usage_provider_daily
-              WHERE day >= least($1::date, $2::date){pushed}
+              WHERE day >= least($1::date, $2::date, $3::date){pushed}
               GROUP BY provider_id
          )
-         SELECT p.id, p.name, p.limit_weekly_usd, p.limit_monthly_usd, coalesce(d.week, 0), coalesce(d.month, 0)
+         SELECT p.id, p.name, {origin}, p.limit_weekly_usd, p.limit_monthly_usd, coalesce(d.week, 0), coalesce(d.month, 0),
+                coalesce(d.today_requests, 0)::bigint, coalesce(d.today_tokens, 0)::bigint
            FROM providers p
            LEFT JOIN daily d ON d.provider_id = p.id
           WHERE {filter}
-          ORDER BY p.id"
+          ORDER BY p.id",
+        origin = origin_sql("p"),
     );
     let query = sqlx::query_as::<_, ProviderRow>(&sql)
         .bind(w.monday)
-        .bind(w.first_of_month);
+        .bind(w.first_of_month)
+        .bind(w.today);
     let query = scope.bind(query);
     let rows = query.fetch_all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, weekly, monthly, sweek, smonth)| ProviderSpending {
-            id,
-            name,
-            windows: [
-                WindowSpending {
-                    window: UsageWindow::Week,
-                    limit_usd: weekly,
-                    spent_usd: sweek,
-                },
-                WindowSpending {
-                    window: UsageWindow::Month,
-                    limit_usd: monthly,
-                    spent_usd: smonth,
-                },
-            ],
-        })
+        .map(
+            |(id, name, from, weekly, monthly, sweek, smonth, requests, tokens)| ProviderSpending {
+                id,
+                name,
+                origin: origin(from),
+                windows: [
+                    WindowSpending {
+                        window: UsageWindow::Week,
+                        limit_usd: weekly,
+                        spent_usd: sweek,
+                    },
+                    WindowSpending {
+                        window: UsageWindow::Month,
+                        limit_usd: monthly,
+                        spent_usd: smonth,
+                    },
+                ],
+                today: Activity { requests, tokens },
+            },
+        )
         .collect())
 }
 

@@ -4,6 +4,7 @@
 // use them, which rustc cannot see from one crate.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cch;
 pub mod process;
 pub mod proxy;
 pub mod receiver;

@@ -2,6 +2,7 @@
 //! (a browser session works too). Routes and the OpenAPI document are registered together
 //! (utoipa-axum), so the document describes exactly what is served.
 pub mod deliveries;
+pub mod directory;
 pub mod notifications;
 pub mod quotas;
 pub mod sources;
@@ -189,6 +190,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sources::ingest_litellm))
         .routes(routes!(sources::list_sources))
         .routes(routes!(usage::circuit))
+        .routes(routes!(directory::list_users))
+        .routes(routes!(directory::list_providers))
         .routes(routes!(quotas::put_user))
         .routes(routes!(quotas::put_provider))
         .split_for_parts();

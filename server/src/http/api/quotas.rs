@@ -71,6 +71,7 @@ fn update_failed(error: UpdateError, what: &str) -> Response {
                 .collect(),
         ),
         e @ UpdateError::NotFound(..) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        e @ UpdateError::Mirrored(..) => ApiError::new(StatusCode::CONFLICT, e.to_string()).into_response(),
         UpdateError::Db(e) => ApiError::unavailable(e).into_response(),
     }
 }
@@ -186,6 +187,7 @@ const PROVIDER_FIELDS: &[(&str, Expect)] = &[
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, description = "kept by a gateway (a Claude Code Hub user or provider): change it there", body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_user(_: AdminCaller, State(state): State<AppState>, PathId(id): PathId, body: Bytes) -> Response {
@@ -216,6 +218,7 @@ pub async fn put_user(_: AdminCaller, State(state): State<AppState>, PathId(id):
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, description = "kept by a gateway (a Claude Code Hub user or provider): change it there", body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_provider(_: AdminCaller, State(state): State<AppState>, PathId(id): PathId, body: Bytes) -> Response {

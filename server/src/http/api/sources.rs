@@ -1,20 +1,16 @@
 //! Where usage comes from: `POST /api/v1/ingest/litellm` (LiteLLM's `generic_api` callback) and
 //! `GET /api/v1/sources` (what each source delivered lately).
+use app::sources::SourceStatus;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::usage::Gateway;
 use super::{AdminCaller, ApiError, ErrorBody};
 use crate::http::state::AppState;
-use crate::sources::activity::Activity;
 use crate::sources::litellm::{IngestError, LiteLlmReport};
-use crate::sources::Source;
 
 /// The largest body the LiteLLM route reads: a batch of 512 payloads carries the requests'
 /// messages and responses unless LiteLLM's `turn_off_message_logging` is on.
@@ -57,43 +53,13 @@ pub async fn ingest_litellm(_: Gateway, State(state): State<AppState>, body: Bod
     }
 }
 
-/// A source and what it delivered lately.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceStatus {
-    pub name: Source,
-    /// Whether it can deliver: ingest needs `INGEST_TOKEN`.
-    pub enabled: bool,
-    /// Where it sends its events.
-    pub path: &'static str,
-    #[serde(flatten)]
-    pub activity: Activity,
-}
-
 /// Every source: whether it is on, when it last delivered, its counts over the last hour
-/// (stored, repeats, rejected, unpriced) and the latest reasons for rejections and unpriced
-/// events.
+/// (stored, repeats, revised, rejected, unpriced), the latest reasons for rejections and
+/// unpriced events, and for Claude Code Hub the tail's instance, lag and last error.
 #[utoipa::path(get, path = "/api/v1/sources", tag = "usage",
     responses((status = 200, body = Vec<SourceStatus>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 503, description = "PostgreSQL is unavailable", body = ErrorBody)),
+        (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_sources(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<SourceStatus>>, ApiError> {
-    let activity = crate::sources::activity::read(&state.db, Utc::now())
-        .await
-        .map_err(ApiError::unavailable)?;
-    let enabled = state.config.ingest_token.is_some();
-    Ok(Json(
-        activity
-            .into_iter()
-            .map(|(name, activity)| SourceStatus {
-                name,
-                enabled,
-                path: match name {
-                    Source::Http => "/api/v1/usage",
-                    Source::Litellm => "/api/v1/ingest/litellm",
-                },
-                activity,
-            })
-            .collect(),
-    ))
+    state.sources.statuses().await.map(Json).map_err(ApiError::unavailable)
 }

@@ -80,7 +80,8 @@ impl TransitionObserver for BreakerAlerts {
                         return;
                     }
                 }
-                let error = last_error(&events[..=(*index).min(events.len() - 1)]);
+                // None when the transition was followed from the gateway with no failure known.
+                let error = last_error(&events[..events.len().min(index + 1)]);
                 let message = render::circuit_breaker_alert(&render::CircuitBreakerAlert {
                     provider_name,
                     provider_id,
