@@ -98,10 +98,10 @@ pub fn setup_snippet(source: Source, base_url: &str) -> String {
     match source {
         Source::Http => format!(
             "curl -H \"Authorization: Bearer $INGEST_TOKEN\" -H 'content-type: application/json' \\\n  \
-             {base}/api/v1/usage -d '{{\"events\":[{{\"requestId\":\"r-1\",\"userId\":7,\"userName\":\"张三\",\
-             \"providerId\":1,\"providerName\":\"Anthropic 官方\",\"model\":\"claude-sonnet-4\",\"costUsd\":0.0123,\
-             \"inputTokens\":1200,\"outputTokens\":300,\"success\":true,\"statusCode\":200,\
-             \"createdAt\":\"2026-01-15T10:30:00Z\"}}]}}'"
+             {base}/api/v1/usage -d '{{\"events\":[{{\n    \
+             \"requestId\":\"r-1\",\"userId\":7,\"userName\":\"张三\",\"providerId\":1,\"providerName\":\"Anthropic 官方\",\n    \
+             \"model\":\"claude-sonnet-4\",\"costUsd\":0.0123,\"inputTokens\":1200,\"outputTokens\":300,\n    \
+             \"success\":true,\"statusCode\":200,\"createdAt\":\"2026-01-15T10:30:00Z\"}}]}}'"
         ),
         Source::Litellm => format!(
             "litellm_settings:\n  \
@@ -137,8 +137,8 @@ mod tests {
         assert!(litellm.contains("callback_type: generic_api"));
         assert!(litellm.contains("Authorization: \"Bearer <INGEST_TOKEN>\""));
         let curl = setup_snippet(Source::Http, "http://127.0.0.1:3000");
-        assert!(curl.contains("  http://127.0.0.1:3000/api/v1/usage -d '{\"events\":[{\"requestId\":\"r-1\""));
-        assert!(curl.ends_with("}]}'"));
+        assert!(curl.contains("\\\n  http://127.0.0.1:3000/api/v1/usage -d '{\"events\":[{\n    \"requestId\":\"r-1\""));
+        assert!(curl.ends_with("\"createdAt\":\"2026-01-15T10:30:00Z\"}]}'"));
         let cch = setup_snippet(Source::Cch, "http://x");
         assert!(cch.contains("CCH_DATABASE_URL=postgres://hub_notify_reader:"));
         assert!(cch.contains("GRANT SELECT ON message_request, users, providers TO hub_notify_reader;"));

@@ -22,12 +22,12 @@ test("数据来源 lists the three sources with their snippets and fits a 1280 p
   const litellm = page.locator('[data-testid="source"][data-source="litellm"]');
   await expect(litellm.getByTestId("source-snippet")).toContainText(`endpoint: ${origin}/api/v1/ingest/litellm`);
   await expect(litellm.getByTestId("source-last-hour")).toContainText("入库");
-  await expectFitsAt1280(page);
+  await expectFitsAt1280(page, { tables: false });
 
   await page.getByTestId("language-switch").click();
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
   await expect(page.getByTestId("sources-title")).toHaveText("Data sources");
   await expect(litellm.getByTestId("source-last-hour")).toContainText("stored");
-  await expectFitsAt1280(page);
+  await expectFitsAt1280(page, { tables: false });
   expect(errors).toEqual([]);
 });

@@ -745,3 +745,75 @@ async fn a_revised_event_moves_the_rollups_from_its_old_values_to_its_new_ones()
         .unwrap();
     assert_eq!((ignored.new, ignored.revised), (vec![], vec![]));
 }
+
+#[tokio::test]
+async fn a_followed_breaker_changes_only_when_the_gateways_does() {
+    use app::usage::CircuitState;
+    use server::usage::breaker::{Observed, Transition};
+    let app = TestApp::spawn().await;
+    let breakers = &app.state.breakers;
+    let provider = 4242;
+    let now = chrono::Utc::now();
+    let open = |until: chrono::DateTime<chrono::Utc>, failures| Observed {
+        state: CircuitState::Open,
+        failures,
+        open_until: Some(until),
+    };
+    let seen = |state| Observed {
+        state,
+        failures: 0,
+        open_until: None,
+    };
+    let first_until = now + chrono::Duration::minutes(30);
+    // Closed as before: nothing.
+    assert_eq!(
+        breakers.follow(provider, seen(CircuitState::Closed)).await.unwrap(),
+        None
+    );
+    // Opened.
+    let Some(Transition::Opened {
+        failures,
+        opened_at,
+        open_until,
+        ..
+    }) = breakers.follow(provider, open(first_until, 5)).await.unwrap()
+    else {
+        panic!("an opening");
+    };
+    assert_eq!(failures, 5);
+    assert_eq!(open_until.timestamp_millis(), first_until.timestamp_millis());
+    // Read again unchanged: nothing, and the circuit API shows the gateway's state.
+    assert_eq!(breakers.follow(provider, open(first_until, 5)).await.unwrap(), None);
+    let status = breakers.status(provider).await.unwrap();
+    assert_eq!((status.state, status.consecutive_failures), (CircuitState::Open, 5));
+    // Half-open, then a failed trial reopens it until later: an opening again, of the same
+    // episode.
+    assert!(matches!(
+        breakers.follow(provider, seen(CircuitState::HalfOpen)).await.unwrap(),
+        Some(Transition::HalfOpened { .. })
+    ));
+    let later = first_until + chrono::Duration::minutes(5);
+    let Some(Transition::Opened { opened_at: again, .. }) = breakers.follow(provider, open(later, 1)).await.unwrap()
+    else {
+        panic!("a reopening");
+    };
+    assert_eq!(again, opened_at, "one episode");
+    // A reopening between two reads (half-open never seen) shows as a later open_until.
+    let latest = later + chrono::Duration::minutes(5);
+    assert!(matches!(
+        breakers.follow(provider, open(latest, 1)).await.unwrap(),
+        Some(Transition::Opened { .. })
+    ));
+    // Closed (a manual reset): the recovery, from when it first opened.
+    let Some(Transition::Closed { opened_at: since, .. }) =
+        breakers.follow(provider, seen(CircuitState::Closed)).await.unwrap()
+    else {
+        panic!("a closing");
+    };
+    assert_eq!(since, opened_at);
+    assert_eq!(
+        breakers.follow(provider, seen(CircuitState::Closed)).await.unwrap(),
+        None
+    );
+    assert_eq!(breakers.status(provider).await.unwrap().state, CircuitState::Closed);
+}

@@ -89,7 +89,7 @@ pub async fn sync_users(db: &PgPool, source: Source, users: &[MirroredUser]) -> 
          ), vanished AS (
              UPDATE users u SET deleted_at = now(), synced_at = now(), updated_at = now()
               WHERE u.source = $1 AND u.synced_at IS NOT NULL AND u.deleted_at IS NULL
-                AND NOT (u.source_ref = ANY($2))
+                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = u.source_ref)
              RETURNING 1
          )
          SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
@@ -158,7 +158,7 @@ pub async fn sync_providers(
          ), vanished AS (
              UPDATE providers p SET deleted_at = now(), synced_at = now(), updated_at = now()
               WHERE p.source = $1 AND p.synced_at IS NOT NULL AND p.deleted_at IS NULL
-                AND NOT (p.source_ref = ANY($2))
+                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = p.source_ref)
              RETURNING 1
          )
          SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
