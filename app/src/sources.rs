@@ -121,7 +121,7 @@ pub fn setup_snippet(source: Source, base_url: &str) -> String {
              \n\
              -- in Claude Code Hub's PostgreSQL: a role that may only read\n\
              CREATE ROLE hub_notify_reader LOGIN PASSWORD '<password>';\n\
-             GRANT SELECT ON message_request, users, providers TO hub_notify_reader;\n"
+             GRANT SELECT ON message_request, users, keys, providers TO hub_notify_reader;\n"
             .to_owned(),
     }
 }
@@ -141,6 +141,6 @@ mod tests {
         assert!(curl.ends_with("\"createdAt\":\"2026-01-15T10:30:00Z\"}]}'"));
         let cch = setup_snippet(Source::Cch, "http://x");
         assert!(cch.contains("CCH_DATABASE_URL=postgres://hub_notify_reader:"));
-        assert!(cch.contains("GRANT SELECT ON message_request, users, providers TO hub_notify_reader;"));
+        assert!(cch.contains("GRANT SELECT ON message_request, users, keys, providers TO hub_notify_reader;"));
     }
 }

@@ -478,3 +478,100 @@ async fn with_cchs_redis_its_breakers_are_followed_opening_and_a_manual_reset_al
     assert_eq!(receiver.received().len(), 2, "each transition once");
     let _: i64 = cch_redis.del(&hash).await.unwrap();
 }
+
+#[tokio::test]
+async fn keys_are_mirrored_under_their_owners_and_requests_carry_them_but_never_the_raw_key() {
+    let cch = CchDb::create().await;
+    let alice = cch.user("张三").await;
+    let (laptop, raw) = cch.key(alice, "laptop").await;
+    let (ci, _) = cch.key(alice, "ci").await;
+    let provider = cch.provider("Anthropic 官方").await;
+    cch.execute(&format!(
+        "UPDATE keys SET limit_daily_usd = 5, limit_5h_usd = 0, limit_monthly_usd = 99.5 WHERE id = {laptop};
+         UPDATE keys SET is_enabled = false WHERE id = {ci};"
+    ))
+    .await;
+    let app = app_reading(&cch, &[]).await;
+    let _engine = app.start_engine();
+    let keys = || async {
+        sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                String,
+                Option<Decimal>,
+                Option<Decimal>,
+                Option<Decimal>,
+                bool,
+                bool,
+            ),
+        >(
+            "SELECT k.source_ref, k.name, u.name, k.limit_5h_usd, k.limit_daily_usd, k.limit_monthly_usd, k.enabled,
+                    k.deleted_at IS NOT NULL
+               FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.source = 'cch' ORDER BY k.source_ref::int",
+        )
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+    };
+    let mirrored = eventually(Duration::from_secs(30), "CCH's keys", || async {
+        let rows = keys().await;
+        (rows.len() == 2).then_some(rows)
+    })
+    .await;
+    assert_eq!(
+        mirrored,
+        [
+            (
+                laptop.to_string(),
+                "laptop".into(),
+                "张三".into(),
+                None,
+                Some(usd("5")),
+                Some(usd("99.5")),
+                true,
+                false
+            ),
+            (
+                ci.to_string(),
+                "ci".into(),
+                "张三".into(),
+                None,
+                None,
+                None,
+                false,
+                false
+            ),
+        ]
+    );
+
+    // A request made with the laptop key counts against it.
+    let id = cch.start(alice, &raw, provider, "/v1/messages").await;
+    cch.finish(id, 200, Some(usd("0.2")), provider, None).await;
+    wait_for_stored(&app, 1).await;
+    let key: Option<String> = sqlx::query_scalar(
+        "SELECT k.name FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id WHERE r.request_id = $1",
+    )
+    .bind(format!("cch:{id}"))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(key.as_deref(), Some("laptop"));
+
+    // A key deleted in CCH is marked so; the raw key is nowhere in our database.
+    cch.execute(&format!("UPDATE keys SET deleted_at = now() WHERE id = {ci}"))
+        .await;
+    eventually(Duration::from_secs(30), "the deletion", || async {
+        keys().await.iter().any(|k| k.0 == ci.to_string() && k.7).then_some(())
+    })
+    .await;
+    for table in ["usage_records", "api_keys", "users", "source_cursors", "source_notes"] {
+        let found: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} t WHERE t::text LIKE $1"))
+            .bind(format!("%{raw}%"))
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(found, 0, "the raw key in {table}");
+    }
+}

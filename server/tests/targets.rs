@@ -263,13 +263,18 @@ async fn a_notification_goes_to_each_bound_target_once_and_a_failing_one_holds_b
     );
     assert_ne!(ok_key, failing_key, "each target has its own idempotency key");
     assert!(failing_key.ends_with(&format!("@t{t_failing}")), "{failing_key}");
-    let statuses: Vec<(String, String)> =
-        sqlx::query_as("SELECT status, target_host FROM notification_deliveries ORDER BY target_id")
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    // The last attempt's answer arrives before its row says so.
+    let statuses = eventually(Duration::from_secs(10), "one row delivered, one failed", || async {
+        let statuses: Vec<(String, String)> =
+            sqlx::query_as("SELECT status, target_host FROM notification_deliveries ORDER BY target_id")
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+        (statuses.iter().any(|(s, _)| s == "delivered") && statuses.iter().any(|(s, _)| s == "failed"))
+            .then_some(statuses)
+    })
+    .await;
     assert_eq!(statuses.len(), 2);
-    assert!(statuses.iter().any(|(s, _)| s == "delivered") && statuses.iter().any(|(s, _)| s == "failed"));
 
     // The history names each row's target and filters by it.
     let path = format!("/api/v1/notifications/deliveries?targetId={t_failing}");

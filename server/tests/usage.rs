@@ -698,6 +698,7 @@ async fn a_revised_event_moves_the_rollups_from_its_old_values_to_its_new_ones()
         status_code: Some(200),
         error: None,
         created_at: at,
+        key_id: None,
     };
     let stored = app
         .state

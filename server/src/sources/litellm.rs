@@ -264,6 +264,7 @@ fn map(p: Payload) -> Result<Mapped, String> {
             text(p.error_str.as_deref()).map(str::to_owned)
         },
         created_at,
+        key_id: None,
     };
     Ok(Mapped {
         unpriced: success && cost == 0.0 && prompt + output > 0,

@@ -125,6 +125,7 @@ pub async fn replay(ingestor: &Ingestor) -> Result<Replayed, sqlx::Error> {
                         status_code,
                         error,
                         created_at,
+                        key_id: None,
                     }
                 },
             )

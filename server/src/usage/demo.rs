@@ -85,6 +85,7 @@ pub async fn fill(
                     status_code: Some(if success { 200 } else { 529 }),
                     error: (!success).then(|| "overloaded_error: Overloaded".to_owned()),
                     created_at: at,
+                    key_id: None,
                 });
             }
         }

@@ -49,6 +49,10 @@ pub struct UsageEvent {
     #[serde(default)]
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The gateway's API key it was made with (an `api_keys` row), when a source knows it;
+    /// never taken from a gateway's JSON.
+    #[serde(skip)]
+    pub key_id: Option<i64>,
 }
 
 impl UsageEvent {
@@ -278,7 +282,7 @@ pub async fn store(
     let providers = known.unknown(Entity::Provider, &all_providers);
     const COLUMNS: &str = "request_id, user_id, provider_id, model, cost_usd, input_tokens, output_tokens, \
                            cache_creation_input_tokens, cache_read_input_tokens, success, status_code, \
-                           error_message, created_at";
+                           error_message, created_at, key_id";
     const TOKENS: &str = "input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens";
     // The rows stored now, and the rollups' changes: +1 request and the values of each stored
     // row, and for a revised one -1 and its old values.
@@ -339,7 +343,7 @@ pub async fn store(
          ), input AS (
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[],
                                   $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bool[],
-                                  $11::int[], $12::text[], $13::timestamptz[])
+                                  $11::int[], $12::text[], $13::timestamptz[], $19::bigint[])
                  AS t({COLUMNS})
          ), {old}stored AS (
              INSERT INTO usage_records ({COLUMNS})
@@ -407,6 +411,7 @@ pub async fn store(
     .bind(users.values().map(|n| n.to_string()).collect::<Vec<_>>())
     .bind(providers.keys().copied().collect::<Vec<_>>())
     .bind(providers.values().map(|n| n.to_string()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.key_id).collect::<Vec<_>>())
     .fetch_all(db)
     .await?;
     known.remember(Entity::User, &users);

@@ -1,9 +1,11 @@
-//! Users and providers a gateway keeps itself (Claude Code Hub's users and providers): their
+//! Users, API keys and providers a gateway keeps itself (Claude Code Hub's): their
 //! names, quotas, breaker settings, disabled flags and soft deletes are copied here as the
 //! gateway has them, at every poll of its source, and are read-only here (`synced_at` marks
 //! them): the cost check and the breakers then use the gateway's own quotas and thresholds.
 //! Each gets an id of ours once (from `source_entity_ids`, as the sources give them), kept beside the
 //! gateway's own (`source`, `source_ref`).
+use std::collections::HashMap;
+
 use app::usage::{BreakerConfig, Source};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -40,6 +42,18 @@ pub struct MirroredProvider {
     pub limits: [Option<Decimal>; 2],
     /// Within our ranges ([`BreakerConfig::clamped`]).
     pub breaker: BreakerConfig,
+    pub enabled: bool,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// An API key as the gateway has it, with its owner (the user's id in the gateway).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MirroredKey {
+    pub source_ref: String,
+    pub owner_ref: String,
+    pub name: String,
+    /// 5 小时, 今日, 本周, 本月 (already through [`quota`]).
+    pub limits: [Option<Decimal>; 4],
     pub enabled: bool,
     pub deleted_at: Option<DateTime<Utc>>,
 }
@@ -176,6 +190,79 @@ pub async fn sync_providers(
     .fetch_one(db)
     .await?;
     Ok(synced(added, changed, vanished))
+}
+
+/// [`sync_users`] for API keys, each under its owner as mirrored (a key whose owner is not, is
+/// left out until it is).
+pub async fn sync_keys(db: &PgPool, source: Source, keys: &[MirroredKey]) -> Result<Synced, sqlx::Error> {
+    let refs: Vec<&str> = keys.iter().map(|k| k.source_ref.as_str()).collect();
+    let owners: Vec<&str> = keys.iter().map(|k| k.owner_ref.as_str()).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    let limit = |i: usize| keys.iter().map(|k| k.limits[i]).collect::<Vec<_>>();
+    let enabled: Vec<bool> = keys.iter().map(|k| k.enabled).collect();
+    let deleted: Vec<Option<DateTime<Utc>>> = keys.iter().map(|k| k.deleted_at).collect();
+    let (added, changed, vanished): (i64, i64, i64) = sqlx::query_as(
+        "WITH incoming AS (
+             SELECT i.*, u.id AS user_id
+               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[],
+                           $8::numeric[], $9::bool[], $10::timestamptz[])
+                    AS i(source_ref, owner_ref, name, l5h, lday, lweek, lmonth, enabled, deleted_at)
+               JOIN users u ON u.source = $1 AND u.source_ref = i.owner_ref
+         ), changed AS (
+             UPDATE api_keys k
+                SET user_id = i.user_id, name = i.name, limit_5h_usd = i.l5h, limit_daily_usd = i.lday,
+                    limit_weekly_usd = i.lweek, limit_monthly_usd = i.lmonth, enabled = i.enabled,
+                    deleted_at = i.deleted_at, synced_at = now(), updated_at = now()
+               FROM incoming i
+              WHERE k.source = $1 AND k.source_ref = i.source_ref
+                AND (k.user_id, k.name, k.limit_5h_usd, k.limit_daily_usd, k.limit_weekly_usd, k.limit_monthly_usd,
+                     k.enabled, k.deleted_at)
+                    IS DISTINCT FROM (i.user_id, i.name, i.l5h, i.lday, i.lweek, i.lmonth, i.enabled, i.deleted_at)
+             RETURNING 1
+         ), added AS (
+             INSERT INTO api_keys (id, source, source_ref, user_id, name, limit_5h_usd, limit_daily_usd,
+                                   limit_weekly_usd, limit_monthly_usd, enabled, deleted_at)
+             SELECT nextval('source_entity_ids'), $1, i.source_ref, i.user_id, i.name, i.l5h, i.lday, i.lweek,
+                    i.lmonth, i.enabled, i.deleted_at
+               FROM incoming i
+              WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.source = $1 AND k.source_ref = i.source_ref)
+             ON CONFLICT (source, source_ref) DO NOTHING
+             RETURNING 1
+         ), vanished AS (
+             UPDATE api_keys k SET deleted_at = now(), synced_at = now(), updated_at = now()
+              WHERE k.source = $1 AND k.deleted_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = k.source_ref)
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
+    )
+    .bind(source.key())
+    .bind(&refs)
+    .bind(&owners)
+    .bind(&names)
+    .bind(limit(0))
+    .bind(limit(1))
+    .bind(limit(2))
+    .bind(limit(3))
+    .bind(&enabled)
+    .bind(&deleted)
+    .fetch_one(db)
+    .await?;
+    Ok(synced(added, changed, vanished))
+}
+
+/// Our ids of `source`'s API keys named by their ids there (unknown ones left out).
+pub async fn key_ids(db: &PgPool, source: Source, refs: &[String]) -> Result<HashMap<String, i64>, sqlx::Error> {
+    if refs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT source_ref, id FROM api_keys WHERE source = $1 AND source_ref = ANY($2)")
+            .bind(source.key())
+            .bind(refs)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
 }
 
 fn synced(added: i64, changed: i64, vanished: i64) -> Synced {

@@ -1,13 +1,13 @@
-//! Claude Code Hub's users and providers, read at every poll and mirrored here
-//! ([`crate::usage::mirror`]): names, quotas, breaker settings, disabled flags and soft deletes,
-//! so cost alerts and breakers use CCH's own. The upstream secrets (`providers.key`) are never
-//! read.
+//! Claude Code Hub's users, API keys and providers, read at every poll and mirrored here
+//! ([`crate::usage::mirror`]): names, owners, quotas, breaker settings, disabled flags and soft
+//! deletes, so cost alerts and breakers use CCH's own. The raw API keys (`keys.key`) and the
+//! upstream secrets (`providers.key`) are never read.
 use app::usage::{BreakerConfig, Source};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::usage::mirror::{self, quota, MirroredProvider, MirroredUser, Synced};
+use crate::usage::mirror::{self, quota, MirroredKey, MirroredProvider, MirroredUser, Synced};
 
 /// A user row of CCH's.
 #[derive(sqlx::FromRow)]
@@ -16,6 +16,20 @@ struct User {
     name: String,
     limit_5h_usd: Option<Decimal>,
     daily_limit_usd: Option<Decimal>,
+    limit_weekly_usd: Option<Decimal>,
+    limit_monthly_usd: Option<Decimal>,
+    is_enabled: Option<bool>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A key row of CCH's (its raw value is not read).
+#[derive(sqlx::FromRow)]
+struct Key {
+    id: i64,
+    user_id: i64,
+    name: String,
+    limit_5h_usd: Option<Decimal>,
+    limit_daily_usd: Option<Decimal>,
     limit_weekly_usd: Option<Decimal>,
     limit_monthly_usd: Option<Decimal>,
     is_enabled: Option<bool>,
@@ -46,13 +60,22 @@ pub fn name(text: &str, otherwise: impl FnOnce() -> String) -> String {
     }
 }
 
-/// What one sync changed, users then providers.
-pub async fn sync(cch: &PgPool, ours: &PgPool) -> Result<(Synced, Synced), super::CchError> {
+/// What one sync changed: users, keys, providers.
+pub async fn sync(cch: &PgPool, ours: &PgPool) -> Result<(Synced, Synced, Synced), super::CchError> {
     let users: Vec<User> = sqlx::query_as(
         "SELECT id::bigint AS id, name, limit_5h_usd::numeric AS limit_5h_usd,
                 daily_limit_usd::numeric AS daily_limit_usd, limit_weekly_usd::numeric AS limit_weekly_usd,
                 limit_monthly_usd::numeric AS limit_monthly_usd, is_enabled, deleted_at
            FROM users ORDER BY id",
+    )
+    .fetch_all(cch)
+    .await
+    .map_err(super::CchError::Cch)?;
+    let keys: Vec<Key> = sqlx::query_as(
+        "SELECT id::bigint AS id, user_id::bigint AS user_id, name, limit_5h_usd::numeric AS limit_5h_usd,
+                limit_daily_usd::numeric AS limit_daily_usd, limit_weekly_usd::numeric AS limit_weekly_usd,
+                limit_monthly_usd::numeric AS limit_monthly_usd, is_enabled, deleted_at
+           FROM keys ORDER BY id",
     )
     .fetch_all(cch)
     .await
@@ -85,6 +108,23 @@ pub async fn sync(cch: &PgPool, ours: &PgPool) -> Result<(Synced, Synced), super
             deleted_at: u.deleted_at,
         })
         .collect();
+    let keys: Vec<MirroredKey> = keys
+        .into_iter()
+        .map(|k| MirroredKey {
+            source_ref: k.id.to_string(),
+            owner_ref: k.user_id.to_string(),
+            name: name(&k.name, || format!("key {}", k.id)),
+            limits: [
+                k.limit_5h_usd,
+                k.limit_daily_usd,
+                k.limit_weekly_usd,
+                k.limit_monthly_usd,
+            ]
+            .map(quota),
+            enabled: k.is_enabled.unwrap_or(true),
+            deleted_at: k.deleted_at,
+        })
+        .collect();
     let defaults = BreakerConfig::default();
     let providers: Vec<MirroredProvider> = providers
         .into_iter()
@@ -102,8 +142,11 @@ pub async fn sync(cch: &PgPool, ours: &PgPool) -> Result<(Synced, Synced), super
             deleted_at: p.deleted_at,
         })
         .collect();
+    // Users before their keys.
+    let users = mirror::sync_users(ours, Source::Cch, &users).await?;
     Ok((
-        mirror::sync_users(ours, Source::Cch, &users).await?,
+        users,
+        mirror::sync_keys(ours, Source::Cch, &keys).await?,
         mirror::sync_providers(ours, Source::Cch, &providers).await?,
     ))
 }

@@ -296,6 +296,7 @@ fn event(f: &Finished) -> UsageEvent {
         status_code: f.status_code.filter(|s| (100..=599).contains(s)),
         error: f.error.clone(),
         created_at: f.created_at,
+        key_id: None,
     }
 }
 
@@ -322,15 +323,23 @@ impl Sources {
             .zip(&events)
             .map(|((_, p), e)| (p.as_str(), e.provider_name.as_str()))
             .collect();
-        let (user_ids, provider_ids) = tokio::try_join!(
+        let key_refs: Vec<String> = finished
+            .iter()
+            .filter_map(|f| f.key_id)
+            .map(|k| k.to_string())
+            .collect();
+        let (user_ids, provider_ids, key_ids) = tokio::try_join!(
             self.identities.resolve(Source::Cch, Entity::User, &users),
             self.identities.resolve(Source::Cch, Entity::Provider, &providers),
+            crate::usage::mirror::key_ids(&self.db, Source::Cch, &key_refs),
         )?;
         let mut valid = Vec::with_capacity(events.len());
         let mut rejected = Vec::new();
-        for (index, (mut e, (user, provider))) in events.drain(..).zip(&refs).enumerate() {
+        for (index, ((mut e, (user, provider)), f)) in events.drain(..).zip(&refs).zip(finished).enumerate() {
             e.user_id = user_ids[user];
             e.provider_id = provider_ids[provider];
+            // A key made after the mirror's last read: its next request will carry it.
+            e.key_id = f.key_id.and_then(|k| key_ids.get(&k.to_string()).copied());
             let id = e.request_id.clone();
             match e.checked() {
                 Ok(e) => valid.push(e),

@@ -55,6 +55,8 @@ pub struct Finished {
     pub user_name: Option<String>,
     pub provider_id: i64,
     pub provider_name: Option<String>,
+    /// CCH's id of the API key the request was made with.
+    pub key_id: Option<i64>,
     pub model: Option<String>,
     pub cost_usd: Decimal,
     pub input_tokens: i64,
@@ -94,6 +96,7 @@ struct Row {
     user_name: Option<String>,
     provider_id: i64,
     provider_name: Option<String>,
+    key_id: Option<i64>,
     model: Option<String>,
     cost_usd: Option<Decimal>,
     input_tokens: Option<i64>,
@@ -105,7 +108,8 @@ struct Row {
 }
 
 /// The columns read, and from where: the serving provider is the last of `provider_chain`
-/// (CCH's own billing takes it so), else `provider_id`; the raw API key is never read.
+/// (CCH's own billing takes it so), else `provider_id`; the key by its raw value, compared inside
+/// CCH's database and never read (CCH does not make it unique: a live key first, then the oldest).
 fn select(condition: &str) -> String {
     let non_billing = NON_BILLING.map(|e| format!("'{e}'")).join(", ");
     format!(
@@ -114,7 +118,7 @@ fn select(condition: &str) -> String {
                 (m.blocked_by IS NULL AND NOT m.is_replay AND m.deleted_at IS NULL
                  AND (m.endpoint IS NULL OR lower(regexp_replace(m.endpoint, '/+$', '')) NOT IN ({non_billing}))) AS billable,
                 m.user_id::bigint AS user_id, u.name AS user_name,
-                served.id::bigint AS provider_id, p.name AS provider_name,
+                served.id::bigint AS provider_id, p.name AS provider_name, used.id::bigint AS key_id,
                 coalesce(m.model, m.original_model) AS model, m.cost_usd::numeric AS cost_usd,
                 m.input_tokens::bigint AS input_tokens, m.output_tokens::bigint AS output_tokens,
                 m.cache_creation_input_tokens::bigint AS cache_creation_input_tokens,
@@ -126,6 +130,9 @@ fn select(condition: &str) -> String {
                                      THEN (m.provider_chain -> -1 ->> 'id')::integer END,
                                 m.provider_id) AS id
           ) served
+           LEFT JOIN LATERAL (
+                SELECT k.id FROM keys k WHERE k.key = m.key ORDER BY k.deleted_at IS NOT NULL, k.id LIMIT 1
+          ) used ON true
            LEFT JOIN users u ON u.id = m.user_id
            LEFT JOIN providers p ON p.id = served.id
           WHERE {condition}
@@ -221,6 +228,7 @@ pub async fn poll(cch: &PgPool, from: &Position) -> Result<Read, sqlx::Error> {
             user_name: row.user_name,
             provider_id: row.provider_id,
             provider_name: row.provider_name,
+            key_id: row.key_id,
             model: row.model,
             cost_usd: row.cost_usd.unwrap_or_default(),
             input_tokens: row.input_tokens.unwrap_or(0),
@@ -269,6 +277,7 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "id",
             "provider_id",
             "user_id",
+            "key",
             "model",
             "original_model",
             "cost_usd",
@@ -294,6 +303,21 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "name",
             "limit_5h_usd",
             "daily_limit_usd",
+            "limit_weekly_usd",
+            "limit_monthly_usd",
+            "is_enabled",
+            "deleted_at",
+        ],
+    ),
+    (
+        "keys",
+        &[
+            "id",
+            "user_id",
+            "key",
+            "name",
+            "limit_5h_usd",
+            "limit_daily_usd",
             "limit_weekly_usd",
             "limit_monthly_usd",
             "is_enabled",
