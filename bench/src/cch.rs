@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Executor, PgPool};
 
 use crate::delivery::Database;
-use crate::support::{ms, per_second, thousands, Percentiles};
+use crate::support::{met, ms, per_second, publish, thousands, Percentiles};
 
 /// CCH's tables as the tests build them.
 const CCH_SCHEMA: &str = include_str!("../../server/tests/fixtures/cch/schema.sql");
@@ -333,14 +333,6 @@ async fn live(
     ))
 }
 
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
 /// The report as Markdown.
 pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
@@ -378,12 +370,5 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
 
 /// Prints the report and writes it to `bench/results/cch.md`.
 pub(crate) fn print(r: &Report, machine: &str) -> Result<(), String> {
-    let text = render(r, machine);
-    println!("{text}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join("cch.md");
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("written to {}", path.display());
-    Ok(())
+    publish("cch", &render(r, machine))
 }

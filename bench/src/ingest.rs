@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::delivery::Database;
-use crate::support::{per_second, thousands, Percentiles};
+use crate::support::{met, per_second, publish, thousands, Percentiles};
 
 /// What LiteLLM's callback sends: a payload captured from LiteLLM 1.108.7.
 const LITELLM_PAYLOADS: &str = include_str!("../../server/tests/fixtures/litellm/batch.json");
@@ -298,14 +298,6 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
 /// The report as Markdown.
 pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
@@ -351,12 +343,5 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
 
 /// Prints the report and writes it to `bench/results/ingest.md`.
 pub(crate) fn print(r: &Report, machine: &str) -> Result<(), String> {
-    let text = render(r, machine);
-    println!("{text}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join("ingest.md");
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("written to {}", path.display());
-    Ok(())
+    publish("ingest", &render(r, machine))
 }

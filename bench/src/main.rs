@@ -103,26 +103,14 @@ async fn run(args: Args) -> Result<(), String> {
             eprintln!("ingest: database {}", context.database.name);
             let work = ingest::run(&args.ingest, &context.database, &redis_url, &context.prefix);
             let (report, dropped) = alone(&context, admin_pool, work).await?;
-            let facts = Facts::gather_without_redis();
-            let machine = format!(
-                "{} cores, load average {} at the end",
-                facts.cores,
-                facts.load.unwrap_or_default()
-            );
-            ingest::print(&report, &machine)?;
+            ingest::print(&report, &machine())?;
             return dropped;
         }
         args::Command::Cch => {
             eprintln!("cch: databases {0} and {0}_cch", context.database.name);
             let work = cch::run(&args.cch, &context.database, &redis_url, &context.prefix);
             let (report, dropped) = alone(&context, admin_pool, work).await?;
-            let facts = Facts::gather_without_redis();
-            let machine = format!(
-                "{} cores, load average {} at the end",
-                facts.cores,
-                facts.load.unwrap_or_default()
-            );
-            cch::print(&report, &machine)?;
+            cch::print(&report, &machine())?;
             return dropped;
         }
         args::Command::Frontend => {
@@ -166,6 +154,16 @@ async fn run(args: Args) -> Result<(), String> {
     }
 }
 
+/// The machine as the written reports name it.
+fn machine() -> String {
+    let facts = Facts::gather_without_redis();
+    format!(
+        "{} cores, load average {} at the end",
+        facts.cores,
+        facts.load.unwrap_or_default()
+    )
+}
+
 /// Runs a bench that has the database and Redis prefix to itself, then removes both, whatever
 /// happened; prints the machine line before the bench's report. The database's removal is
 /// returned beside the report, so a report is printed even when its cleanup failed.
@@ -192,13 +190,8 @@ async fn alone<R>(
     }
     let _ = admin_pool.quit().await;
     let report = outcome?;
-    let facts = Facts::gather_without_redis();
     println!();
-    println!(
-        "machine:  {} cores, load average {} at the end",
-        facts.cores,
-        facts.load.unwrap_or_default()
-    );
+    println!("machine:  {}", machine());
     Ok((report, dropped))
 }
 

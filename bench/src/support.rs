@@ -190,3 +190,23 @@ pub(crate) fn thousands(value: f64) -> String {
 pub(crate) fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
 }
+
+/// A target's verdict, as the reports print it.
+pub(crate) fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// Prints a Markdown report and writes it to `bench/results/{name}.md`.
+pub(crate) fn publish(name: &str, text: &str) -> Result<(), String> {
+    println!("{text}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{name}.md"));
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("written to {}", path.display());
+    Ok(())
+}

@@ -368,16 +368,7 @@ async fn users_and_providers_are_kept_as_cch_has_them_within_a_poll_and_read_onl
         4
     );
     // The page says so instead of offering the form.
-    let admin = app.client();
-    assert!(app.sign_in(&admin, common::ADMIN_TOKEN).await.status().is_redirection());
-    let page = admin
-        .get(app.url("/settings/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.admin_page("/settings/users").await;
     assert!(page.contains("Claude Code Hub #"), "{page}");
     assert!(page.contains("data-testid=\"read-only\""), "{page}");
 }

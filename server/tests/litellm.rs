@@ -279,16 +279,7 @@ async fn the_sources_api_and_metrics_say_what_litellm_delivered() {
     assert!(metrics.contains(r#"hub_notify_source_lag_seconds{source="litellm"}"#));
 
     // 数据来源 shows the same, with the snippets naming this server as the browser reached it.
-    let admin = app.client();
-    assert!(app.sign_in(&admin, common::ADMIN_TOKEN).await.status().is_redirection());
-    let page = admin
-        .get(app.url("/settings/sources"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.admin_page("/settings/sources").await;
     let origin = app.url("");
     let origin = origin.trim_end_matches('/');
     assert!(

@@ -211,6 +211,14 @@ impl TestApp {
         )
     }
 
+    /// A page as a signed-in admin's browser gets it: the server-rendered HTML.
+    pub async fn admin_page(&self, path: &str) -> String {
+        let client = self.client();
+        let res = self.sign_in(&client, ADMIN_TOKEN).await;
+        assert!(res.status().is_redirection(), "sign-in: {}", res.status());
+        client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Saves the 消息推送 settings through the REST API, as an admin; they must be accepted.
     pub async fn save_settings(&self, settings: &serde_json::Value) {
         let res = self
