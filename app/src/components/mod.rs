@@ -1,3 +1,4 @@
+pub mod copy;
 pub mod form;
 pub mod language;
 pub mod layout;

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::sources::list_sources;
+use crate::components::copy::CopyButton;
 use crate::components::usage::written_time;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::sources::{setup_snippet, Note, Source, SourceStatus, SourcesPage, TailStatus};
@@ -152,13 +153,6 @@ fn Notes(notes: Vec<Note>, kind: &'static str) -> impl IntoView {
 fn Snippet(source: Source, base_url: String) -> impl IntoView {
     let i18n = use_i18n();
     let text = setup_snippet(source, &base_url);
-    let leptos_use::UseClipboardReturn {
-        is_supported,
-        copy,
-        copied,
-        ..
-    } = leptos_use::use_clipboard();
-    let to_copy = text.clone();
     view! {
         <div class="source-snippet">
             <div class="source-snippet-head">
@@ -169,20 +163,7 @@ fn Snippet(source: Source, base_url: String) -> impl IntoView {
                         Source::Cch => t!(i18n, source_snippet_cch).into_any(),
                     }}
                 </span>
-                <Show when=move || is_supported.get()>
-                    <button
-                        type="button"
-                        class="btn btn-ghost"
-                        data-testid="copy-snippet"
-                        on:click={
-                            let copy = copy.clone();
-                            let to_copy = to_copy.clone();
-                            move |_| copy(&to_copy)
-                        }
-                    >
-                        {move || if copied.get() { t!(i18n, copied).into_any() } else { t!(i18n, copy).into_any() }}
-                    </button>
-                </Show>
+                <CopyButton text=text.clone() test_id="copy-snippet" />
             </div>
             <pre class="mono snippet" data-testid="source-snippet">{text}</pre>
         </div>

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::api::targets::{create_push_target, delete_push_target, list_push_targets, update_push_target};
+use crate::components::copy::CopyButton;
 use crate::components::form::{failure_text, problem_text, use_edit_form, Switch, TextField};
 use crate::components::loaded::LoadedList;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
@@ -86,15 +87,8 @@ fn select_all(ev: leptos::ev::FocusEvent) {
 #[component]
 fn GeneratedSecret(generated: RwSignal<Option<(String, String)>>) -> impl IntoView {
     let i18n = use_i18n();
-    let leptos_use::UseClipboardReturn {
-        is_supported,
-        copy,
-        copied,
-        ..
-    } = leptos_use::use_clipboard();
     view! {
         {move || generated.get().map(|(name, secret)| {
-            let copy = copy.clone();
             let to_copy = secret.clone();
             view! {
                 <div class="card generated-secret" role="status" data-testid="generated-secret">
@@ -110,20 +104,7 @@ fn GeneratedSecret(generated: RwSignal<Option<(String, String)>>) -> impl IntoVi
                             prop:value=secret
                             on:focus=select_all
                         />
-                        <Show when=move || is_supported.get()>
-                            <button
-                                type="button"
-                                class="btn btn-ghost"
-                                data-testid="copy-generated-secret"
-                                on:click={
-                                    let copy = copy.clone();
-                                    let to_copy = to_copy.clone();
-                                    move |_| copy(&to_copy)
-                                }
-                            >
-                                {move || if copied.get() { t!(i18n, copied).into_any() } else { t!(i18n, copy).into_any() }}
-                            </button>
-                        </Show>
+                        <CopyButton text=to_copy test_id="copy-generated-secret" />
                         <button
                             type="button"
                             class="btn btn-ghost"
