@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::notifications::{FieldErrors, FieldProblem};
 use crate::session::Role;
 
-/// A quota window: 5 小时 (rolling), 今日, 本周 (from Monday), 本月 — calendar windows in
-/// `APP_TIMEZONE`, as the cost check counts them.
+/// A quota window: 5 小时 (rolling), 今日 (cut as [`DailyReset`] says), 本周 (from Monday),
+/// 本月 — calendar windows in `APP_TIMEZONE`, as the cost check counts them — and 累计 (all
+/// usage stored).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum UsageWindow {
     #[serde(rename = "5h")]
@@ -18,16 +20,26 @@ pub enum UsageWindow {
     Day,
     Week,
     Month,
+    Total,
 }
 
 impl UsageWindow {
+    /// Every window, in the order pages, the API and alerts list them.
+    pub const ALL: [UsageWindow; 5] = [
+        UsageWindow::FiveHours,
+        UsageWindow::Day,
+        UsageWindow::Week,
+        UsageWindow::Month,
+        UsageWindow::Total,
+    ];
+    /// The windows a user's (and an API key's) page shows even without a quota.
     pub const USER: [UsageWindow; 4] = [
         UsageWindow::FiveHours,
         UsageWindow::Day,
         UsageWindow::Week,
         UsageWindow::Month,
     ];
-    /// Providers have weekly and monthly quotas only.
+    /// The windows a provider's page shows even without a quota (a gateway may set the others).
     pub const PROVIDER: [UsageWindow; 2] = [UsageWindow::Week, UsageWindow::Month];
 
     /// The JSON name, also used in test ids (`usage-5h`).
@@ -37,6 +49,69 @@ impl UsageWindow {
             UsageWindow::Day => "day",
             UsageWindow::Week => "week",
             UsageWindow::Month => "month",
+            UsageWindow::Total => "total",
+        }
+    }
+}
+
+/// Where a daily quota's day begins (Claude Code Hub's `daily_reset_mode` and
+/// `daily_reset_time`): at a fixed local time every day (00:00: the calendar day), or the last
+/// 24 hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", tag = "mode")]
+pub enum DailyReset {
+    /// At this many minutes after local midnight; written `"time": "HH:MM"` as the gateway does.
+    Fixed {
+        #[serde(rename = "time", with = "hh_mm")]
+        #[cfg_attr(feature = "ssr", schema(value_type = String, example = "00:00"))]
+        minute: u16,
+    },
+    Rolling,
+}
+
+/// Minutes after midnight as `HH:MM`.
+mod hh_mm {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub(super) fn text(minute: u16) -> String {
+        format!("{:02}:{:02}", minute / 60, minute % 60)
+    }
+
+    pub(super) fn serialize<S: Serializer>(minute: &u16, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text(*minute))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let text = String::deserialize(d)?;
+        match super::DailyReset::fixed_at(&text) {
+            Some(super::DailyReset::Fixed { minute }) => Ok(minute),
+            _ => Err(D::Error::custom(format!("`{text}` is not a time of day (HH:MM)"))),
+        }
+    }
+}
+
+impl Default for DailyReset {
+    fn default() -> Self {
+        DailyReset::MIDNIGHT
+    }
+}
+
+impl DailyReset {
+    pub const MIDNIGHT: DailyReset = DailyReset::Fixed { minute: 0 };
+
+    /// `HH:MM` as Claude Code Hub writes it; `None` when it is not a time of day.
+    pub fn fixed_at(hh_mm: &str) -> Option<DailyReset> {
+        let (h, m) = hh_mm.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(DailyReset::Fixed { minute: h * 60 + m })
+    }
+
+    /// The local time a fixed day begins at (`18:00`).
+    pub fn time_of_day(self) -> Option<String> {
+        match self {
+            DailyReset::Fixed { minute } => Some(hh_mm::text(minute)),
+            DailyReset::Rolling => None,
         }
     }
 }
@@ -66,6 +141,9 @@ impl UsageLevel {
 #[serde(rename_all = "camelCase")]
 pub struct WindowUsage {
     pub window: UsageWindow,
+    /// How the day is cut (for [`UsageWindow::Day`]; midnight otherwise).
+    #[serde(default)]
+    pub reset: DailyReset,
     /// USD, 4 decimals.
     pub spent_usd: String,
     /// USD, 4 decimals; `None` = no quota.
@@ -172,7 +250,8 @@ pub struct UserUsage {
     pub role: Role,
     pub origin: Origin,
     pub quotas: UserQuotaInput,
-    /// In `UsageWindow::USER` order.
+    /// The windows of the list (`UsageWindow::USER` and those some user has a quota in), in
+    /// `UsageWindow::ALL` order: the same for every row.
     pub windows: Vec<WindowUsage>,
     pub today: DayActivity,
 }
@@ -217,7 +296,8 @@ pub struct ProviderUsage {
     pub consecutive_failures: u32,
     /// While OPEN: when requests may be tried again (RFC 3339).
     pub open_until: Option<String>,
-    /// In `UsageWindow::PROVIDER` order.
+    /// The windows of the list (`UsageWindow::PROVIDER` and those some provider has a quota
+    /// in), in `UsageWindow::ALL` order: the same for every row.
     pub windows: Vec<WindowUsage>,
     pub today: DayActivity,
 }
@@ -369,6 +449,8 @@ impl UserQuotaInput {
             UsageWindow::Day => self.limit_daily_usd.as_deref(),
             UsageWindow::Week => self.limit_weekly_usd.as_deref(),
             UsageWindow::Month => self.limit_monthly_usd.as_deref(),
+            // Set only by a gateway (read-only here).
+            UsageWindow::Total => None,
         }
     }
 }
@@ -438,6 +520,24 @@ mod tests {
         match r {
             Ok(_) => vec![],
             Err(e) => e.0.into_keys().collect(),
+        }
+    }
+
+    #[test]
+    fn a_daily_reset_is_written_as_the_gateway_writes_it() {
+        let evening = DailyReset::fixed_at("18:30").unwrap();
+        let json = serde_json::to_value(evening).unwrap();
+        assert_eq!(json, serde_json::json!({"mode": "fixed", "time": "18:30"}));
+        assert_eq!(serde_json::from_value::<DailyReset>(json).unwrap(), evening);
+        assert_eq!(
+            serde_json::to_value(DailyReset::Rolling).unwrap(),
+            serde_json::json!({"mode": "rolling"})
+        );
+        for bad in ["24:00", "7", "07:60", "x"] {
+            assert!(
+                serde_json::from_value::<DailyReset>(serde_json::json!({"mode": "fixed", "time": bad})).is_err(),
+                "{bad}"
+            );
         }
     }
 

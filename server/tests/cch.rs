@@ -300,7 +300,7 @@ async fn users_and_providers_are_kept_as_cch_has_them_within_a_poll_and_read_onl
     assert_eq!(row["state"], "active");
     assert_eq!(
         row["quotas"],
-        serde_json::json!({"fiveHours": null, "today": 10.0, "week": 50.5, "month": null})
+        serde_json::json!({"fiveHours": null, "today": 10.0, "week": 50.5, "month": null, "total": null})
     );
     assert!(row["id"].as_i64().unwrap() >= 1_000_000_000_000, "an id of ours: {row}");
     let main_row = listed(&app, "providers", main).await.unwrap();
@@ -565,4 +565,96 @@ async fn keys_are_mirrored_under_their_owners_and_requests_carry_them_but_never_
             .unwrap();
         assert_eq!(found, 0, "the raw key in {table}");
     }
+}
+
+#[tokio::test]
+async fn cost_alerts_check_cchs_key_and_provider_quotas_and_name_a_key_with_its_owner() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let cch = CchDb::create().await;
+    let alice = cch.user("张三").await;
+    let (laptop, raw) = cch.key(alice, "laptop").await;
+    let provider = cch.provider("Anthropic 官方").await;
+    cch.execute(&format!(
+        "UPDATE keys SET limit_daily_usd = 1, daily_reset_mode = 'rolling', limit_total_usd = 100 WHERE id = {laptop};
+         UPDATE users SET limit_total_usd = 50, daily_reset_time = '18:30' WHERE id = {alice};
+         UPDATE providers SET limit_5h_usd = 10, limit_daily_usd = 20, daily_reset_mode = 'rolling' WHERE id = {provider};"
+    ))
+    .await;
+    let app = app_reading(&cch, &[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await;
+    let _engine = app.start_engine();
+    app.save_settings(&serde_json::json!({
+        "enabled": true,
+        "circuitBreaker": {"enabled": false, "webhookUrl": null},
+        "dailyLeaderboard": {"enabled": false, "webhookUrl": null, "time": "09:00", "topN": 5},
+        "costAlert": {"enabled": true, "webhookUrl": receiver.url(), "thresholdPercent": 80, "checkIntervalMinutes": 60}
+    }))
+    .await;
+    let id = cch.start(alice, &raw, provider, "/v1/messages").await;
+    cch.finish(id, 200, Some(usd("0.9")), provider, None).await;
+    wait_for_stored(&app, 1).await;
+
+    // Every quota and reset mode as CCH has it, on keys, users and providers.
+    let key = eventually(Duration::from_secs(30), "the key's spending", || async {
+        listed(&app, "keys", laptop)
+            .await
+            .filter(|k| k["spend"]["today"] == 0.9)
+    })
+    .await;
+    assert_eq!(key["name"], "laptop");
+    assert_eq!(key["owner"]["name"], "张三");
+    assert_eq!(
+        key["quotas"],
+        serde_json::json!({"fiveHours": null, "today": 1.0, "week": null, "month": null, "total": 100.0})
+    );
+    assert_eq!(key["dailyReset"], serde_json::json!({"mode": "rolling"}));
+    assert_eq!(key["spend"]["total"], 0.9);
+    let user = listed(&app, "users", alice).await.unwrap();
+    assert_eq!(user["quotas"]["total"], 50.0);
+    assert_eq!(
+        user["dailyReset"],
+        serde_json::json!({"mode": "fixed", "time": "18:30"})
+    );
+    let provider_row = listed(&app, "providers", provider).await.unwrap();
+    assert_eq!(provider_row["quotas"]["fiveHours"], 10.0);
+    assert_eq!(provider_row["quotas"]["today"], 20.0);
+    assert_eq!(provider_row["dailyReset"], serde_json::json!({"mode": "rolling"}));
+
+    // 0.9 of the key's 1 a day: its alert names the key and its owner; nothing else is near.
+    let (status, report) = app
+        .admin_call(reqwest::Method::POST, "/api/v1/notifications/run/costAlert", None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let alert = eventually(Duration::from_secs(10), "the cost alert", || async {
+        receiver.received().first().cloned()
+    })
+    .await;
+    let content = alert.body["markdown"]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("## 成本预警提醒\n> 用户 **张三** 的密钥 **laptop** 的消费已达到预警阈值\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains("当前消费: $0.9000") && content.contains("使用比例: **90.0%** 🔴"),
+        "{content}"
+    );
+    assert!(content.contains("统计周期: 24 小时"), "{content}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.received().len(), 1);
+
+    // A key disabled in CCH is not checked any more.
+    cch.execute(&format!("UPDATE keys SET is_enabled = false WHERE id = {laptop}"))
+        .await;
+    eventually(Duration::from_secs(30), "the key disabled", || async {
+        listed(&app, "keys", laptop).await.filter(|k| k["state"] == "disabled")
+    })
+    .await;
+    use server::usage::spending::{self, Scope, Windows};
+    let windows = Windows::at(chrono::Utc::now(), chrono_tz::UTC);
+    let over = spending::keys(&app.db, &windows, Scope::AtOrOver(80)).await.unwrap();
+    assert!(over.is_empty(), "the cost check's scope: {over:?}");
+    assert_eq!(
+        spending::keys(&app.db, &windows, Scope::All).await.unwrap().len(),
+        1,
+        "still listed"
+    );
 }

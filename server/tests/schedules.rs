@@ -722,3 +722,106 @@ async fn a_fire_whose_run_did_not_finish_is_taken_over_by_a_later_tick_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test]
+async fn days_cut_at_a_fixed_time_or_rolling_totals_and_providers_daily_quotas_are_alerted() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = app_with(&receiver, &[]).await;
+    let _engine = app.start_engine();
+    app.save_settings(&settings(true, &receiver.url(), "09:00", 80)).await;
+    let now = Utc::now() - chrono::Duration::minutes(1);
+    let ago = |minutes: i64| now - chrono::Duration::minutes(minutes);
+    // A day cut 3 hours ago (at a minute that is not a quarter-hour's: the first part of the
+    // window comes from the raw rows).
+    let reset = (now - chrono::Duration::minutes(183)).with_timezone(&Shanghai);
+    let reset_at = reset.format("%H:%M").to_string();
+    ingest(
+        &app,
+        vec![
+            // Fixed at `reset_at`: 4 of the 9 are today's.
+            event("f1", (1, "张三"), 1, "5", ago(200)),
+            event("f2", (1, "张三"), 1, "1.5", ago(182)),
+            event("f3", (1, "张三"), 1, "2.5", ago(60)),
+            // Rolling: the last 24 hours, whatever the calendar says.
+            event("r1", (2, "李四"), 1, "100", ago(24 * 60 + 5)),
+            event("r2", (2, "李四"), 1, "3", ago(23 * 60 + 50)),
+            // A total counts everything stored, 40 days back too.
+            event("t1", (3, "王五"), 1, "8", ago(40 * 24 * 60)),
+            event("t2", (3, "王五"), 1, "2", ago(10)),
+            // A provider's 5 hours and day.
+            event("p1", (4, "赵六"), 2, "1", ago(30)),
+        ],
+    )
+    .await;
+    for (sql, bind) in [
+        (
+            "UPDATE users SET limit_daily_usd = 5, daily_reset_time = $1::time WHERE id = 1",
+            Some(reset_at.as_str()),
+        ),
+        (
+            "UPDATE users SET limit_daily_usd = 3.5, daily_reset_mode = 'rolling' WHERE id = 2",
+            None,
+        ),
+        ("UPDATE users SET limit_total_usd = 12 WHERE id = 3", None),
+        (
+            "UPDATE providers SET limit_5h_usd = 1.2, limit_daily_usd = 100 WHERE id = 2",
+            None,
+        ),
+    ] {
+        let query = sqlx::query(sql);
+        let query = match bind {
+            Some(value) => query.bind(value),
+            None => query,
+        };
+        query.execute(&app.db).await.unwrap();
+    }
+    let report = check_costs_at(&app, now).await;
+    assert_eq!(report.over_threshold, Some(4), "{report:?}");
+    let mut got = alerts(&receiver, 4).await;
+    got.sort();
+    let find = |who: &str| {
+        got.iter()
+            .find(|a| a.contains(who))
+            .unwrap_or_else(|| panic!("{who} in {got:?}"))
+            .clone()
+    };
+    let fixed = find("用户 **张三**");
+    assert!(
+        fixed.contains("当前消费: $4.0000") && fixed.contains(&format!("统计周期: 今日 ({reset_at} 起)")),
+        "{fixed}"
+    );
+    let rolling = find("用户 **李四**");
+    assert!(
+        rolling.contains("当前消费: $3.0000") && rolling.contains("统计周期: 24 小时"),
+        "{rolling}"
+    );
+    let total = find("用户 **王五**");
+    assert!(
+        total.contains("当前消费: $10.0000") && total.contains("统计周期: 累计"),
+        "{total}"
+    );
+    let provider = find("供应商 **供应商2**");
+    assert!(
+        provider.contains("当前消费: $1.0000") && provider.contains("统计周期: 5 小时"),
+        "{provider}"
+    );
+
+    // The API and the pages show the same figures: the total column appears once a quota has one.
+    let (status, users) = app.admin_call(reqwest::Method::GET, "/api/v1/usage/users", None).await;
+    assert_eq!(status, 200, "{users}");
+    let user = |id: i64| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(user(2)["dailyReset"], json!({"mode": "rolling"}));
+    assert_eq!(user(3)["spend"]["total"], 10.0);
+    assert_eq!(user(3)["quotas"]["total"], 12.0);
+    let page = app.admin_page("/settings/users").await;
+    assert!(page.contains("data-testid=\"usage-total\""), "{page}");
+    assert!(page.contains("近 24 小时") || page.contains("last 24 hours"), "{page}");
+}

@@ -253,6 +253,13 @@ async fn users_and_providers_show_spending_per_window_and_edits_show_against_quo
     )
     .unwrap();
     let amount = |text: &str| json!(text.parse::<f64>().unwrap());
+    let total = json!(events
+        .iter()
+        .map(|(_, cost)| cost.parse::<Decimal>().unwrap())
+        .sum::<Decimal>()
+        .to_string()
+        .parse::<f64>()
+        .unwrap());
     let (status, users) = app.admin_call(reqwest::Method::GET, "/api/v1/usage/users", None).await;
     assert_eq!(status, 200, "{users}");
     assert_eq!(
@@ -260,8 +267,9 @@ async fn users_and_providers_show_spending_per_window_and_edits_show_against_quo
         json!({
             "id": USER, "name": "用户7", "source": "http", "sourceId": null, "readOnly": false, "state": "active",
             "spend": {"fiveHours": amount(&want[0].1), "today": amount(&want[1].1), "week": amount(&want[2].1),
-                      "month": amount(&want[3].1)},
-            "quotas": {"fiveHours": 1.5, "today": null, "week": 100.0, "month": null},
+                      "month": amount(&want[3].1), "total": total},
+            "quotas": {"fiveHours": 1.5, "today": null, "week": 100.0, "month": null, "total": null},
+            "dailyReset": {"mode": "fixed", "time": "00:00"},
             "today": {"requests": today, "tokens": today * 120},
         })
     );
@@ -274,8 +282,11 @@ async fn users_and_providers_show_spending_per_window_and_edits_show_against_quo
         json!({
             "id": PROVIDER, "name": "供应商3", "source": "http", "sourceId": null, "readOnly": false,
             "state": "active",
-            "spend": {"week": amount(&want[2].1), "month": amount(&want[3].1)},
-            "quotas": {"week": 50.0, "month": null},
+            // Every window, as a gateway may set a quota on any (the page shows 本周 and 本月 here).
+            "spend": {"fiveHours": amount(&want[0].1), "today": amount(&want[1].1), "week": amount(&want[2].1),
+                      "month": amount(&want[3].1), "total": total},
+            "quotas": {"fiveHours": null, "today": null, "week": 50.0, "month": null, "total": null},
+            "dailyReset": {"mode": "fixed", "time": "00:00"},
             "today": {"requests": today, "tokens": today * 120},
             "circuit": {"state": "CLOSED", "consecutiveFailures": 0, "openUntil": null,
                         "settings": {"failureThreshold": 3, "openDurationMs": 60000, "halfOpenSuccessThreshold": 1}},

@@ -3,16 +3,30 @@
 use leptos::prelude::*;
 
 use crate::i18n::{t, t_string, use_i18n};
-use crate::usage::{UsageWindow, WindowUsage};
+use crate::usage::{DailyReset, UsageWindow, WindowUsage};
 use crate::I18n;
 
-/// 5 小时, 今日, 本周, 本月.
+/// 5 小时, 今日, 本周, 本月, 累计.
 pub fn window_label(i18n: I18n, window: UsageWindow) -> String {
     match window {
         UsageWindow::FiveHours => t_string!(i18n, window_5h).to_string(),
         UsageWindow::Day => t_string!(i18n, window_day).to_string(),
         UsageWindow::Week => t_string!(i18n, window_week).to_string(),
         UsageWindow::Month => t_string!(i18n, window_month).to_string(),
+        UsageWindow::Total => t_string!(i18n, window_total).to_string(),
+    }
+}
+
+/// How a day that is not the calendar day is cut (`18:00 起`, `近 24 小时`); `None` for the
+/// calendar day and the other windows.
+fn reset_note(i18n: I18n, window: UsageWindow, reset: DailyReset) -> Option<String> {
+    match (window, reset) {
+        (UsageWindow::Day, DailyReset::Rolling) => Some(t_string!(i18n, reset_rolling).to_string()),
+        (UsageWindow::Day, DailyReset::Fixed { minute }) if minute > 0 => {
+            let time = reset.time_of_day().unwrap_or_default();
+            Some(t_string!(i18n, reset_from, time = time).to_string())
+        }
+        _ => None,
     }
 }
 
@@ -22,6 +36,7 @@ pub fn UsageMeter(usage: WindowUsage) -> impl IntoView {
     let i18n = use_i18n();
     let WindowUsage {
         window,
+        reset,
         spent_usd,
         limit_usd,
         percent,
@@ -52,6 +67,9 @@ pub fn UsageMeter(usage: WindowUsage) -> impl IntoView {
                     </span>
                 })}
             </div>
+            {reset_note(i18n, window, reset).map(|note| view! {
+                <div class="muted small" data-testid="usage-reset">{note}</div>
+            })}
             {percent.map(|p| view! {
                 <div class="meter-track" aria-hidden="true">
                     <div class=format!("meter-bar level-{level}") style=format!("width: {:.1}%", p.clamp(0.0, 100.0))></div>

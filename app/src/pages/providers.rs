@@ -74,7 +74,12 @@ fn CircuitBadge(state: CircuitState, open_until: Option<String>, failures: u32) 
 #[component]
 fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
-    let columns = 5 + UsageWindow::PROVIDER.len();
+    // Every row has the list's windows.
+    let windows: Vec<UsageWindow> = list
+        .first()
+        .map(|p| p.windows.iter().map(|w| w.window).collect())
+        .unwrap_or_default();
+    let columns = 5 + windows.len();
     view! {
         <div class="table-scroll">
             <table class="table usage-table" data-testid="providers-table">
@@ -84,7 +89,7 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                         <th>"ID"</th>
                         <th>{t!(i18n, col_circuit)}</th>
                         <th>{t!(i18n, col_breaker)}</th>
-                        {UsageWindow::PROVIDER
+                        {windows
                             .into_iter()
                             .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
                             .collect_view()}

@@ -40,7 +40,12 @@ pub fn UsersPage() -> impl IntoView {
 #[component]
 fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
-    let columns = 4 + UsageWindow::USER.len();
+    // Every row has the list's windows.
+    let windows: Vec<UsageWindow> = list
+        .first()
+        .map(|u| u.windows.iter().map(|w| w.window).collect())
+        .unwrap_or_default();
+    let columns = 4 + windows.len();
     view! {
         <div class="table-scroll">
             <table class="table usage-table" data-testid="users-table">
@@ -49,7 +54,7 @@ fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl In
                         <th>{t!(i18n, col_name)}</th>
                         <th>"ID"</th>
                         <th>{t!(i18n, col_role)}</th>
-                        {UsageWindow::USER
+                        {windows
                             .into_iter()
                             .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
                             .collect_view()}

@@ -6,7 +6,7 @@
 //! rendered as given: callers pass them already in APP_TIMEZONE. Templates return the full text;
 //! each channel cuts it to its platform's limit.
 
-use app::usage::{UsageLevel, UsageWindow};
+use app::usage::{DailyReset, UsageLevel, UsageWindow};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -312,17 +312,30 @@ fn daily_leaderboard_text(b: &DailyLeaderboard) -> String {
 
 /// Whose spending reached the threshold.
 pub enum CostEntity<'a> {
-    User { name: &'a str },
-    Provider { name: &'a str },
+    User {
+        name: &'a str,
+    },
+    /// An API key, named with its owner.
+    Key {
+        name: &'a str,
+        owner: &'a str,
+    },
+    Provider {
+        name: &'a str,
+    },
 }
 
-/// The 统计周期 text of a window.
-pub fn window_label(window: UsageWindow) -> &'static str {
-    match window {
-        UsageWindow::FiveHours => "5 小时",
-        UsageWindow::Day => "今日",
-        UsageWindow::Week => "本周",
-        UsageWindow::Month => "本月",
+/// The 统计周期 text of a window; a day that is not the calendar day says how it is cut
+/// (`今日 (18:00 起)`, `24 小时`).
+pub fn window_label(window: UsageWindow, reset: DailyReset) -> String {
+    match (window, reset) {
+        (UsageWindow::FiveHours, _) => "5 小时".to_owned(),
+        (UsageWindow::Day, DailyReset::Rolling) => "24 小时".to_owned(),
+        (UsageWindow::Day, DailyReset::Fixed { minute: 0 }) => "今日".to_owned(),
+        (UsageWindow::Day, fixed) => format!("今日 ({} 起)", fixed.time_of_day().unwrap_or_default()),
+        (UsageWindow::Week, _) => "本周".to_owned(),
+        (UsageWindow::Month, _) => "本月".to_owned(),
+        (UsageWindow::Total, _) => "累计".to_owned(),
     }
 }
 
@@ -338,6 +351,8 @@ fn level_emoji(level: UsageLevel) -> &'static str {
 pub struct CostAlert<'a> {
     pub entity: CostEntity<'a>,
     pub window: UsageWindow,
+    /// How the day is cut ([`UsageWindow::Day`]).
+    pub reset: DailyReset,
     pub current_usd: Decimal,
     pub limit_usd: Decimal,
     pub now: DateTime<Tz>,
@@ -368,17 +383,18 @@ pub fn cost_alerts(alerts: &[CostAlert]) -> Message {
 }
 
 fn cost_alert_data(a: &CostAlert) -> Value {
-    let (entity_type, name) = match a.entity {
-        CostEntity::User { name } => ("user", name),
-        CostEntity::Provider { name } => ("provider", name),
+    let (entity_type, name, owner) = match a.entity {
+        CostEntity::User { name } => ("user", name, None),
+        CostEntity::Key { name, owner } => ("key", name, Some(owner)),
+        CostEntity::Provider { name } => ("provider", name, None),
     };
     let percent = usage_percent(a.current_usd, a.limit_usd);
     let level = percent.map_or(UsageLevel::Red, level_of);
-    json!({
+    let mut entry = json!({
         "entityType": entity_type,
         "name": name,
         "window": a.window.key(),
-        "windowLabel": window_label(a.window),
+        "windowLabel": window_label(a.window, a.reset),
         "currentUsd": usd(a.current_usd),
         "limitUsd": usd(a.limit_usd),
         "usagePercent": percent
@@ -390,13 +406,18 @@ fn cost_alert_data(a: &CostAlert) -> Value {
             UsageLevel::Red => "red",
         },
         "remainingUsd": usd((a.limit_usd - a.current_usd).max(Decimal::ZERO)),
-    })
+    });
+    if let Some(owner) = owner {
+        entry["owner"] = json!(owner);
+    }
+    entry
 }
 
 /// The text of one alert.
 pub fn cost_alert_text(a: &CostAlert) -> String {
     let who = match a.entity {
         CostEntity::User { name } => format!("用户 **{}**", bold_safe(name)),
+        CostEntity::Key { name, owner } => format!("用户 **{}** 的密钥 **{}**", bold_safe(owner), bold_safe(name)),
         CostEntity::Provider { name } => format!("供应商 **{}**", bold_safe(name)),
     };
     let (percent, level) = match usage_percent(a.current_usd, a.limit_usd) {
@@ -416,7 +437,7 @@ pub fn cost_alert_text(a: &CostAlert) -> String {
         format!("配额限制: {}", format_usd(a.limit_usd)),
         format!("使用比例: **{percent}** {}", level_emoji(level)),
         format!("剩余额度: {}", format_usd(remaining)),
-        format!("统计周期: {}", window_label(a.window)),
+        format!("统计周期: {}", window_label(a.window, a.reset)),
         "---".to_owned(),
         format!("{} · 请注意控制消费", time(&a.now)),
     ]
@@ -666,6 +687,7 @@ mod tests {
         CostAlert {
             entity,
             window: UsageWindow::Week,
+            reset: DailyReset::MIDNIGHT,
             current_usd: dec(current),
             limit_usd: dec(limit),
             now: at(2025, 1, 15, 10, 30, 0),
@@ -740,6 +762,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn key_cost_alert_names_the_key_and_its_owner() {
+        let mut a = spec_cost_alert(
+            CostEntity::Key {
+                name: "ci-bot",
+                owner: "张三",
+            },
+            "8.5",
+            "10",
+        );
+        a.window = UsageWindow::Day;
+        a.reset = DailyReset::Fixed { minute: 18 * 60 };
+        let message = cost_alert(&a);
+        assert_eq!(
+            message.markdown.as_bytes(),
+            golden(include_str!("../../tests/golden/cost_alert_key.md")).as_bytes()
+        );
+        assert_eq!(message.data["alerts"][0]["entityType"], "key");
+        assert_eq!(message.data["alerts"][0]["owner"], "张三");
+        assert_eq!(message.data["alerts"][0]["windowLabel"], "今日 (18:00 起)");
+    }
+
     fn ratio_and_remaining(current: &str, limit: &str) -> (String, String) {
         let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit)).markdown;
         let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap().to_owned();
@@ -810,13 +854,14 @@ mod tests {
 
     #[test]
     fn window_labels() {
-        let labels = [
-            UsageWindow::FiveHours,
-            UsageWindow::Day,
-            UsageWindow::Week,
-            UsageWindow::Month,
-        ]
-        .map(window_label);
-        assert_eq!(labels, ["5 小时", "今日", "本周", "本月"]);
+        let labels = UsageWindow::ALL.map(|w| window_label(w, DailyReset::MIDNIGHT));
+        assert_eq!(labels, ["5 小时", "今日", "本周", "本月", "累计"]);
+        assert_eq!(window_label(UsageWindow::Day, DailyReset::Rolling), "24 小时");
+        assert_eq!(
+            window_label(UsageWindow::Day, DailyReset::Fixed { minute: 9 * 60 + 5 }),
+            "今日 (09:05 起)"
+        );
+        // The reset cuts only the day.
+        assert_eq!(window_label(UsageWindow::Week, DailyReset::Rolling), "本周");
     }
 }

@@ -55,6 +55,7 @@ fn example(kind: NotificationKind, now: DateTime<Tz>) -> Message {
         NotificationKind::CostAlert => render::cost_alert(&render::CostAlert {
             entity: render::CostEntity::User { name: "张三" },
             window: UsageWindow::Week,
+            reset: app::usage::DailyReset::MIDNIGHT,
             current_usd: usd("8.5"),
             limit_usd: usd("10"),
             now,

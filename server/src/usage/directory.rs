@@ -8,7 +8,8 @@ use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
 use app::ports::UsageDirectory;
 use app::usage::{
-    BreakerConfig, DayActivity, ProviderInput, ProviderUsage, Source, UserQuotaInput, UserUsage, WindowUsage,
+    BreakerConfig, DayActivity, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage,
+    WindowUsage,
 };
 use async_trait::async_trait;
 use chrono::Utc;
@@ -18,7 +19,7 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::usage::breaker::{self, Breakers};
-use crate::usage::spending::{self, Scope, WindowSpending, Windows};
+use crate::usage::spending::{self, AccountOf, ProviderSpending, Scope, Spending, WindowSpending, Windows};
 use crate::usage::spending::{format_usd, level_of, usage_percent};
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +155,7 @@ fn window(spending: WindowSpending) -> WindowUsage {
     let exact = limit.and_then(|l| usage_percent(spent, l));
     WindowUsage {
         window: spending.window,
+        reset: spending.reset,
         spent_usd: amount(spent),
         limit_usd: limit.map(amount),
         percent: exact.and_then(|p| p.round_dp(2).to_f64()),
@@ -161,11 +163,37 @@ fn window(spending: WindowSpending) -> WindowUsage {
     }
 }
 
+/// The windows a list shows: `always`, and any other one an account of the list has a quota in
+/// (a gateway's total quota, a provider's daily one), in [`UsageWindow::ALL`] order.
+fn shown<X>(always: &[UsageWindow], rows: &[Spending<X>]) -> Vec<UsageWindow> {
+    UsageWindow::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, w)| always.contains(w) || rows.iter().any(|r| r.windows[*i].limit_usd.is_some()))
+        .map(|(_, w)| w)
+        .collect()
+}
+
+fn windows_of(spent: &[WindowSpending; 5], shown: &[UsageWindow]) -> Vec<WindowUsage> {
+    spent
+        .iter()
+        .filter(|w| shown.contains(&w.window))
+        .map(|w| window(*w))
+        .collect()
+}
+
 fn activity(a: spending::Activity) -> DayActivity {
     DayActivity {
         requests: a.requests,
         tokens: a.tokens,
     }
+}
+
+/// A provider's breaker settings and its circuit as the gateway sees it.
+#[derive(Clone, Debug)]
+pub struct Circuit {
+    pub settings: BreakerConfig,
+    pub status: breaker::CircuitStatus,
 }
 
 #[derive(Clone)]
@@ -180,42 +208,20 @@ impl UsageDirectoryService {
         UsageDirectoryService { db, breakers, timezone }
     }
 
-    fn scope(only: Option<i64>) -> Scope {
-        only.map_or(Scope::All, Scope::One)
+    pub fn timezone(&self) -> Tz {
+        self.timezone
     }
 
-    /// Every user (or only `only`), by id, with its spending in each window now.
-    pub async fn users(&self, only: Option<i64>) -> Result<Vec<UserUsage>, sqlx::Error> {
+    /// Every account of a kind (or only `only`), by id, with its spending in every window now,
+    /// as the cost check reads it.
+    pub async fn spending<X: AccountOf>(&self, only: Option<i64>) -> Result<Vec<Spending<X>>, sqlx::Error> {
         let windows = Windows::at(Utc::now(), self.timezone);
-        let rows = spending::users(&self.db, &windows, Self::scope(only)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|u| {
-                let [h5, day, week, month] = u.windows;
-                UserUsage {
-                    id: u.id,
-                    name: u.name,
-                    role: crate::usage::users::role_from_db(&u.role),
-                    origin: u.origin,
-                    quotas: UserQuotaInput {
-                        limit_5h_usd: typed(h5.limit_usd),
-                        limit_daily_usd: typed(day.limit_usd),
-                        limit_weekly_usd: typed(week.limit_usd),
-                        limit_monthly_usd: typed(month.limit_usd),
-                    },
-                    windows: vec![window(h5), window(day), window(week), window(month)],
-                    today: activity(u.today),
-                }
-            })
-            .collect())
+        spending::read(&self.db, &windows, only.map_or(Scope::All, Scope::One)).await
     }
 
-    /// Every provider (or only `only`), by id, with its spending this week and month and its
-    /// circuit as the gateway sees it.
-    pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
-        let windows = Windows::at(Utc::now(), self.timezone);
-        let scope = Self::scope(only);
-        let rows = spending::providers(&self.db, &windows, scope).await?;
+    /// Providers' spending, each with its breaker settings and circuit.
+    pub async fn provider_circuits(&self, only: Option<i64>) -> Result<Vec<(ProviderSpending, Circuit)>, ListError> {
+        let rows = self.spending::<()>(only).await?;
         let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
         let settings = crate::usage::providers::breaker_settings(&self.db, &ids).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -225,29 +231,72 @@ impl UsageDirectoryService {
                 continue;
             };
             let status = self.breakers.status(p.id).await?;
-            let [week, month] = p.windows;
-            out.push(ProviderUsage {
-                id: p.id,
-                name: p.name,
-                origin: p.origin,
-                settings: ProviderInput {
-                    limit_weekly_usd: typed(week.limit_usd),
-                    limit_monthly_usd: typed(month.limit_usd),
-                    circuit_breaker: BreakerConfig {
-                        failure_threshold: i64::from(cb.failure_threshold),
-                        open_duration_ms: i64::try_from(cb.open_duration.as_millis()).unwrap_or(i64::MAX),
-                        half_open_success_threshold: i64::from(cb.half_open_success_threshold),
-                    },
-                },
-                circuit_state: status.state,
-                consecutive_failures: status.consecutive_failures,
-                // In APP_TIMEZONE, as the alerts write times.
-                open_until: status.open_until.map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
-                windows: vec![window(week), window(month)],
-                today: activity(p.today),
-            });
+            let settings = BreakerConfig {
+                failure_threshold: i64::from(cb.failure_threshold),
+                open_duration_ms: i64::try_from(cb.open_duration.as_millis()).unwrap_or(i64::MAX),
+                half_open_success_threshold: i64::from(cb.half_open_success_threshold),
+            };
+            out.push((p, Circuit { settings, status }));
         }
         Ok(out)
+    }
+
+    /// Every user (or only `only`), by id, as 用户 and the dashboard show them.
+    pub async fn users(&self, only: Option<i64>) -> Result<Vec<UserUsage>, sqlx::Error> {
+        let rows = self.spending::<spending::UserOf>(only).await?;
+        let shown = shown(&UsageWindow::USER, &rows);
+        Ok(rows
+            .into_iter()
+            .map(|u| {
+                let [h5, day, week, month, _] = u.windows;
+                UserUsage {
+                    id: u.id,
+                    name: u.name,
+                    role: crate::usage::users::role_from_db(&u.of.role),
+                    origin: u.origin,
+                    quotas: UserQuotaInput {
+                        limit_5h_usd: typed(h5.limit_usd),
+                        limit_daily_usd: typed(day.limit_usd),
+                        limit_weekly_usd: typed(week.limit_usd),
+                        limit_monthly_usd: typed(month.limit_usd),
+                    },
+                    windows: windows_of(&u.windows, &shown),
+                    today: activity(u.today),
+                }
+            })
+            .collect())
+    }
+
+    /// Every provider (or only `only`), by id, as 供应商 shows them.
+    pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
+        let rows = self.provider_circuits(only).await?;
+        let spent: Vec<ProviderSpending> = rows.iter().map(|(p, _)| p.clone()).collect();
+        let shown = shown(&UsageWindow::PROVIDER, &spent);
+        Ok(rows
+            .into_iter()
+            .map(|(p, circuit)| {
+                let [_, _, week, month, _] = p.windows;
+                ProviderUsage {
+                    id: p.id,
+                    name: p.name,
+                    origin: p.origin,
+                    settings: ProviderInput {
+                        limit_weekly_usd: typed(week.limit_usd),
+                        limit_monthly_usd: typed(month.limit_usd),
+                        circuit_breaker: circuit.settings,
+                    },
+                    circuit_state: circuit.status.state,
+                    consecutive_failures: circuit.status.consecutive_failures,
+                    // In APP_TIMEZONE, as the alerts write times.
+                    open_until: circuit
+                        .status
+                        .open_until
+                        .map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
+                    windows: windows_of(&p.windows, &shown),
+                    today: activity(p.today),
+                }
+            })
+            .collect())
     }
 }
 
@@ -303,7 +352,7 @@ impl UsageDirectory for UsageDirectoryService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::usage::{UsageLevel, UsageWindow};
+    use app::usage::UsageLevel;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -314,6 +363,7 @@ mod tests {
             window,
             limit_usd: limit.map(d),
             spent_usd: d(spent),
+            reset: app::usage::DailyReset::MIDNIGHT,
         }
     }
 

@@ -1,8 +1,8 @@
 //! Usage ingest (`POST /api/v1/usage`): a gateway reports its requests in batches. Each event is
 //! checked on its own (the valid ones of a batch are kept), stored once per `requestId`, added in
-//! the same statement to the rollups (per user and 15 minutes, per user and day, per provider and
-//! day; migration 0005 says why these), and — only when new — fed to its provider's circuit
-//! breaker.
+//! the same statement to the rollups (per user, API key and provider, by quarter-hour and by
+//! day; migrations 0005 and 0015 say why these), and — only when new — fed to its provider's
+//! circuit breaker.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -294,7 +294,7 @@ pub async fn store(
             let current: Vec<String> = values.split(", ").map(|c| format!("usage_records.{c}")).collect();
             (
                 "old AS (
-                         SELECT r.request_id, r.user_id, r.provider_id, r.cost_usd, r.created_at,
+                         SELECT r.request_id, r.user_id, r.provider_id, r.key_id, r.cost_usd, r.created_at,
                                 r.input_tokens + r.output_tokens + r.cache_creation_input_tokens
                                 + r.cache_read_input_tokens AS tokens
                            -- Not FOR UPDATE: run after `stored`, it would skip the rows
@@ -310,7 +310,7 @@ pub async fn store(
                     excluded.join(", ")
                 ),
                 "UNION ALL
-                 SELECT o.user_id, o.provider_id, o.created_at, -1, -o.cost_usd, -o.tokens, true
+                 SELECT o.user_id, o.provider_id, o.key_id, o.created_at, -1, -o.cost_usd, -o.tokens, true
                    FROM old o JOIN stored USING (request_id)"
                     .to_owned(),
             )
@@ -349,49 +349,15 @@ pub async fn store(
              INSERT INTO usage_records ({COLUMNS})
              SELECT * FROM input
              ON CONFLICT (request_id) {on_conflict}
-             RETURNING request_id, user_id, provider_id, cost_usd, created_at, {TOKENS} AS tokens
+             RETURNING request_id, user_id, provider_id, key_id, cost_usd, created_at, {TOKENS} AS tokens
          ), deltas AS (
-             SELECT user_id, provider_id, created_at, 1 AS requests, cost_usd, tokens, {revised} AS revision
+             SELECT user_id, provider_id, key_id, created_at, 1 AS requests, cost_usd, tokens,
+                    {revised} AS revision
                FROM stored
              {old_deltas}
-         ), buckets AS (
-             INSERT INTO usage_user_buckets (user_id, bucket, requests, cost_usd, tokens)
-             SELECT user_id, date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-                    sum(requests), sum(cost_usd), sum(tokens)
-               FROM deltas
-              -- A revision of a quarter hour already pruned has nothing to correct there.
-              WHERE NOT revision OR created_at >= now() - interval '{kept_hours} hours'
-              GROUP BY 1, 2
-              ORDER BY 1, 2
-             ON CONFLICT (user_id, bucket) DO UPDATE
-                SET requests = usage_user_buckets.requests + EXCLUDED.requests,
-                    cost_usd = usage_user_buckets.cost_usd + EXCLUDED.cost_usd,
-                    tokens = usage_user_buckets.tokens + EXCLUDED.tokens
-         ), user_days AS (
-             INSERT INTO usage_user_daily (day, user_id, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, user_id, sum(requests), sum(cost_usd), sum(tokens)
-               FROM deltas
-              GROUP BY 1, 2
-              ORDER BY 1, 2
-             ON CONFLICT (day, user_id) DO UPDATE
-                SET requests = usage_user_daily.requests + EXCLUDED.requests,
-                    cost_usd = usage_user_daily.cost_usd + EXCLUDED.cost_usd,
-                    tokens = usage_user_daily.tokens + EXCLUDED.tokens
-         ), provider_days AS (
-             -- A shard per connection: every batch names the same few providers (migration 0008).
-             INSERT INTO usage_provider_daily (day, provider_id, shard, requests, cost_usd, tokens)
-             SELECT (created_at AT TIME ZONE $14)::date, provider_id, pg_backend_pid() % 8, sum(requests),
-                    sum(cost_usd), sum(tokens)
-               FROM deltas
-              GROUP BY 1, 2
-              ORDER BY 1, 2
-             ON CONFLICT (day, provider_id, shard) DO UPDATE
-                SET requests = usage_provider_daily.requests + EXCLUDED.requests,
-                    cost_usd = usage_provider_daily.cost_usd + EXCLUDED.cost_usd,
-                    tokens = usage_provider_daily.tokens + EXCLUDED.tokens
-         )
+         ){rollups}
          SELECT request_id, {revised} FROM stored",
-        kept_hours = BUCKETS_KEPT.num_hours(),
+        rollups = ROLLUPS.iter().map(Rollup::cte).collect::<String>(),
     ))
     .bind(events.iter().map(|e| e.request_id.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
@@ -427,6 +393,103 @@ pub async fn store(
         }
     }
     Ok(stored)
+}
+
+/// A rollup the stored rows are added to: per account and quarter-hour (the rolling windows, and
+/// days not cut at midnight; kept [`BUCKETS_KEPT`]) or per account and day in `APP_TIMEZONE`.
+struct Rollup {
+    table: &'static str,
+    /// The account column (`key_id` may be null: a request made without a known key).
+    account: &'static str,
+    daily: bool,
+    /// A shard per connection: every batch names the same few providers (migration 0008).
+    sharded: bool,
+}
+
+const ROLLUPS: [Rollup; 6] = [
+    Rollup {
+        table: "usage_user_buckets",
+        account: "user_id",
+        daily: false,
+        sharded: false,
+    },
+    Rollup {
+        table: "usage_key_buckets",
+        account: "key_id",
+        daily: false,
+        sharded: false,
+    },
+    Rollup {
+        table: "usage_provider_buckets",
+        account: "provider_id",
+        daily: false,
+        sharded: true,
+    },
+    Rollup {
+        table: "usage_user_daily",
+        account: "user_id",
+        daily: true,
+        sharded: false,
+    },
+    Rollup {
+        table: "usage_key_daily",
+        account: "key_id",
+        daily: true,
+        sharded: false,
+    },
+    Rollup {
+        table: "usage_provider_daily",
+        account: "provider_id",
+        daily: true,
+        sharded: true,
+    },
+];
+
+impl Rollup {
+    /// `, <table> AS (INSERT … the deltas, summed … ON CONFLICT add)`, after `deltas` in the
+    /// ingest statement (`$14` is the time zone).
+    fn cte(&self) -> String {
+        let (table, account) = (self.table, self.account);
+        let (period, value, mut filter) = if self.daily {
+            ("day", "(created_at AT TIME ZONE $14)::date".to_owned(), Vec::new())
+        } else {
+            (
+                "bucket",
+                "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')".to_owned(),
+                // A revision of a quarter-hour already pruned has nothing to correct there.
+                vec![format!(
+                    "(NOT revision OR created_at >= now() - interval '{} hours')",
+                    BUCKETS_KEPT.num_hours()
+                )],
+            )
+        };
+        if account == "key_id" {
+            filter.push("key_id IS NOT NULL".to_owned());
+        }
+        let filter = if filter.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filter.join(" AND "))
+        };
+        let (shard_column, shard) = if self.sharded {
+            (", shard", ", pg_backend_pid() % 8")
+        } else {
+            ("", "")
+        };
+        format!(
+            ", to_{table} AS (
+             INSERT INTO {table} ({period}, {account}{shard_column}, requests, cost_usd, tokens)
+             SELECT {value}, {account}{shard}, sum(requests), sum(cost_usd), sum(tokens)
+               FROM deltas {filter}
+              GROUP BY 1, 2
+              ORDER BY 1, 2
+             ON CONFLICT ({period}, {account}{shard_column}) DO UPDATE
+                SET requests = {table}.requests + EXCLUDED.requests,
+                    cost_usd = {table}.cost_usd + EXCLUDED.cost_usd,
+                    tokens = {table}.tokens + EXCLUDED.tokens
+         )"
+        )
+    }
 }
 
 /// Who hears of the circuit transitions ingest causes: the breaker alerts, in the notifications
@@ -630,19 +693,24 @@ impl Ingestor {
     }
 }
 
-/// How much of `usage_user_buckets` is kept: the rolling 5-hour window, and an hour for events
-/// reported late and for clocks that disagree.
-pub const BUCKETS_KEPT: chrono::Duration = chrono::Duration::hours(6);
+/// How much of the quarter-hour rollups is kept: the longest window read from them (a day that
+/// does not start at midnight: the last 24 hours at most), and an hour for events reported late
+/// and for clocks that disagree.
+pub const BUCKETS_KEPT: chrono::Duration = chrono::Duration::hours(25);
 /// How often [`prune_loop`] prunes.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// Deletes the quarter-hours no window reads any more; returns how many.
 pub async fn prune_buckets(db: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM usage_user_buckets WHERE bucket < $1")
-        .bind(now - BUCKETS_KEPT)
-        .execute(db)
-        .await?
-        .rows_affected())
+    let mut pruned = 0;
+    for table in ["usage_user_buckets", "usage_key_buckets", "usage_provider_buckets"] {
+        pruned += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
+            .bind(now - BUCKETS_KEPT)
+            .execute(db)
+            .await?
+            .rows_affected();
+    }
+    Ok(pruned)
 }
 
 /// Prunes the buckets every [`PRUNE_EVERY`] until `shutdown` (every instance; they agree).
@@ -674,15 +742,19 @@ pub async fn align_daily_rollups(db: &PgPool, timezone: chrono_tz::Tz) -> Result
     if rebuild {
         // From the raw rows, in one pass per rollup (rare: only when the zone changes; the
         // buckets keep only the last hours, so they cannot say what a whole history was).
-        sqlx::query("TRUNCATE usage_user_daily, usage_provider_daily")
+        sqlx::query("TRUNCATE usage_user_daily, usage_key_daily, usage_provider_daily")
             .execute(&mut *tx)
             .await?;
-        for (table, column) in [("usage_user_daily", "user_id"), ("usage_provider_daily", "provider_id")] {
+        for (table, column) in [
+            ("usage_user_daily", "user_id"),
+            ("usage_key_daily", "key_id"),
+            ("usage_provider_daily", "provider_id"),
+        ] {
             sqlx::query(&format!(
                 "INSERT INTO {table} (day, {column}, requests, cost_usd, tokens)
                  SELECT (created_at AT TIME ZONE $1)::date, {column}, count(*), sum(cost_usd),
                         sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)
-                   FROM usage_records GROUP BY 1, 2"
+                   FROM usage_records WHERE {column} IS NOT NULL GROUP BY 1, 2"
             ))
             .bind(timezone.name())
             .execute(&mut *tx)

@@ -6,8 +6,8 @@
 //! gateway's own (`source`, `source_ref`).
 use std::collections::HashMap;
 
-use app::usage::{BreakerConfig, Source};
-use chrono::{DateTime, Utc};
+use app::usage::{BreakerConfig, DailyReset, Source};
+use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
@@ -21,41 +21,42 @@ pub fn quota(amount: Option<Decimal>) -> Option<Decimal> {
         .filter(|a| *a > Decimal::ZERO)
 }
 
-/// A user as the gateway has it.
+/// An account's quotas as the gateway has them, and how its day is cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quotas {
+    /// In [`app::usage::UsageWindow::ALL`] order: 5 小时, 今日, 本周, 本月, 累计 (already
+    /// through [`quota`]).
+    pub limits: [Option<Decimal>; 5],
+    pub daily_reset: DailyReset,
+}
+
+/// A user, API key or provider as the gateway has it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MirroredUser {
+pub struct Mirrored {
     /// The gateway's id.
     pub source_ref: String,
     pub name: String,
-    /// 5 小时, 今日, 本周, 本月 (already through [`quota`]).
-    pub limits: [Option<Decimal>; 4],
+    pub quotas: Quotas,
     pub enabled: bool,
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A user as the gateway has it.
+pub type MirroredUser = Mirrored;
+
+/// An API key as the gateway has it, with its owner (the user's id in the gateway).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MirroredKey {
+    pub key: Mirrored,
+    pub owner_ref: String,
 }
 
 /// A provider as the gateway has it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MirroredProvider {
-    pub source_ref: String,
-    pub name: String,
-    /// 本周, 本月.
-    pub limits: [Option<Decimal>; 2],
+    pub provider: Mirrored,
     /// Within our ranges ([`BreakerConfig::clamped`]).
     pub breaker: BreakerConfig,
-    pub enabled: bool,
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
-/// An API key as the gateway has it, with its owner (the user's id in the gateway).
-#[derive(Clone, Debug, PartialEq)]
-pub struct MirroredKey {
-    pub source_ref: String,
-    pub owner_ref: String,
-    pub name: String,
-    /// 5 小时, 今日, 本周, 本月 (already through [`quota`]).
-    pub limits: [Option<Decimal>; 4],
-    pub enabled: bool,
-    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// What a sync changed.
@@ -67,59 +68,127 @@ pub struct Synced {
     pub vanished: u64,
 }
 
-/// Makes `source`'s users what `users` says: new ones added, changed ones updated, those no
-/// longer in the list marked deleted. Rows that did not change are not written.
-pub async fn sync_users(db: &PgPool, source: Source, users: &[MirroredUser]) -> Result<Synced, sqlx::Error> {
-    let refs: Vec<&str> = users.iter().map(|u| u.source_ref.as_str()).collect();
-    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
-    let limit = |i: usize| users.iter().map(|u| u.limits[i]).collect::<Vec<_>>();
-    let enabled: Vec<bool> = users.iter().map(|u| u.enabled).collect();
-    let deleted: Vec<Option<DateTime<Utc>>> = users.iter().map(|u| u.deleted_at).collect();
-    let (added, changed, vanished): (i64, i64, i64) = sqlx::query_as(
+/// What one kind of account has beside the common columns: inputs (name, SQL array type) added
+/// to the incoming rows, the columns they set (column, value from the incoming row `i`), and
+/// what the incoming rows are joined with.
+struct Own {
+    inputs: &'static [(&'static str, &'static str)],
+    columns: &'static [(&'static str, &'static str)],
+    join: &'static str,
+}
+
+type Bound<'q> = sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, i64, i64), sqlx::postgres::PgArguments>;
+
+/// Makes `source`'s rows of `table` what `accounts` says: new ones added (with an id of ours),
+/// changed ones updated, those no longer in the list marked deleted. Rows that did not change
+/// are not written. `bind_own` binds `own.inputs`, in order.
+async fn sync(
+    db: &PgPool,
+    source: Source,
+    table: &str,
+    accounts: &[&Mirrored],
+    own: Own,
+    bind_own: impl for<'q> FnOnce(Bound<'q>) -> Bound<'q>,
+) -> Result<Synced, sqlx::Error> {
+    const COMMON: [(&str, &str, &str); 10] = [
+        ("name", "text", "name"),
+        ("l5h", "numeric", "limit_5h_usd"),
+        ("lday", "numeric", "limit_daily_usd"),
+        ("lweek", "numeric", "limit_weekly_usd"),
+        ("lmonth", "numeric", "limit_monthly_usd"),
+        ("ltotal", "numeric", "limit_total_usd"),
+        ("reset_mode", "text", "daily_reset_mode"),
+        ("reset_time", "time", "daily_reset_time"),
+        ("enabled", "bool", "enabled"),
+        ("deleted_at", "timestamptz", "deleted_at"),
+    ];
+    let inputs: Vec<(&str, &str)> = std::iter::once(("source_ref", "text"))
+        .chain(COMMON.iter().map(|(input, ty, _)| (*input, *ty)))
+        .chain(own.inputs.iter().copied())
+        .collect();
+    let unnest = inputs
+        .iter()
+        .enumerate()
+        .map(|(n, (_, ty))| format!("${}::{ty}[]", n + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = inputs.iter().map(|(input, _)| *input).collect::<Vec<_>>().join(", ");
+    let set: Vec<(String, String)> = COMMON
+        .iter()
+        .map(|(input, _, column)| (column.to_string(), format!("i.{input}")))
+        .chain(own.columns.iter().map(|(c, v)| (c.to_string(), v.to_string())))
+        .collect();
+    let columns = set.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ");
+    let values = set.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ");
+    let current = set.iter().map(|(c, _)| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
         "WITH incoming AS (
-             SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[],
-                                  $7::numeric[], $8::bool[], $9::timestamptz[])
-                 AS i(source_ref, name, l5h, lday, lweek, lmonth, enabled, deleted_at)
+             SELECT i.*{join_columns} FROM UNNEST({unnest}) AS i({names}){join}
          ), changed AS (
-             UPDATE users u
-                SET name = i.name, limit_5h_usd = i.l5h, limit_daily_usd = i.lday, limit_weekly_usd = i.lweek,
-                    limit_monthly_usd = i.lmonth, enabled = i.enabled, deleted_at = i.deleted_at,
-                    synced_at = now(), updated_at = now()
+             UPDATE {table} e SET ({columns}, synced_at, updated_at) = ({values}, now(), now())
                FROM incoming i
-              WHERE u.source = $1 AND u.source_ref = i.source_ref
-                AND (u.name, u.limit_5h_usd, u.limit_daily_usd, u.limit_weekly_usd, u.limit_monthly_usd, u.enabled,
-                     u.deleted_at, u.synced_at IS NULL)
-                    IS DISTINCT FROM (i.name, i.l5h, i.lday, i.lweek, i.lmonth, i.enabled, i.deleted_at, false)
+              WHERE e.source = $1 AND e.source_ref = i.source_ref
+                AND ({current}, e.synced_at IS NULL) IS DISTINCT FROM ({values}, false)
              RETURNING 1
          ), added AS (
-             INSERT INTO users (id, name, source, source_ref, limit_5h_usd, limit_daily_usd, limit_weekly_usd,
-                                limit_monthly_usd, enabled, deleted_at, synced_at)
-             SELECT nextval('source_entity_ids'), i.name, $1, i.source_ref, i.l5h, i.lday, i.lweek, i.lmonth,
-                    i.enabled, i.deleted_at, now()
+             INSERT INTO {table} (id, source, source_ref, {columns}, synced_at)
+             SELECT nextval('source_entity_ids'), $1, i.source_ref, {values}, now()
                FROM incoming i
-              WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.source = $1 AND u.source_ref = i.source_ref)
-             ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING
+              WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.source = $1 AND e.source_ref = i.source_ref)
+             ON CONFLICT DO NOTHING
              RETURNING 1
          ), vanished AS (
-             UPDATE users u SET deleted_at = now(), synced_at = now(), updated_at = now()
-              WHERE u.source = $1 AND u.synced_at IS NOT NULL AND u.deleted_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = u.source_ref)
+             UPDATE {table} e SET deleted_at = now(), synced_at = now(), updated_at = now()
+              WHERE e.source = $1 AND e.synced_at IS NOT NULL AND e.deleted_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = e.source_ref)
              RETURNING 1
          )
          SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
-    )
-    .bind(source.key())
-    .bind(&refs)
-    .bind(&names)
-    .bind(limit(0))
-    .bind(limit(1))
-    .bind(limit(2))
-    .bind(limit(3))
-    .bind(&enabled)
-    .bind(&deleted)
-    .fetch_one(db)
-    .await?;
-    Ok(synced(added, changed, vanished))
+        join_columns = if own.join.is_empty() { "" } else { ", u.id AS user_id" },
+        join = own.join,
+    );
+    let column = |f: &dyn Fn(&Mirrored) -> Option<Decimal>| accounts.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let (modes, times): (Vec<&str>, Vec<NaiveTime>) = accounts
+        .iter()
+        .map(|a| match a.quotas.daily_reset {
+            DailyReset::Rolling => ("rolling", NaiveTime::MIN),
+            DailyReset::Fixed { minute } => (
+                "fixed",
+                NaiveTime::from_num_seconds_from_midnight_opt(u32::from(minute) * 60, 0).unwrap_or(NaiveTime::MIN),
+            ),
+        })
+        .unzip();
+    let query = sqlx::query_as(&sql)
+        .bind(source.key())
+        .bind(accounts.iter().map(|a| a.source_ref.clone()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+        .bind(column(&|a| a.quotas.limits[0]))
+        .bind(column(&|a| a.quotas.limits[1]))
+        .bind(column(&|a| a.quotas.limits[2]))
+        .bind(column(&|a| a.quotas.limits[3]))
+        .bind(column(&|a| a.quotas.limits[4]))
+        .bind(modes)
+        .bind(times)
+        .bind(accounts.iter().map(|a| a.enabled).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.deleted_at).collect::<Vec<_>>());
+    let (added, changed, vanished): (i64, i64, i64) = bind_own(query).fetch_one(db).await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Synced {
+        added: n(added),
+        changed: n(changed),
+        vanished: n(vanished),
+    })
+}
+
+/// Makes `source`'s users what `users` says ([`sync`]).
+pub async fn sync_users(db: &PgPool, source: Source, users: &[MirroredUser]) -> Result<Synced, sqlx::Error> {
+    let accounts: Vec<&Mirrored> = users.iter().collect();
+    let own = Own {
+        inputs: &[],
+        columns: &[],
+        join: "",
+    };
+    sync(db, source, "users", &accounts, own, |q| q).await
 }
 
 /// [`sync_users`] for providers, breaker settings included (read by the breaker at the next
@@ -129,126 +198,40 @@ pub async fn sync_providers(
     source: Source,
     providers: &[MirroredProvider],
 ) -> Result<Synced, sqlx::Error> {
-    let refs: Vec<&str> = providers.iter().map(|p| p.source_ref.as_str()).collect();
-    let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-    let limit = |i: usize| providers.iter().map(|p| p.limits[i]).collect::<Vec<_>>();
-    let threshold: Vec<i64> = providers.iter().map(|p| p.breaker.failure_threshold).collect();
+    let accounts: Vec<&Mirrored> = providers.iter().map(|p| &p.provider).collect();
+    let own = Own {
+        inputs: &[("threshold", "int"), ("open_ms", "bigint"), ("successes", "int")],
+        columns: &[
+            ("breaker_failure_threshold", "i.threshold"),
+            ("breaker_open_duration_ms", "i.open_ms"),
+            ("breaker_half_open_success_threshold", "i.successes"),
+        ],
+        join: "",
+    };
+    let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    let threshold: Vec<i32> = providers.iter().map(|p| int(p.breaker.failure_threshold)).collect();
     let open_ms: Vec<i64> = providers.iter().map(|p| p.breaker.open_duration_ms).collect();
-    let successes: Vec<i64> = providers
+    let successes: Vec<i32> = providers
         .iter()
-        .map(|p| p.breaker.half_open_success_threshold)
+        .map(|p| int(p.breaker.half_open_success_threshold))
         .collect();
-    let enabled: Vec<bool> = providers.iter().map(|p| p.enabled).collect();
-    let deleted: Vec<Option<DateTime<Utc>>> = providers.iter().map(|p| p.deleted_at).collect();
-    let (added, changed, vanished): (i64, i64, i64) = sqlx::query_as(
-        "WITH incoming AS (
-             SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::bigint[], $7::bigint[],
-                                  $8::bigint[], $9::bool[], $10::timestamptz[])
-                 AS i(source_ref, name, lweek, lmonth, threshold, open_ms, successes, enabled, deleted_at)
-         ), changed AS (
-             UPDATE providers p
-                SET name = i.name, limit_weekly_usd = i.lweek, limit_monthly_usd = i.lmonth,
-                    breaker_failure_threshold = i.threshold, breaker_open_duration_ms = i.open_ms,
-                    breaker_half_open_success_threshold = i.successes, enabled = i.enabled,
-                    deleted_at = i.deleted_at, synced_at = now(), updated_at = now()
-               FROM incoming i
-              WHERE p.source = $1 AND p.source_ref = i.source_ref
-                AND (p.name, p.limit_weekly_usd, p.limit_monthly_usd, p.breaker_failure_threshold::bigint,
-                     p.breaker_open_duration_ms, p.breaker_half_open_success_threshold::bigint, p.enabled,
-                     p.deleted_at, p.synced_at IS NULL)
-                    IS DISTINCT FROM (i.name, i.lweek, i.lmonth, i.threshold, i.open_ms, i.successes, i.enabled,
-                                      i.deleted_at, false)
-             RETURNING 1
-         ), added AS (
-             INSERT INTO providers (id, name, source, source_ref, limit_weekly_usd, limit_monthly_usd,
-                                    breaker_failure_threshold, breaker_open_duration_ms,
-                                    breaker_half_open_success_threshold, enabled, deleted_at, synced_at)
-             SELECT nextval('source_entity_ids'), i.name, $1, i.source_ref, i.lweek, i.lmonth, i.threshold,
-                    i.open_ms, i.successes, i.enabled, i.deleted_at, now()
-               FROM incoming i
-              WHERE NOT EXISTS (SELECT 1 FROM providers p WHERE p.source = $1 AND p.source_ref = i.source_ref)
-             ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING
-             RETURNING 1
-         ), vanished AS (
-             UPDATE providers p SET deleted_at = now(), synced_at = now(), updated_at = now()
-              WHERE p.source = $1 AND p.synced_at IS NOT NULL AND p.deleted_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = p.source_ref)
-             RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
-    )
-    .bind(source.key())
-    .bind(&refs)
-    .bind(&names)
-    .bind(limit(0))
-    .bind(limit(1))
-    .bind(&threshold)
-    .bind(&open_ms)
-    .bind(&successes)
-    .bind(&enabled)
-    .bind(&deleted)
-    .fetch_one(db)
-    .await?;
-    Ok(synced(added, changed, vanished))
+    sync(db, source, "providers", &accounts, own, |q| {
+        q.bind(threshold).bind(open_ms).bind(successes)
+    })
+    .await
 }
 
 /// [`sync_users`] for API keys, each under its owner as mirrored (a key whose owner is not, is
 /// left out until it is).
 pub async fn sync_keys(db: &PgPool, source: Source, keys: &[MirroredKey]) -> Result<Synced, sqlx::Error> {
-    let refs: Vec<&str> = keys.iter().map(|k| k.source_ref.as_str()).collect();
-    let owners: Vec<&str> = keys.iter().map(|k| k.owner_ref.as_str()).collect();
-    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-    let limit = |i: usize| keys.iter().map(|k| k.limits[i]).collect::<Vec<_>>();
-    let enabled: Vec<bool> = keys.iter().map(|k| k.enabled).collect();
-    let deleted: Vec<Option<DateTime<Utc>>> = keys.iter().map(|k| k.deleted_at).collect();
-    let (added, changed, vanished): (i64, i64, i64) = sqlx::query_as(
-        "WITH incoming AS (
-             SELECT i.*, u.id AS user_id
-               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[],
-                           $8::numeric[], $9::bool[], $10::timestamptz[])
-                    AS i(source_ref, owner_ref, name, l5h, lday, lweek, lmonth, enabled, deleted_at)
-               JOIN users u ON u.source = $1 AND u.source_ref = i.owner_ref
-         ), changed AS (
-             UPDATE api_keys k
-                SET user_id = i.user_id, name = i.name, limit_5h_usd = i.l5h, limit_daily_usd = i.lday,
-                    limit_weekly_usd = i.lweek, limit_monthly_usd = i.lmonth, enabled = i.enabled,
-                    deleted_at = i.deleted_at, synced_at = now(), updated_at = now()
-               FROM incoming i
-              WHERE k.source = $1 AND k.source_ref = i.source_ref
-                AND (k.user_id, k.name, k.limit_5h_usd, k.limit_daily_usd, k.limit_weekly_usd, k.limit_monthly_usd,
-                     k.enabled, k.deleted_at)
-                    IS DISTINCT FROM (i.user_id, i.name, i.l5h, i.lday, i.lweek, i.lmonth, i.enabled, i.deleted_at)
-             RETURNING 1
-         ), added AS (
-             INSERT INTO api_keys (id, source, source_ref, user_id, name, limit_5h_usd, limit_daily_usd,
-                                   limit_weekly_usd, limit_monthly_usd, enabled, deleted_at)
-             SELECT nextval('source_entity_ids'), $1, i.source_ref, i.user_id, i.name, i.l5h, i.lday, i.lweek,
-                    i.lmonth, i.enabled, i.deleted_at
-               FROM incoming i
-              WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.source = $1 AND k.source_ref = i.source_ref)
-             ON CONFLICT (source, source_ref) DO NOTHING
-             RETURNING 1
-         ), vanished AS (
-             UPDATE api_keys k SET deleted_at = now(), synced_at = now(), updated_at = now()
-              WHERE k.source = $1 AND k.deleted_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = k.source_ref)
-             RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
-    )
-    .bind(source.key())
-    .bind(&refs)
-    .bind(&owners)
-    .bind(&names)
-    .bind(limit(0))
-    .bind(limit(1))
-    .bind(limit(2))
-    .bind(limit(3))
-    .bind(&enabled)
-    .bind(&deleted)
-    .fetch_one(db)
-    .await?;
-    Ok(synced(added, changed, vanished))
+    let accounts: Vec<&Mirrored> = keys.iter().map(|k| &k.key).collect();
+    let own = Own {
+        inputs: &[("owner_ref", "text")],
+        columns: &[("user_id", "i.user_id")],
+        join: " JOIN users u ON u.source = $1 AND u.source_ref = i.owner_ref",
+    };
+    let owners: Vec<String> = keys.iter().map(|k| k.owner_ref.clone()).collect();
+    sync(db, source, "api_keys", &accounts, own, |q| q.bind(owners)).await
 }
 
 /// Our ids of `source`'s API keys named by their ids there (unknown ones left out).
@@ -263,15 +246,6 @@ pub async fn key_ids(db: &PgPool, source: Source, refs: &[String]) -> Result<Has
             .fetch_all(db)
             .await?;
     Ok(rows.into_iter().collect())
-}
-
-fn synced(added: i64, changed: i64, vanished: i64) -> Synced {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Synced {
-        added: n(added),
-        changed: n(changed),
-        vanished: n(vanished),
-    }
 }
 
 #[cfg(test)]

@@ -1,42 +1,52 @@
-//! What 用户 and 供应商 show, for scripts: `GET /api/v1/usage/users` and
-//! `GET /api/v1/usage/providers` (admin), from the service the pages read
-//! ([`UsageDirectoryService`]), so both always agree.
-use std::str::FromStr;
-
-use app::usage::{BreakerConfig, CircuitState, DayActivity, EntityState, Source, UsageWindow, WindowUsage};
+//! What 用户 and 供应商 show, for scripts: `GET /api/v1/usage/users`, `…/keys` and
+//! `…/providers` (admin), from the spending the pages and the cost check read
+//! ([`UsageDirectoryService`]), so all agree.
+use app::usage::{BreakerConfig, CircuitState, DailyReset, DayActivity, EntityState, Source};
 use axum::extract::State;
 use axum::Json;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{AdminCaller, ApiError, ErrorBody};
 use crate::http::state::AppState;
 use crate::usage::directory::UsageDirectoryService;
+use crate::usage::spending::{KeyOf, Spending, UserOf, WindowSpending};
 
-/// USD per window of a user; a quota of `null` is none.
+/// USD per window; a quota of `null` is none. Every account has every window: a gateway may set
+/// any of them (Claude Code Hub's providers have daily quotas, its keys total ones).
 #[derive(Debug, Default, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserAmounts {
+pub struct Amounts {
     /// The rolling 5 hours.
     #[schema(value_type = Option<f64>)]
     pub five_hours: Option<Decimal>,
+    /// The day as `dailyReset` cuts it.
     #[schema(value_type = Option<f64>)]
     pub today: Option<Decimal>,
     #[schema(value_type = Option<f64>)]
     pub week: Option<Decimal>,
     #[schema(value_type = Option<f64>)]
     pub month: Option<Decimal>,
+    /// All usage stored.
+    #[schema(value_type = Option<f64>)]
+    pub total: Option<Decimal>,
 }
 
-/// USD per window of a provider; a quota of `null` is none.
-#[derive(Debug, Default, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderAmounts {
-    #[schema(value_type = Option<f64>)]
-    pub week: Option<Decimal>,
-    #[schema(value_type = Option<f64>)]
-    pub month: Option<Decimal>,
+impl Amounts {
+    /// What was spent and the quotas, per window, to 4 decimals as the pages show them.
+    fn of(windows: &[WindowSpending; 5]) -> (Amounts, Amounts) {
+        let usd = |d: Decimal| d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero);
+        let [h5, day, week, month, total] = windows;
+        let amounts = |f: &dyn Fn(&WindowSpending) -> Option<Decimal>| Amounts {
+            five_hours: f(h5),
+            today: f(day),
+            week: f(week),
+            month: f(month),
+            total: f(total),
+        };
+        (amounts(&|w| Some(usd(w.spent_usd))), amounts(&|w| w.limit_usd.map(usd)))
+    }
 }
 
 /// Where a user or provider comes from.
@@ -52,16 +62,54 @@ pub struct Provenance {
     pub state: EntityState,
 }
 
+/// What every row has: a user's, a key's or a provider's figures.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserRow {
+pub struct AccountRow {
     pub id: i64,
     pub name: String,
     #[serde(flatten)]
     pub origin: Provenance,
-    pub spend: UserAmounts,
-    pub quotas: UserAmounts,
+    pub spend: Amounts,
+    pub quotas: Amounts,
+    pub daily_reset: DailyReset,
     pub today: DayActivity,
+}
+
+impl AccountRow {
+    /// The row of one account's spending, and what is particular to its kind.
+    fn of<X>(s: Spending<X>) -> (AccountRow, X) {
+        let (spend, quotas) = Amounts::of(&s.windows);
+        let row = AccountRow {
+            id: s.id,
+            name: s.name,
+            origin: provenance(s.origin),
+            spend,
+            quotas,
+            daily_reset: s.windows[1].reset,
+            today: DayActivity {
+                requests: s.today.requests,
+                tokens: s.today.tokens,
+            },
+        };
+        (row, s.of)
+    }
+}
+
+/// An API key's owner.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRow {
+    #[serde(flatten)]
+    pub account: AccountRow,
+    pub owner: Owner,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,54 +145,9 @@ impl From<BreakerConfig> for BreakerSettings {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderRow {
-    pub id: i64,
-    pub name: String,
     #[serde(flatten)]
-    pub origin: Provenance,
-    pub spend: ProviderAmounts,
-    pub quotas: ProviderAmounts,
-    pub today: DayActivity,
+    pub account: AccountRow,
     pub circuit: Circuit,
-}
-
-/// A window's spending and quota as amounts (the pages' 4-decimal figures).
-fn amounts(windows: &[WindowUsage], window: UsageWindow) -> (Option<Decimal>, Option<Decimal>) {
-    let amount = |text: &str| Decimal::from_str(text).ok();
-    windows.iter().find(|w| w.window == window).map_or((None, None), |w| {
-        (amount(&w.spent_usd), w.limit_usd.as_deref().and_then(amount))
-    })
-}
-
-fn user_amounts(windows: &[WindowUsage]) -> (UserAmounts, UserAmounts) {
-    let [h5, day, week, month] = UsageWindow::USER.map(|w| amounts(windows, w));
-    (
-        UserAmounts {
-            five_hours: h5.0,
-            today: day.0,
-            week: week.0,
-            month: month.0,
-        },
-        UserAmounts {
-            five_hours: h5.1,
-            today: day.1,
-            week: week.1,
-            month: month.1,
-        },
-    )
-}
-
-fn provider_amounts(windows: &[WindowUsage]) -> (ProviderAmounts, ProviderAmounts) {
-    let [week, month] = UsageWindow::PROVIDER.map(|w| amounts(windows, w));
-    (
-        ProviderAmounts {
-            week: week.0,
-            month: month.0,
-        },
-        ProviderAmounts {
-            week: week.1,
-            month: month.1,
-        },
-    )
 }
 
 fn provenance(origin: app::usage::Origin) -> Provenance {
@@ -160,59 +163,72 @@ fn directory(state: &AppState) -> UsageDirectoryService {
     UsageDirectoryService::new(state.db.clone(), state.breakers.clone(), state.config.timezone)
 }
 
-/// Every user with its spending per window (5 hours rolling; today, this week from Monday and
-/// this month in `APP_TIMEZONE`), quotas, today's requests and tokens, and where it comes from.
+/// Every user with its spending per window (5 hours rolling; the day as its `dailyReset` cuts
+/// it, this week from Monday and this month in `APP_TIMEZONE`; all stored), quotas, today's
+/// requests and tokens, and where it comes from.
 #[utoipa::path(get, path = "/api/v1/usage/users", tag = "usage",
-    responses((status = 200, body = Vec<UserRow>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<AccountRow>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, description = "PostgreSQL is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_users(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, ApiError> {
-    let users = directory(&state).users(None).await.map_err(ApiError::unavailable)?;
+pub async fn list_users(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<AccountRow>>, ApiError> {
+    let users = directory(&state)
+        .spending::<UserOf>(None)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(users.into_iter().map(|u| AccountRow::of(u).0).collect()))
+}
+
+/// Every API key a gateway gave its users (Claude Code Hub's), with its owner, spending per
+/// window, quotas and today's requests and tokens.
+#[utoipa::path(get, path = "/api/v1/usage/keys", tag = "usage",
+    responses((status = 200, body = Vec<KeyRow>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "PostgreSQL is unavailable", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_keys(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<KeyRow>>, ApiError> {
+    let keys = directory(&state)
+        .spending::<KeyOf>(None)
+        .await
+        .map_err(ApiError::unavailable)?;
     Ok(Json(
-        users
-            .into_iter()
-            .map(|u| {
-                let (spend, quotas) = user_amounts(&u.windows);
-                UserRow {
-                    id: u.id,
-                    name: u.name,
-                    origin: provenance(u.origin),
-                    spend,
-                    quotas,
-                    today: u.today,
+        keys.into_iter()
+            .map(|k| {
+                let (account, key) = AccountRow::of(k);
+                KeyRow {
+                    account,
+                    owner: Owner {
+                        id: key.owner_id,
+                        name: key.owner_name,
+                    },
                 }
             })
             .collect(),
     ))
 }
 
-/// Every provider with its spending this week and month, quotas, today's requests and tokens,
-/// its circuit as the gateway sees it and where it comes from.
+/// Every provider with its spending per window, quotas, today's requests and tokens, its
+/// circuit as the gateway sees it and where it comes from.
 #[utoipa::path(get, path = "/api/v1/usage/providers", tag = "usage",
     responses((status = 200, body = Vec<ProviderRow>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, description = "PostgreSQL or Redis is unavailable", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_providers(_: AdminCaller, State(state): State<AppState>) -> Result<Json<Vec<ProviderRow>>, ApiError> {
-    let providers = directory(&state).providers(None).await.map_err(ApiError::unavailable)?;
+    let directory = directory(&state);
+    let providers = directory.provider_circuits(None).await.map_err(ApiError::unavailable)?;
     Ok(Json(
         providers
             .into_iter()
-            .map(|p| {
-                let (spend, quotas) = provider_amounts(&p.windows);
-                ProviderRow {
-                    id: p.id,
-                    name: p.name,
-                    origin: provenance(p.origin),
-                    spend,
-                    quotas,
-                    today: p.today,
-                    circuit: Circuit {
-                        state: p.circuit_state,
-                        consecutive_failures: p.consecutive_failures,
-                        open_until: p.open_until,
-                        settings: p.settings.circuit_breaker.into(),
-                    },
-                }
+            .map(|(p, circuit)| ProviderRow {
+                account: AccountRow::of(p).0,
+                circuit: Circuit {
+                    state: circuit.status.state,
+                    consecutive_failures: circuit.status.consecutive_failures,
+                    // In APP_TIMEZONE, as the alerts write times.
+                    open_until: circuit
+                        .status
+                        .open_until
+                        .map(|t| t.with_timezone(&directory.timezone()).to_rfc3339()),
+                    settings: circuit.settings.into(),
+                },
             })
             .collect(),
     ))
@@ -221,28 +237,30 @@ pub async fn list_providers(_: AdminCaller, State(state): State<AppState>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::usage::UsageWindow;
 
     #[test]
     fn windows_become_named_amounts() {
-        let w = |window, spent: &str, limit: Option<&str>| WindowUsage {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let w = |window, spent: &str, limit: Option<&str>| WindowSpending {
             window,
-            spent_usd: spent.into(),
-            limit_usd: limit.map(Into::into),
-            percent: None,
-            level: None,
+            limit_usd: limit.map(d),
+            spent_usd: d(spent),
+            reset: DailyReset::MIDNIGHT,
         };
-        let (spend, quotas) = provider_amounts(&[
-            w(UsageWindow::Week, "8.5000", Some("10.0000")),
-            w(UsageWindow::Month, "12.3456", None),
-        ]);
+        let windows = [
+            w(UsageWindow::FiveHours, "0", None),
+            w(UsageWindow::Day, "0.00005", None),
+            w(UsageWindow::Week, "8.5", Some("10")),
+            w(UsageWindow::Month, "12.34564", None),
+            w(UsageWindow::Total, "100", Some("250.5")),
+        ];
         assert_eq!(
-            serde_json::to_value((spend, quotas)).unwrap(),
-            serde_json::json!([{"week": 8.5, "month": 12.3456}, {"week": 10.0, "month": null}])
-        );
-        let (_, quotas) = user_amounts(&[w(UsageWindow::FiveHours, "1.0000", None)]);
-        assert_eq!(
-            serde_json::to_value(quotas).unwrap(),
-            serde_json::json!({"fiveHours": null, "today": null, "week": null, "month": null})
+            serde_json::to_value(Amounts::of(&windows)).unwrap(),
+            serde_json::json!([
+                {"fiveHours": 0.0, "today": 0.0001, "week": 8.5, "month": 12.3456, "total": 100.0},
+                {"fiveHours": null, "today": null, "week": 10.0, "month": null, "total": 250.5}
+            ])
         );
     }
 }

@@ -191,6 +191,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sources::list_sources))
         .routes(routes!(usage::circuit))
         .routes(routes!(directory::list_users))
+        .routes(routes!(directory::list_keys))
         .routes(routes!(directory::list_providers))
         .routes(routes!(quotas::put_user))
         .routes(routes!(quotas::put_provider))

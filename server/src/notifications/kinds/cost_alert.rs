@@ -1,36 +1,60 @@
-//! 成本预警: for every user and provider with a quota, each quota window — 5 小时 (rolling),
-//! 今日, 本周 (from Monday), 本月 (calendar, in APP_TIMEZONE) — usage at or over the threshold
-//! is reported, once per (entity, window instance, level): the level reached is remembered in
+//! 成本预警: for every user, API key (named with its owner, as Claude Code Hub's own check does)
+//! and provider with a quota, each quota window — 5 小时 (rolling), 今日 (as its day is cut),
+//! 本周 (from Monday), 本月 (calendar, in APP_TIMEZONE), 累计 — usage at or over the threshold
+//! is reported, once per (account, window instance, level): the level reached is remembered in
 //! Redis, so a check that finds usage still high stays quiet, while a new window or a higher
 //! level alerts again. Spending per window comes from `spending` (the rollups, in one grouped
 //! pass per table).
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use fred::prelude::*;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::platform::redis::{Keys, LuaScript};
-use crate::usage::spending::{self, Scope, WindowSpending, Windows};
-use app::usage::{UsageLevel, UsageWindow};
+use crate::usage::spending::{self, Account, Scope, WindowSpending, Windows};
+use app::usage::{DailyReset, UsageLevel, UsageWindow};
 
 use crate::usage::spending::{level_of, usage_percent};
 
 /// Which occurrence of a window an overrun belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowInstance {
-    /// The rolling 5 hours: no occurrence of its own.
+    /// The rolling 5 or 24 hours: no occurrence of its own.
     Rolling,
-    /// The day, week or month starting on this day.
-    From(NaiveDate),
+    /// The day, week or month that began at this local time.
+    From(NaiveDateTime),
+    /// All usage stored (累计): one occurrence for ever.
+    Ever,
 }
 
 impl WindowInstance {
-    /// The text Redis keys and idempotency keys hold (`rolling`, `2026-03-02`).
+    /// The text Redis keys and idempotency keys hold (`rolling`, `2026-03-02`, a day cut at
+    /// 18:00 `2026-03-02T18:00`, `ever`).
     pub fn key(self) -> String {
         match self {
             WindowInstance::Rolling => "rolling".to_owned(),
-            WindowInstance::From(day) => day.to_string(),
+            WindowInstance::From(at) if at.time() == chrono::NaiveTime::MIN => at.date().to_string(),
+            WindowInstance::From(at) => at.format("%Y-%m-%dT%H:%M").to_string(),
+            WindowInstance::Ever => "ever".to_owned(),
+        }
+    }
+}
+
+/// Whose spending: the account, and for an API key its owner's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Spender {
+    User,
+    Key { owner: String },
+    Provider,
+}
+
+impl Spender {
+    pub fn account(&self) -> Account {
+        match self {
+            Spender::User => Account::User,
+            Spender::Key { .. } => Account::Key,
+            Spender::Provider => Account::Provider,
         }
     }
 }
@@ -38,10 +62,12 @@ impl WindowInstance {
 /// Who is over the threshold in which window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Overrun {
-    pub provider: bool,
+    pub spender: Spender,
     pub id: i64,
     pub name: String,
     pub window: UsageWindow,
+    /// How the day is cut (for the 今日 label).
+    pub reset: DailyReset,
     pub instance: WindowInstance,
     pub current_usd: Decimal,
     pub limit_usd: Decimal,
@@ -114,14 +140,15 @@ impl CostChecker {
     ) -> Result<Vec<Overrun>, CostCheckError> {
         let windows = Windows::at(now, tz);
         let scope = Scope::AtOrOver(threshold_percent);
-        let (users, providers) = tokio::try_join!(
+        let (users, keys, providers) = tokio::try_join!(
             spending::users(&self.db, &windows, scope),
+            spending::keys(&self.db, &windows, scope),
             spending::providers(&self.db, &windows, scope),
         )?;
         let mut out = Vec::new();
         for u in users {
             out.extend(overruns_of(
-                false,
+                Spender::User,
                 u.id,
                 &u.name,
                 &u.windows,
@@ -129,9 +156,22 @@ impl CostChecker {
                 threshold_percent,
             ));
         }
+        for k in keys {
+            let spender = Spender::Key {
+                owner: k.of.owner_name.clone(),
+            };
+            out.extend(overruns_of(
+                spender,
+                k.id,
+                &k.name,
+                &k.windows,
+                &windows,
+                threshold_percent,
+            ));
+        }
         for p in providers {
             out.extend(overruns_of(
-                true,
+                Spender::Provider,
                 p.id,
                 &p.name,
                 &p.windows,
@@ -153,10 +193,13 @@ impl CostChecker {
             let mut args = Vec::with_capacity(2 * chunk.len());
             for o in &chunk {
                 keys.push(self.level_key(o));
-                // Calendar windows are forgotten after they end (a month at most); the rolling
-                // window's memory lives 5 hours after usage was last seen high.
-                let ttl = match o.window {
-                    UsageWindow::FiveHours => 5 * 3600,
+                // Calendar windows are forgotten after they end (a month at most); a rolling
+                // window's memory lives as long as the window after usage was last seen high;
+                // the total's a year after.
+                let ttl = match (o.window, o.instance) {
+                    (UsageWindow::FiveHours, _) => 5 * 3600,
+                    (_, WindowInstance::Rolling) => 24 * 3600,
+                    (_, WindowInstance::Ever) => 366 * 86_400,
                     _ => 32 * 86_400,
                 };
                 args.push(level_rank(o.level).to_string());
@@ -184,10 +227,9 @@ impl CostChecker {
     }
 
     fn level_key(&self, o: &Overrun) -> String {
-        let entity = if o.provider { "provider" } else { "user" };
         self.keys.key(&[
             "cost-level",
-            entity,
+            o.spender.account().key(),
             &o.id.to_string(),
             o.window.key(),
             &o.instance.key(),
@@ -196,7 +238,7 @@ impl CostChecker {
 }
 
 fn overruns_of(
-    provider: bool,
+    spender: Spender,
     id: i64,
     name: &str,
     spent: &[WindowSpending],
@@ -208,14 +250,18 @@ fn overruns_of(
         .filter(|w| w.at_or_over(threshold_percent))
         .filter_map(|w| {
             let limit_usd = w.limit_usd?;
+            let instance = match windows.began(w.window, w.reset) {
+                Some(at) => WindowInstance::From(at),
+                None if w.window == UsageWindow::Total => WindowInstance::Ever,
+                None => WindowInstance::Rolling,
+            };
             Some(Overrun {
-                provider,
+                spender: spender.clone(),
                 id,
                 name: name.to_owned(),
                 window: w.window,
-                instance: windows
-                    .first_day(w.window)
-                    .map_or(WindowInstance::Rolling, WindowInstance::From),
+                reset: w.reset,
+                instance,
                 current_usd: w.spent_usd,
                 limit_usd,
                 // A zero quota has no percentage: it is exceeded.

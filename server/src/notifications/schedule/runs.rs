@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use crate::channels::targets::{PushTargets, TargetError, TargetRef};
 use crate::delivery::engine::{Deliveries, Raised};
-use crate::notifications::kinds::cost_alert::{CostChecker, Overrun, WindowInstance};
+use crate::notifications::kinds::cost_alert::{CostChecker, Overrun, Spender, WindowInstance};
 use crate::notifications::render;
 use crate::notifications::schedule::fire_claims::{Claim, FireClaims};
 use crate::platform::redis::Keys;
@@ -221,14 +221,15 @@ impl Runs {
     }
 
     fn cost_alert<'a>(&self, o: &'a Overrun, now: DateTime<Utc>) -> render::CostAlert<'a> {
-        let entity = if o.provider {
-            render::CostEntity::Provider { name: &o.name }
-        } else {
-            render::CostEntity::User { name: &o.name }
+        let entity = match &o.spender {
+            Spender::User => render::CostEntity::User { name: &o.name },
+            Spender::Key { owner } => render::CostEntity::Key { name: &o.name, owner },
+            Spender::Provider => render::CostEntity::Provider { name: &o.name },
         };
         render::CostAlert {
             entity,
             window: o.window,
+            reset: o.reset,
             current_usd: o.current_usd,
             limit_usd: o.limit_usd,
             now: now.with_timezone(&self.timezone),
@@ -238,7 +239,7 @@ impl Runs {
 
 /// The idempotency key of one alert: entity, window instance and level.
 fn cost_alert_key(o: &Overrun, now: DateTime<Utc>) -> String {
-    let who = if o.provider { "provider" } else { "user" };
+    let who = o.spender.account().key();
     // Capitalised, as keys have always spelled it: a key that changed would send again.
     let level = match o.level {
         UsageLevel::Green => "Green",
@@ -248,7 +249,7 @@ fn cost_alert_key(o: &Overrun, now: DateTime<Utc>) -> String {
     // The rolling window has no instance of its own: each episode is new.
     let episode = match o.instance {
         WindowInstance::Rolling => now.timestamp_millis(),
-        WindowInstance::From(_) => 0,
+        WindowInstance::From(_) | WindowInstance::Ever => 0,
     };
     format!(
         "cost:{who}:{}:{}:{}:{level}:{episode}",
