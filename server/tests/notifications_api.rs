@@ -371,6 +371,7 @@ async fn openapi_document_describes_every_endpoint() {
             "GET /api/v1/providers/{id}/circuit",
             "GET /api/v1/session",
             "GET /api/v1/sources",
+            "GET /api/v1/usage/keys",
             "GET /api/v1/usage/providers",
             "GET /api/v1/usage/users",
             "GET /api/v1/users",
