@@ -14,7 +14,7 @@ use crate::notifications::{NotificationKind, NotificationSettings};
 use crate::session::CurrentUser;
 use crate::sources::SourceStatus;
 use crate::targets::{PushTargetInput, PushTargetView};
-use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
+use crate::usage::{KeyUsage, ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
 use crate::users::UserSummary;
 
 /// A successful sign-in: who, and the `Set-Cookie` header value that starts the session.
@@ -58,6 +58,8 @@ pub trait DeliveryHistory: Send + Sync + 'static {
 pub trait UsageDirectory: Send + Sync + 'static {
     async fn list_users(&self) -> Result<Vec<UserUsage>, AppError>;
     async fn list_providers(&self) -> Result<Vec<ProviderUsage>, AppError>;
+    /// The API keys a gateway gave its users, by id.
+    async fn list_keys(&self) -> Result<Vec<KeyUsage>, AppError>;
     /// Validates and saves a user's quotas (invalid input: a validation error, nothing changed;
     /// an unknown id: not found); answers the user as now stored.
     async fn update_user(&self, id: i64, quotas: UserQuotaInput) -> Result<UserUsage, AppError>;

@@ -256,6 +256,21 @@ pub struct UserUsage {
     pub today: DayActivity,
 }
 
+/// An API key a gateway gave one of its users (Claude Code Hub's): its spending per window
+/// against its own quotas. Read-only: the gateway keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUsage {
+    pub id: i64,
+    pub name: String,
+    pub owner_id: i64,
+    pub owner_name: String,
+    pub origin: Origin,
+    /// The windows of the list, as [`UserUsage::windows`].
+    pub windows: Vec<WindowUsage>,
+    pub today: DayActivity,
+}
+
 /// Requests and tokens of today (in `APP_TIMEZONE`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -614,6 +614,13 @@ async fn cost_alerts_check_cchs_key_and_provider_quotas_and_name_a_key_with_its_
         user["dailyReset"],
         serde_json::json!({"mode": "fixed", "time": "18:30"})
     );
+    // 用户 lists the key under the users, with its owner and its 累计 against the total quota.
+    let page = app.admin_page("/settings/users").await;
+    assert!(page.contains("data-testid=\"keys-table\""), "{page}");
+    assert!(page.contains("data-testid=\"key-name\">laptop"), "{page}");
+    assert!(page.contains("data-testid=\"key-owner\""), "{page}");
+    assert!(page.contains("\">张三<"), "{page}");
+    assert!(page.contains("$100.0000"), "the total quota: {page}");
     let provider_row = listed(&app, "providers", provider).await.unwrap();
     assert_eq!(provider_row["quotas"]["fiveHours"], 10.0);
     assert_eq!(provider_row["quotas"]["today"], 20.0);

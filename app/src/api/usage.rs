@@ -4,13 +4,20 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
-use crate::usage::{ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
+use crate::usage::{KeyUsage, ProviderInput, ProviderUsage, UserQuotaInput, UserUsage};
 
 #[server]
 pub async fn list_user_usage() -> Result<Vec<UserUsage>, AppError> {
     use crate::ports::{require_admin, services, with_status};
     require_admin()?;
     with_status(services()?.usage.list_users().await)
+}
+
+#[server]
+pub async fn list_key_usage() -> Result<Vec<KeyUsage>, AppError> {
+    use crate::ports::{require_admin, services, with_status};
+    require_admin()?;
+    with_status(services()?.usage.list_keys().await)
 }
 
 #[server]

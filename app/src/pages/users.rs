@@ -1,9 +1,11 @@
 //! `/settings/users` (用户): every gateway user with its spending per quota window (5 小时,
 //! 今日, 本周, 本月) against its quotas, and an inline form per row to edit the quotas (not for
-//! a user a gateway keeps: its quotas are changed there).
+//! a user a gateway keeps: its quotas are changed there); below, the API keys a gateway gave
+//! them, each against its own quotas (read-only).
 use leptos::prelude::*;
 
-use crate::api::usage::{list_user_usage, update_user_quotas};
+use crate::api::usage::{list_key_usage, list_user_usage, update_user_quotas};
+use crate::components::form::failure_text;
 use crate::components::form::{use_edit_form, TextField};
 use crate::components::loaded::LoadedList;
 use crate::components::origin::{KeptBySource, OriginNote};
@@ -12,7 +14,7 @@ use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor}
 use crate::components::toast::{Toaster, Toasts};
 use crate::components::usage::{window_label, UsageMeter};
 use crate::i18n::{t, t_string, use_i18n};
-use crate::usage::{UsageWindow, UserQuotaInput, UserUsage};
+use crate::usage::{KeyUsage, UsageWindow, UserQuotaInput, UserUsage, WindowUsage};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -34,17 +36,81 @@ pub fn UsersPage() -> impl IntoView {
                 show=move |list| view! { <UserTable list editor toasts /> }
             />
         </div>
+        <KeysCard />
+    }
+}
+
+/// The windows every row of a list has (the first row's).
+fn window_columns(first: Option<&[WindowUsage]>) -> Vec<UsageWindow> {
+    first.map(|w| w.iter().map(|w| w.window).collect()).unwrap_or_default()
+}
+
+/// The gateway's API keys, when it has any (only Claude Code Hub reports them).
+#[component]
+fn KeysCard() -> impl IntoView {
+    let i18n = use_i18n();
+    let keys = Resource::new(|| (), |_| list_key_usage());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match keys.await {
+                    Ok(list) if list.is_empty() => ().into_any(),
+                    Ok(list) => view! {
+                        <h2 class="keys-title" data-testid="keys-title">{t!(i18n, keys_title)}</h2>
+                        <div class="card usage-card"><KeyTable list /></div>
+                    }.into_any(),
+                    Err(error) => view! {
+                        <p class="form-error" role="alert" data-testid="keys-error">
+                            {t!(i18n, keys_load_failed)}" ("{failure_text(i18n, &error)}")"
+                        </p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn KeyTable(list: Vec<KeyUsage>) -> impl IntoView {
+    let i18n = use_i18n();
+    let windows = window_columns(list.first().map(|k| k.windows.as_slice()));
+    view! {
+        <div class="table-scroll">
+            <table class="table usage-table" data-testid="keys-table">
+                <thead>
+                    <tr>
+                        <th>{t!(i18n, col_key)}</th>
+                        <th>{t!(i18n, col_owner)}</th>
+                        {windows
+                            .into_iter()
+                            .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|key| view! {
+                            <tr data-testid="key-row" data-id=key.id.to_string()>
+                                <td>
+                                    <span data-testid="key-name">{key.name}</span>
+                                    <OriginNote origin=key.origin />
+                                </td>
+                                <td data-testid="key-owner" data-owner-id=key.owner_id.to_string()>{key.owner_name}</td>
+                                {key.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
 #[component]
 fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
-    // Every row has the list's windows.
-    let windows: Vec<UsageWindow> = list
-        .first()
-        .map(|u| u.windows.iter().map(|w| w.window).collect())
-        .unwrap_or_default();
+    let windows = window_columns(list.first().map(|u| u.windows.as_slice()));
     let columns = 4 + windows.len();
     view! {
         <div class="table-scroll">

@@ -8,7 +8,7 @@ use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
 use app::ports::UsageDirectory;
 use app::usage::{
-    BreakerConfig, DayActivity, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage,
+    BreakerConfig, DayActivity, KeyUsage, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage,
     WindowUsage,
 };
 use async_trait::async_trait;
@@ -267,6 +267,24 @@ impl UsageDirectoryService {
             .collect())
     }
 
+    /// Every API key, by id, as 用户 lists them under the users.
+    pub async fn keys(&self) -> Result<Vec<KeyUsage>, sqlx::Error> {
+        let rows = self.spending::<spending::KeyOf>(None).await?;
+        let shown = shown(&UsageWindow::USER, &rows);
+        Ok(rows
+            .into_iter()
+            .map(|k| KeyUsage {
+                id: k.id,
+                name: k.name,
+                owner_id: k.of.owner_id,
+                owner_name: k.of.owner_name,
+                origin: k.origin,
+                windows: windows_of(&k.windows, &shown),
+                today: activity(k.today),
+            })
+            .collect())
+    }
+
     /// Every provider (or only `only`), by id, as 供应商 shows them.
     pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
         let rows = self.provider_circuits(only).await?;
@@ -322,6 +340,10 @@ impl UsageDirectory for UsageDirectoryService {
 
     async fn list_providers(&self) -> Result<Vec<ProviderUsage>, AppError> {
         self.providers(None).await.map_err(unavailable)
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyUsage>, AppError> {
+        self.keys().await.map_err(unavailable)
     }
 
     async fn update_user(&self, id: i64, quotas: UserQuotaInput) -> Result<UserUsage, AppError> {
