@@ -6,7 +6,7 @@
 //!
 //! Everything it writes lives under a fresh `hn_bench_<uuid>:` Redis prefix and a throwaway
 //! `hn_bench_<uuid>` database, both removed at the end, also after an error or Ctrl-C.
-//! Progress goes to stderr; the report (a table to paste into the README) to stdout.
+//! Progress goes to stderr; the report (a Markdown table) to stdout.
 mod args;
 mod bullmq;
 mod cch;
@@ -413,7 +413,7 @@ fn print_report(
     print_table(&["measure", "result", "target", "met"], &rows);
 }
 
-/// A Markdown table with padded columns: readable in a terminal, pasteable into the README.
+/// A Markdown table with padded columns: readable in a terminal, pasteable into the docs.
 fn print_table(header: &[&str; 4], rows: &[[String; 4]]) {
     let width = |i: usize| {
         rows.iter()

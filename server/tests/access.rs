@@ -149,7 +149,7 @@ fn client_from(ip: [u8; 4]) -> reqwest::Client {
 
 #[tokio::test]
 async fn wrong_tokens_are_refused_and_throttled_per_client_from_the_eleventh_try() {
-    // As the README documents: ten failed sign-ins per client address within 15 minutes, then
+    // As docs/api.md documents: ten failed sign-ins per client address within 15 minutes, then
     // 429 (written out here, not read from the code, so a change of the limit is seen).
     const ALLOWED_FAILURES: usize = 10;
     let app = TestApp::spawn().await;

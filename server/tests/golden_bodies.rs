@@ -163,7 +163,7 @@ fn telegram_sends_html() {
     );
 }
 
-/// The Standard Webhooks event as the README documents it, signed as the specification says —
+/// The Standard Webhooks event as docs/channels.md documents it, signed as the specification says —
 /// the signature computed here by the `standardwebhooks` crate, over the body as sent (compact
 /// JSON), with the specification's test secret.
 #[test]
@@ -211,7 +211,7 @@ fn webhook_sends_a_signed_standard_webhooks_event() {
     );
 }
 
-/// The golden custom template, filled in as the README says: a placeholder inside text is
+/// The golden custom template, filled in as docs/channels.md says: a placeholder inside text is
 /// written as text, one that is a whole string takes the field's JSON value (a number stays a
 /// number), and one this kind lacks is `null`.
 #[test]

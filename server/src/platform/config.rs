@@ -1,5 +1,6 @@
 //! Configuration from the environment (and `.env`, loaded by `main`). Every variable is listed
-//! in the README with its default. A missing or malformed value is reported as one line naming it.
+//! in docs/operations.md (Configuration) with its default. A missing or malformed value is
+//! reported as one line naming it.
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use crate::platform::encryption::{SecretsKey, SecretsKeys};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{0} is not set (see README: Configuration)")]
+    #[error("{0} is not set (see docs/operations.md: Configuration)")]
     Missing(&'static str),
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
