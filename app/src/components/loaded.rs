@@ -37,14 +37,21 @@ where
                             <p class="muted" data-testid=format!("{name}-empty")>{empty(i18n)}</p>
                         }.into_any(),
                         Ok(items) => show(items).into_any(),
-                        Err(error) => view! {
-                            <p class="form-error" role="alert" data-testid=format!("{name}-error")>
-                                {failed(i18n)}" ("{failure_text(i18n, &error)}")"
-                            </p>
-                        }.into_any(),
+                        Err(error) => view! { <LoadFailed name failed error /> }.into_any(),
                     }
                 })
             }}
         </Transition>
+    }
+}
+
+/// Why a list did not load (`{name}-error`): `failed` and the failure in brackets.
+#[component]
+pub fn LoadFailed(name: &'static str, failed: fn(I18n) -> AnyView, error: AppError) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <p class="form-error" role="alert" data-testid=format!("{name}-error")>
+            {failed(i18n)}" ("{failure_text(i18n, &error)}")"
+        </p>
     }
 }

@@ -5,9 +5,8 @@
 use leptos::prelude::*;
 
 use crate::api::usage::{list_key_usage, list_user_usage, update_user_quotas};
-use crate::components::form::failure_text;
 use crate::components::form::{use_edit_form, TextField};
-use crate::components::loaded::LoadedList;
+use crate::components::loaded::{LoadFailed, LoadedList};
 use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::role::RoleTag;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
@@ -60,9 +59,7 @@ fn KeysCard() -> impl IntoView {
                         <div class="card usage-card"><KeyTable list /></div>
                     }.into_any(),
                     Err(error) => view! {
-                        <p class="form-error" role="alert" data-testid="keys-error">
-                            {t!(i18n, keys_load_failed)}" ("{failure_text(i18n, &error)}")"
-                        </p>
+                        <LoadFailed name="keys" failed=|i18n| t!(i18n, keys_load_failed).into_any() error />
                     }.into_any(),
                 }
             })}

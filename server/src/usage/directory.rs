@@ -8,8 +8,7 @@ use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
 use app::ports::UsageDirectory;
 use app::usage::{
-    BreakerConfig, DayActivity, KeyUsage, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage,
-    WindowUsage,
+    BreakerConfig, KeyUsage, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage, WindowUsage,
 };
 use async_trait::async_trait;
 use chrono::Utc;
@@ -163,13 +162,14 @@ fn window(spending: WindowSpending) -> WindowUsage {
     }
 }
 
-/// The windows a list shows: `always`, and any other one an account of the list has a quota in
-/// (a gateway's total quota, a provider's daily one), in [`UsageWindow::ALL`] order.
-fn shown<X>(always: &[UsageWindow], rows: &[Spending<X>]) -> Vec<UsageWindow> {
+/// The windows a list shows: `always`, and any other one an account of the list (its windows
+/// given by `rows`) has a quota in (a gateway's total quota, a provider's daily one), in
+/// [`UsageWindow::ALL`] order.
+fn shown<'a>(always: &[UsageWindow], rows: impl Iterator<Item = &'a [WindowSpending; 5]> + Clone) -> Vec<UsageWindow> {
     UsageWindow::ALL
         .into_iter()
         .enumerate()
-        .filter(|(i, w)| always.contains(w) || rows.iter().any(|r| r.windows[*i].limit_usd.is_some()))
+        .filter(|(i, w)| always.contains(w) || rows.clone().any(|r| r[*i].limit_usd.is_some()))
         .map(|(_, w)| w)
         .collect()
 }
@@ -182,18 +182,19 @@ fn windows_of(spent: &[WindowSpending; 5], shown: &[UsageWindow]) -> Vec<WindowU
         .collect()
 }
 
-fn activity(a: spending::Activity) -> DayActivity {
-    DayActivity {
-        requests: a.requests,
-        tokens: a.tokens,
-    }
-}
-
 /// A provider's breaker settings and its circuit as the gateway sees it.
 #[derive(Clone, Debug)]
 pub struct Circuit {
     pub settings: BreakerConfig,
     pub status: breaker::CircuitStatus,
+}
+
+impl Circuit {
+    /// While open: when requests may be tried again, in `timezone` (RFC 3339), as the alerts
+    /// write times.
+    pub fn open_until(&self, timezone: Tz) -> Option<String> {
+        self.status.open_until.map(|t| t.with_timezone(&timezone).to_rfc3339())
+    }
 }
 
 #[derive(Clone)]
@@ -244,7 +245,7 @@ impl UsageDirectoryService {
     /// Every user (or only `only`), by id, as 用户 and the dashboard show them.
     pub async fn users(&self, only: Option<i64>) -> Result<Vec<UserUsage>, sqlx::Error> {
         let rows = self.spending::<spending::UserOf>(only).await?;
-        let shown = shown(&UsageWindow::USER, &rows);
+        let shown = shown(&UsageWindow::USER, rows.iter().map(|u| &u.windows));
         Ok(rows
             .into_iter()
             .map(|u| {
@@ -261,7 +262,7 @@ impl UsageDirectoryService {
                         limit_monthly_usd: typed(month.limit_usd),
                     },
                     windows: windows_of(&u.windows, &shown),
-                    today: activity(u.today),
+                    today: u.today.into(),
                 }
             })
             .collect())
@@ -270,7 +271,7 @@ impl UsageDirectoryService {
     /// Every API key, by id, as 用户 lists them under the users.
     pub async fn keys(&self) -> Result<Vec<KeyUsage>, sqlx::Error> {
         let rows = self.spending::<spending::KeyOf>(None).await?;
-        let shown = shown(&UsageWindow::USER, &rows);
+        let shown = shown(&UsageWindow::USER, rows.iter().map(|k| &k.windows));
         Ok(rows
             .into_iter()
             .map(|k| KeyUsage {
@@ -280,7 +281,7 @@ impl UsageDirectoryService {
                 owner_name: k.of.owner_name,
                 origin: k.origin,
                 windows: windows_of(&k.windows, &shown),
-                today: activity(k.today),
+                today: k.today.into(),
             })
             .collect())
     }
@@ -288,8 +289,7 @@ impl UsageDirectoryService {
     /// Every provider (or only `only`), by id, as 供应商 shows them.
     pub async fn providers(&self, only: Option<i64>) -> Result<Vec<ProviderUsage>, ListError> {
         let rows = self.provider_circuits(only).await?;
-        let spent: Vec<ProviderSpending> = rows.iter().map(|(p, _)| p.clone()).collect();
-        let shown = shown(&UsageWindow::PROVIDER, &spent);
+        let shown = shown(&UsageWindow::PROVIDER, rows.iter().map(|(p, _)| &p.windows));
         Ok(rows
             .into_iter()
             .map(|(p, circuit)| {
@@ -303,15 +303,11 @@ impl UsageDirectoryService {
                         limit_monthly_usd: typed(month.limit_usd),
                         circuit_breaker: circuit.settings,
                     },
+                    open_until: circuit.open_until(self.timezone),
                     circuit_state: circuit.status.state,
                     consecutive_failures: circuit.status.consecutive_failures,
-                    // In APP_TIMEZONE, as the alerts write times.
-                    open_until: circuit
-                        .status
-                        .open_until
-                        .map(|t| t.with_timezone(&self.timezone).to_rfc3339()),
                     windows: windows_of(&p.windows, &shown),
-                    today: activity(p.today),
+                    today: p.today.into(),
                 }
             })
             .collect())

@@ -70,11 +70,13 @@ pub struct Synced {
 
 /// What one kind of account has beside the common columns: inputs (name, SQL array type) added
 /// to the incoming rows, the columns they set (column, value from the incoming row `i`), and
-/// what the incoming rows are joined with.
+/// what the incoming rows are joined with and take from the join.
+#[derive(Default)]
 struct Own {
     inputs: &'static [(&'static str, &'static str)],
     columns: &'static [(&'static str, &'static str)],
     join: &'static str,
+    joined: &'static str,
 }
 
 type Bound<'q> = sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, i64, i64), sqlx::postgres::PgArguments>;
@@ -123,7 +125,7 @@ async fn sync(
     let current = set.iter().map(|(c, _)| format!("e.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "WITH incoming AS (
-             SELECT i.*{join_columns} FROM UNNEST({unnest}) AS i({names}){join}
+             SELECT i.*{joined} FROM UNNEST({unnest}) AS i({names}){join}
          ), changed AS (
              UPDATE {table} e SET ({columns}, synced_at, updated_at) = ({values}, now(), now())
                FROM incoming i
@@ -135,7 +137,7 @@ async fn sync(
              SELECT nextval('source_entity_ids'), $1, i.source_ref, {values}, now()
                FROM incoming i
               WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.source = $1 AND e.source_ref = i.source_ref)
-             ON CONFLICT DO NOTHING
+             ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING
              RETURNING 1
          ), vanished AS (
              UPDATE {table} e SET deleted_at = now(), synced_at = now(), updated_at = now()
@@ -144,8 +146,8 @@ async fn sync(
              RETURNING 1
          )
          SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), (SELECT count(*) FROM vanished)",
-        join_columns = if own.join.is_empty() { "" } else { ", u.id AS user_id" },
         join = own.join,
+        joined = own.joined,
     );
     let column = |f: &dyn Fn(&Mirrored) -> Option<Decimal>| accounts.iter().map(|a| f(a)).collect::<Vec<_>>();
     let (modes, times): (Vec<&str>, Vec<NaiveTime>) = accounts
@@ -183,12 +185,7 @@ async fn sync(
 /// Makes `source`'s users what `users` says ([`sync`]).
 pub async fn sync_users(db: &PgPool, source: Source, users: &[MirroredUser]) -> Result<Synced, sqlx::Error> {
     let accounts: Vec<&Mirrored> = users.iter().collect();
-    let own = Own {
-        inputs: &[],
-        columns: &[],
-        join: "",
-    };
-    sync(db, source, "users", &accounts, own, |q| q).await
+    sync(db, source, "users", &accounts, Own::default(), |q| q).await
 }
 
 /// [`sync_users`] for providers, breaker settings included (read by the breaker at the next
@@ -206,7 +203,7 @@ pub async fn sync_providers(
             ("breaker_open_duration_ms", "i.open_ms"),
             ("breaker_half_open_success_threshold", "i.successes"),
         ],
-        join: "",
+        ..Own::default()
     };
     let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     let threshold: Vec<i32> = providers.iter().map(|p| int(p.breaker.failure_threshold)).collect();
@@ -229,6 +226,7 @@ pub async fn sync_keys(db: &PgPool, source: Source, keys: &[MirroredKey]) -> Res
         inputs: &[("owner_ref", "text")],
         columns: &[("user_id", "i.user_id")],
         join: " JOIN users u ON u.source = $1 AND u.source_ref = i.owner_ref",
+        joined: ", u.id AS user_id",
     };
     let owners: Vec<String> = keys.iter().map(|k| k.owner_ref.clone()).collect();
     sync(db, source, "api_keys", &accounts, own, |q| q.bind(owners)).await

@@ -146,6 +146,15 @@ pub struct Activity {
     pub tokens: i64,
 }
 
+impl From<Activity> for app::usage::DayActivity {
+    fn from(a: Activity) -> Self {
+        app::usage::DayActivity {
+            requests: a.requests,
+            tokens: a.tokens,
+        }
+    }
+}
+
 /// Whose quotas: users, the API keys a gateway gives them, and providers all have the same five
 /// windows, rolled up alike (migration 0015).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -309,18 +318,18 @@ pub async fn read<X: AccountOf>(db: &PgPool, w: &Windows, scope: Scope) -> Resul
         ("limit_monthly_usd", "coalesce(d.month, 0)"),
         ("limit_total_usd", "coalesce(t.cost, 0)"),
     ];
-    // 累计 reads every day an account ever had: the cost check sums it only for the accounts with
-    // a total quota; the pages and the API show it for all.
-    let mut totalled = format!("{id} IN (SELECT id FROM {table} WHERE limit_total_usd IS NOT NULL)");
-    let (filter, pushed) = match scope {
-        Scope::All => {
-            totalled = "true".to_owned();
-            ("true".to_owned(), String::new())
-        }
-        Scope::One(_) => {
-            totalled = "true".to_owned();
-            ("e.id = $7".to_owned(), format!(" AND {id} = $7"))
-        }
+    // `filter`: the outer WHERE; `pushed`: the same pushed into the passes over the rollups and
+    // raw rows; `started`: the accounts whose day start is computed. 累计 reads every day an
+    // account ever had: the cost check sums it only for the accounts with a total quota; the
+    // pages and the API show it for all.
+    let (filter, pushed, started, totalled) = match scope {
+        Scope::All => ("true".to_owned(), String::new(), "true", "true".to_owned()),
+        Scope::One(_) => (
+            "e.id = $7".to_owned(),
+            format!(" AND {id} = $7"),
+            "e.id = $7",
+            "true".to_owned(),
+        ),
         Scope::AtOrOver(_) => {
             let any = spent
                 .iter()
@@ -328,7 +337,12 @@ pub async fn read<X: AccountOf>(db: &PgPool, w: &Windows, scope: Scope) -> Resul
                 .collect::<Vec<_>>()
                 .join(" OR ");
             // Disabled and deleted ones are not checked: the gateway no longer serves them.
-            (format!("e.enabled AND e.deleted_at IS NULL AND ({any})"), String::new())
+            (
+                format!("e.enabled AND e.deleted_at IS NULL AND ({any})"),
+                String::new(),
+                "true",
+                format!("{id} IN (SELECT id FROM {table} WHERE limit_total_usd IS NOT NULL)"),
+            )
         }
     };
     let day_start = ceil_quarter("s.day_start");
@@ -342,6 +356,7 @@ pub async fn read<X: AccountOf>(db: &PgPool, w: &Windows, scope: Scope) -> Resul
                                       THEN interval '1 day' ELSE interval '0' END) AT TIME ZONE $2
                     END AS day_start
                FROM {table} e
+              WHERE {started}
          ), daily AS (
              SELECT {id} AS id,
                     sum(cost_usd) FILTER (WHERE day >= $4) AS today,

@@ -87,10 +87,7 @@ impl AccountRow {
             spend,
             quotas,
             daily_reset: s.windows[1].reset,
-            today: DayActivity {
-                requests: s.today.requests,
-                tokens: s.today.tokens,
-            },
+            today: s.today.into(),
         };
         (row, s.of)
     }
@@ -220,13 +217,9 @@ pub async fn list_providers(_: AdminCaller, State(state): State<AppState>) -> Re
             .map(|(p, circuit)| ProviderRow {
                 account: AccountRow::of(p).0,
                 circuit: Circuit {
+                    open_until: circuit.open_until(directory.timezone()),
                     state: circuit.status.state,
                     consecutive_failures: circuit.status.consecutive_failures,
-                    // In APP_TIMEZONE, as the alerts write times.
-                    open_until: circuit
-                        .status
-                        .open_until
-                        .map(|t| t.with_timezone(&directory.timezone()).to_rfc3339()),
                     settings: circuit.settings.into(),
                 },
             })
