@@ -279,9 +279,9 @@ async fn raise_one(deliveries: Deliveries, target: TargetRef, key: String) -> Re
     let notification = NewDelivery {
         kind: NotificationKind::CircuitBreaker,
         target,
-        message: server::channels::message::Message::from_markdown(
-            NotificationKind::CircuitBreaker,
-            format!("## 熔断器告警\n> 供应商: bench\n> 键: {key}"),
+        message: server::channels::message::Message::plain(
+            server::channels::message::Event::CircuitBreakerOpened,
+            &["供应商: bench", &format!("键: {key}")],
             chrono::Utc::now().fixed_offset(),
         ),
         dedup_key: key.clone(),

@@ -185,9 +185,9 @@ async fn a_throttled_target_waits_as_the_platform_asks_and_then_delivers() {
         .raise(&server::delivery::outbox::NewDelivery {
             kind: app::notifications::NotificationKind::CircuitBreaker,
             target,
-            message: server::channels::message::Message::from_markdown(
-                app::notifications::NotificationKind::CircuitBreaker,
-                "## 供应商熔断告警".into(),
+            message: server::channels::message::Message::plain(
+                server::channels::message::Event::CircuitBreakerOpened,
+                &[],
                 chrono::Utc::now().fixed_offset(),
             ),
             dedup_key: "throttled".into(),
@@ -326,11 +326,19 @@ async fn telegram_gets_html_on_its_own_bot_api_server_and_waits_when_told() {
                 id,
                 endpoint_host: base.clone(),
             },
-            message: server::channels::message::Message::from_markdown(
-                app::notifications::NotificationKind::CostAlert,
-                "## 成本预警提醒\n> 用户 **节流测试** 的消费已达到预警阈值".into(),
-                chrono::Utc::now().fixed_offset(),
-            ),
+            message: {
+                use server::channels::blocks::{Block, Inline};
+                server::channels::message::Message::of_blocks(
+                    server::channels::message::Event::CostAlert,
+                    vec![Block::quote(vec![
+                        Inline::text("用户 "),
+                        Inline::bold("节流测试"),
+                        Inline::text(" 的消费已达到预警阈值"),
+                    ])],
+                    Vec::new(),
+                    chrono::Utc::now().fixed_offset(),
+                )
+            },
             dedup_key: "tg-throttled".into(),
         })
         .await

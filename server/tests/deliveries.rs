@@ -17,14 +17,24 @@ async fn app_for(receiver: &Receiver) -> TestApp {
     TestApp::spawn_with(&[("WEBHOOK_ALLOWLIST", &receiver.allowlist_entry())]).await
 }
 
+/// An event of `kind`.
+fn event_of(kind: NotificationKind) -> server::channels::message::Event {
+    use server::channels::message::Event;
+    match kind {
+        NotificationKind::CircuitBreaker => Event::CircuitBreakerOpened,
+        NotificationKind::DailyLeaderboard => Event::DailyLeaderboard,
+        NotificationKind::CostAlert => Event::CostAlert,
+    }
+}
+
 /// A notification to a WeCom target sending to `url`.
 async fn notification(app: &TestApp, kind: NotificationKind, url: &str, key: &str) -> NewDelivery {
     NewDelivery {
         kind,
         target: app.wecom_target(url).await,
-        message: server::channels::message::Message::from_markdown(
-            kind,
-            format!("## 测试 {key}\n\n> 内容"),
+        message: server::channels::message::Message::plain(
+            event_of(kind),
+            &[&format!("测试 {key}"), "内容"],
             chrono::Utc::now().fixed_offset(),
         ),
         dedup_key: key.to_owned(),
@@ -76,7 +86,7 @@ async fn a_raised_notification_is_delivered_once_with_its_idempotency_key() {
     assert_eq!(got.len(), 1, "one request");
     assert_eq!(got[0].idempotency_key.as_deref(), Some("breaker:7:1"));
     assert_eq!(got[0].body["msgtype"], "markdown");
-    assert_eq!(got[0].body["markdown"]["content"], n.message.markdown);
+    assert_eq!(got[0].body["markdown"]["content"], n.message.markdown());
     assert_eq!(got[0].path_and_query, "/cgi-bin/webhook/send?key=test-key-123");
 }
 

@@ -43,9 +43,9 @@ async fn notification(app: &TestApp, receiver: &Receiver, key: &str) -> NewDeliv
     NewDelivery {
         kind: NotificationKind::CircuitBreaker,
         target: app.wecom_target(&receiver.url()).await,
-        message: server::channels::message::Message::from_markdown(
-            NotificationKind::CircuitBreaker,
-            format!("### 供应商熔断告警 {key}"),
+        message: server::channels::message::Message::plain(
+            server::channels::message::Event::CircuitBreakerOpened,
+            &[key],
             chrono::Utc::now().fixed_offset(),
         ),
         dedup_key: key.to_owned(),
@@ -197,9 +197,9 @@ async fn two_server_processes_share_1000_jobs_without_a_duplicate() {
                 let n = NewDelivery {
                     kind: NotificationKind::CostAlert,
                     target: target.clone(),
-                    message: server::channels::message::Message::from_markdown(
-                        NotificationKind::CostAlert,
-                        key.clone(),
+                    message: server::channels::message::Message::plain(
+                        server::channels::message::Event::CostAlert,
+                        &[&key],
                         chrono::Utc::now().fixed_offset(),
                     ),
                     dedup_key: key,

@@ -109,7 +109,7 @@ async fn alerts(receiver: &Receiver, n: usize) -> Vec<String> {
                 r.body["markdown"]["content"]
                     .as_str()
                     .unwrap()
-                    .split(server::notifications::render::MESSAGE_SEPARATOR)
+                    .split(server::channels::blocks::PART_SEPARATOR)
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             })

@@ -5,21 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use app::notifications::NotificationKind;
 use common::receiver::{Answer, Receiver};
-use server::channels::message::Message;
+use server::channels::message::{Event, Message};
 use server::channels::sender::{SendError, WebhookSender};
 use server::channels::ssrf::{Allowlist, SsrfGuard};
 use server::channels::targets::Destination;
 use server::channels::wecom::{WeCom, TRUNCATION_MARKER};
 
-/// A message of `markdown` alone.
-fn text(markdown: &str) -> Message {
-    Message::from_markdown(
-        NotificationKind::CostAlert,
-        markdown.to_owned(),
-        chrono::Utc::now().fixed_offset(),
-    )
+/// A message of one line of text.
+fn text(line: &str) -> Message {
+    Message::plain(Event::CostAlert, &[line], chrono::Utc::now().fixed_offset())
 }
 
 fn sender_for(receivers: &[&Receiver], timeout: Duration) -> WebhookSender {
@@ -36,7 +31,7 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
         .send(
             &WeCom,
             &Destination::of_url(receiver.url()),
-            &text("**测试消息**\n企业微信机器人连接成功!"),
+            &server::notifications::render::test_message(chrono::Utc::now().with_timezone(&chrono_tz::UTC)),
             None,
         )
         .await
@@ -172,9 +167,10 @@ async fn private_targets_are_refused_before_any_request() {
 async fn long_content_arrives_cut_to_the_wecom_limit() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
-    let content = "排行榜数据".repeat(2000);
+    let message = text(&"排行榜数据".repeat(2000));
+    let content = message.markdown();
     sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &text(&content), None)
+        .send(&WeCom, &Destination::of_url(receiver.url()), &message, None)
         .await
         .unwrap();
     let got = receiver.received();

@@ -315,9 +315,9 @@ async fn a_deleted_or_disabled_target_fails_its_waiting_deliveries_at_once() {
             .raise(&server::delivery::outbox::NewDelivery {
                 kind: app::notifications::NotificationKind::CostAlert,
                 target: target.clone(),
-                message: server::channels::message::Message::from_markdown(
-                    app::notifications::NotificationKind::CostAlert,
-                    "## 成本预警".into(),
+                message: server::channels::message::Message::plain(
+                    server::channels::message::Event::CostAlert,
+                    &[],
                     chrono::Utc::now().fixed_offset(),
                 ),
                 dedup_key: key.into(),

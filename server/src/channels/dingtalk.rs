@@ -7,16 +7,19 @@
 //! heading) and the text, whose lines DingTalk joins unless they end in a hard break. A robot
 //! takes 20 messages a minute and answers errcode 0 when it took one, 130101 when throttled (it
 //! then refuses for 10 minutes).
+//!
+//! The text is WeCom's markdown (the specification's) with DingTalk's line breaks. A mention
+//! pings only through the body's `at` field, which is never sent; outside text gets full-width
+//! look-alikes for what would open bold, code, a link, an image or a heading.
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::channels::blocks::{markdown_look_alikes, Dialect, RULE};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{
-    cut_to_bytes, heading_and_rest, hmac_sha256_base64, mask_all, webhook_url, Channel, Envelope, Outgoing,
-};
+use crate::channels::{cut_to_bytes, hmac_sha256_base64, mask_all, webhook_url, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
 
@@ -35,24 +38,39 @@ pub const SEND_BUDGET: RateLimit = RateLimit {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DingTalk;
 
+/// DingTalk's markdown also reads a `#` as a heading.
+fn escape(text: &str) -> String {
+    markdown_look_alikes(text, &[('#', "＃")])
+}
+
+const DIALECT: Dialect = Dialect {
+    escape,
+    ..crate::channels::wecom::DIALECT
+};
+
 /// The markdown body of a message.
-pub fn markdown(content: &str) -> Value {
-    let content = cut_to_bytes(content, MAX_CONTENT_BYTES, TRUNCATION_MARKER);
-    let (title, _) = heading_and_rest(&content);
-    json!({"msgtype": "markdown", "markdown": {"title": title, "text": hard_breaks(&content)}})
+pub fn markdown(message: &Message) -> Value {
+    let parts: Vec<String> = message
+        .document
+        .parts
+        .iter()
+        .map(|part| hard_breaks(&crate::channels::wecom::part_lines(&DIALECT, part)))
+        .collect();
+    let text = parts.join("\n\n");
+    let text = cut_to_bytes(&text, MAX_CONTENT_BYTES, TRUNCATION_MARKER);
+    json!({"msgtype": "markdown", "markdown": {"title": message.title(), "text": text}})
 }
 
 /// Lines kept apart as DingTalk renders markdown: a line break is two spaces before the newline;
 /// a quote takes in the lines after it up to a blank line, so one ends it; a rule stands between
 /// blank lines, or it would make the line above it a heading. A heading ends at its line anyway.
-fn hard_breaks(content: &str) -> String {
-    let lines: Vec<&str> = content.split('\n').collect();
-    let mut text = String::with_capacity(content.len() + 3 * lines.len());
+fn hard_breaks(lines: &[String]) -> String {
+    let mut text = String::new();
     for (i, line) in lines.iter().enumerate() {
         text.push_str(line);
         let Some(next) = lines.get(i + 1) else { break };
-        let quote = |l: &str| l.starts_with('>');
-        text.push_str(if *line == "---" || *next == "---" || (quote(line) && !quote(next)) {
+        let quote = |l: &str| l.starts_with(DIALECT.quote);
+        text.push_str(if line == RULE || next == RULE || (quote(line) && !quote(next)) {
             "\n\n"
         } else if line.starts_with('#') {
             "\n"
@@ -65,7 +83,6 @@ fn hard_breaks(content: &str) -> String {
 
 impl Channel for DingTalk {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
         let now = envelope.now;
         let url = webhook_url(&to.secrets)?;
         let url = match to.secrets.secret.as_deref() {
@@ -74,7 +91,7 @@ impl Channel for DingTalk {
         };
         Ok(Outgoing {
             url,
-            body: markdown(content),
+            body: markdown(message),
             headers: Vec::new(),
         })
     }
@@ -118,6 +135,27 @@ pub fn signed_url(url: &str, secret: &str, timestamp_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::blocks::{Block, Inline};
+    use crate::channels::message::Event;
+
+    /// A provider name written in DingTalk's markdown: a link, an image, bold, code, a heading,
+    /// a mention (which pings only through the `at` field, never sent).
+    #[test]
+    fn outside_text_cannot_link_or_add_markup() {
+        let name = "# 标题 [官网](https://evil.example) ![i](https://evil.example/i.png) **粗** `c` @13800000000";
+        let m = Message::of_blocks(
+            Event::CostAlert,
+            vec![Block::line(vec![Inline::text("用户 "), Inline::bold(name)])],
+            Vec::new(),
+            chrono::Utc::now().fixed_offset(),
+        );
+        let body = markdown(&m);
+        assert_eq!(
+            body["markdown"]["text"],
+            "## 成本预警提醒\n用户 **＃ 标题 ［官网］(https://evil.example) !［i］(https://evil.example/i.png) ＊＊粗＊＊ 'c' @13800000000**"
+        );
+        assert!(body.get("at").is_none());
+    }
 
     /// Computed independently, with Python's `hmac`, `base64` and `urllib.parse.quote_plus`.
     #[test]

@@ -5,16 +5,19 @@
 //! `X-RateLimit-Reset-After` (read after every send, so the next one waits instead of meeting a
 //! 429), and answers 429 with `Retry-After` and `retry_after` when over it anyway.
 //! The URL's last path segment is the webhook's token.
+//!
+//! Outside text is backslash-escaped for Discord's markdown (bold, italics, strike-through,
+//! spoilers, code, masked links, `<@…>` mentions, headings) and an `@` is followed by a word
+//! joiner, so `@everyone` reads as text; `allowed_mentions` parses none besides.
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::channels::blocks::{Block, Dialect, Tone, WORD_JOINER};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{
-    cut_to_chars, heading_and_rest, last_path_segment, mask_all, plain, Channel, Envelope, Outgoing, Tone,
-};
+use crate::channels::{cut_to_chars, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// Discord's embed limits, in characters.
@@ -40,20 +43,50 @@ fn colour(tone: Tone) -> u32 {
     }
 }
 
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => {
+                out.push('@');
+                out.push_str(WORD_JOINER);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Inside code nothing is markup but the backtick that would close it.
+fn escape_code(text: &str) -> String {
+    text.replace('`', "'")
+}
+
+const MARKDOWN: Dialect = Dialect {
+    escape,
+    escape_code,
+    bold: ("**", "**"),
+    code: ("`", "`"),
+    quote: "> ",
+    rule: "———",
+};
+
 /// The webhook body of a message.
-pub fn payload(content: &str) -> Value {
-    let (title, rest) = heading_and_rest(content);
-    let (body, footer) = match rest.rsplit_once("\n---\n") {
-        Some((body, footer)) => (body, Some(footer)),
-        None => (rest, None),
-    };
+pub fn payload(message: &Message) -> Value {
+    let flat = message.document.flattened();
     let mut embed = json!({
-        "title": cut_to_chars(title, MAX_TITLE_CHARS, "…"),
-        "description": cut_to_chars(body, MAX_DESCRIPTION_CHARS, TRUNCATION_MARKER),
-        "color": colour(Tone::of(title)),
+        "title": cut_to_chars(flat.title, MAX_TITLE_CHARS, "…"),
+        "description": cut_to_chars(&MARKDOWN.blocks(&flat.body), MAX_DESCRIPTION_CHARS, TRUNCATION_MARKER),
+        "color": colour(message.event().tone()),
     });
-    if let Some(footer) = footer {
-        embed["footer"] = json!({"text": cut_to_chars(&plain(footer), MAX_FOOTER_CHARS, "…")});
+    if !flat.footer.is_empty() {
+        // A footer is plain text.
+        let footer: Vec<String> = flat.footer.iter().map(Block::plain).collect();
+        embed["footer"] = json!({"text": cut_to_chars(&footer.join("\n"), MAX_FOOTER_CHARS, "…")});
     }
     // No pings from a notification, whatever its text holds.
     json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
@@ -61,8 +94,7 @@ pub fn payload(content: &str) -> Value {
 
 impl Channel for Discord {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
-        Outgoing::to_webhook(&to.secrets, payload(content))
+        Outgoing::to_webhook(&to.secrets, payload(message))
     }
 
     /// Any 2xx: 204 without a body, or 200 with the message when `?wait=true`.
@@ -104,10 +136,19 @@ fn seconds(s: f64) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    use crate::channels::blocks::Inline;
+    use crate::channels::message::Event;
+
+    fn message(body: Vec<Block>, footer: Vec<Block>) -> Message {
+        Message::of_blocks(Event::CostAlert, body, footer, chrono::Utc::now().fixed_offset())
+    }
+
     #[test]
     fn an_embed_keeps_to_discords_limits() {
-        let long = format!("## 成本预警提醒\n{}\n---\nfooter", "供".repeat(5000));
-        let body = payload(&long);
+        let body = payload(&message(
+            vec![Block::text("供".repeat(5000))],
+            vec![Block::text("footer")],
+        ));
         let embed = &body["embeds"][0];
         assert_eq!(embed["title"], "成本预警提醒");
         assert_eq!(embed["color"], 0x00FB_8C00);
@@ -115,6 +156,26 @@ mod tests {
         assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS);
         assert!(description.ends_with(TRUNCATION_MARKER));
         assert_eq!(embed["footer"]["text"], "footer");
+    }
+
+    /// A provider name written in Discord's syntaxes: mentions, a masked link, bold, italics,
+    /// strike-through, a spoiler, code, a heading.
+    #[test]
+    fn outside_text_cannot_mention_link_or_add_markup() {
+        let name = "@everyone <@123> [官网](https://evil.example) **粗** _斜_ ~~删~~ ||藏|| `c` # 标题";
+        let body = payload(&message(
+            vec![
+                Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)]),
+                Block::line(vec![Inline::code(name)]),
+            ],
+            Vec::new(),
+        ));
+        assert_eq!(
+            body["embeds"][0]["description"],
+            "> 供应商 **@\u{2060}everyone \\<@\u{2060}123\\> \\[官网\\](https://evil.example) \\*\\*粗\\*\\* \\_斜\\_ \\~\\~删\\~\\~ \\|\\|藏\\|\\| \\`c\\` \\# 标题**\n\
+             `@everyone <@123> [官网](https://evil.example) **粗** _斜_ ~~删~~ ||藏|| 'c' # 标题`"
+        );
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
     }
 
     #[test]

@@ -6,17 +6,19 @@
 //! A message is an interactive card: the heading as the card's title (coloured by its tone), the
 //! rest as lark_md, the footer after a rule. A request body may be 20 KB; a bot takes 100
 //! messages a minute (5 a second) and answers code 0 when it took one, 11232 when throttled.
+//!
+//! Title and footer are plain text; the body is lark_md, which has no quotes (a lead reads as
+//! a plain line) and no escapes: outside text gets full-width look-alikes for what would open
+//! bold, italics, strike-through, code, a link, a mention (`<at id=all>`) or a tag.
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::channels::blocks::{code_look_alikes, markdown_look_alikes, Block, Dialect, Tone};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{
-    cut_to_bytes, heading_and_rest, hmac_sha256_base64, last_path_segment, mask_all, plain, Channel, Envelope,
-    Outgoing, Tone,
-};
+use crate::channels::{cut_to_bytes, hmac_sha256_base64, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
 
@@ -44,32 +46,50 @@ fn template(tone: Tone) -> &'static str {
     }
 }
 
-/// lark_md has no block quotes: a quoted line reads as a plain one.
-fn lark_md(text: &str) -> String {
-    text.lines()
-        .map(|line| line.strip_prefix("> ").unwrap_or(line))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// lark_md also reads `_` and `*` as italics and `~~` as strike-through.
+fn escape(text: &str) -> String {
+    markdown_look_alikes(text, &[('_', "＿"), ('~', "～")])
 }
 
+/// lark_md: no block quotes, so a quoted line reads as a plain one.
+const DIALECT: Dialect = Dialect {
+    escape,
+    escape_code: code_look_alikes,
+    bold: ("**", "**"),
+    code: ("`", "`"),
+    quote: "",
+    rule: "———",
+};
+
 /// The card of a message: title, body, and (after the specification's `---`) the footer.
-pub fn card(content: &str) -> Value {
-    let content = cut_to_bytes(content, MAX_CONTENT_BYTES, TRUNCATION_MARKER);
-    let (title, rest) = heading_and_rest(&content);
-    let (body, footer) = match rest.rsplit_once("\n---\n") {
-        Some((body, footer)) => (body, Some(footer)),
-        None => (rest, None),
-    };
-    let mut elements = vec![json!({"tag": "markdown", "content": lark_md(body)})];
-    if let Some(footer) = footer {
+pub fn card(message: &Message) -> Value {
+    let flat = message.document.flattened();
+    // A rule between parts is an `hr` between their markdown; the text of all of them together
+    // keeps to the limit.
+    let mut elements = Vec::new();
+    let mut room = MAX_CONTENT_BYTES;
+    for run in flat.body.split(|b| *b == Block::Rule) {
+        if room == 0 {
+            break;
+        }
+        if !elements.is_empty() {
+            elements.push(json!({"tag": "hr"}));
+        }
+        let text = DIALECT.blocks(run);
+        let text = cut_to_bytes(&text, room, TRUNCATION_MARKER);
+        room = room.saturating_sub(text.len());
+        elements.push(json!({"tag": "markdown", "content": text}));
+    }
+    if !flat.footer.is_empty() {
+        let footer: Vec<String> = flat.footer.iter().map(Block::plain).collect();
         elements.push(json!({"tag": "hr"}));
-        elements.push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": plain(footer)}]}));
+        elements.push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": footer.join("\n")}]}));
     }
     json!({
         "msg_type": "interactive",
         "card": {
             "config": {"wide_screen_mode": true},
-            "header": {"title": {"tag": "plain_text", "content": title}, "template": template(Tone::of(title))},
+            "header": {"title": {"tag": "plain_text", "content": flat.title}, "template": template(message.event().tone())},
             "elements": elements,
         }
     })
@@ -77,9 +97,8 @@ pub fn card(content: &str) -> Value {
 
 impl Channel for Feishu {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
         let now = envelope.now;
-        let mut body = card(content);
+        let mut body = card(message);
         if let Some(secret) = to.secrets.secret.as_deref() {
             let timestamp = now.timestamp();
             body["timestamp"] = json!(timestamp.to_string());
@@ -126,6 +145,34 @@ pub fn sign(secret: &str, timestamp_secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::blocks::Inline;
+    use crate::channels::message::Event;
+
+    /// A provider name written in lark_md: a mention of everyone, a link, bold, italics,
+    /// strike-through, code, a font tag.
+    #[test]
+    fn outside_text_cannot_mention_link_or_add_markup() {
+        let name = "<at id=all></at> [官网](https://evil.example) **粗** *斜* ~~删~~ `c` <font color='red'>x</font>";
+        let m = Message::of_blocks(
+            Event::CircuitBreakerOpened,
+            vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
+            vec![Block::line(vec![Inline::text(name)])],
+            chrono::Utc::now().fixed_offset(),
+        );
+        let card = card(&m);
+        assert_eq!(
+            card["card"]["elements"][0]["content"],
+            "供应商 **＜at id=all＞＜/at＞ ［官网］(https://evil.example) ＊＊粗＊＊ ＊斜＊ ～～删～～ 'c' ＜font color='red'＞x＜/font＞**"
+        );
+        assert_eq!(
+            card["card"]["elements"][2]["elements"][0]["tag"], "plain_text",
+            "the footer is not markdown"
+        );
+        assert_eq!(
+            card["card"]["header"]["template"], "red",
+            "the tone comes from the event"
+        );
+    }
 
     /// Computed independently, with Python's `hmac` and `base64`:
     /// `base64.b64encode(hmac.new(b"1599360473\nSEC_feishu_example", b"", hashlib.sha256).digest())`.

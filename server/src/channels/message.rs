@@ -1,12 +1,14 @@
-//! A notification as every channel renders it: the specification's markdown (WeCom's body, byte
-//! for byte, and the source of every chat platform's layout) beside the same facts as data (the
-//! `webhook` event's `data`, the `custom` template's placeholders).
+//! A notification as every channel receives it: what happened as typed data (one struct per
+//! event: the signed webhook's `data`, the custom templates' placeholders) and how it reads as a
+//! [`Document`] of blocks, which each channel renders in its own format.
 use app::notifications::NotificationKind;
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use app::usage::{UsageLevel, UsageWindow};
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::channels::heading_and_rest;
+use crate::channels::blocks::{Block, Document, Part, TitleStyle, Tone};
 
 /// What happened, as the `webhook` event's `type` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,31 +58,41 @@ impl Event {
         }
     }
 
-    /// The fields of its `data`, which are also its placeholders (besides [`COMMON_FIELDS`]).
-    /// A cost alert's placeholders also name the first alert's fields ([`COST_ALERT_FIELDS`]).
-    pub fn fields(self) -> &'static [&'static str] {
+    /// The title of its messages, as the specification writes it.
+    pub fn title(self) -> &'static str {
         match self {
-            Event::CircuitBreakerOpened => &["providerId", "providerName", "failureCount", "recoversAt", "lastError"],
-            Event::CircuitBreakerClosed => &["providerId", "providerName", "openedAt", "openSeconds"],
-            Event::DailyLeaderboard => &["date", "entries", "totalRequests", "totalCostUsd"],
-            Event::CostAlert => &["count", "alerts"],
-            Event::ConnectionTest => &[],
+            Event::CircuitBreakerOpened => "供应商熔断告警",
+            Event::CircuitBreakerClosed => "供应商熔断恢复",
+            Event::DailyLeaderboard => "今日用户消费排行榜",
+            Event::CostAlert => "成本预警提醒",
+            Event::ConnectionTest => "测试消息",
+        }
+    }
+
+    /// How its messages look: a card's or an embed's colour.
+    pub fn tone(self) -> Tone {
+        match self {
+            Event::CircuitBreakerOpened => Tone::Alert,
+            Event::CostAlert => Tone::Warning,
+            Event::CircuitBreakerClosed | Event::ConnectionTest => Tone::Good,
+            Event::DailyLeaderboard => Tone::Info,
+        }
+    }
+
+    /// The fields of its `data`, which are also its placeholders (besides [`COMMON_FIELDS`]),
+    /// read off its data's struct. A cost alert's placeholders also name the first alert's
+    /// fields ([`CostAlertEntry`]).
+    pub fn fields(self) -> &'static [&'static str] {
+        use serde_aux::serde_introspection::serde_introspect as fields_of;
+        match self {
+            Event::CircuitBreakerOpened => fields_of::<CircuitBreakerOpened>(),
+            Event::CircuitBreakerClosed => fields_of::<CircuitBreakerClosed>(),
+            Event::DailyLeaderboard => fields_of::<DailyLeaderboardPublished>(),
+            Event::CostAlert => fields_of::<CostAlertTriggered>(),
+            Event::ConnectionTest => fields_of::<ConnectionTest>(),
         }
     }
 }
-
-/// The fields of one cost alert (an entry of `alerts`).
-pub const COST_ALERT_FIELDS: [&str; 9] = [
-    "entityType",
-    "name",
-    "window",
-    "windowLabel",
-    "currentUsd",
-    "limitUsd",
-    "usagePercent",
-    "level",
-    "remainingUsd",
-];
 
 /// Every placeholder a custom template may name: a target may receive any kind.
 pub fn known_placeholders() -> Vec<&'static str> {
@@ -88,108 +100,272 @@ pub fn known_placeholders() -> Vec<&'static str> {
     for event in Event::ALL {
         known.extend_from_slice(event.fields());
     }
-    known.extend_from_slice(&COST_ALERT_FIELDS);
+    known.extend_from_slice(serde_aux::serde_introspection::serde_introspect::<CostAlertEntry>());
     known.sort_unstable();
     known.dedup();
     known
 }
 
+/// `circuitBreaker.opened`. Times are RFC 3339 in `APP_TIMEZONE`'s offset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreakerOpened {
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub failure_count: u32,
+    pub recovers_at: DateTime<FixedOffset>,
+    /// The last failure's text, on one line and cut as the message shows it.
+    pub last_error: Option<String>,
+}
+
+/// `circuitBreaker.closed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreakerClosed {
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub opened_at: DateTime<FixedOffset>,
+    pub open_seconds: i64,
+}
+
+/// One user of a leaderboard. Amounts are strings of 4 decimals: no float rounds them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderboardRank {
+    pub rank: usize,
+    pub user_id: i64,
+    pub user_name: String,
+    pub cost_usd: String,
+    pub requests: i64,
+    pub tokens: i64,
+}
+
+/// `dailyLeaderboard.published`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyLeaderboardPublished {
+    pub date: NaiveDate,
+    pub entries: Vec<LeaderboardRank>,
+    pub total_requests: i64,
+    pub total_cost_usd: String,
+}
+
+/// Whose spending an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EntityType {
+    User,
+    Key,
+    Provider,
+}
+
+/// One cost alert (an entry of `alerts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostAlertEntry {
+    pub entity_type: EntityType,
+    pub name: String,
+    /// The key's owner, for a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub window: UsageWindow,
+    pub window_label: String,
+    pub current_usd: String,
+    pub limit_usd: String,
+    /// One decimal; `null` for a limit that is not positive.
+    pub usage_percent: Option<f64>,
+    pub level: UsageLevel,
+    pub remaining_usd: String,
+}
+
+/// `costAlert.triggered`: the alerts of one check sent together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostAlertTriggered {
+    pub count: usize,
+    pub alerts: Vec<CostAlertEntry>,
+}
+
+/// `test.connection`: no data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionTest {}
+
+/// What happened, with its data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventData {
+    CircuitBreakerOpened(CircuitBreakerOpened),
+    CircuitBreakerClosed(CircuitBreakerClosed),
+    DailyLeaderboard(DailyLeaderboardPublished),
+    CostAlert(CostAlertTriggered),
+    ConnectionTest(ConnectionTest),
+    /// An outbox row raised before messages carried their data: known by its event alone.
+    Unrecorded(Event),
+}
+
+impl EventData {
+    pub fn event(&self) -> Event {
+        match self {
+            EventData::CircuitBreakerOpened(_) => Event::CircuitBreakerOpened,
+            EventData::CircuitBreakerClosed(_) => Event::CircuitBreakerClosed,
+            EventData::DailyLeaderboard(_) => Event::DailyLeaderboard,
+            EventData::CostAlert(_) => Event::CostAlert,
+            EventData::ConnectionTest(_) => Event::ConnectionTest,
+            EventData::Unrecorded(event) => *event,
+        }
+    }
+
+    /// The data as the signed webhook's `data` sends it: an object of [`Event::fields`].
+    pub fn to_map(&self) -> Map<String, Value> {
+        let value = match self {
+            EventData::CircuitBreakerOpened(d) => serde_json::to_value(d),
+            EventData::CircuitBreakerClosed(d) => serde_json::to_value(d),
+            EventData::DailyLeaderboard(d) => serde_json::to_value(d),
+            EventData::CostAlert(d) => serde_json::to_value(d),
+            EventData::ConnectionTest(d) => serde_json::to_value(d),
+            EventData::Unrecorded(_) => Ok(Value::Object(Map::new())),
+        };
+        match value.expect("event data serializes") {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    /// The data of `event` as [`EventData::to_map`] wrote it.
+    pub fn from_value(event: Event, data: Value) -> Result<EventData, serde_json::Error> {
+        fn parse<T: DeserializeOwned>(data: Value) -> Result<T, serde_json::Error> {
+            serde_json::from_value(data)
+        }
+        Ok(match event {
+            Event::CircuitBreakerOpened => EventData::CircuitBreakerOpened(parse(data)?),
+            Event::CircuitBreakerClosed => EventData::CircuitBreakerClosed(parse(data)?),
+            Event::DailyLeaderboard => EventData::DailyLeaderboard(parse(data)?),
+            Event::CostAlert => EventData::CostAlert(parse(data)?),
+            Event::ConnectionTest => EventData::ConnectionTest(parse(data)?),
+        })
+    }
+}
+
 /// One notification's message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
-    pub event: Event,
-    /// The specification's text: WeCom's body as is.
-    pub markdown: String,
-    pub data: Map<String, Value>,
+    pub data: EventData,
+    pub document: Document,
     /// The time the message states (its last line), in `APP_TIMEZONE`.
     pub at: DateTime<FixedOffset>,
     /// A target test's sample rather than a real event.
     pub test: bool,
 }
 
-/// How the outbox keeps a message beside its markdown (`notification_deliveries.event`).
+/// How the outbox keeps a message (`notification_deliveries.event`), beside its WeCom text.
 #[derive(Serialize, Deserialize)]
 struct Record {
     #[serde(rename = "type")]
     event: Event,
     at: DateTime<FixedOffset>,
     #[serde(default)]
-    data: Map<String, Value>,
+    data: Value,
     #[serde(default)]
     test: bool,
+    /// Absent in rows raised before messages were blocks.
+    #[serde(default)]
+    document: Option<Document>,
 }
 
 impl Message {
-    pub fn new(event: Event, markdown: String, data: Map<String, Value>, at: DateTime<FixedOffset>) -> Self {
+    pub fn new(data: EventData, document: Document, at: DateTime<FixedOffset>) -> Self {
         Message {
-            event,
-            markdown,
             data,
+            document,
             at,
             test: false,
         }
     }
 
-    /// A message known only by its markdown (rows raised before messages carried data).
-    pub fn from_markdown(kind: NotificationKind, markdown: String, at: DateTime<FixedOffset>) -> Self {
-        let event = match kind {
-            NotificationKind::CircuitBreaker if markdown.starts_with("## 供应商熔断恢复") => {
-                Event::CircuitBreakerClosed
-            }
-            NotificationKind::CircuitBreaker => Event::CircuitBreakerOpened,
-            NotificationKind::DailyLeaderboard => Event::DailyLeaderboard,
-            NotificationKind::CostAlert => Event::CostAlert,
-        };
-        Message::new(event, markdown, Map::new(), at)
+    /// A message of plain lines under its event's title, for rows stored before messages were
+    /// blocks (whose stored text's first line is the title) and for tests of delivery paths.
+    pub fn plain(event: Event, lines: &[&str], at: DateTime<FixedOffset>) -> Self {
+        Message::of_blocks(event, lines.iter().map(|l| Block::text(*l)).collect(), Vec::new(), at)
     }
 
-    /// What the outbox stores beside the markdown.
+    /// A message of one part under its event's title, without data (tests of how channels
+    /// render blocks).
+    pub fn of_blocks(event: Event, body: Vec<Block>, footer: Vec<Block>, at: DateTime<FixedOffset>) -> Self {
+        let part = Part {
+            title: event.title().to_owned(),
+            title_style: TitleStyle::Heading,
+            body,
+            footer,
+        };
+        Message::new(EventData::Unrecorded(event), Document::single(part), at)
+    }
+
+    pub fn event(&self) -> Event {
+        self.data.event()
+    }
+
+    /// What the outbox stores beside the WeCom text.
     pub fn record(&self) -> Value {
         serde_json::to_value(Record {
-            event: self.event,
+            event: self.event(),
             at: self.at,
-            data: self.data.clone(),
+            data: Value::Object(self.data.to_map()),
             test: self.test,
+            document: Some(self.document.clone()),
         })
         .expect("a message record serializes")
     }
 
-    /// The message of an outbox row: its markdown and record (`None` for rows older than
-    /// records, known by kind and time alone).
-    pub fn from_record(
-        kind: NotificationKind,
-        markdown: String,
-        record: Option<Value>,
-        created_at: DateTime<Utc>,
-    ) -> Self {
-        match record.and_then(|r| serde_json::from_value::<Record>(r).ok()) {
-            Some(r) => Message {
-                event: r.event,
-                markdown,
-                data: r.data,
-                at: r.at,
-                test: r.test,
-            },
-            None => Message::from_markdown(kind, markdown, created_at.fixed_offset()),
+    /// The message of an outbox row: its record, or for rows older than records (or than
+    /// blocks) its stored text as plain lines.
+    pub fn from_record(kind: NotificationKind, text: &str, record: Option<Value>, created_at: DateTime<Utc>) -> Self {
+        let record = record.and_then(|r| serde_json::from_value::<Record>(r).ok());
+        let lines: Vec<&str> = text.split('\n').skip(1).collect();
+        match record {
+            Some(Record {
+                event,
+                at,
+                data,
+                test,
+                document,
+            }) => {
+                let data = EventData::from_value(event, data).unwrap_or(EventData::Unrecorded(event));
+                let mut message = match document {
+                    Some(document) => Message::new(data, document, at),
+                    None => Message {
+                        data,
+                        ..Message::plain(event, &lines, at)
+                    },
+                };
+                message.test = test;
+                message
+            }
+            None => {
+                let event = match kind {
+                    NotificationKind::CircuitBreaker if text.starts_with("## 供应商熔断恢复") => {
+                        Event::CircuitBreakerClosed
+                    }
+                    NotificationKind::CircuitBreaker => Event::CircuitBreakerOpened,
+                    NotificationKind::DailyLeaderboard => Event::DailyLeaderboard,
+                    NotificationKind::CostAlert => Event::CostAlert,
+                };
+                Message::plain(event, &lines, created_at.fixed_offset())
+            }
         }
     }
 
-    /// The heading (`供应商熔断告警`), as platforms with a title of their own show it.
+    /// The title, as platforms with a title of their own show it.
     pub fn title(&self) -> &str {
-        heading_and_rest(&self.markdown).0
+        self.document.title()
     }
 
-    /// The markdown as plain text: no heading marks, quote marks, bold or code marks.
+    /// The message as plain text.
     pub fn text(&self) -> String {
-        self.markdown
-            .lines()
-            .map(|line| {
-                let line = line.strip_prefix("## ").unwrap_or(line);
-                let line = line.strip_prefix("> ").unwrap_or(line);
-                line.replace("**", "").replace('`', "")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.document.plain_text()
+    }
+
+    /// The specification's text: WeCom's body, which the outbox also keeps for people to read.
+    pub fn markdown(&self) -> String {
+        crate::channels::wecom::markdown(self)
     }
 
     /// The time as messages write it (`2025-01-15 14:00:00`).
@@ -204,24 +380,25 @@ impl Message {
 
     /// The values of a custom template's placeholders.
     pub fn placeholders(&self) -> Map<String, Value> {
+        let event = self.event();
+        let data = self.data.to_map();
         let mut fields = Map::new();
-        fields.insert("type".into(), self.event.key().into());
-        fields.insert("kind".into(), self.event.kind().map_or(Value::Null, |k| k.key().into()));
+        fields.insert("type".into(), event.key().into());
+        fields.insert("kind".into(), event.kind().map_or(Value::Null, |k| k.key().into()));
         fields.insert("title".into(), self.title().into());
         fields.insert("text".into(), self.text().into());
-        fields.insert("markdown".into(), self.markdown.clone().into());
+        fields.insert("markdown".into(), self.markdown().into());
         fields.insert("time".into(), self.local_time().into());
         fields.insert("timestamp".into(), self.timestamp().into());
         fields.insert("test".into(), self.test.into());
-        if let Some(Value::Object(first)) = self
-            .data
+        if let Some(Value::Object(first)) = data
             .get("alerts")
             .and_then(Value::as_array)
             .and_then(|alerts| alerts.first())
         {
             fields.extend(first.clone());
         }
-        fields.extend(self.data.clone());
+        fields.extend(data);
         fields
     }
 }
@@ -229,6 +406,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::blocks::Inline;
     use chrono::TimeZone;
 
     fn at() -> DateTime<FixedOffset> {
@@ -238,48 +416,99 @@ mod tests {
             .unwrap()
     }
 
+    fn breaker() -> Message {
+        let data = EventData::CircuitBreakerOpened(CircuitBreakerOpened {
+            provider_id: 1,
+            provider_name: "p".into(),
+            failure_count: 5,
+            recovers_at: at(),
+            last_error: None,
+        });
+        let part = Part {
+            title: "供应商熔断告警".into(),
+            title_style: TitleStyle::Heading,
+            body: vec![Block::quote(vec![Inline::text("x")])],
+            footer: vec![Block::text("t")],
+        };
+        Message::new(data, Document::single(part), at())
+    }
+
     #[test]
     fn a_record_round_trips_and_old_rows_are_known_by_kind() {
-        let mut data = Map::new();
-        data.insert("providerId".into(), 1.into());
-        let m = Message::new(Event::CircuitBreakerOpened, "## 供应商熔断告警\n> x".into(), data, at());
+        let m = breaker();
         let back = Message::from_record(
             NotificationKind::CircuitBreaker,
-            m.markdown.clone(),
+            "ignored",
             Some(m.record()),
             Utc::now(),
         );
         assert_eq!(back, m);
         let old = Message::from_record(
             NotificationKind::CircuitBreaker,
-            "## 供应商熔断恢复\n> y".into(),
+            "## 供应商熔断恢复\n> y",
             None,
             at().to_utc(),
         );
-        assert_eq!(old.event, Event::CircuitBreakerClosed);
+        assert_eq!(old.event(), Event::CircuitBreakerClosed);
         assert_eq!(old.timestamp(), "2025-01-15T06:00:00Z");
-        assert!(old.data.is_empty());
+        assert_eq!(old.text(), "供应商熔断恢复\n> y");
+        assert!(old.data.to_map().is_empty());
+    }
+
+    #[test]
+    fn fields_are_read_off_the_data_structs() {
+        assert_eq!(
+            Event::CircuitBreakerOpened.fields(),
+            ["providerId", "providerName", "failureCount", "recoversAt", "lastError"]
+        );
+        assert_eq!(Event::CostAlert.fields(), ["count", "alerts"]);
+        assert!(Event::ConnectionTest.fields().is_empty());
+        let known = known_placeholders();
+        for field in ["usagePercent", "owner", "entries", "openSeconds", "markdown"] {
+            assert!(known.contains(&field), "{field}");
+        }
     }
 
     #[test]
     fn placeholders_hold_the_common_fields_the_data_and_the_first_alert() {
-        let data = serde_json::json!({"count": 2, "alerts": [{"name": "张三", "level": "yellow"}, {"name": "李四"}]});
-        let m = Message::new(
-            Event::CostAlert,
-            "## 成本预警提醒\n> 用户 **张三** 的消费已达到预警阈值\n使用比例: **85.0%** 🟡\n最后: `x`".into(),
-            data.as_object().unwrap().clone(),
-            at(),
-        );
+        let entry = |name: &str| CostAlertEntry {
+            entity_type: EntityType::User,
+            name: name.into(),
+            owner: None,
+            window: UsageWindow::Week,
+            window_label: "本周".into(),
+            current_usd: "8.5000".into(),
+            limit_usd: "10.0000".into(),
+            usage_percent: Some(85.0),
+            level: UsageLevel::Yellow,
+            remaining_usd: "1.5000".into(),
+        };
+        let data = EventData::CostAlert(CostAlertTriggered {
+            count: 2,
+            alerts: vec![entry("张三"), entry("李四")],
+        });
+        let part = Part {
+            title: "成本预警提醒".into(),
+            title_style: TitleStyle::Heading,
+            body: vec![
+                Block::quote(vec![
+                    Inline::text("用户 "),
+                    Inline::bold("张三"),
+                    Inline::text(" 的消费已达到预警阈值"),
+                ]),
+                Block::line(vec![Inline::text("最后: "), Inline::code("x")]),
+            ],
+            footer: Vec::new(),
+        };
+        let m = Message::new(data, Document::single(part), at());
         let p = m.placeholders();
         assert_eq!(p["type"], "costAlert.triggered");
         assert_eq!(p["kind"], "costAlert");
         assert_eq!(p["title"], "成本预警提醒");
-        assert_eq!(
-            p["text"],
-            "成本预警提醒\n用户 张三 的消费已达到预警阈值\n使用比例: 85.0% 🟡\n最后: x"
-        );
+        assert_eq!(p["text"], "成本预警提醒\n用户 张三 的消费已达到预警阈值\n最后: x");
         assert_eq!(p["time"], "2025-01-15 14:00:00");
         assert_eq!(p["name"], "张三");
+        assert_eq!(p["level"], "yellow");
         assert_eq!(p["count"], 2);
         assert_eq!(p["alerts"].as_array().unwrap().len(), 2);
         let known = known_placeholders();

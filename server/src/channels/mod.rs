@@ -11,6 +11,7 @@ use crate::channels::sender::SendError;
 use crate::channels::targets::{Destination, TargetSecrets};
 use crate::platform::config::RateLimit;
 
+pub mod blocks;
 pub mod custom;
 pub mod dingtalk;
 pub mod discord;
@@ -146,48 +147,6 @@ pub fn webhook_url(secrets: &TargetSecrets) -> Result<&str, SendError> {
         .ok_or_else(|| SendError::Request("the target has no webhook URL".into()))
 }
 
-/// A message of the specification split into its heading (`## 供应商熔断告警`, without the
-/// marks) and the lines after it, for the platforms that show a title of their own.
-pub fn heading_and_rest(content: &str) -> (&str, &str) {
-    let (first, rest) = content.split_once('\n').unwrap_or((content, ""));
-    match first
-        .strip_prefix("## ")
-        .or_else(|| first.strip_prefix("**").and_then(|f| f.strip_suffix("**")))
-    {
-        Some(title) => (title.trim(), rest),
-        None => ("Hub Notify", content),
-    }
-}
-
-/// A footer as plain text: the platforms that show it so have no bold.
-pub fn plain(text: &str) -> String {
-    text.replace("**", "")
-}
-
-/// How a message should look: by its heading, the one mark every message of the specification has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tone {
-    /// 供应商熔断告警.
-    Alert,
-    /// 成本预警提醒.
-    Warning,
-    /// 供应商熔断恢复, 测试消息.
-    Good,
-    /// 今日用户消费排行榜 and anything else.
-    Info,
-}
-
-impl Tone {
-    pub fn of(title: &str) -> Tone {
-        match title {
-            "供应商熔断告警" => Tone::Alert,
-            "成本预警提醒" => Tone::Warning,
-            "供应商熔断恢复" | "测试消息" => Tone::Good,
-            _ => Tone::Info,
-        }
-    }
-}
-
 /// The last segment of a URL's path: the token of the hook URLs that carry it there (Feishu,
 /// Slack, Discord).
 pub fn last_path_segment(url: Option<&str>) -> &str {
@@ -274,20 +233,5 @@ mod tests {
         assert_eq!(cut, "供应商熔…");
         assert_eq!(cut.chars().count(), 5);
         assert_eq!(cut_to_bytes("供应商熔断", 7, "…"), "供…");
-    }
-
-    #[test]
-    fn headings_and_tones() {
-        assert_eq!(
-            heading_and_rest("## 供应商熔断告警\n> a\nb"),
-            ("供应商熔断告警", "> a\nb")
-        );
-        assert_eq!(
-            heading_and_rest("**测试消息**\n企业微信机器人连接成功!"),
-            ("测试消息", "企业微信机器人连接成功!")
-        );
-        assert_eq!(heading_and_rest("plain"), ("Hub Notify", "plain"));
-        assert_eq!(Tone::of("供应商熔断告警"), Tone::Alert);
-        assert_eq!(Tone::of("今日用户消费排行榜"), Tone::Info);
     }
 }

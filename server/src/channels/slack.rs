@@ -3,21 +3,27 @@
 //! mrkdwn sections of at most 3,000 characters, the footer as context after a divider. Slack
 //! answers HTTP 200 with the body `ok`; a webhook takes about one message a second and answers
 //! more with HTTP 429 and `Retry-After`. The URL's last path segment is its secret.
+//!
+//! mrkdwn escapes `&`, `<` and `>` as entities, which is what keeps outside text from writing a
+//! mention (`<!channel>`, `<@U…>`) or a link (`<url|text>`); it has no escape for its marks, so
+//! `*`, `_`, `~` and a backtick get full-width look-alikes.
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::channels::blocks::{replace_chars, Block, Dialect, TitleStyle, RULE};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, heading_and_rest, last_path_segment, mask_all, Channel, Envelope, Outgoing};
+use crate::channels::{cut_to_chars, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
 /// Slack's limit on a section's text, in characters.
 pub const MAX_SECTION_CHARS: usize = 3000;
 /// Slack's limit on a header's text, in characters.
 pub const MAX_HEADER_CHARS: usize = 150;
-/// Sections of one message: Slack takes 50 blocks, three are header, divider and context.
+/// Sections and dividers of one message's body: Slack takes 50 blocks, three are header,
+/// divider and context.
 const MAX_SECTIONS: usize = 40;
 pub const TRUNCATION_MARKER: &str = "\n…(内容过长,已截断)";
 pub const SEND_BUDGET: RateLimit = RateLimit {
@@ -29,11 +35,34 @@ pub const SEND_BUDGET: RateLimit = RateLimit {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Slack;
 
-/// Slack's mrkdwn of the specification's markdown: `**bold**` is `*bold*`; quotes, inline code
-/// and line breaks read the same.
-pub fn mrkdwn(text: &str) -> String {
-    text.replace("**", "*")
+fn escape(text: &str) -> String {
+    replace_chars(
+        text,
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('*', "＊"),
+            ('_', "＿"),
+            ('~', "～"),
+            ('`', "'"),
+        ],
+    )
 }
+
+fn escape_code(text: &str) -> String {
+    replace_chars(text, &[('&', "&amp;"), ('<', "&lt;"), ('>', "&gt;"), ('`', "'")])
+}
+
+/// Slack's mrkdwn: `*bold*`; quotes and inline code as in markdown.
+const MRKDWN: Dialect = Dialect {
+    escape,
+    escape_code,
+    bold: ("*", "*"),
+    code: ("`", "`"),
+    quote: "> ",
+    rule: "———",
+};
 
 /// `text` in pieces of at most `max` characters, cut at line ends where a line allows.
 fn sections(text: &str, max: usize) -> Vec<String> {
@@ -62,32 +91,64 @@ fn sections(text: &str, max: usize) -> Vec<String> {
 }
 
 /// The webhook body of a message.
-pub fn payload(content: &str) -> Value {
-    let (title, rest) = heading_and_rest(content);
-    let (body, footer) = match rest.rsplit_once("\n---\n") {
-        Some((body, footer)) => (body, Some(footer)),
-        None => (rest, None),
-    };
+pub fn payload(message: &Message) -> Value {
+    let flat = message.document.flattened();
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": cut_to_chars(title, MAX_HEADER_CHARS, "…"), "emoji": true}
+        "text": {"type": "plain_text", "text": cut_to_chars(flat.title, MAX_HEADER_CHARS, "…"), "emoji": true}
     })];
-    for section in sections(&mrkdwn(body), MAX_SECTION_CHARS) {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": section}}));
+    // A rule between parts is a divider between their sections.
+    let mut body: Vec<Option<String>> = Vec::new();
+    for (i, run) in flat.body.split(|b| *b == Block::Rule).enumerate() {
+        if i > 0 {
+            body.push(None);
+        }
+        body.extend(sections(&MRKDWN.blocks(run), MAX_SECTION_CHARS).into_iter().map(Some));
     }
-    if let Some(footer) = footer {
+    if body.len() > MAX_SECTIONS {
+        body.truncate(MAX_SECTIONS);
+        if body.last() == Some(&None) {
+            body.pop();
+        }
+        if let Some(Some(last)) = body.last_mut() {
+            *last = cut_to_chars(
+                &format!("{last}{TRUNCATION_MARKER}"),
+                MAX_SECTION_CHARS,
+                TRUNCATION_MARKER,
+            )
+            .into_owned();
+        }
+    }
+    for section in body {
+        blocks.push(match section {
+            Some(text) => json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
+            None => json!({"type": "divider"}),
+        });
+    }
+    let footer = MRKDWN.blocks(flat.footer);
+    if !flat.footer.is_empty() {
         blocks.push(json!({"type": "divider"}));
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut_to_chars(&mrkdwn(footer), MAX_SECTION_CHARS, "…")}]}));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut_to_chars(&footer, MAX_SECTION_CHARS, "…")}]}));
     }
-    // The fallback: what a notification or an old client shows, without the marks.
-    let text = cut_to_chars(&mrkdwn(content).replace("## ", ""), MAX_SECTION_CHARS, "…").into_owned();
+    // The fallback: what a notification or an old client shows.
+    let title = (MRKDWN.escape)(flat.title);
+    let mut fallback = vec![match flat.title_style {
+        TitleStyle::Heading => title,
+        TitleStyle::Bold => format!("*{title}*"),
+    }];
+    fallback.push(MRKDWN.blocks(&flat.body));
+    if !flat.footer.is_empty() {
+        fallback.push(RULE.to_owned());
+        fallback.push(footer);
+    }
+    let fallback: Vec<String> = fallback.into_iter().filter(|l| !l.is_empty()).collect();
+    let text = cut_to_chars(&fallback.join("\n"), MAX_SECTION_CHARS, "…").into_owned();
     json!({"text": text, "blocks": blocks})
 }
 
 impl Channel for Slack {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
-        Outgoing::to_webhook(&to.secrets, payload(content))
+        Outgoing::to_webhook(&to.secrets, payload(message))
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
@@ -112,6 +173,31 @@ impl Channel for Slack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::blocks::Inline;
+    use crate::channels::message::Event;
+
+    /// A provider name written in Slack's syntaxes: mentions of the channel and of a user, a
+    /// link, bold, italics, strike-through, code.
+    #[test]
+    fn outside_text_cannot_mention_link_or_add_markup() {
+        let name = "<!channel> <@U024BE7LH> <https://evil.example|官网> *粗* _斜_ ~删~ `c` & co";
+        let m = Message::of_blocks(
+            Event::CircuitBreakerOpened,
+            vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
+            vec![Block::line(vec![Inline::code(name)])],
+            chrono::Utc::now().fixed_offset(),
+        );
+        let body = payload(&m);
+        assert_eq!(
+            body["blocks"][1]["text"]["text"],
+            "> 供应商 *&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; ＊粗＊ ＿斜＿ ～删～ 'c' &amp; co*"
+        );
+        assert_eq!(
+            body["blocks"][3]["elements"][0]["text"],
+            "`&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; *粗* _斜_ ~删~ 'c' &amp; co`"
+        );
+        assert!(!body["text"].as_str().unwrap().contains('<'), "nor in the fallback");
+    }
 
     #[test]
     fn long_text_is_split_into_sections_of_at_most_3000_characters() {

@@ -5,19 +5,21 @@
 //! `disable_web_page_preview`. The bot token sits in the path, so what Telegram (or a proxy)
 //! says back is masked by it.
 //!
-//! A message's markdown becomes Telegram HTML: the heading and `**bold**` as `<b>`, inline code
-//! as `<code>`, quoted lines as one `<blockquote>`, the rule as a line. Telegram answers
-//! `{"ok":true}`; over its limit (about 20 messages a minute to a group) it answers HTTP 429
-//! with `parameters.retry_after`.
+//! A message is Telegram HTML: the title and bold as `<b>`, code as `<code>`, a part's quoted
+//! lines as one `<blockquote>`, the rule as a line. Outside text is HTML-escaped (no tag, so no
+//! link or mention tag) and an `@` is followed by a word joiner, so `@username` reads as text
+//! rather than notifying that user. Telegram answers `{"ok":true}`; over its limit (about 20
+//! messages a minute to a group) it answers HTTP 429 with `parameters.retry_after`.
 use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::channels::blocks::{Block, Dialect, Part, PART_SEPARATOR, WORD_JOINER};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
-use crate::channels::{cut_to_chars, json_answer, refusal, Channel, Envelope, Outgoing, MASK};
+use crate::channels::{json_answer, refusal, Channel, Envelope, Outgoing, MASK};
 use crate::platform::config::RateLimit;
 
 /// Telegram's own API base.
@@ -38,35 +40,29 @@ pub const SEND_BUDGET: RateLimit = RateLimit {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Telegram;
 
-/// `text` with `**bold**` and `` `code` `` as HTML, everything else escaped.
-fn inline_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for (i, part) in text.split('`').enumerate() {
-        // An odd piece sits between backticks (an unpaired last one stays as written).
-        if i % 2 == 1 {
-            out.push_str("<code>");
-            out.push_str(&escape_html(part));
-            out.push_str("</code>");
-            continue;
-        }
-        for (j, piece) in part.split("**").enumerate() {
-            if j % 2 == 1 {
-                out.push_str("<b>");
-                out.push_str(&escape_html(piece));
-                out.push_str("</b>");
-            } else {
-                out.push_str(&escape_html(piece));
-            }
-        }
-    }
-    out
+fn escape(text: &str) -> String {
+    escape_html(text).replace('@', &format!("@{WORD_JOINER}"))
 }
 
-/// The Telegram HTML of a message of the specification, cut to Telegram's 4,096 characters
-/// (tags do not count, and the markdown's marks are more characters than what replaces them).
-pub fn html(content: &str) -> String {
-    let content = cut_to_chars(content, MAX_TEXT_CHARS, TRUNCATION_MARKER);
-    let mut lines: Vec<String> = Vec::new();
+fn escape_code(text: &str) -> String {
+    escape_html(text).into_owned()
+}
+
+const HTML: Dialect = Dialect {
+    escape,
+    escape_code,
+    bold: ("<b>", "</b>"),
+    code: ("<code>", "</code>"),
+    quote: "",
+    rule: RULE,
+};
+
+/// The rule drawn with box characters: HTML mode has no `<hr>`.
+const RULE: &str = "──────────";
+
+/// A part's lines: consecutive quoted blocks in one `<blockquote>`.
+fn part_lines(part: &Part) -> Vec<String> {
+    let mut lines = vec![format!("<b>{}</b>", escape(&part.title))];
     let mut quote: Vec<String> = Vec::new();
     let flush = |quote: &mut Vec<String>, lines: &mut Vec<String>| {
         if !quote.is_empty() {
@@ -74,27 +70,89 @@ pub fn html(content: &str) -> String {
             quote.clear();
         }
     };
-    for line in content.split('\n') {
-        if let Some(quoted) = line.strip_prefix("> ") {
-            quote.push(inline_html(quoted));
-            continue;
+    let rule = (!part.footer.is_empty()).then_some(&Block::Rule);
+    for block in part.body.iter().chain(rule).chain(&part.footer) {
+        match block {
+            Block::Quote { inlines } => quote.push(HTML.inlines(inlines)),
+            other => {
+                flush(&mut quote, &mut lines);
+                lines.push(HTML.block(other));
+            }
         }
-        flush(&mut quote, &mut lines);
-        lines.push(match line {
-            "---" => "──────────".to_owned(),
-            _ => match line.strip_prefix("## ") {
-                Some(title) => format!("<b>{}</b>", escape_html(title)),
-                None => inline_html(line),
-            },
-        });
     }
     flush(&mut quote, &mut lines);
-    lines.join("\n")
+    lines
+}
+
+/// The Telegram HTML of a message, cut to Telegram's 4,096 characters (of text: tags do not
+/// count, an entity counts as one).
+pub fn html(message: &Message) -> String {
+    let parts: Vec<String> = message
+        .document
+        .parts
+        .iter()
+        .map(|p| part_lines(p).join("\n"))
+        .collect();
+    cut_html(&parts.join(PART_SEPARATOR), MAX_TEXT_CHARS, TRUNCATION_MARKER)
+}
+
+/// `html` cut to at most `max` characters of text, ending in `marker` when cut, with the tags
+/// still open at the cut closed.
+fn cut_html(html: &str, max: usize, marker: &str) -> String {
+    let keep = max.saturating_sub(marker.chars().count());
+    let mut count = 0;
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = html;
+    while !rest.is_empty() {
+        if rest.starts_with('<') {
+            let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+            let tag = &rest[..end];
+            match tag.strip_prefix("</") {
+                Some(_) => {
+                    open.pop();
+                }
+                None => open.push(tag.trim_start_matches('<').trim_end_matches('>')),
+            }
+            rest = &rest[end..];
+            continue;
+        }
+        // One character of text: an entity or a char.
+        let len = match rest.starts_with('&') {
+            true => rest.find(';').map_or(1, |i| i + 1),
+            false => rest.chars().next().map_or(1, char::len_utf8),
+        };
+        if count == keep && text_chars(rest) > max - count {
+            let cut = html.len() - rest.len();
+            let closing: String = open.iter().rev().map(|t| format!("</{t}>")).collect();
+            return format!("{}{closing}{}", &html[..cut], escape_html(marker));
+        }
+        count += 1;
+        rest = &rest[len..];
+    }
+    html.to_owned()
+}
+
+/// Characters of text in `html` (tags skipped, an entity counted once).
+fn text_chars(html: &str) -> usize {
+    let mut count = 0;
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            '<' => {
+                rest = &rest[rest.find('>').map_or(rest.len(), |i| i + 1)..];
+                continue;
+            }
+            '&' => rest.find(';').map_or(1, |i| i + 1),
+            c => c.len_utf8(),
+        };
+        count += 1;
+        rest = &rest[len..];
+    }
+    count
 }
 
 impl Channel for Telegram {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
         let token = to
             .secrets
             .bot_token
@@ -107,7 +165,7 @@ impl Channel for Telegram {
             .ok_or_else(|| SendError::Request("the target has no chat id".into()))?;
         let mut body = json!({
             "chat_id": chat,
-            "text": html(content),
+            "text": html(message),
             "parse_mode": "HTML",
             "disable_web_page_preview": true,
         });
@@ -194,17 +252,60 @@ pub fn mask_token(text: String, token: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::channels::blocks::Inline;
+    use crate::channels::message::Event;
+
+    fn message(body: Vec<Block>, footer: Vec<Block>) -> Message {
+        Message::of_blocks(Event::CostAlert, body, footer, chrono::Utc::now().fixed_offset())
+    }
+
     #[test]
-    fn markdown_becomes_telegram_html() {
+    fn blocks_become_telegram_html() {
+        let m = message(
+            vec![
+                Block::quote(vec![
+                    Inline::text("用户 "),
+                    Inline::bold("A<B>"),
+                    Inline::text(" 的消费"),
+                ]),
+                Block::quote(vec![Inline::text("第二行")]),
+                Block::line(vec![Inline::text("最后错误: "), Inline::code("x < y")]),
+            ],
+            vec![Block::text("尾")],
+        );
         assert_eq!(
-            html("## 成本预警提醒\n> 用户 **A<B>** 的消费\n> 第二行\n最后错误: `x < y`\n---\n尾"),
+            html(&m),
             "<b>成本预警提醒</b>\n<blockquote>用户 <b>A&lt;B&gt;</b> 的消费\n第二行</blockquote>\n\
              最后错误: <code>x &lt; y</code>\n──────────\n尾"
         );
-        let long = "供".repeat(5000);
+        let long = message(vec![Block::text("供".repeat(5000))], Vec::new());
         let text = html(&long);
-        assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(text_chars(&text), MAX_TEXT_CHARS);
         assert!(text.ends_with("…(内容过长,已截断)"));
+        let long_bold = message(vec![Block::line(vec![Inline::bold("&".repeat(5000))])], Vec::new());
+        let text = html(&long_bold);
+        assert_eq!(text_chars(&text), MAX_TEXT_CHARS, "an entity is one character");
+        assert!(
+            text.contains("&amp;</b>\n…"),
+            "the open tag is closed at the cut: {}",
+            &text[text.len() - 60..]
+        );
+    }
+
+    /// A provider name written in Telegram's HTML: a link, a mention by username and by id, bold,
+    /// code.
+    #[test]
+    fn outside_text_cannot_mention_link_or_add_markup() {
+        let name = "<a href=\"https://evil.example\">官网</a> @admin <a href=\"tg://user?id=1\">x</a> <b>粗</b> <code>c</code>";
+        let text = html(&message(
+            vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
+            Vec::new(),
+        ));
+        assert_eq!(
+            text,
+            "<b>成本预警提醒</b>\n<blockquote>供应商 <b>&lt;a href=\"https://evil.example\"&gt;官网&lt;/a&gt; \
+             @\u{2060}admin &lt;a href=\"tg://user?id=1\"&gt;x&lt;/a&gt; &lt;b&gt;粗&lt;/b&gt; &lt;code&gt;c&lt;/code&gt;</b></blockquote>"
+        );
     }
 
     #[test]

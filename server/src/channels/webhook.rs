@@ -29,15 +29,15 @@ pub struct SignedWebhook;
 /// The event a message is sent as.
 pub fn event(message: &Message, envelope: &Envelope) -> Value {
     json!({
-        "type": message.event.key(),
+        "type": message.event().key(),
         "id": envelope.id,
         "timestamp": message.timestamp(),
         "version": EVENT_VERSION,
         "test": message.test,
-        "data": message.data,
+        "data": message.data.to_map(),
         "title": message.title(),
         "text": message.text(),
-        "markdown": message.markdown,
+        "markdown": message.markdown(),
     })
 }
 
@@ -129,6 +129,37 @@ impl SigningSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON has no markup: `data` and `text` carry a name as the gateway wrote it, and only the
+    /// `markdown` field (WeCom's text) is escaped for WeCom.
+    #[test]
+    fn outside_text_is_data_as_written_and_escaped_only_in_the_markdown() {
+        let name = "<@all> **粗** [官网](https://evil.example)";
+        use crate::channels::blocks::{Block, Document, Inline, Part, TitleStyle};
+        use crate::channels::message::{CircuitBreakerClosed, EventData};
+        let now = chrono::Utc::now().fixed_offset();
+        let data = EventData::CircuitBreakerClosed(CircuitBreakerClosed {
+            provider_id: 7,
+            provider_name: name.into(),
+            opened_at: now,
+            open_seconds: 0,
+        });
+        let part = Part {
+            title: "供应商熔断恢复".into(),
+            title_style: TitleStyle::Heading,
+            body: vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
+            footer: Vec::new(),
+        };
+        let message = Message::new(data, Document::single(part), now);
+        let envelope = Envelope::for_key(Some("k"), chrono::Utc::now());
+        let body = event(&message, &envelope);
+        assert_eq!(body["data"]["providerName"], name);
+        assert!(body["text"].as_str().unwrap().contains(name));
+        assert!(body["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("**＜@all＞ ＊＊粗＊＊ ［官网］(https://evil.example)**"));
+    }
 
     /// The specification's own test vector.
     #[test]

@@ -3,11 +3,19 @@
 //! a 2xx answer succeeds when it has no `errcode` or `errcode` 0; the robot's key sits in the
 //! URL's query, so what a robot says back is masked by query value; a robot takes 20 messages a
 //! minute.
+//!
+//! The markdown is the specification's text: a part's title as a `## ` heading (a note's in bold),
+//! its lead quoted, headings in bold, the footer after `---`, parts apart by a blank line. WeCom's
+//! markdown has no escapes, so outside text gets full-width look-alikes for the characters that
+//! would open bold, code, a link, a mention (`<@userid>`) or a font tag.
 use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::channels::blocks::{
+    code_look_alikes, markdown_look_alikes, Dialect, Part, TitleStyle, PART_SEPARATOR, RULE,
+};
 use crate::channels::message::Message;
 use crate::channels::sender::SendError;
 
@@ -33,10 +41,10 @@ pub struct WeCom;
 
 impl Channel for WeCom {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let content = message.markdown.as_str();
+        let content = markdown(message);
         Outgoing::to_webhook(
             &to.secrets,
-            json!({ "msgtype": "markdown", "markdown": { "content": fit_content(content) } }),
+            json!({ "msgtype": "markdown", "markdown": { "content": fit_content(&content) } }),
         )
     }
 
@@ -51,6 +59,47 @@ impl Channel for WeCom {
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
         mask_all(text, to.secrets.webhook_url.as_deref(), &[])
     }
+}
+
+/// WeCom's markdown has nothing beyond the common marks (its `<font>` and `<@userid>` are tags).
+fn escape(text: &str) -> String {
+    markdown_look_alikes(text, &[])
+}
+
+/// WeCom's markdown, which DingTalk's is also written in (with its own escaping).
+pub const DIALECT: Dialect = Dialect {
+    escape,
+    escape_code: code_look_alikes,
+    bold: ("**", "**"),
+    code: ("`", "`"),
+    quote: "> ",
+    rule: RULE,
+};
+
+/// A part's lines in `dialect`: the title, the body, and the footer after the rule.
+pub fn part_lines(dialect: &Dialect, part: &Part) -> Vec<String> {
+    let title = (dialect.escape)(&part.title);
+    let mut lines = vec![match part.title_style {
+        TitleStyle::Heading => format!("## {title}"),
+        TitleStyle::Bold => format!("{}{title}{}", dialect.bold.0, dialect.bold.1),
+    }];
+    lines.extend(part.body.iter().map(|b| dialect.block(b)));
+    if !part.footer.is_empty() {
+        lines.push(RULE.to_owned());
+        lines.extend(part.footer.iter().map(|b| dialect.block(b)));
+    }
+    lines
+}
+
+/// The specification's text of a message: WeCom's markdown content, before the cut to its limit.
+pub fn markdown(message: &Message) -> String {
+    message
+        .document
+        .parts
+        .iter()
+        .map(|part| part_lines(&DIALECT, part).join("\n"))
+        .collect::<Vec<_>>()
+        .join(PART_SEPARATOR)
 }
 
 /// Cuts content to WeCom's limit on a character boundary, with a visible marker.
@@ -76,6 +125,31 @@ fn judge_body(bytes: &[u8]) -> Result<(), SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::blocks::{Block, Inline};
+    use crate::channels::message::Event;
+
+    /// A provider name written in WeCom's own syntaxes: a mention, a link, bold, code, a font tag.
+    #[test]
+    fn outside_text_cannot_mention_link_or_add_markup() {
+        let name = "<@all> [官网](https://evil.example) **粗** `c` <font color=\"warning\">x</font>";
+        let m = Message::of_blocks(
+            Event::CircuitBreakerOpened,
+            vec![
+                Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)]),
+                Block::line(vec![Inline::code(name)]),
+            ],
+            Vec::new(),
+            chrono::Utc::now().fixed_offset(),
+        );
+        let text = markdown(&m);
+        assert_eq!(
+            text,
+            "## 供应商熔断告警\n\
+             > 供应商 **＜@all＞ ［官网］(https://evil.example) ＊＊粗＊＊ 'c' ＜font color=\"warning\"＞x＜/font＞**\n\
+             `＜@all＞ [官网](https://evil.example) **粗** 'c' ＜font color=\"warning\"＞x＜/font＞`",
+            "in code only a backtick and tags are markup"
+        );
+    }
 
     #[test]
     fn query_values_of_the_url_are_masked_in_what_a_receiver_says() {

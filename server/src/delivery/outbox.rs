@@ -167,7 +167,7 @@ impl Outbox {
         .bind(new.kind.key())
         .bind(new.target.id)
         .bind(&new.target.endpoint_host)
-        .bind(&new.message.markdown)
+        .bind(new.message.markdown())
         .bind(new.message.record())
         .bind(&new.dedup_key)
         .fetch_optional(&self.db)
@@ -214,7 +214,7 @@ impl Outbox {
                 id,
                 kind,
                 target_id: row.target_id,
-                message: Message::from_record(kind, row.content, row.event, row.created_at),
+                message: Message::from_record(kind, &row.content, row.event, row.created_at),
                 dedup_key: row.dedup_key,
                 created_at: row.created_at,
                 number: row.attempts,

@@ -1,37 +1,27 @@
-//! Message templates: pure functions from data to a [`Message`]: the WeCom markdown, tested byte
-//! for byte against the examples of the specification (`server/tests/golden/*.md`), and the same
-//! facts as data (the signed-webhook event's `data`, the custom templates' placeholders).
+//! Message templates: pure functions from what happened to a [`Message`]: its typed data (the
+//! signed-webhook event's `data`, the custom templates' placeholders) and its blocks, whose WeCom
+//! rendering is tested byte for byte against the examples of the specification
+//! (`server/tests/golden/*.md`) and every channel's against its golden files.
 //!
-//! Every message is the spec's lines joined with `\n`, without a trailing newline. Times are
-//! rendered as given: callers pass them already in APP_TIMEZONE. Templates return the full text;
-//! each channel cuts it to its platform's limit.
+//! Times are rendered as given: callers pass them already in APP_TIMEZONE. Templates hold the
+//! whole message; each channel escapes it and cuts it to its platform's limit. Outside text
+//! (names, errors) is made one line here, and nothing else: escaping is each channel's.
 
 use app::usage::{DailyReset, UsageLevel, UsageWindow};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use serde_json::{json, Map, Value};
-
-use crate::channels::message::{Event, Message};
+use crate::channels::blocks::{Block, Document, Inline, Part, TitleStyle, PART_SEPARATOR};
+use crate::channels::message::{
+    CircuitBreakerClosed, CircuitBreakerOpened, ConnectionTest, CostAlertEntry, CostAlertTriggered,
+    DailyLeaderboardPublished, EntityType, Event, EventData, LeaderboardRank, Message,
+};
 use crate::usage::spending::{format_usd, level_of, usage_percent};
-
-/// `data` of a message: the object `value` holds.
-fn data(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 /// An amount in data: the message's 4 decimals, as a string (no float rounds it).
 fn usd(amount: Decimal) -> String {
     format_usd(amount).replacen('$', "", 1)
-}
-
-/// A time in data: RFC 3339 with `APP_TIMEZONE`'s offset.
-fn rfc3339(t: &DateTime<Tz>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// The one timestamp format of every message (`2025-01-15 14:00:00`).
@@ -87,12 +77,29 @@ pub fn format_tokens(n: i64) -> String {
 // 测试推送功能
 // ---------------------------------------------------------------------------------------------
 
-/// The message sent by 测试连接.
+/// A part of `event`'s title.
+fn part(event: Event, body: Vec<Block>, footer: Vec<Block>) -> Part {
+    Part {
+        title: event.title().to_owned(),
+        title_style: TitleStyle::Heading,
+        body,
+        footer,
+    }
+}
+
+/// The message sent by 测试连接: a short note, whose title the specification writes in bold.
 pub fn test_message(now: DateTime<Tz>) -> Message {
+    let part = Part {
+        title_style: TitleStyle::Bold,
+        ..part(
+            Event::ConnectionTest,
+            vec![Block::text("企业微信机器人连接成功!")],
+            Vec::new(),
+        )
+    };
     Message::new(
-        Event::ConnectionTest,
-        "**测试消息**\n企业微信机器人连接成功!".to_owned(),
-        Map::new(),
+        EventData::ConnectionTest(ConnectionTest {}),
+        Document::single(part),
         now.fixed_offset(),
     )
 }
@@ -117,51 +124,43 @@ const LAST_ERROR_MAX_CHARS: usize = 200;
 /// The spec's 供应商熔断告警. The line `最后错误` is always present so that every alert has the
 /// same shape; without an error (or with a blank one) it reads `最后错误: 无`.
 pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> Message {
-    let shown_error = a.last_error.map(inline_code).filter(|e| !e.is_empty());
+    let shown_error = a.last_error.map(error_text).filter(|e| !e.is_empty());
     let last_error = match &shown_error {
-        Some(e) => format!("`{e}`"),
-        None => "无".to_owned(),
+        Some(e) => Block::line(vec![Inline::text("最后错误: "), Inline::code(e.clone())]),
+        None => Block::text("最后错误: 无"),
     };
-    let markdown = [
-        "## 供应商熔断告警".to_owned(),
-        format!(
-            "> 供应商 **{}** (ID: {}) 已触发熔断保护",
-            bold_safe(a.provider_name),
-            a.provider_id
-        ),
-        "**详细信息**".to_owned(),
-        format!("失败次数: {} 次", a.failure_count),
-        format!("预计恢复: {}", time(&a.recovers_at)),
-        format!("最后错误: {last_error}"),
-        "---".to_owned(),
-        format!("{} · 熔断器将在预计时间后自动恢复", time(&a.now)),
-    ]
-    .join("\n");
-    let data = data(json!({
-        "providerId": a.provider_id,
-        "providerName": a.provider_name,
-        "failureCount": a.failure_count,
-        "recoversAt": rfc3339(&a.recovers_at),
-        "lastError": shown_error,
-    }));
-    Message::new(Event::CircuitBreakerOpened, markdown, data, a.now.fixed_offset())
+    let body = vec![
+        Block::quote(vec![
+            Inline::text("供应商 "),
+            Inline::bold(one_line(a.provider_name)),
+            Inline::text(format!(" (ID: {}) 已触发熔断保护", a.provider_id)),
+        ]),
+        Block::heading("详细信息"),
+        Block::text(format!("失败次数: {} 次", a.failure_count)),
+        Block::text(format!("预计恢复: {}", time(&a.recovers_at))),
+        last_error,
+    ];
+    let footer = vec![Block::text(format!("{} · 熔断器将在预计时间后自动恢复", time(&a.now)))];
+    let data = EventData::CircuitBreakerOpened(CircuitBreakerOpened {
+        provider_id: a.provider_id,
+        provider_name: a.provider_name.to_owned(),
+        failure_count: a.failure_count,
+        recovers_at: a.recovers_at.fixed_offset(),
+        last_error: shown_error,
+    });
+    let document = Document::single(part(Event::CircuitBreakerOpened, body, footer));
+    Message::new(data, document, a.now.fixed_offset())
 }
 
-/// A name from the gateway inside `**…**`: one line, and no `*` or backtick that would end the
-/// bold early or open code (full-width look-alikes instead), so the layout holds.
-fn bold_safe(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace('*', "＊")
-        .replace('`', "'")
+/// A name from the gateway on one line (whitespace runs, newlines included, become one space),
+/// so the layout holds; what it must not mean on a platform is that platform's to escape.
+fn one_line(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Makes arbitrary text safe inside one markdown inline code span: one line (whitespace runs,
-/// newlines included, become one space), no backticks (they would close the span: `'` instead),
-/// at most [`LAST_ERROR_MAX_CHARS`] characters then `…`.
-fn inline_code(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ").replace('`', "'");
+/// An error text as shown: one line, at most [`LAST_ERROR_MAX_CHARS`] characters then `…`.
+fn error_text(text: &str) -> String {
+    let one_line = one_line(text);
     match one_line.char_indices().nth(LAST_ERROR_MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &one_line[..cut]),
         None => one_line,
@@ -179,25 +178,23 @@ pub struct CircuitBreakerRecovery<'a> {
 /// 供应商熔断恢复: not in the spec; the same frame as the alert, saying how long it lasted.
 pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> Message {
     let open_seconds = (r.now - r.opened_at).num_seconds();
-    let markdown = [
-        "## 供应商熔断恢复".to_owned(),
-        format!(
-            "> 供应商 **{}** (ID: {}) 已恢复正常",
-            bold_safe(r.provider_name),
-            r.provider_id
-        ),
-        format!("熔断时长: {}", format_duration(open_seconds)),
-        "---".to_owned(),
-        format!("{} · 熔断器已关闭,请求恢复正常", time(&r.now)),
-    ]
-    .join("\n");
-    let data = data(json!({
-        "providerId": r.provider_id,
-        "providerName": r.provider_name,
-        "openedAt": rfc3339(&r.opened_at),
-        "openSeconds": open_seconds.max(0),
-    }));
-    Message::new(Event::CircuitBreakerClosed, markdown, data, r.now.fixed_offset())
+    let body = vec![
+        Block::quote(vec![
+            Inline::text("供应商 "),
+            Inline::bold(one_line(r.provider_name)),
+            Inline::text(format!(" (ID: {}) 已恢复正常", r.provider_id)),
+        ]),
+        Block::text(format!("熔断时长: {}", format_duration(open_seconds))),
+    ];
+    let footer = vec![Block::text(format!("{} · 熔断器已关闭,请求恢复正常", time(&r.now)))];
+    let data = EventData::CircuitBreakerClosed(CircuitBreakerClosed {
+        provider_id: r.provider_id,
+        provider_name: r.provider_name.to_owned(),
+        opened_at: r.opened_at.fixed_offset(),
+        open_seconds: open_seconds.max(0),
+    });
+    let document = Document::single(part(Event::CircuitBreakerClosed, body, footer));
+    Message::new(data, document, r.now.fixed_offset())
 }
 
 /// `45 秒`, `30 分钟`, `2 小时`, `2 小时 5 分钟`; smaller units are truncated, not rounded,
@@ -239,47 +236,39 @@ pub struct DailyLeaderboard {
 /// The spec's 今日用户消费排行榜 (its wording, though it counts the previous day). A day without
 /// usage still sends a short message in the same frame, so a quiet day is visible, not skipped.
 pub fn daily_leaderboard(b: &DailyLeaderboard) -> Message {
-    let entries: Vec<Value> = b
+    let entries = b
         .entries
         .iter()
         .enumerate()
-        .map(|(i, e)| {
-            json!({
-                "rank": i + 1,
-                "userId": e.user_id,
-                "userName": e.user_name,
-                "costUsd": usd(e.cost_usd),
-                "requests": e.requests,
-                "tokens": e.tokens,
-            })
+        .map(|(i, e)| LeaderboardRank {
+            rank: i + 1,
+            user_id: e.user_id,
+            user_name: e.user_name.clone(),
+            cost_usd: usd(e.cost_usd),
+            requests: e.requests,
+            tokens: e.tokens,
         })
         .collect();
-    let data = data(json!({
-        "date": b.date.format("%Y-%m-%d").to_string(),
-        "entries": entries,
-        "totalRequests": b.total_requests,
-        "totalCostUsd": usd(b.total_cost_usd),
-    }));
-    Message::new(
-        Event::DailyLeaderboard,
-        daily_leaderboard_text(b),
-        data,
-        b.now.fixed_offset(),
-    )
+    let data = EventData::DailyLeaderboard(DailyLeaderboardPublished {
+        date: b.date,
+        entries,
+        total_requests: b.total_requests,
+        total_cost_usd: usd(b.total_cost_usd),
+    });
+    let document = Document::single(daily_leaderboard_part(b));
+    Message::new(data, document, b.now.fixed_offset())
 }
 
-fn daily_leaderboard_text(b: &DailyLeaderboard) -> String {
-    let mut lines = vec![
-        "## 今日用户消费排行榜".to_owned(),
-        format!("> 统计日期: **{}**", b.date.format("%Y-%m-%d")),
-    ];
+fn daily_leaderboard_part(b: &DailyLeaderboard) -> Part {
+    let mut body = vec![Block::quote(vec![
+        Inline::text("统计日期: "),
+        Inline::bold(b.date.format("%Y-%m-%d").to_string()),
+    ])];
     if b.entries.is_empty() {
-        lines.push("当日无用户消费记录".to_owned());
-        lines.push("---".to_owned());
-        lines.push(time(&b.now));
-        return lines.join("\n");
+        body.push(Block::text("当日无用户消费记录"));
+        return part(Event::DailyLeaderboard, body, vec![Block::text(time(&b.now))]);
     }
-    lines.push("**排名情况**".to_owned());
+    body.push(Block::heading("排名情况"));
     for (i, e) in b.entries.iter().enumerate() {
         let rank = match i {
             0 => "🥇".to_owned(),
@@ -287,23 +276,28 @@ fn daily_leaderboard_text(b: &DailyLeaderboard) -> String {
             2 => "🥉".to_owned(),
             _ => format!("{}.", i + 1),
         };
-        lines.push(format!("{rank} **{}** (ID: {})", bold_safe(&e.user_name), e.user_id));
-        lines.push(format!(
+        body.push(Block::line(vec![
+            Inline::text(format!("{rank} ")),
+            Inline::bold(one_line(&e.user_name)),
+            Inline::text(format!(" (ID: {})", e.user_id)),
+        ]));
+        body.push(Block::text(format!(
             "消费 {} · 请求 {} 次 · Token {}",
             format_usd(e.cost_usd),
             format_count(e.requests),
             format_tokens(e.tokens)
-        ));
+        )));
     }
-    lines.push("---".to_owned());
-    lines.push("**今日总览**".to_owned());
-    lines.push(format!(
-        "总请求 {} 次 · 总消费 {}",
-        format_count(b.total_requests),
-        format_usd(b.total_cost_usd)
-    ));
-    lines.push(time(&b.now));
-    lines.join("\n")
+    let footer = vec![
+        Block::heading("今日总览"),
+        Block::text(format!(
+            "总请求 {} 次 · 总消费 {}",
+            format_count(b.total_requests),
+            format_usd(b.total_cost_usd)
+        )),
+        Block::text(time(&b.now)),
+    ];
+    part(Event::DailyLeaderboard, body, footer)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,105 +360,111 @@ pub fn cost_alert(a: &CostAlert) -> Message {
     cost_alerts(std::slice::from_ref(a))
 }
 
-/// Several cost alerts of one check in one message, each in the layout of [`cost_alert`],
-/// separated by [`MESSAGE_SEPARATOR`]; `data.alerts` has them all, in order.
+/// Several cost alerts of one check in one message, each a part in the layout of
+/// [`cost_alert`]; `data.alerts` has them all, in order.
 pub fn cost_alerts(alerts: &[CostAlert]) -> Message {
-    let markdown = alerts
-        .iter()
-        .map(cost_alert_text)
-        .collect::<Vec<_>>()
-        .join(MESSAGE_SEPARATOR);
-    let entries: Vec<Value> = alerts.iter().map(cost_alert_data).collect();
-    let data = data(json!({"count": entries.len(), "alerts": entries}));
+    let entries: Vec<CostAlertEntry> = alerts.iter().map(cost_alert_entry).collect();
+    let data = EventData::CostAlert(CostAlertTriggered {
+        count: entries.len(),
+        alerts: entries,
+    });
+    let document = Document {
+        parts: alerts.iter().map(cost_alert_part).collect(),
+    };
     let at = alerts
         .first()
         .map_or_else(|| chrono::Utc::now().fixed_offset(), |a| a.now.fixed_offset());
-    Message::new(Event::CostAlert, markdown, data, at)
+    Message::new(data, document, at)
 }
 
-fn cost_alert_data(a: &CostAlert) -> Value {
-    let (entity_type, name, owner) = match a.entity {
-        CostEntity::User { name } => ("user", name, None),
-        CostEntity::Key { name, owner } => ("key", name, Some(owner)),
-        CostEntity::Provider { name } => ("provider", name, None),
-    };
-    let percent = usage_percent(a.current_usd, a.limit_usd);
-    let level = percent.map_or(UsageLevel::Red, level_of);
-    let mut entry = json!({
-        "entityType": entity_type,
-        "name": name,
-        "window": a.window.key(),
-        "windowLabel": window_label(a.window, a.reset),
-        "currentUsd": usd(a.current_usd),
-        "limitUsd": usd(a.limit_usd),
-        "usagePercent": percent
-            .map(|p| p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero))
-            .and_then(|p| p.to_string().parse::<f64>().ok()),
-        "level": match level {
-            UsageLevel::Green => "green",
-            UsageLevel::Yellow => "yellow",
-            UsageLevel::Red => "red",
-        },
-        "remainingUsd": usd((a.limit_usd - a.current_usd).max(Decimal::ZERO)),
-    });
-    if let Some(owner) = owner {
-        entry["owner"] = json!(owner);
-    }
-    entry
-}
-
-/// The text of one alert.
-pub fn cost_alert_text(a: &CostAlert) -> String {
-    let who = match a.entity {
-        CostEntity::User { name } => format!("用户 **{}**", bold_safe(name)),
-        CostEntity::Key { name, owner } => format!("用户 **{}** 的密钥 **{}**", bold_safe(owner), bold_safe(name)),
-        CostEntity::Provider { name } => format!("供应商 **{}**", bold_safe(name)),
-    };
-    let (percent, level) = match usage_percent(a.current_usd, a.limit_usd) {
+/// The shown ratio (one decimal, or `-` for a limit that is not positive) and its level.
+fn shown_ratio(a: &CostAlert) -> (Option<Decimal>, UsageLevel) {
+    match usage_percent(a.current_usd, a.limit_usd) {
         Some(p) => {
             let mut shown = p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
             shown.rescale(1);
-            (format!("{shown}%"), level_of(p))
+            (Some(shown), level_of(p))
         }
-        None => ("-".to_owned(), UsageLevel::Red),
+        None => (None, UsageLevel::Red),
+    }
+}
+
+fn cost_alert_entry(a: &CostAlert) -> CostAlertEntry {
+    let (entity_type, name, owner) = match a.entity {
+        CostEntity::User { name } => (EntityType::User, name, None),
+        CostEntity::Key { name, owner } => (EntityType::Key, name, Some(owner.to_owned())),
+        CostEntity::Provider { name } => (EntityType::Provider, name, None),
     };
+    let (percent, level) = shown_ratio(a);
+    CostAlertEntry {
+        entity_type,
+        name: name.to_owned(),
+        owner,
+        window: a.window,
+        window_label: window_label(a.window, a.reset),
+        current_usd: usd(a.current_usd),
+        limit_usd: usd(a.limit_usd),
+        usage_percent: percent.and_then(|p| p.to_string().parse::<f64>().ok()),
+        level,
+        remaining_usd: usd((a.limit_usd - a.current_usd).max(Decimal::ZERO)),
+    }
+}
+
+fn cost_alert_part(a: &CostAlert) -> Part {
+    let mut lead = match a.entity {
+        CostEntity::User { name } => vec![Inline::text("用户 "), Inline::bold(one_line(name))],
+        CostEntity::Key { name, owner } => vec![
+            Inline::text("用户 "),
+            Inline::bold(one_line(owner)),
+            Inline::text(" 的密钥 "),
+            Inline::bold(one_line(name)),
+        ],
+        CostEntity::Provider { name } => vec![Inline::text("供应商 "), Inline::bold(one_line(name))],
+    };
+    lead.push(Inline::text(" 的消费已达到预警阈值"));
+    let (percent, level) = shown_ratio(a);
+    let percent = percent.map_or_else(|| "-".to_owned(), |p| format!("{p}%"));
     let remaining = (a.limit_usd - a.current_usd).max(Decimal::ZERO);
-    [
-        "## 成本预警提醒".to_owned(),
-        format!("> {who} 的消费已达到预警阈值"),
-        "**消费详情**".to_owned(),
-        format!("当前消费: {}", format_usd(a.current_usd)),
-        format!("配额限制: {}", format_usd(a.limit_usd)),
-        format!("使用比例: **{percent}** {}", level_emoji(level)),
-        format!("剩余额度: {}", format_usd(remaining)),
-        format!("统计周期: {}", window_label(a.window, a.reset)),
-        "---".to_owned(),
-        format!("{} · 请注意控制消费", time(&a.now)),
-    ]
-    .join("\n")
+    let body = vec![
+        Block::quote(lead),
+        Block::heading("消费详情"),
+        Block::text(format!("当前消费: {}", format_usd(a.current_usd))),
+        Block::text(format!("配额限制: {}", format_usd(a.limit_usd))),
+        Block::line(vec![
+            Inline::text("使用比例: "),
+            Inline::bold(percent),
+            Inline::text(format!(" {}", level_emoji(level))),
+        ]),
+        Block::text(format!("剩余额度: {}", format_usd(remaining))),
+        Block::text(format!("统计周期: {}", window_label(a.window, a.reset))),
+    ];
+    let footer = vec![Block::text(format!("{} · 请注意控制消费", time(&a.now)))];
+    part(Event::CostAlert, body, footer)
+}
+
+/// The specification's text of one alert (WeCom's), by which alerts are grouped.
+pub fn cost_alert_text(a: &CostAlert) -> String {
+    cost_alert(a).markdown()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Several messages in one
 // ---------------------------------------------------------------------------------------------
 
-/// Between messages sent together: a blank line, so each keeps its own layout.
-pub const MESSAGE_SEPARATOR: &str = "\n\n";
-
 /// Groups messages, in order, into as few as fit `limit_bytes` each once joined by
-/// [`MESSAGE_SEPARATOR`]: a WeCom robot takes 20 messages a minute, so twenty alerts of one check
+/// [`PART_SEPARATOR`]: a WeCom robot takes 20 messages a minute, so twenty alerts of one check
 /// must not be twenty messages. A message longer than the limit on its own is a group of one.
 pub fn group_messages(messages: &[&str], limit_bytes: usize) -> Vec<std::ops::Range<usize>> {
     let mut groups = Vec::new();
     let mut start = 0;
     let mut size = 0;
     for (i, m) in messages.iter().enumerate() {
-        if i > start && size + MESSAGE_SEPARATOR.len() + m.len() > limit_bytes {
+        if i > start && size + PART_SEPARATOR.len() + m.len() > limit_bytes {
             groups.push(start..i);
             start = i;
             size = 0;
         }
-        size += if i > start { MESSAGE_SEPARATOR.len() } else { 0 } + m.len();
+        size += if i > start { PART_SEPARATOR.len() } else { 0 } + m.len();
     }
     if start < messages.len() {
         groups.push(start..messages.len());
@@ -477,6 +477,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use chrono_tz::Asia::Shanghai;
+    use serde_json::{json, Value};
     use std::str::FromStr;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Tz> {
@@ -532,7 +533,7 @@ mod tests {
     #[test]
     fn test_message_matches_the_spec() {
         assert_eq!(
-            test_message(at(2025, 1, 15, 14, 0, 0)).markdown.as_bytes(),
+            test_message(at(2025, 1, 15, 14, 0, 0)).markdown().as_bytes(),
             golden(include_str!("../../tests/golden/test_message.md")).as_bytes()
         );
     }
@@ -554,13 +555,13 @@ mod tests {
     fn circuit_breaker_alert_matches_the_spec() {
         let a = spec_breaker_alert(Some("rate_limit_exceeded: You have exceeded your rate limit"));
         assert_eq!(
-            circuit_breaker_alert(&a).markdown.as_bytes(),
+            circuit_breaker_alert(&a).markdown().as_bytes(),
             golden(include_str!("../../tests/golden/circuit_breaker.md")).as_bytes()
         );
     }
 
     fn last_error_line(last_error: Option<&str>) -> String {
-        let text = circuit_breaker_alert(&spec_breaker_alert(last_error)).markdown;
+        let text = circuit_breaker_alert(&spec_breaker_alert(last_error)).markdown();
         text.lines().find(|l| l.starts_with("最后错误")).unwrap().to_owned()
     }
 
@@ -595,7 +596,7 @@ mod tests {
             now: at(2025, 1, 15, 14, 30, 0),
         };
         assert_eq!(
-            circuit_breaker_recovery(&r).markdown,
+            circuit_breaker_recovery(&r).markdown(),
             "## 供应商熔断恢复\n\
              > 供应商 **Anthropic 官方** (ID: 1) 已恢复正常\n\
              熔断时长: 30 分钟\n\
@@ -622,8 +623,12 @@ mod tests {
 
     #[test]
     fn names_cannot_break_the_layout() {
-        assert_eq!(bold_safe("a**b\n  c`d"), "a＊＊b c'd");
-        assert_eq!(bold_safe("Anthropic 官方"), "Anthropic 官方");
+        let name = |n: &str| {
+            let text = cost_alert(&spec_cost_alert(CostEntity::User { name: n }, "9", "10")).markdown();
+            text.lines().nth(1).unwrap().to_owned()
+        };
+        assert_eq!(name("a**b\n  c`d"), "> 用户 **a＊＊b c'd** 的消费已达到预警阈值");
+        assert_eq!(name("Anthropic 官方"), "> 用户 **Anthropic 官方** 的消费已达到预警阈值");
     }
 
     fn entry(user_id: i64, user_name: &str, cost: &str, requests: i64, tokens: i64) -> LeaderboardEntry {
@@ -653,7 +658,7 @@ mod tests {
             total_cost_usd: dec("15"),
             now: at(2025, 1, 15, 9, 0, 0),
         };
-        let text = daily_leaderboard(&b).markdown;
+        let text = daily_leaderboard(&b).markdown();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[9], "4. **d** (ID: 4)");
         assert_eq!(lines[10], "消费 $2.0000 · 请求 2 次 · Token 12.35K");
@@ -672,7 +677,7 @@ mod tests {
             now: at(2025, 1, 15, 9, 0, 0),
         };
         assert_eq!(
-            daily_leaderboard(&b).markdown,
+            daily_leaderboard(&b).markdown(),
             "## 今日用户消费排行榜\n\
              > 统计日期: **2025-01-14**\n\
              当日无用户消费记录\n\
@@ -697,10 +702,7 @@ mod tests {
     #[test]
     fn messages_are_grouped_in_order_within_the_limit() {
         let sizes = |groups: &[std::ops::Range<usize>], m: &[&str]| -> Vec<usize> {
-            groups
-                .iter()
-                .map(|g| m[g.clone()].join(MESSAGE_SEPARATOR).len())
-                .collect()
+            groups.iter().map(|g| m[g.clone()].join(PART_SEPARATOR).len()).collect()
         };
         let m = [
             "a".repeat(40),
@@ -726,7 +728,7 @@ mod tests {
                     "9",
                     "10",
                 ))
-                .markdown
+                .markdown()
             })
             .collect();
         let alerts: Vec<&str> = alerts.iter().map(String::as_str).collect();
@@ -742,7 +744,7 @@ mod tests {
     fn cost_alert_matches_the_spec() {
         let a = spec_cost_alert(CostEntity::User { name: "张三" }, "8.5", "10");
         assert_eq!(
-            cost_alert(&a).markdown.as_bytes(),
+            cost_alert(&a).markdown().as_bytes(),
             golden(include_str!("../../tests/golden/cost_alert.md")).as_bytes()
         );
     }
@@ -757,7 +759,7 @@ mod tests {
             "10",
         );
         assert_eq!(
-            cost_alert(&a).markdown.lines().nth(1),
+            cost_alert(&a).markdown().lines().nth(1),
             Some("> 供应商 **Anthropic 官方** 的消费已达到预警阈值")
         );
     }
@@ -776,16 +778,17 @@ mod tests {
         a.reset = DailyReset::Fixed { minute: 18 * 60 };
         let message = cost_alert(&a);
         assert_eq!(
-            message.markdown.as_bytes(),
+            message.markdown().as_bytes(),
             golden(include_str!("../../tests/golden/cost_alert_key.md")).as_bytes()
         );
-        assert_eq!(message.data["alerts"][0]["entityType"], "key");
-        assert_eq!(message.data["alerts"][0]["owner"], "张三");
-        assert_eq!(message.data["alerts"][0]["windowLabel"], "今日 (18:00 起)");
+        let data = message.data.to_map();
+        assert_eq!(data["alerts"][0]["entityType"], "key");
+        assert_eq!(data["alerts"][0]["owner"], "张三");
+        assert_eq!(data["alerts"][0]["windowLabel"], "今日 (18:00 起)");
     }
 
     fn ratio_and_remaining(current: &str, limit: &str) -> (String, String) {
-        let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit)).markdown;
+        let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit)).markdown();
         let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap().to_owned();
         (line("使用比例"), line("剩余额度"))
     }
@@ -821,9 +824,9 @@ mod tests {
     #[test]
     fn messages_carry_their_facts_as_data() {
         let alert = circuit_breaker_alert(&spec_breaker_alert(None));
-        assert_eq!(alert.event, Event::CircuitBreakerOpened);
+        assert_eq!(alert.event(), Event::CircuitBreakerOpened);
         assert_eq!(
-            Value::Object(alert.data),
+            Value::Object(alert.data.to_map()),
             json!({"providerId": 1, "providerName": "Anthropic 官方", "failureCount": 5,
                 "recoversAt": "2025-01-15T14:30:00+08:00", "lastError": null})
         );
@@ -834,22 +837,23 @@ mod tests {
         ];
         let grouped = cost_alerts(&two);
         assert_eq!(
-            grouped.markdown,
+            grouped.markdown(),
             format!(
-                "{}{MESSAGE_SEPARATOR}{}",
+                "{}{PART_SEPARATOR}{}",
                 cost_alert_text(&two[0]),
                 cost_alert_text(&two[1])
             )
         );
-        assert_eq!(grouped.data["count"], 2);
+        let data = grouped.data.to_map();
+        assert_eq!(data["count"], 2);
         assert_eq!(
-            grouped.data["alerts"][0],
+            data["alerts"][0],
             json!({"entityType": "user", "name": "张三", "window": "week", "windowLabel": "本周",
                 "currentUsd": "8.5000", "limitUsd": "10.0000", "usagePercent": 85.0, "level": "yellow",
                 "remainingUsd": "1.5000"})
         );
-        assert_eq!(grouped.data["alerts"][1]["level"], "red");
-        assert_eq!(grouped.data["alerts"][1]["remainingUsd"], "0.0000");
+        assert_eq!(data["alerts"][1]["level"], "red");
+        assert_eq!(data["alerts"][1]["remainingUsd"], "0.0000");
     }
 
     #[test]

@@ -74,17 +74,17 @@ mod tests {
         let golden = |text: &str| text.trim_end_matches('\n').to_owned();
         let breaker_at = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CircuitBreaker, breaker_at).markdown,
+            sample(NotificationKind::CircuitBreaker, breaker_at).markdown(),
             golden(include_str!("../../tests/golden/circuit_breaker.md"))
         );
         let board_at = tz.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::DailyLeaderboard, board_at).markdown,
+            sample(NotificationKind::DailyLeaderboard, board_at).markdown(),
             golden(include_str!("../../tests/golden/daily_leaderboard.md"))
         );
         let cost_at = tz.with_ymd_and_hms(2025, 1, 15, 10, 30, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CostAlert, cost_at).markdown,
+            sample(NotificationKind::CostAlert, cost_at).markdown(),
             golden(include_str!("../../tests/golden/cost_alert.md"))
         );
     }
@@ -129,6 +129,33 @@ mod tests {
                 }),
             ),
         ];
+        // Two alerts of one check in one message: each channel's way with several parts.
+        contents.push((
+            "cost_alerts",
+            render::cost_alerts(&[
+                render::CostAlert {
+                    entity: render::CostEntity::Key {
+                        name: "ci-bot",
+                        owner: "张三",
+                    },
+                    window: UsageWindow::Day,
+                    reset: app::usage::DailyReset::Fixed { minute: 18 * 60 },
+                    current_usd: usd("8.5"),
+                    limit_usd: usd("10"),
+                    now,
+                },
+                render::CostAlert {
+                    entity: render::CostEntity::Provider {
+                        name: "Anthropic 官方"
+                    },
+                    window: UsageWindow::Month,
+                    reset: app::usage::DailyReset::MIDNIGHT,
+                    current_usd: usd("120"),
+                    limit_usd: usd("100"),
+                    now,
+                },
+            ]),
+        ));
         for (kind, file) in [
             (NotificationKind::CircuitBreaker, "circuit_breaker"),
             (NotificationKind::DailyLeaderboard, "daily_leaderboard"),
