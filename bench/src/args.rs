@@ -9,9 +9,9 @@ usage: bench [queue|delivery|all|usage|ingest|cch|frontend] [options]  (default:
   usage      leaderboard and cost check over 10 M usage rows (rollups vs naive GROUP BY), ingest
              rate; takes several minutes (bulk load)
   ingest     the same events through POST /api/v1/usage and POST /api/v1/ingest/litellm (LiteLLM's
-             payloads), over HTTP, side by side per round; writes bench/results/ingest.md
+             payloads), over HTTP, side by side per round; writes its section of bench/RESULTS.md
   cch        the Claude Code Hub tail against a CCH database written as CCH writes it: the rows/s
-             it catches up with, and the lag of a live gateway's requests; writes bench/results/cch.md
+             it catches up with, and the lag of a live gateway's requests; writes its section of bench/RESULTS.md
   frontend   the release site: file sizes (raw, gzip, brotli), what a first visit to 消息推送
              downloads in Chromium, server-side render time on a kept-alive connection beside
              /healthz (scripts/bench frontend builds the site first when an input changed)

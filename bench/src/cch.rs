@@ -9,7 +9,7 @@
 //!   each request's lag from its finish in CCH (`updated_at`) to its row here (`ingested_at`),
 //!   both on the one PostgreSQL clock.
 //!
-//! Writes its report to `bench/results/cch.md` as well as stdout.
+//! Writes its report as its section of `bench/RESULTS.md` as well as to stdout.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -338,7 +338,7 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
     let needed = s.rate as f64 * TARGET_HEADROOM;
     format!(
-        "# bench cch — {}\n\n{machine}; PostgreSQL {} (CCH's database and ours on the one server). The tail \
+        "## bench cch — {}\n\n{machine}; PostgreSQL {} (CCH's database and ours on the one server). The tail \
          as the server runs it (lease, cursor, users and providers mirrored, ingest with rollups), polling every 2 s, \
          {} users and {} providers. Requests are written as Claude Code Hub writes them: inserted as they start, \
          finished 0.2–3 s later out of id order, flushed every 250 ms.\n\n\
@@ -368,7 +368,7 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
     )
 }
 
-/// Prints the report and writes it to `bench/results/cch.md`.
+/// Prints the report and writes it as `cch`'s section of `bench/RESULTS.md`.
 pub(crate) fn print(r: &Report, machine: &str) -> Result<(), String> {
     publish("cch", &render(r, machine))
 }

@@ -10,6 +10,7 @@
 //!
 //! The server is the release binary, started on a free port with a throwaway database and Redis
 //! prefix, removed at the end.
+use crate::support::say;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -300,15 +301,17 @@ fn percentiles(p: &Percentiles) -> String {
     format!("{} / {} ms", ms(p.p50), ms(p.p99))
 }
 
-pub(crate) fn print(report: &Report) {
-    println!(
-        "\n**Front end** (release site; {} requests per measure)\n",
-        report.requests
-    );
-    println!("| file | raw | gzip | brotli |");
-    println!("|---|---|---|---|");
+/// Prints the report and writes it as `frontend`'s section of `bench/RESULTS.md`.
+pub(crate) fn print(report: &Report, machine: &str) -> Result<(), String> {
+    let mut out = crate::support::heading("frontend");
+    say!(out);
+    say!(out, "{machine}");
+    say!(out, "\nRelease site; {} requests per measure.\n", report.requests);
+    say!(out, "| file | raw | gzip | brotli |");
+    say!(out, "|---|---|---|---|");
     for f in &report.files {
-        println!(
+        say!(
+            out,
             "| `{}` | {} | {} | {} |",
             f.name,
             bytes(f.raw),
@@ -324,40 +327,50 @@ pub(crate) fn print(report: &Report) {
         entry.1 += 1;
     }
     let total: u64 = report.first_visit.iter().map(|d| d.bytes).sum();
-    println!("\nFirst visit to `{PAGE}` in Chromium (empty cache; bytes on the wire, headers included; hydrated after {} ms):\n", report.hydrated_ms);
-    println!("| resource | requests | bytes |");
-    println!("|---|---|---|");
+    say!(out, "\nFirst visit to `{PAGE}` in Chromium (empty cache; bytes on the wire, headers included; hydrated after {} ms):\n", report.hydrated_ms);
+    say!(out, "| resource | requests | bytes |");
+    say!(out, "|---|---|---|");
     for (kind, (b, n)) in &by_kind {
-        println!("| {kind} | {n} | {} |", bytes(*b));
+        say!(out, "| {kind} | {n} | {} |", bytes(*b));
     }
-    println!("| **total** | {} | **{}** |", report.first_visit.len(), bytes(total));
+    say!(
+        out,
+        "| **total** | {} | **{}** |",
+        report.first_visit.len(),
+        bytes(total)
+    );
     for d in report.first_visit.iter().filter(|d| d.kind != "document") {
         eprintln!("  {} {} ({})", d.path, bytes(d.bytes), d.encoding);
     }
 
     let wasm_gzip = report.first_visit_wasm_gzip();
     let met = |ok: bool| if ok { "yes" } else { "no" };
-    println!("\n| measure | result | target | met |");
-    println!("|---|---|---|---|");
-    println!(
+    say!(out, "\n| measure | result | target | met |");
+    say!(out, "|---|---|---|---|");
+    say!(
+        out,
         "| first-visit wasm, gzipped | {} | ≤ {} | {} |",
         opt_bytes(wasm_gzip),
         bytes(TARGET_FIRST_VISIT_WASM_GZIP),
         met(wasm_gzip.is_some_and(|b| b <= TARGET_FIRST_VISIT_WASM_GZIP))
     );
-    println!(
+    say!(
+        out,
         "| SSR `{PAGE}` ({} B), kept-alive connection, p50 / p99 | {} | p50 ≤ {} ms | {} |",
         thousands(report.page_bytes as f64),
         percentiles(&report.page_kept_alive),
         TARGET_SSR_P50.as_millis(),
         met(report.page_kept_alive.p50 <= TARGET_SSR_P50)
     );
-    println!(
+    say!(
+        out,
         "| `/healthz`, same connection (baseline), p50 / p99 | {} | | |",
         percentiles(&report.healthz_kept_alive)
     );
-    println!(
+    say!(
+        out,
         "| SSR `{PAGE}`, a fresh connection per request, p50 / p99 | {} | | |",
         percentiles(&report.page_fresh_connection)
     );
+    crate::support::publish("frontend", &out)
 }

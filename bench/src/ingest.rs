@@ -3,7 +3,7 @@
 //! callback sends them), over HTTP to a real server in this process, side by side in every
 //! round: events per second with concurrent senders, then each 512-event batch's latency with
 //! one sender (a proxy sends its batches one after another, and waits on each). Writes its
-//! report to `bench/results/ingest.md` as well as stdout.
+//! report to `bench/RESULTS.md` as well as stdout.
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -302,7 +302,7 @@ fn ms(d: Duration) -> String {
 pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
     let mut out = format!(
-        "# bench ingest — {}\n\n{machine}; PostgreSQL {}. Per route and round: {} events from {} concurrent \
+        "## bench ingest — {}\n\n{machine}; PostgreSQL {}. Per route and round: {} events from {} concurrent \
          senders for the rate, then {} batches one after another for the latency (batches of {}; {} users, {} \
          providers); every round both routes on the same events (each route first in every other round), a warm-up round first. \
          A batch is {} KB to `/api/v1/usage` and {} KB to the LiteLLM route: LiteLLM 1.108.7's payload as it sends \
@@ -341,7 +341,7 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
     out
 }
 
-/// Prints the report and writes it to `bench/results/ingest.md`.
+/// Prints the report and writes it to `bench/RESULTS.md`.
 pub(crate) fn print(r: &Report, machine: &str) -> Result<(), String> {
     publish("ingest", &render(r, machine))
 }

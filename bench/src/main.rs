@@ -24,7 +24,7 @@ use fred::prelude::*;
 use fred::types::InfoKind;
 
 use crate::args::Args;
-use crate::support::{thousands, RedisTarget};
+use crate::support::{say, thousands, RedisTarget};
 
 const TARGET_JOBS_PER_SECOND: f64 = 5_000.0;
 /// queue / raw Redis list.
@@ -96,7 +96,7 @@ async fn run(args: Args) -> Result<(), String> {
                 &args.usage,
             );
             let (report, dropped) = alone(&context, admin_pool, work).await?;
-            usage::print(&report);
+            usage::print(&report, &machine())?;
             return dropped;
         }
         args::Command::Ingest => {
@@ -116,7 +116,7 @@ async fn run(args: Args) -> Result<(), String> {
         args::Command::Frontend => {
             let work = frontend::run(&args.frontend, &context.database, &redis_url, &context.prefix);
             let (report, dropped) = alone(&context, admin_pool, work).await?;
-            frontend::print(&report);
+            frontend::print(&report, &machine())?;
             return dropped;
         }
         _ => {}
@@ -146,7 +146,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     let (queue, delivery) = outcome?;
-    print_report(&args, &context, &facts, queue.as_ref(), delivery.as_ref());
+    print_report(&args, &context, &facts, queue.as_ref(), delivery.as_ref())?;
     if problems.is_empty() {
         Ok(())
     } else {
@@ -165,7 +165,7 @@ fn machine() -> String {
 }
 
 /// Runs a bench that has the database and Redis prefix to itself, then removes both, whatever
-/// happened; prints the machine line before the bench's report. The database's removal is
+/// happened. The database's removal is
 /// returned beside the report, so a report is printed even when its cleanup failed.
 async fn alone<R>(
     context: &Context,
@@ -190,8 +190,6 @@ async fn alone<R>(
     }
     let _ = admin_pool.quit().await;
     let report = outcome?;
-    println!();
-    println!("machine:  {}", machine());
     Ok((report, dropped))
 }
 
@@ -272,13 +270,15 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
+/// Prints the queue's and the delivery's reports and writes each as its section of
+/// `bench/RESULTS.md`.
 fn print_report(
     args: &Args,
     context: &Context,
     facts: &Facts,
     queue: Option<&throughput::Report>,
     delivery: Option<&delivery::Report>,
-) {
+) -> Result<(), String> {
     let mut machine = format!("{} cores (available_parallelism)", facts.cores);
     if let Some(cpu) = &facts.cpu {
         machine.push_str(&format!(", {cpu}"));
@@ -286,21 +286,26 @@ fn print_report(
     if let Some(load) = &facts.load {
         machine.push_str(&format!(", load average {load} at start"));
     }
-    println!();
-    println!("machine:  {machine}");
-    println!(
+    let mut facts_lines = String::new();
+    say!(facts_lines);
+    say!(facts_lines, "machine:  {machine}");
+    say!(
+        facts_lines,
         "redis:    {} at {}",
         facts.redis_version.as_deref().unwrap_or("(version unknown)"),
         context.redis.shown
     );
     if let Some(d) = delivery {
-        println!("postgres: {}", d.postgres_version);
+        say!(facts_lines, "postgres: {}", d.postgres_version);
     }
 
-    let mut rows: Vec<[String; 4]> = Vec::new();
     if let Some(q) = queue {
+        let mut out = support::heading("queue");
+        out.push_str(&facts_lines);
+        let mut rows: Vec<[String; 4]> = Vec::new();
         let s = &args.queue;
-        println!(
+        say!(
+            out,
             "queue:    {} no-op jobs per run; all sides: {} producers, {} workers × {} in flight, \
              pool of {} (BullMQ: one Queue) + 1 blocking connection per worker; \
              best of {} runs after a warm-up",
@@ -318,21 +323,27 @@ fn print_report(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!(
+        say!(
+            out,
             "          queue runs:  {} jobs/s; best {best_queue}",
             rates(&q.queue_runs)
         );
-        println!("          raw runs:    {} jobs/s; best {best_raw}", rates(&q.raw_runs));
+        say!(
+            out,
+            "          raw runs:    {} jobs/s; best {best_raw}",
+            rates(&q.raw_runs)
+        );
         let best_bullmq = q.best_bullmq();
         match (&q.bullmq, best_bullmq) {
-            (Ok(bullmq), Some(best)) => println!(
+            (Ok(bullmq), Some(best)) => say!(
+                out,
                 "          BullMQ runs: {} jobs/s; best {} ({})",
                 rates(&q.bullmq_runs),
                 best.display_as("node"),
                 bullmq.versions
             ),
-            (Err(why), _) => println!("          BullMQ:      not measured: {why}"),
-            (Ok(_), None) => println!("          BullMQ:      not measured"),
+            (Err(why), _) => say!(out, "          BullMQ:      not measured: {why}"),
+            (Ok(_), None) => say!(out, "          BullMQ:      not measured"),
         }
         rows.push([
             "queue throughput (no-op jobs)".into(),
@@ -370,10 +381,17 @@ fn print_report(
             format!("≥ {:.0} %", TARGET_RATIO * 100.0),
             verdict(q.ratio() >= TARGET_RATIO).into(),
         ]);
+        say!(out);
+        out.push_str(&table(&["measure", "result", "target", "met"], &rows));
+        support::publish("queue", &out)?;
     }
     if let Some(d) = delivery {
+        let mut out = support::heading("delivery");
+        out.push_str(&facts_lines);
+        let mut rows: Vec<[String; 4]> = Vec::new();
         let s = &args.delivery;
-        println!(
+        say!(
+            out,
             "delivery: {} notifications per phase, raise → arrival at a local receiver; \
              {} webhook calls in flight; steady phase raised at {}/s",
             thousands(s.notifications as f64),
@@ -381,9 +399,11 @@ fn print_report(
             thousands(d.steady_rate)
         );
         if d.deferred + d.repeats > 0 {
-            println!(
+            say!(
+                out,
                 "          {} raises left to the sweeper, {} repeated deliveries",
-                d.deferred, d.repeats
+                d.deferred,
+                d.repeats
             );
         }
         rows.push([
@@ -408,13 +428,16 @@ fn print_report(
             String::new(),
             String::new(),
         ]);
+        say!(out);
+        out.push_str(&table(&["measure", "result", "target", "met"], &rows));
+        support::publish("delivery", &out)?;
     }
-    println!();
-    print_table(&["measure", "result", "target", "met"], &rows);
+    Ok(())
 }
 
-/// A Markdown table with padded columns: readable in a terminal, pasteable into the docs.
-fn print_table(header: &[&str; 4], rows: &[[String; 4]]) {
+/// A Markdown table with padded columns, readable in a terminal too.
+fn table(header: &[&str; 4], rows: &[[String; 4]]) -> String {
+    let mut out = String::new();
     let width = |i: usize| {
         rows.iter()
             .map(|r| r[i].chars().count())
@@ -429,16 +452,18 @@ fn print_table(header: &[&str; 4], rows: &[[String; 4]]) {
             .zip(&widths)
             .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
             .collect();
-        println!("| {} |", padded.join(" | "));
+        format!("| {} |\n", padded.join(" | "))
     };
-    line(header.to_vec());
-    println!(
+    out.push_str(&line(header.to_vec()));
+    say!(
+        out,
         "|{}|",
         widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|")
     );
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
+    out
 }
 
 #[cfg(test)]

@@ -200,13 +200,88 @@ pub(crate) fn met(ok: bool) -> &'static str {
     }
 }
 
-/// Prints a Markdown report and writes it to `bench/results/{name}.md`.
+/// Appends a line (formatted as `println!` would) to a report being written.
+macro_rules! say {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+pub(crate) use say;
+
+/// A report's first line: the bench and when it ran.
+pub(crate) fn heading(name: &str) -> String {
+    format!(
+        "## bench {name} — {}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// The benches in the order `bench/RESULTS.md` lists their reports.
+pub(crate) const BENCHES: [&str; 6] = ["queue", "delivery", "usage", "ingest", "cch", "frontend"];
+
+/// Prints a bench's Markdown report and writes it as that bench's section of `bench/RESULTS.md`,
+/// keeping the other benches' sections: a re-measure rewrites the file, never a hand.
 pub(crate) fn publish(name: &str, text: &str) -> Result<(), String> {
     println!("{text}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(format!("{name}.md"));
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("written to {}", path.display());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
+    let old = match std::fs::read_to_string(&path) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    std::fs::write(&path, results_with(&old, name, text)).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("written to {} ({name})", path.display());
     Ok(())
+}
+
+const RESULTS_HEADER: &str = "# Benchmark results\n\n\
+Written by `scripts/bench`: each bench replaces its own section when it runs, so these are the \
+last figures each measured, on the machine each names. What the benches do and what the design \
+took from them: [docs/benchmarks.md](../docs/benchmarks.md).\n";
+
+/// `results` (the file's text) with the section of bench `name` set to `report`; sections in
+/// [`BENCHES`] order.
+pub(crate) fn results_with(results: &str, name: &str, report: &str) -> String {
+    let section = |bench: &str| -> Option<String> {
+        if bench == name {
+            return Some(report.trim_end().to_owned());
+        }
+        let start = format!("<!-- bench {bench} -->\n");
+        let from = results.find(&start)? + start.len();
+        let to = from + results[from..].find(&format!("<!-- /bench {bench} -->"))?;
+        Some(results[from..to].trim_end().to_owned())
+    };
+    let mut out = RESULTS_HEADER.to_owned();
+    for bench in BENCHES {
+        if let Some(text) = section(bench) {
+            out.push_str(&format!("\n<!-- bench {bench} -->\n{text}\n<!-- /bench {bench} -->\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_replaces_only_its_own_section() {
+        let one = results_with("", "ingest", "# ingest\n\nfirst\n");
+        let two = results_with(&one, "queue", "# queue\nq");
+        let three = results_with(&two, "ingest", "# ingest\n\nsecond");
+        assert!(three.starts_with(RESULTS_HEADER));
+        let queue = three
+            .find("<!-- bench queue -->\n# queue\nq\n<!-- /bench queue -->")
+            .unwrap();
+        let ingest = three
+            .find("<!-- bench ingest -->\n# ingest\n\nsecond\n<!-- /bench ingest -->")
+            .unwrap();
+        assert!(queue < ingest, "in the benches' order");
+        assert!(!three.contains("first"));
+        assert_eq!(results_with(&three, "ingest", "# ingest\n\nsecond"), three, "stable");
+    }
 }

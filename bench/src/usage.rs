@@ -1,6 +1,7 @@
 //! `bench usage`: the leaderboard and the cost check over a large usage table (10 M rows by
 //! default), each beside the naive GROUP BY over the raw rows it replaces, and the ingest rate
 //! through the real ingest path. Works in a throwaway database, dropped at the end.
+use crate::support::say;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, Utc};
@@ -441,9 +442,15 @@ async fn ingest_rate(
     Ok(s.ingest_events as f64 / started.elapsed().as_secs_f64())
 }
 
-pub(crate) fn print(r: &Report) {
+/// Prints the report and writes it as `usage`'s section of `bench/RESULTS.md`.
+pub(crate) fn print(r: &Report, machine: &str) -> Result<(), String> {
+    let mut out = crate::support::heading("usage");
+    say!(out);
+    say!(out, "{machine}");
+    say!(out);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-    println!(
+    say!(
+        out,
         "usage:    {} rows, {} users, {} providers over {} days (bulk-loaded in {:.0} s); best of 5 (rollups) / 3 (naive, ingest)",
         r.setup.rows,
         r.setup.users,
@@ -451,12 +458,16 @@ pub(crate) fn print(r: &Report) {
         r.setup.days,
         r.load.as_secs_f64()
     );
-    println!();
-    println!("| measure | rollups | naive GROUP BY over raw rows | ratio | target | met |");
-    println!("|---|---|---|---|---|---|");
+    say!(out);
+    say!(
+        out,
+        "| measure | rollups | naive GROUP BY over raw rows | ratio | target | met |"
+    );
+    say!(out, "|---|---|---|---|---|---|");
     let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64().max(1e-9);
     let lb = ratio(r.leaderboard, r.leaderboard_naive);
-    println!(
+    say!(
+        out,
         "| daily leaderboard (yesterday, top 5 + totals) | {} | {} | {lb:.0}× | ≤ 100 ms, ≥ 50× | {} |",
         ms(r.leaderboard),
         ms(r.leaderboard_naive),
@@ -467,7 +478,8 @@ pub(crate) fn print(r: &Report) {
         }
     );
     let cc = ratio(r.cost_check, r.cost_check_naive);
-    println!(
+    say!(
+        out,
         "| cost check ({} users × 4 windows + providers; {} over, levels checked in Redis) | {} | {} | {cc:.0}× | ≤ 300 ms | {} |",
         r.setup.users,
         r.over_threshold,
@@ -479,13 +491,16 @@ pub(crate) fn print(r: &Report) {
             "NO"
         }
     );
-    println!(
+    say!(
+        out,
         "| ingest (Ingestor::ingest: validation, rows + rollups, breakers; batches of 1,000, 4 writers) | {:.0} events/s | | | ≥ 20,000 events/s | {} |",
         r.ingest_per_second,
         if r.ingest_per_second >= 20_000.0 { "yes" } else { "NO" }
     );
-    println!(
+    say!(
+        out,
         "| the same without the breakers (validation + Ingestor::store) | {:.0} events/s | | | | |",
         r.ingest_storage_per_second
     );
+    crate::support::publish("usage", &out)
 }
