@@ -355,8 +355,8 @@ async fn ingest_rate(
     let deliveries = server::delivery::engine::Deliveries::new(
         server::delivery::outbox::Outbox::new(db.clone()),
         server::delivery::queue::Queue::new(
-            redis,
-            keys,
+            redis.clone(),
+            keys.clone(),
             server::delivery::queue::QueueConfig::new(server::delivery::engine::QUEUE_NAME),
         ),
     );
@@ -366,7 +366,8 @@ async fn ingest_rate(
     );
     let alerts = server::notifications::kinds::breaker_alerts::BreakerAlerts::new(
         targets,
-        breakers.clone(),
+        redis,
+        keys,
         deliveries,
         TZ,
         server::notifications::kinds::breaker_alerts::DEFAULT_COOLDOWN,

@@ -63,7 +63,7 @@ async fn serve() -> ExitCode {
         }
         Err(e) => return fail(e),
     }
-    match server::channels::targets::adopt_legacy_urls(&db, &config.secrets.current).await {
+    match server::notifications::bindings::adopt_legacy_urls(&db, &config.secrets.current).await {
         Ok(adopted) if adopted != Default::default() => tracing::info!(
             kinds = adopted.kinds,
             deliveries = adopted.deliveries,

@@ -86,7 +86,10 @@ async fn a_raised_notification_is_delivered_once_with_its_idempotency_key() {
     assert_eq!(got.len(), 1, "one request");
     assert_eq!(got[0].idempotency_key.as_deref(), Some("breaker:7:1"));
     assert_eq!(got[0].body["msgtype"], "markdown");
-    assert_eq!(got[0].body["markdown"]["content"], n.message.markdown());
+    assert_eq!(
+        got[0].body["markdown"]["content"],
+        server::channels::wecom::markdown(&n.message)
+    );
     assert_eq!(got[0].path_and_query, "/cgi-bin/webhook/send?key=test-key-123");
 }
 

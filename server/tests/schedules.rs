@@ -297,8 +297,8 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     assert_eq!(
         scheduler.scheduled().await,
         vec![
-            server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() },
-            server::notifications::schedule::scheduler::PlannedJob::CostCheck { minutes: 10 }
+            server::notifications::schedule::plan::PlannedJob::DailyLeaderboard { time: "09:30".into() },
+            server::notifications::schedule::plan::PlannedJob::CostCheck { minutes: 10 }
         ]
     );
     assert_eq!(
@@ -316,7 +316,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     }
     assert_eq!(
         scheduler.scheduled().await[0],
-        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() },
+        server::notifications::schedule::plan::PlannedJob::DailyLeaderboard { time: "21:15".into() },
         "the old time is gone"
     );
     assert_eq!(
@@ -329,7 +329,7 @@ async fn in_production_a_save_replaces_the_schedule_and_a_fire_delivers_once() {
     app.save_settings(&cost_off).await;
     assert_eq!(
         scheduler.scheduled().await,
-        vec![server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
+        vec![server::notifications::schedule::plan::PlannedJob::DailyLeaderboard { time: "21:15".into() }],
         "a kind switched off has no job"
     );
     assert_eq!(scheduler.live_cron_jobs().await, 1);
@@ -506,7 +506,7 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
     let stale = twin.state.settings.scheduler();
     assert_eq!(
         stale.scheduled().await[0],
-        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "09:30".into() }
+        server::notifications::schedule::plan::PlannedJob::DailyLeaderboard { time: "09:30".into() }
     );
 
     // Its 09:30 job wakes, but the saved settings say 21:15: nothing is sent.
@@ -520,7 +520,7 @@ async fn an_instance_follows_a_schedule_saved_on_another() {
     assert!(stale.follow_saved_settings().await.unwrap(), "the twin rebuilds");
     assert_eq!(
         stale.scheduled().await[0],
-        server::notifications::schedule::scheduler::PlannedJob::DailyLeaderboard { time: "21:15".into() }
+        server::notifications::schedule::plan::PlannedJob::DailyLeaderboard { time: "21:15".into() }
     );
     assert!(
         !stale.follow_saved_settings().await.unwrap(),

@@ -6,8 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::receiver::{Answer, Receiver};
+use server::channels::error::SendError;
 use server::channels::message::{Event, Message};
-use server::channels::sender::{SendError, WebhookSender};
+use server::channels::sender::WebhookSender;
 use server::channels::ssrf::{Allowlist, SsrfGuard};
 use server::channels::targets::Destination;
 use server::channels::wecom::{WeCom, TRUNCATION_MARKER};
@@ -168,7 +169,7 @@ async fn long_content_arrives_cut_to_the_wecom_limit() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     let message = text(&"排行榜数据".repeat(2000));
-    let content = message.markdown();
+    let content = server::channels::wecom::markdown(&message);
     sender
         .send(&WeCom, &Destination::of_url(receiver.url()), &message, None)
         .await

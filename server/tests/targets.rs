@@ -139,7 +139,7 @@ async fn webhook_urls_of_the_old_schema_become_sealed_targets_that_keep_deliveri
     assert!(receiver.received()[0].path_and_query.ends_with("key=test-key-123"));
 
     // A second start finds nothing left to move.
-    let again = server::channels::targets::adopt_legacy_urls(&app.db, &app.state.config.secrets.current)
+    let again = server::notifications::bindings::adopt_legacy_urls(&app.db, &app.state.config.secrets.current)
         .await
         .unwrap();
     assert_eq!(again, Default::default());

@@ -680,7 +680,8 @@ async fn unknown_api_paths_and_methods_answer_in_the_json_error_shape() {
 
 #[tokio::test]
 async fn a_revised_event_moves_the_rollups_from_its_old_values_to_its_new_ones() {
-    use server::usage::ingest::{Repeats, UsageEvent};
+    use server::usage::event::UsageEvent;
+    use server::usage::ingest::Repeats;
     let app = TestApp::spawn().await;
     let at = chrono::Utc::now();
     let event = |cost: &str, provider: i64| UsageEvent {

@@ -6,8 +6,8 @@
 //! the parsed JSON, so a value can never break out of its string. Keys are left as written.
 use serde_json::{Map, Value};
 
-use crate::channels::message::{known_placeholders, Message};
-use crate::channels::sender::SendError;
+use crate::channels::error::SendError;
+use crate::channels::message::{CostAlertEntry, Event, Message};
 use crate::channels::targets::Destination;
 use crate::channels::{json_answer, mask_all, refusal, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
@@ -24,7 +24,7 @@ impl Channel for Custom {
             .cloned()
             .ok_or_else(|| SendError::Request("the target has no template".into()))
             .and_then(|t| Template::from_value(t).map_err(|e| SendError::Request(format!("the template {e}"))))?;
-        let mut out = Outgoing::to_webhook(&to.secrets, template.render(&message.placeholders()))?;
+        let mut out = Outgoing::to_webhook(&to.secrets, template.render(&placeholders(message)))?;
         out.headers = to.secrets.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         Ok(out)
     }
@@ -50,6 +50,46 @@ impl Channel for Custom {
         let values: Vec<&str> = to.secrets.headers.values().map(String::as_str).collect();
         mask_all(text, to.secrets.webhook_url.as_deref(), &values)
     }
+}
+
+/// The placeholders of every message, whatever its kind.
+pub const COMMON_FIELDS: [&str; 8] = ["type", "kind", "title", "text", "markdown", "time", "timestamp", "test"];
+
+/// Every placeholder a template may name: the common fields, every event's data fields (a target
+/// may receive any kind) and, for a cost alert, the first alert's fields.
+pub fn known_placeholders() -> Vec<&'static str> {
+    let mut known: Vec<&'static str> = COMMON_FIELDS.to_vec();
+    for event in Event::ALL {
+        known.extend_from_slice(event.fields());
+    }
+    known.extend_from_slice(serde_aux::serde_introspection::serde_introspect::<CostAlertEntry>());
+    known.sort_unstable();
+    known.dedup();
+    known
+}
+
+/// The values of a message's placeholders.
+pub fn placeholders(message: &Message) -> Map<String, Value> {
+    let event = message.event();
+    let data = message.data.to_map();
+    let mut fields = Map::new();
+    fields.insert("type".into(), event.key().into());
+    fields.insert("kind".into(), event.kind().map_or(Value::Null, |k| k.key().into()));
+    fields.insert("title".into(), message.title().into());
+    fields.insert("text".into(), message.text().into());
+    fields.insert("markdown".into(), crate::channels::wecom::markdown(message).into());
+    fields.insert("time".into(), message.local_time().into());
+    fields.insert("timestamp".into(), message.timestamp().into());
+    fields.insert("test".into(), message.test.into());
+    if let Some(Value::Object(first)) = data
+        .get("alerts")
+        .and_then(Value::as_array)
+        .and_then(|alerts| alerts.first())
+    {
+        fields.extend(first.clone());
+    }
+    fields.extend(data);
+    fields
 }
 
 /// The setting holding a custom target's template.
@@ -207,6 +247,62 @@ fn render(node: &Node, fields: &Map<String, Value>) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn placeholders_hold_the_common_fields_the_data_and_the_first_alert() {
+        use crate::channels::blocks::{Block, Document, Inline, Part, TitleStyle};
+        use crate::channels::message::{CostAlertTriggered, EntityType, EventData};
+        use app::usage::{UsageLevel, UsageWindow};
+        use chrono::TimeZone;
+        let at = chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2025, 1, 15, 14, 0, 0)
+            .unwrap();
+        let entry = |name: &str| CostAlertEntry {
+            entity_type: EntityType::User,
+            name: name.into(),
+            owner: None,
+            window: UsageWindow::Week,
+            window_label: "本周".into(),
+            current_usd: "8.5000".into(),
+            limit_usd: "10.0000".into(),
+            usage_percent: Some(85.0),
+            level: UsageLevel::Yellow,
+            remaining_usd: "1.5000".into(),
+        };
+        let data = EventData::CostAlert(CostAlertTriggered {
+            count: 2,
+            alerts: vec![entry("张三"), entry("李四")],
+        });
+        let part = Part {
+            title: "成本预警提醒".into(),
+            title_style: TitleStyle::Heading,
+            body: vec![
+                Block::quote(vec![
+                    Inline::text("用户 "),
+                    Inline::bold("张三"),
+                    Inline::text(" 的消费已达到预警阈值"),
+                ]),
+                Block::line(vec![Inline::text("最后: "), Inline::code("x")]),
+            ],
+            footer: Vec::new(),
+        };
+        let m = Message::new(data, Document::single(part), at);
+        let p = placeholders(&m);
+        assert_eq!(p["type"], "costAlert.triggered");
+        assert_eq!(p["kind"], "costAlert");
+        assert_eq!(p["title"], "成本预警提醒");
+        assert_eq!(p["text"], "成本预警提醒\n用户 张三 的消费已达到预警阈值\n最后: x");
+        assert_eq!(p["time"], "2025-01-15 14:00:00");
+        assert_eq!(p["name"], "张三");
+        assert_eq!(p["level"], "yellow");
+        assert_eq!(p["count"], 2);
+        assert_eq!(p["alerts"].as_array().unwrap().len(), 2);
+        let known = known_placeholders();
+        for key in p.keys() {
+            assert!(known.contains(&key.as_str()), "{key}");
+        }
+    }
 
     const KNOWN: &[&str] = &["title", "providerName", "failureCount", "text", "entries"];
 

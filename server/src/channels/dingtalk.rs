@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::channels::blocks::{markdown_look_alikes, Dialect, RULE};
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, hmac_sha256_base64, mask_all, webhook_url, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};

@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::channels::blocks::{code_look_alikes, markdown_look_alikes, Block, Dialect, Tone};
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, hmac_sha256_base64, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};

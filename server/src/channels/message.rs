@@ -26,9 +26,6 @@ pub enum Event {
     ConnectionTest,
 }
 
-/// The placeholders of every message, whatever its kind.
-pub const COMMON_FIELDS: [&str; 8] = ["type", "kind", "title", "text", "markdown", "time", "timestamp", "test"];
-
 impl Event {
     pub const ALL: [Event; 5] = [
         Event::CircuitBreakerOpened,
@@ -79,9 +76,8 @@ impl Event {
         }
     }
 
-    /// The fields of its `data`, which are also its placeholders (besides [`COMMON_FIELDS`]),
-    /// read off its data's struct. A cost alert's placeholders also name the first alert's
-    /// fields ([`CostAlertEntry`]).
+    /// The fields of its `data` (which are also a custom template's placeholders), read off its
+    /// data's struct.
     pub fn fields(self) -> &'static [&'static str] {
         use serde_aux::serde_introspection::serde_introspect as fields_of;
         match self {
@@ -92,18 +88,6 @@ impl Event {
             Event::ConnectionTest => fields_of::<ConnectionTest>(),
         }
     }
-}
-
-/// Every placeholder a custom template may name: a target may receive any kind.
-pub fn known_placeholders() -> Vec<&'static str> {
-    let mut known: Vec<&'static str> = COMMON_FIELDS.to_vec();
-    for event in Event::ALL {
-        known.extend_from_slice(event.fields());
-    }
-    known.extend_from_slice(serde_aux::serde_introspection::serde_introspect::<CostAlertEntry>());
-    known.sort_unstable();
-    known.dedup();
-    known
 }
 
 /// `circuitBreaker.opened`. Times are RFC 3339 in `APP_TIMEZONE`'s offset.
@@ -363,11 +347,6 @@ impl Message {
         self.document.plain_text()
     }
 
-    /// The specification's text: WeCom's body, which the outbox also keeps for people to read.
-    pub fn markdown(&self) -> String {
-        crate::channels::wecom::markdown(self)
-    }
-
     /// The time as messages write it (`2025-01-15 14:00:00`).
     pub fn local_time(&self) -> String {
         self.at.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -376,30 +355,6 @@ impl Message {
     /// RFC 3339 in UTC.
     pub fn timestamp(&self) -> String {
         self.at.to_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
-    }
-
-    /// The values of a custom template's placeholders.
-    pub fn placeholders(&self) -> Map<String, Value> {
-        let event = self.event();
-        let data = self.data.to_map();
-        let mut fields = Map::new();
-        fields.insert("type".into(), event.key().into());
-        fields.insert("kind".into(), event.kind().map_or(Value::Null, |k| k.key().into()));
-        fields.insert("title".into(), self.title().into());
-        fields.insert("text".into(), self.text().into());
-        fields.insert("markdown".into(), self.markdown().into());
-        fields.insert("time".into(), self.local_time().into());
-        fields.insert("timestamp".into(), self.timestamp().into());
-        fields.insert("test".into(), self.test.into());
-        if let Some(Value::Object(first)) = data
-            .get("alerts")
-            .and_then(Value::as_array)
-            .and_then(|alerts| alerts.first())
-        {
-            fields.extend(first.clone());
-        }
-        fields.extend(data);
-        fields
     }
 }
 
@@ -463,57 +418,5 @@ mod tests {
         );
         assert_eq!(Event::CostAlert.fields(), ["count", "alerts"]);
         assert!(Event::ConnectionTest.fields().is_empty());
-        let known = known_placeholders();
-        for field in ["usagePercent", "owner", "entries", "openSeconds", "markdown"] {
-            assert!(known.contains(&field), "{field}");
-        }
-    }
-
-    #[test]
-    fn placeholders_hold_the_common_fields_the_data_and_the_first_alert() {
-        let entry = |name: &str| CostAlertEntry {
-            entity_type: EntityType::User,
-            name: name.into(),
-            owner: None,
-            window: UsageWindow::Week,
-            window_label: "本周".into(),
-            current_usd: "8.5000".into(),
-            limit_usd: "10.0000".into(),
-            usage_percent: Some(85.0),
-            level: UsageLevel::Yellow,
-            remaining_usd: "1.5000".into(),
-        };
-        let data = EventData::CostAlert(CostAlertTriggered {
-            count: 2,
-            alerts: vec![entry("张三"), entry("李四")],
-        });
-        let part = Part {
-            title: "成本预警提醒".into(),
-            title_style: TitleStyle::Heading,
-            body: vec![
-                Block::quote(vec![
-                    Inline::text("用户 "),
-                    Inline::bold("张三"),
-                    Inline::text(" 的消费已达到预警阈值"),
-                ]),
-                Block::line(vec![Inline::text("最后: "), Inline::code("x")]),
-            ],
-            footer: Vec::new(),
-        };
-        let m = Message::new(data, Document::single(part), at());
-        let p = m.placeholders();
-        assert_eq!(p["type"], "costAlert.triggered");
-        assert_eq!(p["kind"], "costAlert");
-        assert_eq!(p["title"], "成本预警提醒");
-        assert_eq!(p["text"], "成本预警提醒\n用户 张三 的消费已达到预警阈值\n最后: x");
-        assert_eq!(p["time"], "2025-01-15 14:00:00");
-        assert_eq!(p["name"], "张三");
-        assert_eq!(p["level"], "yellow");
-        assert_eq!(p["count"], 2);
-        assert_eq!(p["alerts"].as_array().unwrap().len(), 2);
-        let known = known_placeholders();
-        for key in p.keys() {
-            assert!(known.contains(&key.as_str()), "{key}");
-        }
     }
 }

@@ -3,11 +3,10 @@
 //! the [`sender`] is the one HTTP path they all take, behind the [`ssrf`] guard.
 use std::borrow::Cow;
 
-use app::targets::ChannelKind;
 use chrono::{DateTime, Utc};
 
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::{Destination, TargetSecrets};
 use crate::platform::config::RateLimit;
 
@@ -15,8 +14,10 @@ pub mod blocks;
 pub mod custom;
 pub mod dingtalk;
 pub mod discord;
+pub mod error;
 pub mod feishu;
 pub mod message;
+pub mod platforms;
 pub mod sender;
 pub mod slack;
 pub mod ssrf;
@@ -85,20 +86,6 @@ pub trait Channel: Send + Sync {
     /// announce their limits as they go (Discord's `X-RateLimit-*`).
     fn rest_after(&self, _headers: &http::HeaderMap) -> Option<std::time::Duration> {
         None
-    }
-}
-
-/// The channel delivering to `kind`'s targets.
-pub fn channel_of(kind: ChannelKind) -> &'static dyn Channel {
-    match kind {
-        ChannelKind::Wecom => &wecom::WeCom,
-        ChannelKind::Feishu => &feishu::Feishu,
-        ChannelKind::Dingtalk => &dingtalk::DingTalk,
-        ChannelKind::Slack => &slack::Slack,
-        ChannelKind::Discord => &discord::Discord,
-        ChannelKind::Telegram => &telegram::Telegram,
-        ChannelKind::Webhook => &webhook::SignedWebhook,
-        ChannelKind::Custom => &custom::Custom,
     }
 }
 

@@ -11,77 +11,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::ssrf::{refusal_of, Refusal, SsrfGuard};
-use crate::channels::targets::Destination;
+use crate::channels::ssrf::{refusal_of, SsrfGuard};
+use crate::channels::targets::{display_target, Destination};
 use crate::channels::{Channel, Envelope, Outgoing};
-use app::error::SendFailure;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bodies beyond this are not read: a webhook's answer is small.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    #[error("not allowed: {0}")]
-    Refused(Refusal),
-    #[error("request timed out after {} s", .0.as_secs())]
-    Timeout(Duration),
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("HTTP {status} redirect not followed")]
-    Redirect { status: u16 },
-    #[error("HTTP {status}{}", if .body.is_empty() { String::new() } else { format!(": {body}") })]
-    HttpStatus { status: u16, body: String },
-    /// The platform answered 2xx but refused the message with its own error code.
-    #[error("errcode {errcode}: {errmsg}")]
-    ErrCode { errcode: i64, errmsg: String },
-    /// The platform said to slow down (HTTP 429, or its own code), and for how long if it said.
-    #[error("throttled by the platform{}", .retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
-    Throttled { retry_after: Option<Duration> },
-    /// The target's proxy was refused by the guard or could not be used.
-    #[error("proxy not usable: {0}")]
-    Proxy(String),
-    #[error("request failed: {0}")]
-    Request(String),
-}
-
-impl SendError {
-    /// The failure class (API answers, the page's explanation).
-    pub fn class(&self) -> SendFailure {
-        match self {
-            SendError::Refused(_) => SendFailure::Refused,
-            SendError::Timeout(_) => SendFailure::Timeout,
-            SendError::Connect(_) => SendFailure::Connect,
-            SendError::Redirect { .. } => SendFailure::Redirect,
-            SendError::HttpStatus { .. } => SendFailure::HttpStatus,
-            SendError::ErrCode { .. } => SendFailure::Errcode,
-            SendError::Throttled { .. } => SendFailure::Throttled,
-            SendError::Proxy(_) => SendFailure::Connect,
-            SendError::Request(_) => SendFailure::Request,
-        }
-    }
-
-    /// The receiver's HTTP status, when it answered with one that failed.
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            SendError::HttpStatus { status, .. } | SendError::Redirect { status } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-/// `scheme://host[:port]` of a URL: what logs and history may show (never path or query).
-pub fn display_target(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
-            (Some(h), None) => format!("{}://{h}", u.scheme()),
-            _ => "(invalid URL)".into(),
-        },
-        Err(_) => "(invalid URL)".into(),
-    }
-}
 
 /// What a platform said besides taking the message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -301,21 +239,4 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cause = next;
     }
     cause.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_hide_the_key() {
-        assert_eq!(
-            display_target("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret"),
-            "https://qyapi.weixin.qq.com"
-        );
-        assert_eq!(
-            display_target("http://127.0.0.1:8080/hook?k=1"),
-            "http://127.0.0.1:8080"
-        );
-    }
 }

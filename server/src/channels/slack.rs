@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::channels::blocks::{replace_chars, Block, Dialect, TitleStyle, RULE};
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{cut_to_chars, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;

@@ -1,4 +1,5 @@
-//! Push targets (推送目标, `push_targets`) and which kinds go to them (`push_target_bindings`).
+//! Push targets (推送目标, `push_targets`): where a channel delivers, with its settings and
+//! sealed secrets. Which kinds go to them is the notifications' (`notifications::bindings`).
 //!
 //! A target's secrets — the webhook URL of a keyed platform, a signing secret, a bot token,
 //! header values — are one JSON object sealed under `SECRETS_KEY` for the target's row
@@ -6,19 +7,29 @@
 //! in clear. Everything else a page may show, including `endpoint_host` (scheme, host, port).
 use std::collections::BTreeMap;
 
-use app::notifications::NotificationKind;
 use app::targets::ChannelKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use crate::channels::sender::display_target;
 use crate::platform::config::RateLimit;
 use crate::platform::encryption::{sealed_context, OpenError, SecretsKey};
 
 /// Where a target's sealed secrets live (the rotation of `SECRETS_KEY` reseals them).
 pub const SEALED_TABLE: &str = "push_targets";
 pub const SEALED_COLUMN: &str = "secrets";
+
+/// `scheme://host[:port]` of a URL: what logs and history may show (never path or query).
+pub fn display_target(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => "(invalid URL)".into(),
+        },
+        Err(_) => "(invalid URL)".into(),
+    }
+}
 
 /// A target's secret settings. Debug shows which are set, never their values.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,13 +126,6 @@ impl Destination {
             sends: budget.sends,
             window: std::time::Duration::from_secs(u64::from(budget.per_seconds)),
         })
-    }
-
-    /// The webhook URL as answers show it: the key its platform keeps in it (a query value, a
-    /// token in the path) masked by the channel's own rules.
-    pub fn masked_webhook_url(&self, channel: ChannelKind) -> Option<String> {
-        let url = self.secrets.webhook_url.clone()?;
-        Some(crate::channels::channel_of(channel).mask_secrets(url, self))
     }
 
     /// A target reached by its webhook URL alone.
@@ -312,64 +316,24 @@ pub async fn wecom_target_for(
     create(conn, key, &NewTarget::wecom(name(), url)).await
 }
 
-/// The ids of the targets bound to `kind`, lowest first.
-pub async fn bound_to(conn: &mut PgConnection, kind: NotificationKind) -> Result<Vec<i64>, TargetError> {
-    Ok(
-        sqlx::query_scalar("SELECT target_id FROM push_target_bindings WHERE kind = $1 ORDER BY target_id")
-            .bind(kind.key())
-            .fetch_all(&mut *conn)
-            .await?,
-    )
+/// The target `id`, its secrets opened.
+pub async fn get(conn: &mut PgConnection, key: &SecretsKey, id: i64) -> Result<Option<PushTarget>, TargetError> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM push_targets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| r.open(key)).transpose()
 }
 
-/// The target the settings' `webhookUrl` of `kind` stands for, and its URL.
-pub async fn webhook_url_target_of(
-    conn: &mut PgConnection,
-    key: &SecretsKey,
-    kind: NotificationKind,
-) -> Result<Option<(i64, String)>, TargetError> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM push_targets
-          WHERE id = (SELECT target_id FROM push_target_bindings WHERE kind = $1 AND from_webhook_url)"
-    ))
-    .bind(kind.key())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let target = row.open(key)?;
-    Ok(target.destination.secrets.webhook_url.map(|url| (target.id, url)))
-}
-
-/// Makes `ids` exactly the targets bound to `kind`, `from_webhook_url` the one its
-/// `webhookUrl` stands for (it must be among `ids`); bindings kept keep their enabled flag.
-/// Ids that name no target are the caller's to refuse first.
-pub async fn set_bindings(
-    conn: &mut PgConnection,
-    kind: NotificationKind,
-    ids: &[i64],
-    from_webhook_url: Option<i64>,
-) -> Result<(), TargetError> {
-    sqlx::query("DELETE FROM push_target_bindings WHERE kind = $1 AND NOT (target_id = ANY($2))")
-        .bind(kind.key())
-        .bind(ids)
+/// Deletes target `id` (its bindings go with it); `false` when there was none. Its history
+/// stays, showing its endpoint; its waiting deliveries fail.
+pub async fn delete(conn: &mut PgConnection, id: i64) -> Result<bool, TargetError> {
+    let deleted = sqlx::query("DELETE FROM push_targets WHERE id = $1")
+        .bind(id)
         .execute(&mut *conn)
-        .await?;
-    // Cleared first: the one-per-kind index must hold after each statement.
-    sqlx::query("UPDATE push_target_bindings SET from_webhook_url = false WHERE kind = $1 AND from_webhook_url")
-        .bind(kind.key())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO push_target_bindings (kind, target_id, from_webhook_url)
-         SELECT $1, i, i IS NOT DISTINCT FROM $3 FROM unnest($2::bigint[]) AS i
-         ON CONFLICT (kind, target_id) DO UPDATE SET from_webhook_url = EXCLUDED.from_webhook_url",
-    )
-    .bind(kind.key())
-    .bind(ids)
-    .bind(from_webhook_url)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        .await?
+        .rows_affected();
+    Ok(deleted == 1)
 }
 
 /// Of `ids`, those that name no target.
@@ -410,36 +374,6 @@ pub async fn update(
     Ok(updated == 1)
 }
 
-/// The kinds bound to each target (to `only` alone, when given).
-pub async fn kinds_by_target(
-    conn: &mut PgConnection,
-    only: Option<i64>,
-) -> Result<std::collections::HashMap<i64, Vec<NotificationKind>>, TargetError> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT target_id, kind FROM push_target_bindings WHERE $1::bigint IS NULL OR target_id = $1")
-            .bind(only)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut out: std::collections::HashMap<i64, Vec<NotificationKind>> = std::collections::HashMap::new();
-    for (id, kind) in rows {
-        let kind = NotificationKind::from_key(&kind).ok_or_else(|| TargetError::Corrupt {
-            id,
-            column: "kind",
-            value: kind.clone(),
-        })?;
-        out.entry(id).or_default().push(kind);
-    }
-    for kinds in out.values_mut() {
-        kinds.sort_by_key(|k| *k as usize);
-    }
-    Ok(out)
-}
-
-/// The kinds bound to target `id`.
-pub async fn kinds_of(conn: &mut PgConnection, id: i64) -> Result<Vec<NotificationKind>, TargetError> {
-    Ok(kinds_by_target(conn, Some(id)).await?.remove(&id).unwrap_or_default())
-}
-
 /// The name of a WeCom target made from a bare URL: its endpoint, never its key.
 pub fn wecom_name(url: &str) -> String {
     format!("企业微信 · {}", display_target(url))
@@ -466,46 +400,14 @@ impl PushTargets {
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<PushTarget>, TargetError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM push_targets WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?;
-        row.map(|r| r.open(&self.key)).transpose()
-    }
-
-    /// Where a notification of `kind` goes now: each enabled target of an enabled binding.
-    pub async fn active_for(&self, kind: NotificationKind) -> Result<Vec<TargetRef>, TargetError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT t.id, t.endpoint_host FROM push_target_bindings b JOIN push_targets t ON t.id = b.target_id
-              WHERE b.kind = $1 AND b.enabled AND t.enabled ORDER BY t.id",
-        )
-        .bind(kind.key())
-        .fetch_all(&self.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, endpoint_host)| TargetRef { id, endpoint_host })
-            .collect())
+        let mut conn = self.db.acquire().await?;
+        get(&mut conn, &self.key, id).await
     }
 
     /// A WeCom target for `url`, created if need be (tests, benchmarks, scripts).
     pub async fn wecom(&self, url: &str) -> Result<i64, TargetError> {
         let mut conn = self.db.acquire().await?;
         wecom_target_for(&mut conn, &self.key, url, || wecom_name(url)).await
-    }
-
-    /// Deletes a target and its bindings; the kinds it served, or `None` when there was none.
-    /// Its history stays, showing its endpoint; its waiting deliveries fail.
-    pub async fn delete(&self, id: i64) -> Result<Option<Vec<NotificationKind>>, TargetError> {
-        let mut tx = self.db.begin().await?;
-        let kinds = kinds_of(&mut tx, id).await?;
-        let deleted = sqlx::query("DELETE FROM push_targets WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok((deleted == 1).then_some(kinds))
     }
 
     /// Remembers the outcome of a test.
@@ -522,103 +424,23 @@ impl PushTargets {
         .await?;
         Ok(())
     }
-
-    /// Binds `kind` to `target_id` as well.
-    pub async fn bind(&self, kind: NotificationKind, target_id: i64) -> Result<(), TargetError> {
-        sqlx::query("INSERT INTO push_target_bindings (kind, target_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(kind.key())
-            .bind(target_id)
-            .execute(&self.db)
-            .await?;
-        Ok(())
-    }
-}
-
-/// A kind's name in the targets start-up creates from its URL.
-fn kind_label(kind: NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::CircuitBreaker => "熔断告警",
-        NotificationKind::DailyLeaderboard => "每日排行榜",
-        NotificationKind::CostAlert => "成本预警",
-    }
-}
-
-/// What [`adopt_legacy_urls`] moved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Adopted {
-    pub kinds: usize,
-    pub deliveries: u64,
-}
-
-/// Moves the clear URLs of the schema before targets into sealed WeCom targets: each kind's URL
-/// becomes a target bound to it (kinds with one URL share one target), and each outbox row's URL
-/// its target. Idempotent, in one transaction; instances starting together take turns.
-pub async fn adopt_legacy_urls(db: &PgPool, key: &SecretsKey) -> Result<Adopted, TargetError> {
-    let mut tx = db.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hub-notify: adopt legacy webhook URLs'))")
-        .execute(&mut *tx)
-        .await?;
-    let urls: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT circuit_breaker_webhook_url, daily_leaderboard_webhook_url, cost_alert_webhook_url
-           FROM notification_settings WHERE id = 1",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let mut adopted = Adopted::default();
-    if let Some((cb, dl, ca)) = urls {
-        let by_kind = NotificationKind::ALL.into_iter().zip([cb, dl, ca]);
-        let by_kind: Vec<(NotificationKind, String)> =
-            by_kind.filter_map(|(kind, url)| url.map(|u| (kind, u))).collect();
-        for (kind, url) in &by_kind {
-            let sharing: Vec<&str> = by_kind
-                .iter()
-                .filter(|(_, u)| u == url)
-                .map(|(k, _)| kind_label(*k))
-                .collect();
-            let name = || format!("企业微信 · {}", sharing.join("、"));
-            let id = wecom_target_for(&mut tx, key, url, name).await?;
-            sqlx::query(
-                "INSERT INTO push_target_bindings (kind, target_id, from_webhook_url) VALUES ($1, $2, true)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(kind.key())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            adopted.kinds += 1;
-        }
-        sqlx::query(
-            "UPDATE notification_settings SET circuit_breaker_webhook_url = NULL,
-                daily_leaderboard_webhook_url = NULL, cost_alert_webhook_url = NULL WHERE id = 1",
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    let history: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT target_url FROM notification_deliveries WHERE target_url IS NOT NULL")
-            .fetch_all(&mut *tx)
-            .await?;
-    for url in history {
-        let id = wecom_target_for(&mut tx, key, &url, || wecom_name(&url)).await?;
-        adopted.deliveries += sqlx::query(
-            // The key gains its target as keys now do (`delivery::engine::target_dedup_key`):
-            // a notification raised again after the upgrade is still known.
-            "UPDATE notification_deliveries SET target_id = $1, target_url = NULL, dedup_key = dedup_key || '@t' || $1
-              WHERE target_url = $2",
-        )
-        .bind(id)
-        .bind(&url)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    tx.commit().await?;
-    Ok(adopted)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_hide_the_key() {
+        assert_eq!(
+            display_target("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret"),
+            "https://qyapi.weixin.qq.com"
+        );
+        assert_eq!(
+            display_target("http://127.0.0.1:8080/hook?k=1"),
+            "http://127.0.0.1:8080"
+        );
+    }
 
     #[test]
     fn rotation_reseals_the_targets_secrets() {

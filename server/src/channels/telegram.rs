@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::channels::blocks::{Block, Dialect, Part, PART_SEPARATOR, WORD_JOINER};
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{json_answer, refusal, Channel, Envelope, Outgoing, MASK};
 use crate::platform::config::RateLimit;

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 use crate::channels::targets::Destination;
 use crate::channels::{hmac_sha256_base64, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
@@ -37,7 +37,7 @@ pub fn event(message: &Message, envelope: &Envelope) -> Value {
         "data": message.data.to_map(),
         "title": message.title(),
         "text": message.text(),
-        "markdown": message.markdown(),
+        "markdown": crate::channels::wecom::markdown(message),
     })
 }
 

@@ -16,8 +16,8 @@ use serde_json::json;
 use crate::channels::blocks::{
     code_look_alikes, markdown_look_alikes, Dialect, Part, TitleStyle, PART_SEPARATOR, RULE,
 };
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::SendError;
 
 use crate::channels::refusal;
 use crate::channels::targets::Destination;

@@ -1,16 +1,16 @@
 //! Delivering notifications: write to the outbox, enqueue, and send from the queue's workers.
 //!
 //! `raise` is the one way in: the row is written first (so nothing is lost if Redis is away),
-//! then the job is enqueued; a row Redis never saw is picked up by the [`crate::delivery::sweeper`].
+//! then the job is enqueued; a row Redis never saw is picked up by the sweeper (`sweeper.rs`).
 //! The job's handler is idempotent through the row: a job that runs again (a stalled worker, a
 //! sweep after Redis lost its data) finds the row finished and does nothing.
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::sender::{SendError, Sent, WebhookSender};
+use crate::channels::sender::{Sent, WebhookSender};
 use crate::channels::targets::{PushTarget, PushTargets, TargetRef};
 use crate::channels::Channel;
 use crate::delivery::metrics::Metrics;
@@ -167,6 +167,11 @@ impl DeliveryHandler {
         }
     }
 
+    /// The metrics its outcomes are counted in (the sweeper counts there too).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Waits `patience` instead of [`OUTBOX_PATIENCE`] for an unreachable database before an
     /// attempt counts as failed.
     pub fn with_outbox_patience(mut self, patience: Backoff) -> Self {
@@ -267,7 +272,7 @@ impl DeliveryHandler {
         if !target.enabled {
             return Err(Undeliverable::ForGood(format!("push target {id} is disabled")));
         }
-        let channel = crate::channels::channel_of(target.channel);
+        let channel = crate::channels::platforms::channel_of(target.channel);
         Ok((target, channel))
     }
 }
@@ -372,60 +377,6 @@ impl JobHandler for DeliveryHandler {
                 }
                 tracing::warn!(delivery = id, kind, attempt = job.attempt, last, error = %message, "delivery attempt failed");
                 Err(JobError::Failed(message))
-            }
-        }
-    }
-}
-
-/// Worker settings (from the configuration).
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    pub concurrency: usize,
-    pub history_retention: Duration,
-}
-
-/// The running workers and sweeper of one process.
-pub struct Engine {
-    shutdown: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Engine {
-    /// Starts the queue worker (its own Redis connection) and the sweeper.
-    pub fn start(
-        deliveries: Deliveries,
-        handler: Arc<DeliveryHandler>,
-        redis_config: fred::types::config::Config,
-        config: &EngineConfig,
-    ) -> Engine {
-        let (shutdown, watch) = tokio::sync::watch::channel(false);
-        let metrics = handler.metrics.clone();
-        let worker =
-            crate::delivery::queue::Worker::new(deliveries.queue().clone(), redis_config, config.concurrency, handler);
-        let worker_task = tokio::spawn(worker.run(watch.clone()));
-        let sweeper = crate::delivery::sweeper::Sweeper::new(deliveries, config.history_retention, metrics);
-        let sweeper_task = tokio::spawn(sweeper.run(watch));
-        Engine {
-            shutdown,
-            tasks: vec![worker_task, sweeper_task],
-        }
-    }
-
-    /// Runs another background duty of the process until the engine stops.
-    pub fn run_alongside<F, Fut>(&mut self, task: F)
-    where
-        F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
-        Fut: std::future::Future<Output = ()> + Send + 'static,
-    {
-        self.tasks.push(tokio::spawn(task(self.shutdown.subscribe())));
-    }
-
-    /// Stops taking jobs, lets running ones finish, and stops the sweeper.
-    pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            if let Err(e) = task.await {
-                tracing::error!(error = %e, "a delivery task ended abnormally");
             }
         }
     }

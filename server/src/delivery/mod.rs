@@ -6,4 +6,5 @@ pub mod metrics;
 pub mod outbox;
 pub mod queue;
 pub mod rate_limit;
+pub mod runner;
 pub mod sweeper;

@@ -143,6 +143,28 @@ impl RecordRow {
     }
 }
 
+/// The target URLs of rows raised before push targets, which the start-up move turns into targets.
+pub async fn legacy_target_urls(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT target_url FROM notification_deliveries WHERE target_url IS NOT NULL")
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Points the rows raised to `url` before push targets at target `id`; how many there were.
+pub async fn adopt_legacy_target(conn: &mut sqlx::PgConnection, url: &str, id: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        // The key gains its target as keys now do (`delivery::engine::target_dedup_key`): a
+        // notification raised again after the upgrade is still known.
+        "UPDATE notification_deliveries SET target_id = $1, target_url = NULL, dedup_key = dedup_key || '@t' || $1
+          WHERE target_url = $2",
+    )
+    .bind(id)
+    .bind(url)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
 fn bounded(error: &str) -> String {
     error.chars().take(MAX_ERROR_CHARS).collect()
 }
@@ -167,7 +189,7 @@ impl Outbox {
         .bind(new.kind.key())
         .bind(new.target.id)
         .bind(&new.target.endpoint_host)
-        .bind(new.message.markdown())
+        .bind(crate::channels::wecom::markdown(&new.message))
         .bind(new.message.record())
         .bind(&new.dedup_key)
         .fetch_optional(&self.db)
@@ -389,26 +411,5 @@ impl Outbox {
             .collect::<Result<Vec<_>, _>>()?;
         let next_before = if more { items.last().map(|r| r.id) } else { None };
         Ok(DeliveryPage { items, next_before })
-    }
-}
-
-/// 投递记录 for the pages: the outbox's history with times in APP_TIMEZONE.
-pub struct History {
-    pub outbox: Outbox,
-    pub timezone: chrono_tz::Tz,
-}
-
-#[async_trait::async_trait]
-impl app::ports::DeliveryHistory for History {
-    async fn list(&self, filter: DeliveryFilter) -> Result<DeliveryPage, app::error::AppError> {
-        let page_size = filter.page_size().map_err(|problem| {
-            let mut errors = app::notifications::FieldErrors::default();
-            errors.insert("limit".into(), problem);
-            app::error::AppError::Validation(errors)
-        })?;
-        self.outbox.list(&filter, page_size, self.timezone).await.map_err(|e| {
-            tracing::error!(error = %e, "listing deliveries failed");
-            app::error::AppError::Unavailable
-        })
     }
 }

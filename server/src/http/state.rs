@@ -12,16 +12,18 @@ use sqlx::PgPool;
 use crate::channels::sender::WebhookSender;
 use crate::channels::ssrf::{Allowlist, AllowlistError, SsrfGuard};
 use crate::channels::targets::PushTargets;
-use crate::delivery::engine::{Deliveries, DeliveryHandler, Engine, EngineConfig, QUEUE_NAME};
+use crate::delivery::engine::{Deliveries, DeliveryHandler, QUEUE_NAME};
 use crate::delivery::metrics::Metrics;
-use crate::delivery::outbox::{History, Outbox};
+use crate::delivery::outbox::Outbox;
 use crate::delivery::queue::{Queue, QueueConfig};
+use crate::delivery::runner::{Engine, EngineConfig};
 use crate::http::auth::Authenticator;
+use crate::http::ports::History;
 use crate::http::sessions::SessionStore;
 use crate::notifications::kinds::breaker_alerts::BreakerAlerts;
 use crate::notifications::schedule::runs::Runs;
 use crate::notifications::schedule::scheduler::Scheduler;
-use crate::notifications::settings::SettingsService;
+use crate::notifications::settings_service::SettingsService;
 use crate::notifications::targets::TargetService;
 use crate::platform::config::Config;
 use crate::platform::redis::Keys;
@@ -128,7 +130,8 @@ impl AppState {
         let breakers = Breakers::new(redis.clone(), keys.clone());
         let alerts = BreakerAlerts::new(
             targets.clone(),
-            breakers.clone(),
+            redis.clone(),
+            keys.clone(),
             deliveries.clone(),
             config.timezone,
             config
@@ -206,7 +209,7 @@ impl AppState {
             &engine_config,
         );
         let ingestor = self.ingestor.clone();
-        engine.run_alongside(move |stop| crate::usage::breaker_backlog::run(ingestor, stop));
+        engine.run_alongside(move |stop| crate::usage::breaker_replay::run(ingestor, stop));
         let db = self.db.clone();
         engine.run_alongside(move |stop| crate::usage::ingest::prune_loop(db, stop));
         let db = self.db.clone();

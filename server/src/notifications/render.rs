@@ -444,7 +444,7 @@ fn cost_alert_part(a: &CostAlert) -> Part {
 
 /// The specification's text of one alert (WeCom's), by which alerts are grouped.
 pub fn cost_alert_text(a: &CostAlert) -> String {
-    cost_alert(a).markdown()
+    crate::channels::wecom::markdown(&cost_alert(a))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,6 +478,11 @@ mod tests {
     use chrono::TimeZone;
     use chrono_tz::Asia::Shanghai;
     use serde_json::{json, Value};
+
+    /// The specification's text of a message: WeCom's rendering.
+    fn md(message: &Message) -> String {
+        crate::channels::wecom::markdown(message)
+    }
     use std::str::FromStr;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Tz> {
@@ -533,7 +538,7 @@ mod tests {
     #[test]
     fn test_message_matches_the_spec() {
         assert_eq!(
-            test_message(at(2025, 1, 15, 14, 0, 0)).markdown().as_bytes(),
+            md(&test_message(at(2025, 1, 15, 14, 0, 0))).as_bytes(),
             golden(include_str!("../../tests/golden/test_message.md")).as_bytes()
         );
     }
@@ -555,13 +560,13 @@ mod tests {
     fn circuit_breaker_alert_matches_the_spec() {
         let a = spec_breaker_alert(Some("rate_limit_exceeded: You have exceeded your rate limit"));
         assert_eq!(
-            circuit_breaker_alert(&a).markdown().as_bytes(),
+            md(&circuit_breaker_alert(&a)).as_bytes(),
             golden(include_str!("../../tests/golden/circuit_breaker.md")).as_bytes()
         );
     }
 
     fn last_error_line(last_error: Option<&str>) -> String {
-        let text = circuit_breaker_alert(&spec_breaker_alert(last_error)).markdown();
+        let text = md(&circuit_breaker_alert(&spec_breaker_alert(last_error)));
         text.lines().find(|l| l.starts_with("最后错误")).unwrap().to_owned()
     }
 
@@ -596,7 +601,7 @@ mod tests {
             now: at(2025, 1, 15, 14, 30, 0),
         };
         assert_eq!(
-            circuit_breaker_recovery(&r).markdown(),
+            md(&circuit_breaker_recovery(&r)),
             "## 供应商熔断恢复\n\
              > 供应商 **Anthropic 官方** (ID: 1) 已恢复正常\n\
              熔断时长: 30 分钟\n\
@@ -624,7 +629,7 @@ mod tests {
     #[test]
     fn names_cannot_break_the_layout() {
         let name = |n: &str| {
-            let text = cost_alert(&spec_cost_alert(CostEntity::User { name: n }, "9", "10")).markdown();
+            let text = md(&cost_alert(&spec_cost_alert(CostEntity::User { name: n }, "9", "10")));
             text.lines().nth(1).unwrap().to_owned()
         };
         assert_eq!(name("a**b\n  c`d"), "> 用户 **a＊＊b c'd** 的消费已达到预警阈值");
@@ -658,7 +663,7 @@ mod tests {
             total_cost_usd: dec("15"),
             now: at(2025, 1, 15, 9, 0, 0),
         };
-        let text = daily_leaderboard(&b).markdown();
+        let text = md(&daily_leaderboard(&b));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[9], "4. **d** (ID: 4)");
         assert_eq!(lines[10], "消费 $2.0000 · 请求 2 次 · Token 12.35K");
@@ -677,7 +682,7 @@ mod tests {
             now: at(2025, 1, 15, 9, 0, 0),
         };
         assert_eq!(
-            daily_leaderboard(&b).markdown(),
+            md(&daily_leaderboard(&b)),
             "## 今日用户消费排行榜\n\
              > 统计日期: **2025-01-14**\n\
              当日无用户消费记录\n\
@@ -721,14 +726,13 @@ mod tests {
         // Every group of real alerts fits WeCom's limit.
         let alerts: Vec<String> = (0..40)
             .map(|i| {
-                cost_alert(&spec_cost_alert(
+                md(&cost_alert(&spec_cost_alert(
                     CostEntity::User {
                         name: &format!("用户{i}"),
                     },
                     "9",
                     "10",
-                ))
-                .markdown()
+                )))
             })
             .collect();
         let alerts: Vec<&str> = alerts.iter().map(String::as_str).collect();
@@ -744,7 +748,7 @@ mod tests {
     fn cost_alert_matches_the_spec() {
         let a = spec_cost_alert(CostEntity::User { name: "张三" }, "8.5", "10");
         assert_eq!(
-            cost_alert(&a).markdown().as_bytes(),
+            md(&cost_alert(&a)).as_bytes(),
             golden(include_str!("../../tests/golden/cost_alert.md")).as_bytes()
         );
     }
@@ -759,7 +763,7 @@ mod tests {
             "10",
         );
         assert_eq!(
-            cost_alert(&a).markdown().lines().nth(1),
+            md(&cost_alert(&a)).lines().nth(1),
             Some("> 供应商 **Anthropic 官方** 的消费已达到预警阈值")
         );
     }
@@ -778,7 +782,7 @@ mod tests {
         a.reset = DailyReset::Fixed { minute: 18 * 60 };
         let message = cost_alert(&a);
         assert_eq!(
-            message.markdown().as_bytes(),
+            md(&message).as_bytes(),
             golden(include_str!("../../tests/golden/cost_alert_key.md")).as_bytes()
         );
         let data = message.data.to_map();
@@ -788,7 +792,11 @@ mod tests {
     }
 
     fn ratio_and_remaining(current: &str, limit: &str) -> (String, String) {
-        let text = cost_alert(&spec_cost_alert(CostEntity::User { name: "x" }, current, limit)).markdown();
+        let text = md(&cost_alert(&spec_cost_alert(
+            CostEntity::User { name: "x" },
+            current,
+            limit,
+        )));
         let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap().to_owned();
         (line("使用比例"), line("剩余额度"))
     }
@@ -837,7 +845,7 @@ mod tests {
         ];
         let grouped = cost_alerts(&two);
         assert_eq!(
-            grouped.markdown(),
+            md(&grouped),
             format!(
                 "{}{PART_SEPARATOR}{}",
                 cost_alert_text(&two[0]),

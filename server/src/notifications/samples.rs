@@ -74,17 +74,17 @@ mod tests {
         let golden = |text: &str| text.trim_end_matches('\n').to_owned();
         let breaker_at = tz.with_ymd_and_hms(2025, 1, 15, 14, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CircuitBreaker, breaker_at).markdown(),
+            crate::channels::wecom::markdown(&sample(NotificationKind::CircuitBreaker, breaker_at)),
             golden(include_str!("../../tests/golden/circuit_breaker.md"))
         );
         let board_at = tz.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::DailyLeaderboard, board_at).markdown(),
+            crate::channels::wecom::markdown(&sample(NotificationKind::DailyLeaderboard, board_at)),
             golden(include_str!("../../tests/golden/daily_leaderboard.md"))
         );
         let cost_at = tz.with_ymd_and_hms(2025, 1, 15, 10, 30, 0).unwrap();
         assert_eq!(
-            sample(NotificationKind::CostAlert, cost_at).markdown(),
+            crate::channels::wecom::markdown(&sample(NotificationKind::CostAlert, cost_at)),
             golden(include_str!("../../tests/golden/cost_alert.md"))
         );
     }

@@ -1,10 +1,11 @@
 //! The 消息推送 settings as pages and the API use them: load with keys masked, validate and save
 //! (rebuilding the schedule), test a URL, run a kind now.
 use app::api::notifications::{RunReport, SettingsView};
-use app::notifications::{NotificationKind, NotificationSettings};
+use app::notifications::{FieldErrors, FieldProblem, NotificationKind, NotificationSettings};
 use chrono::Utc;
 
 use crate::channels::targets::{PushTargets, TargetError};
+use crate::channels::MASK;
 use crate::notifications::settings::{load, save, SaveError, StoredSettings, SAVE_DNS_TIMEOUT};
 
 /// Load, validate-and-save, and test: shared by the server functions and the REST API.
@@ -118,9 +119,7 @@ impl SettingsService {
         let url = if url.contains(MASK) {
             stored = load(self.targets.db(), self.targets.key())
                 .await
-                .map_err(|e| {
-                    crate::channels::error::SendError::Request(format!("the stored URL cannot be read: {e}"))
-                })?
+                .map_err(|e| crate::channels::error::SendError::Request(format!("the stored URL cannot be read: {e}")))?
                 .settings;
             unmask(&stored, kind, url).unwrap_or(url)
         } else {

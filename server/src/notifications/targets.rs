@@ -7,13 +7,16 @@ use app::targets::{BudgetSetting, ChannelKind, LastTest, PushTargetInput, PushTa
 use chrono::Utc;
 use chrono_tz::Tz;
 
-use crate::channels::sender::{display_target, SendError, WebhookSender};
+use crate::channels::error::SendError;
+use crate::channels::sender::WebhookSender;
+use crate::channels::targets::display_target;
 use crate::channels::targets::{
     self, mask_proxy_password, Destination, NewTarget, PushTarget, PushTargets, TargetError, PROXY_FALLBACK_DIRECT,
     RATE_LIMIT,
 };
-use crate::channels::{custom, telegram, webhook, MASK};
+use crate::channels::{custom, platforms, telegram, webhook, MASK};
 use crate::delivery::rate_limit::effective_budget;
+use crate::notifications::bindings;
 use crate::notifications::settings::SAVE_DNS_TIMEOUT;
 use crate::platform::config::{RateLimit, SendBudget};
 
@@ -72,7 +75,7 @@ impl TargetService {
 
     fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
         let to = &t.destination;
-        let channel = crate::channels::channel_of(t.channel);
+        let channel = platforms::channel_of(t.channel);
         PushTargetView {
             id: t.id,
             name: t.name.clone(),
@@ -86,7 +89,7 @@ impl TargetService {
                 .get(telegram::MESSAGE_THREAD_ID)
                 .and_then(serde_json::Value::as_i64),
             api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
-            webhook_url: to.masked_webhook_url(t.channel),
+            webhook_url: platforms::masked_webhook_url(t.channel, to),
             template: to.settings.get(custom::TEMPLATE).cloned(),
             header_names: to.secrets.headers.keys().cloned().collect(),
             proxy_url: to.proxy().map(mask_proxy_password),
@@ -108,7 +111,7 @@ impl TargetService {
     /// Every target, oldest first.
     pub async fn list(&self) -> Result<Vec<PushTargetView>, TargetError> {
         let mut conn = self.targets.db().acquire().await?;
-        let mut kinds = targets::kinds_by_target(&mut conn, None).await?;
+        let mut kinds = bindings::kinds_by_target(&mut conn, None).await?;
         let all = targets::list(&mut conn, self.targets.key()).await?;
         Ok(all
             .into_iter()
@@ -124,7 +127,7 @@ impl TargetService {
             return Ok(None);
         };
         let mut conn = self.targets.db().acquire().await?;
-        let kinds = targets::kinds_of(&mut conn, id).await?;
+        let kinds = bindings::kinds_of(&mut conn, id).await?;
         Ok(Some(self.view(target, kinds)))
     }
 
@@ -302,7 +305,7 @@ impl TargetService {
         let mut input = input.normalized();
         let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
         // The URL as answers show it (its key masked) means the stored one.
-        let shown = stored.destination.masked_webhook_url(stored.channel);
+        let shown = platforms::masked_webhook_url(stored.channel, &stored.destination);
         if input.webhook_url.is_some() && input.webhook_url == shown {
             input.webhook_url = None;
         }
@@ -330,11 +333,14 @@ impl TargetService {
 
     /// The kinds the deleted target served, or `None` when there was none.
     pub async fn delete(&self, id: i64) -> Result<Option<Vec<NotificationKind>>, TargetError> {
-        let deleted = self.targets.delete(id).await?;
-        if deleted.is_some() {
+        let mut tx = self.targets.db().begin().await?;
+        let kinds = bindings::kinds_of(&mut tx, id).await?;
+        let deleted = targets::delete(&mut tx, id).await?;
+        tx.commit().await?;
+        if deleted {
             tracing::info!(target_id = id, "push target deleted");
         }
-        Ok(deleted)
+        Ok(deleted.then_some(kinds))
     }
 
     /// Sends the specification's example of `kind` to the target, as a delivery would, and
@@ -343,7 +349,7 @@ impl TargetService {
         let target = self.targets.get(id).await?.ok_or(TargetTestError::NotFound)?;
         let message = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
         let started = Instant::now();
-        let channel = crate::channels::channel_of(target.channel);
+        let channel = platforms::channel_of(target.channel);
         let result = self
             .sender
             .send(channel, &target.destination, &message, None)
@@ -364,64 +370,6 @@ impl TargetService {
             Err(e) => tracing::info!(target_id = id, kind = kind.key(), error = %e, "push target test failed"),
         }
         Ok(result.map(|()| latency_ms))
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> app::error::AppError {
-    tracing::error!(error = %e, "push targets unavailable");
-    app::error::AppError::Unavailable
-}
-
-fn not_found(id: i64) -> app::error::AppError {
-    app::error::AppError::NotFound(format!("no push target has the id {id}"))
-}
-
-impl From<TargetSaveError> for app::error::AppError {
-    fn from(e: TargetSaveError) -> Self {
-        match e {
-            TargetSaveError::Invalid(errors) => app::error::AppError::Validation(errors),
-            TargetSaveError::NotFound => app::error::AppError::NotFound("no such push target".into()),
-            TargetSaveError::Targets(e) => unavailable(e),
-        }
-    }
-}
-
-/// The pages' port: the same service the REST API calls.
-#[async_trait::async_trait]
-impl app::ports::TargetDirectory for TargetService {
-    async fn list(&self) -> Result<Vec<PushTargetView>, app::error::AppError> {
-        TargetService::list(self).await.map_err(unavailable)
-    }
-
-    async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, app::error::AppError> {
-        Ok(TargetService::create(self, input).await?)
-    }
-
-    async fn update(&self, id: i64, input: PushTargetInput) -> Result<PushTargetView, app::error::AppError> {
-        TargetService::update(self, id, input).await.map_err(|e| match e {
-            TargetSaveError::NotFound => not_found(id),
-            other => other.into(),
-        })
-    }
-
-    async fn delete(&self, id: i64) -> Result<Vec<NotificationKind>, app::error::AppError> {
-        TargetService::delete(self, id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| not_found(id))
-    }
-
-    async fn test(&self, id: i64, kind: NotificationKind) -> Result<u32, app::error::AppError> {
-        match TargetService::test(self, id, kind).await {
-            Ok(Ok(latency_ms)) => Ok(latency_ms),
-            Ok(Err(e)) => Err(app::error::AppError::Webhook {
-                class: e.class(),
-                http_status: e.http_status(),
-                message: e.to_string(),
-            }),
-            Err(TargetTestError::NotFound) => Err(not_found(id)),
-            Err(TargetTestError::Targets(e)) => Err(unavailable(e)),
-        }
     }
 }
 

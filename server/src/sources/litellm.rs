@@ -31,7 +31,8 @@ use utoipa::ToSchema;
 use super::activity::Outcome;
 use super::identities::Entity;
 use super::{Source, Sources};
-use crate::usage::ingest::{RejectedEvent, UsageEvent, MAX_BATCH};
+use crate::usage::event::UsageEvent;
+use crate::usage::ingest::{RejectedEvent, MAX_BATCH};
 
 /// What a proxy without a database names every user.
 pub const DEFAULT_USER: &str = "default_user_id";

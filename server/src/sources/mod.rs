@@ -133,13 +133,3 @@ impl Sources {
         }
     }
 }
-
-#[async_trait::async_trait]
-impl app::ports::SourceDirectory for Sources {
-    async fn list(&self) -> Result<Vec<SourceStatus>, app::error::AppError> {
-        self.statuses().await.map_err(|e| {
-            tracing::error!(error = %e, "sources");
-            app::error::AppError::Unavailable
-        })
-    }
-}

@@ -326,33 +326,4 @@ impl Breakers {
             open_until: (state == CircuitState::Open).then(|| ms(open_until)),
         })
     }
-
-    /// Claims the right to alert about `provider_id` opening; `false` while an earlier alert's
-    /// cooldown runs. Atomic, so of several instances only one alerts.
-    pub async fn claim_alert(&self, provider_id: i64, cooldown: Duration) -> Result<bool, BreakerError> {
-        let key = self.alert_key(provider_id);
-        let set: Option<String> = self
-            .pool
-            .set(
-                key,
-                "1",
-                Some(Expiration::PX(
-                    i64::try_from(cooldown.as_millis().max(1)).unwrap_or(i64::MAX),
-                )),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
-        Ok(set.is_some())
-    }
-
-    /// Gives up a claim whose alert could not be raised.
-    pub async fn release_alert(&self, provider_id: i64) -> Result<(), BreakerError> {
-        let _: i64 = self.pool.del(self.alert_key(provider_id)).await?;
-        Ok(())
-    }
-
-    fn alert_key(&self, provider_id: i64) -> String {
-        self.keys.key(&["breaker", &provider_id.to_string(), "alerted"])
-    }
 }

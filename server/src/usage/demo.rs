@@ -7,7 +7,8 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::usage::ingest::{store, KnownNames, Repeats, UsageEvent};
+use crate::usage::event::UsageEvent;
+use crate::usage::ingest::{store, KnownNames, Repeats};
 
 const USERS: &[&str] = &[
     "张三", "李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "郑一", "陈二", "Alice", "Bob",

@@ -4,13 +4,10 @@
 //! by the one validation the pages and the REST API share (`app::usage`).
 use std::str::FromStr;
 
-use app::error::AppError;
 use app::notifications::{FieldErrors, FieldProblem};
-use app::ports::UsageDirectory;
 use app::usage::{
     BreakerConfig, KeyUsage, ProviderInput, ProviderUsage, Source, UsageWindow, UserQuotaInput, UserUsage, WindowUsage,
 };
-use async_trait::async_trait;
 use chrono::Utc;
 use chrono_tz::Tz;
 use rust_decimal::prelude::ToPrimitive;
@@ -209,6 +206,10 @@ impl UsageDirectoryService {
         UsageDirectoryService { db, breakers, timezone }
     }
 
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
     pub fn timezone(&self) -> Tz {
         self.timezone
     }
@@ -311,59 +312,6 @@ impl UsageDirectoryService {
                 }
             })
             .collect())
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> AppError {
-    tracing::error!(error = %e, "usage directory");
-    AppError::Unavailable
-}
-
-fn update_failed(e: UpdateError) -> AppError {
-    match e {
-        UpdateError::Invalid(errors) => AppError::Validation(errors),
-        UpdateError::NotFound(..) => AppError::NotFound(e.to_string()),
-        UpdateError::Mirrored(..) => AppError::Conflict(e.to_string()),
-        UpdateError::Db(e) => unavailable(e),
-    }
-}
-
-#[async_trait]
-impl UsageDirectory for UsageDirectoryService {
-    async fn list_users(&self) -> Result<Vec<UserUsage>, AppError> {
-        self.users(None).await.map_err(unavailable)
-    }
-
-    async fn list_providers(&self) -> Result<Vec<ProviderUsage>, AppError> {
-        self.providers(None).await.map_err(unavailable)
-    }
-
-    async fn list_keys(&self) -> Result<Vec<KeyUsage>, AppError> {
-        self.keys().await.map_err(unavailable)
-    }
-
-    async fn update_user(&self, id: i64, quotas: UserQuotaInput) -> Result<UserUsage, AppError> {
-        save_user_quotas(&self.db, id, &quotas).await.map_err(update_failed)?;
-        self.users(Some(id))
-            .await
-            .map_err(unavailable)?
-            .pop()
-            .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
-    }
-
-    async fn update_provider(&self, id: i64, settings: ProviderInput) -> Result<ProviderUsage, AppError> {
-        save_provider_settings(&self.db, id, &settings)
-            .await
-            .map_err(update_failed)?;
-        self.providers(Some(id))
-            .await
-            .map_err(unavailable)?
-            .pop()
-            .ok_or_else(|| AppError::NotFound(format!("no provider {id}")))
-    }
-
-    async fn my_usage(&self, user_id: i64) -> Result<Option<UserUsage>, AppError> {
-        Ok(self.users(Some(user_id)).await.map_err(unavailable)?.pop())
     }
 }
 

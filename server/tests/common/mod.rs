@@ -131,7 +131,7 @@ impl TestApp {
         server::platform::encryption::check_key(&db, &config.secrets)
             .await
             .expect("SECRETS_KEY check");
-        server::channels::targets::adopt_legacy_urls(&db, &config.secrets.current)
+        server::notifications::bindings::adopt_legacy_urls(&db, &config.secrets.current)
             .await
             .expect("adopting legacy webhook URLs");
         server::usage::ingest::align_daily_rollups(&db, config.timezone)
@@ -160,7 +160,7 @@ impl TestApp {
         let id = self.state.targets.wecom(url).await.expect("push target");
         server::channels::targets::TargetRef {
             id,
-            endpoint_host: server::channels::sender::display_target(url),
+            endpoint_host: server::channels::targets::display_target(url),
         }
     }
 
@@ -276,7 +276,7 @@ pub fn location(res: &reqwest::Response) -> String {
 }
 
 /// Stops the engine in the background when dropped.
-pub struct EngineGuard(Option<server::delivery::engine::Engine>);
+pub struct EngineGuard(Option<server::delivery::runner::Engine>);
 
 impl EngineGuard {
     pub async fn stop(mut self) {

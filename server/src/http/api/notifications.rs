@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use super::{AdminCaller, ApiError, ErrorBody};
 use crate::http::state::AppState;
-use crate::notifications::settings::{RunNowError, SaveError};
+use crate::notifications::settings::SaveError;
+use crate::notifications::settings_service::RunNowError;
 
 /// A 400 for invalid settings: one message per field, keyed by JSON path.
 #[derive(Serialize, ToSchema)]
@@ -155,7 +156,7 @@ pub async fn test_webhook(
             reason: None,
         })
         .into_response(),
-        Err(e @ crate::channels::sender::SendError::Refused(_)) => {
+        Err(e @ crate::channels::error::SendError::Refused(_)) => {
             test_failure(StatusCode::BAD_REQUEST, e.class().as_str(), e.to_string())
         }
         Err(e) => test_failure(StatusCode::BAD_GATEWAY, e.class().as_str(), e.to_string()),

@@ -6,11 +6,14 @@ use std::time::Duration;
 use crate::channels::targets::{PushTargets, TargetRef};
 use crate::delivery::engine::Deliveries;
 use crate::notifications::render;
-use crate::usage::breaker::{Breakers, Transition};
-use crate::usage::ingest::{TransitionObserver, UsageEvent};
+use crate::platform::redis::Keys;
+use crate::usage::breaker::Transition;
+use crate::usage::event::UsageEvent;
+use crate::usage::ingest::TransitionObserver;
 use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use fred::prelude::*;
 
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 /// First pause between tries of the settings read and the raise; short, as ingest waits.
@@ -19,7 +22,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct BreakerAlerts {
     targets: PushTargets,
-    breakers: Breakers,
+    redis: Pool,
+    keys: Keys,
     deliveries: Deliveries,
     timezone: Tz,
     cooldown: Duration,
@@ -38,14 +42,16 @@ fn last_error(events: &[&UsageEvent]) -> Option<String> {
 impl BreakerAlerts {
     pub fn new(
         targets: PushTargets,
-        breakers: Breakers,
+        redis: Pool,
+        keys: Keys,
         deliveries: Deliveries,
         timezone: Tz,
         cooldown: Duration,
     ) -> Self {
         BreakerAlerts {
             targets,
-            breakers,
+            redis,
+            keys,
             deliveries,
             timezone,
             cooldown,
@@ -69,7 +75,7 @@ impl TransitionObserver for BreakerAlerts {
             } => {
                 tracing::warn!(provider_id, failures, %open_until, "circuit opened");
                 let Some(targets) = self.targets().await else { return };
-                match self.breakers.claim_alert(provider_id, self.cooldown).await {
+                match self.claim_alert(provider_id).await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::info!(provider_id, "circuit alert suppressed: cooldown");
@@ -121,7 +127,7 @@ impl TransitionObserver for BreakerAlerts {
             tracing::error!(provider_id, error = %e, "raising a circuit alert failed");
             if matches!(t, Transition::Opened { .. }) {
                 // Not alerted, so no cooldown: the next opening alerts.
-                if let Err(e) = self.breakers.release_alert(provider_id).await {
+                if let Err(e) = self.release_alert(provider_id).await {
                     tracing::warn!(provider_id, error = %e, "cannot release the alert cooldown");
                 }
             }
@@ -130,6 +136,33 @@ impl TransitionObserver for BreakerAlerts {
 }
 
 impl BreakerAlerts {
+    /// Claims the right to alert about `provider_id` opening; `false` while an earlier alert's
+    /// cooldown runs. Atomic, so of several instances only one alerts.
+    async fn claim_alert(&self, provider_id: i64) -> Result<bool, fred::error::Error> {
+        let millis = i64::try_from(self.cooldown.as_millis().max(1)).unwrap_or(i64::MAX);
+        let set: Option<String> = self
+            .redis
+            .set(
+                self.alert_key(provider_id),
+                "1",
+                Some(Expiration::PX(millis)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Gives up a claim whose alert could not be raised.
+    async fn release_alert(&self, provider_id: i64) -> Result<(), fred::error::Error> {
+        let _: i64 = self.redis.del(self.alert_key(provider_id)).await?;
+        Ok(())
+    }
+
+    fn alert_key(&self, provider_id: i64) -> String {
+        self.keys.key(&["breaker", &provider_id.to_string(), "alerted"])
+    }
+
     fn now(&self) -> DateTime<Tz> {
         Utc::now().with_timezone(&self.timezone)
     }
@@ -146,7 +179,7 @@ impl BreakerAlerts {
                 if !stored.settings.is_active(kind) {
                     return Ok(Vec::new());
                 }
-                self.targets.active_for(kind).await
+                crate::notifications::bindings::active_for(self.targets.db(), kind).await
             },
         )
         .await;

@@ -98,7 +98,7 @@ impl Runs {
         if !settings.is_active(kind) {
             return Ok(skipped(Skipped::Disabled));
         }
-        let targets = self.targets.active_for(kind).await?;
+        let targets = crate::notifications::bindings::active_for(self.targets.db(), kind).await?;
         if targets.is_empty() {
             return Ok(skipped(Skipped::Disabled));
         }
@@ -107,7 +107,7 @@ impl Runs {
             Trigger::Scheduled(fire) => (fire, true),
             Trigger::Overdue(fire) => (fire, false),
         };
-        let due = crate::notifications::schedule::scheduler::plan(&settings)
+        let due = crate::notifications::schedule::plan::plan(&settings)
             .iter()
             .any(|job| job.kind() == kind && job.due(fire, self.timezone));
         if !due {
