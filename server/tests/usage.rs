@@ -820,3 +820,12 @@ async fn a_followed_breaker_changes_only_when_the_gateways_does() {
     );
     assert_eq!(breakers.status(provider).await.unwrap().state, CircuitState::Closed);
 }
+
+/// The pool turns JIT off: compiling the spending statement cost five times what running it does
+/// (docs/decisions.md).
+#[tokio::test]
+async fn the_pool_runs_without_jit() {
+    let app = TestApp::spawn().await;
+    let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(&app.db).await.unwrap();
+    assert_eq!(jit, "off");
+}
