@@ -287,6 +287,24 @@ pub fn code_look_alikes(text: &str) -> String {
     replace_chars(text, &[('`', "'"), ('<', "＜"), ('>', "＞")])
 }
 
+/// `text` with each `_` that could open or close italics — one at a word's edge — as a
+/// full-width look-alike (`＿`); one inside a word (`claude_code`) is no markup, and stays.
+pub fn edge_underscores(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let word = |i: Option<usize>| i.and_then(|i| chars.get(i)).is_some_and(|c| c.is_alphanumeric());
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if c == '_' && !(word(i.checked_sub(1)) && word(Some(i + 1))) {
+                '＿'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// A zero-width word joiner: put after `@`, it keeps a name from reading as a mention
 /// (`@everyone`, `@username`) while it looks the same.
 pub const WORD_JOINER: &str = "\u{2060}";
@@ -325,6 +343,12 @@ mod tests {
             lines,
             ["a b", "one", "f1", "---", "T", "a b", "two", "---", "T", "a b", "three"]
         );
+    }
+
+    #[test]
+    fn only_underscores_at_a_words_edge_are_replaced() {
+        assert_eq!(edge_underscores("claude_code 张三_李四"), "claude_code 张三_李四");
+        assert_eq!(edge_underscores("_斜_ a _b_c_ __x"), "＿斜＿ a ＿b_c＿ ＿＿x");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::channels::blocks::{code_look_alikes, markdown_look_alikes, Block, Dialect, Tone};
+use crate::channels::blocks::{code_look_alikes, edge_underscores, markdown_look_alikes, Block, Dialect, Tone};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
 use crate::channels::targets::Destination;
@@ -48,7 +48,7 @@ fn template(tone: Tone) -> &'static str {
 
 /// lark_md also reads `_` and `*` as italics and `~~` as strike-through.
 fn escape(text: &str) -> String {
-    markdown_look_alikes(text, &[('_', "＿"), ('~', "～")])
+    markdown_look_alikes(&edge_underscores(text), &[('~', "～")])
 }
 
 /// lark_md: no block quotes, so a quoted line reads as a plain one.
@@ -149,10 +149,10 @@ mod tests {
     use crate::channels::message::Event;
 
     /// A provider name written in lark_md: a mention of everyone, a link, bold, italics,
-    /// strike-through, code, a font tag.
+    /// strike-through, code, a font tag; an underscore inside a word stays.
     #[test]
     fn outside_text_cannot_mention_link_or_add_markup() {
-        let name = "<at id=all></at> [官网](https://evil.example) **粗** *斜* ~~删~~ `c` <font color='red'>x</font>";
+        let name = "<at id=all></at> [官网](https://evil.example) **粗** *斜* _斜_ ~~删~~ `c` <font color='red'>x</font> snake_case";
         let m = Message::of_blocks(
             Event::CircuitBreakerOpened,
             vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
@@ -162,7 +162,7 @@ mod tests {
         let card = card(&m);
         assert_eq!(
             card["card"]["elements"][0]["content"],
-            "供应商 **＜at id=all＞＜/at＞ ［官网］(https://evil.example) ＊＊粗＊＊ ＊斜＊ ～～删～～ 'c' ＜font color='red'＞x＜/font＞**"
+            "供应商 **＜at id=all＞＜/at＞ ［官网］(https://evil.example) ＊＊粗＊＊ ＊斜＊ ＿斜＿ ～～删～～ 'c' ＜font color='red'＞x＜/font＞ snake_case**"
         );
         assert_eq!(
             card["card"]["elements"][2]["elements"][0]["tag"], "plain_text",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::channels::blocks::{replace_chars, Block, Dialect, TitleStyle, RULE};
+use crate::channels::blocks::{edge_underscores, replace_chars, Block, Dialect, TitleStyle, RULE};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
 use crate::channels::targets::Destination;
@@ -37,13 +37,12 @@ pub struct Slack;
 
 fn escape(text: &str) -> String {
     replace_chars(
-        text,
+        &edge_underscores(text),
         &[
             ('&', "&amp;"),
             ('<', "&lt;"),
             ('>', "&gt;"),
             ('*', "＊"),
-            ('_', "＿"),
             ('~', "～"),
             ('`', "'"),
         ],
@@ -180,7 +179,7 @@ mod tests {
     /// link, bold, italics, strike-through, code.
     #[test]
     fn outside_text_cannot_mention_link_or_add_markup() {
-        let name = "<!channel> <@U024BE7LH> <https://evil.example|官网> *粗* _斜_ ~删~ `c` & co";
+        let name = "<!channel> <@U024BE7LH> <https://evil.example|官网> *粗* _斜_ ~删~ `c` & co_op";
         let m = Message::of_blocks(
             Event::CircuitBreakerOpened,
             vec![Block::quote(vec![Inline::text("供应商 "), Inline::bold(name)])],
@@ -190,11 +189,11 @@ mod tests {
         let body = payload(&m);
         assert_eq!(
             body["blocks"][1]["text"]["text"],
-            "> 供应商 *&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; ＊粗＊ ＿斜＿ ～删～ 'c' &amp; co*"
+            "> 供应商 *&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; ＊粗＊ ＿斜＿ ～删～ 'c' &amp; co_op*"
         );
         assert_eq!(
             body["blocks"][3]["elements"][0]["text"],
-            "`&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; *粗* _斜_ ~删~ 'c' &amp; co`"
+            "`&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|官网&gt; *粗* _斜_ ~删~ 'c' &amp; co_op`"
         );
         assert!(!body["text"].as_str().unwrap().contains('<'), "nor in the fallback");
     }
