@@ -337,8 +337,9 @@ async fn live(
 pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
     let needed = s.rate as f64 * TARGET_HEADROOM;
-    format!(
-        "## bench cch — {}\n\n{machine}; PostgreSQL {} (CCH's database and ours on the one server). The tail \
+    crate::support::heading("cch")
+        + &format!(
+            "\n{machine}; PostgreSQL {} (CCH's database and ours on the one server). The tail \
          as the server runs it (lease, cursor, users and providers mirrored, ingest with rollups), polling every 2 s, \
          {} users and {} providers. Requests are written as Claude Code Hub writes them: inserted as they start, \
          finished 0.2–3 s later out of id order, flushed every 250 ms.\n\n\
@@ -346,26 +347,25 @@ pub(crate) fn render(r: &Report, machine: &str) -> String {
          | catch-up: {} finished requests waiting | {} rows/s tailed | ≥ {} rows/s ({}× the live rate) — {} |\n\
          | live: {} requests/s for {} s | {} requests/s started; all stored {} ms after the last finished | — |\n\
          | live: finish in CCH → row here | p50 {} · p90 {} · p99 {} · max {} ms | p99 ≤ {} ms — {} |\n",
-        Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        r.postgres,
-        thousands(s.users as f64),
-        s.providers,
-        thousands(s.backlog as f64),
-        thousands(r.catch_up_rows_per_second),
-        thousands(needed),
-        TARGET_HEADROOM,
-        met(r.catch_up_rows_per_second >= needed),
-        thousands(s.rate as f64),
-        s.seconds,
-        thousands(r.offered),
-        ms(r.drained_after),
-        ms(r.lag.p50),
-        ms(r.lag.p90),
-        ms(r.lag.p99),
-        ms(r.lag.max),
-        ms(TARGET_LAG_P99),
-        met(r.lag.p99 <= TARGET_LAG_P99),
-    )
+            r.postgres,
+            thousands(s.users as f64),
+            s.providers,
+            thousands(s.backlog as f64),
+            thousands(r.catch_up_rows_per_second),
+            thousands(needed),
+            TARGET_HEADROOM,
+            met(r.catch_up_rows_per_second >= needed),
+            thousands(s.rate as f64),
+            s.seconds,
+            thousands(r.offered),
+            ms(r.drained_after),
+            ms(r.lag.p50),
+            ms(r.lag.p90),
+            ms(r.lag.p99),
+            ms(r.lag.max),
+            ms(TARGET_LAG_P99),
+            met(r.lag.p99 <= TARGET_LAG_P99),
+        )
 }
 
 /// Prints the report and writes it as `cch`'s section of `bench/RESULTS.md`.

@@ -301,15 +301,15 @@ fn ms(d: Duration) -> String {
 /// The report as Markdown.
 pub(crate) fn render(r: &Report, machine: &str) -> String {
     let s = &r.setup;
-    let mut out = format!(
-        "## bench ingest — {}\n\n{machine}; PostgreSQL {}. Per route and round: {} events from {} concurrent \
+    let mut out = crate::support::heading("ingest");
+    out += &format!(
+        "\n{machine}; PostgreSQL {}. Per route and round: {} events from {} concurrent \
          senders for the rate, then {} batches one after another for the latency (batches of {}; {} users, {} \
          providers); every round both routes on the same events (each route first in every other round), a warm-up round first. \
          A batch is {} KB to `/api/v1/usage` and {} KB to the LiteLLM route: LiteLLM 1.108.7's payload as it sends \
          it, ~12.8 KB an event, 8 KB of it the model's price entry (`model_map_information`).\n\n| round | \
          `/api/v1/usage` | `/api/v1/ingest/litellm` | LiteLLM / usage (target ≥ {:.0} %) | LiteLLM batch p50 · p99 \
          (target p99 ≤ {}) | usage batch p50 · p99 |\n|---|---|---|---|---|---|\n",
-        Utc::now().format("%Y-%m-%d %H:%M UTC"),
         r.postgres,
         thousands(s.events as f64),
         s.senders,

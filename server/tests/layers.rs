@@ -31,15 +31,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The top-level modules a file names as `crate::<module>`.
 fn named_modules(source: &str) -> BTreeSet<&str> {
-    source
-        .match_indices("crate::")
-        .filter_map(|(at, _)| {
-            let rest = &source[at + "crate::".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            LAYERS.iter().map(|(name, _)| *name).find(|name| *name == &rest[..end])
-        })
+    crate_paths(source)
+        .iter()
+        .filter_map(|path| path.first())
+        .filter_map(|first| LAYERS.iter().map(|(name, _)| *name).find(|name| name == first))
         .collect()
 }
 

@@ -95,6 +95,11 @@ impl Block {
     }
 }
 
+/// Blocks as plain text, one line each: a footer where a platform shows it as plain text.
+pub fn plain_lines(blocks: &[Block]) -> String {
+    blocks.iter().map(Block::plain).collect::<Vec<_>>().join("\n")
+}
+
 /// How plain text and WeCom's markdown write the line between a body and its footer.
 pub const RULE: &str = "---";
 
@@ -247,9 +252,14 @@ impl Dialect {
 /// `text` with each character of `table` replaced by its replacement: how channels defuse markup
 /// that cannot be escaped otherwise (each channel keeps its own table).
 pub fn replace_chars(text: &str, table: &[(char, &str)]) -> String {
+    replace_from(text, table.iter())
+}
+
+/// `text` with each character found in `table` replaced (the first entry for it wins).
+fn replace_from<'a>(text: &str, table: impl Iterator<Item = &'a (char, &'a str)> + Clone) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match table.iter().find(|(from, _)| *from == c) {
+        match table.clone().find(|(from, _)| *from == c) {
             Some((_, to)) => out.push_str(to),
             None => out.push(c),
         }
@@ -271,14 +281,7 @@ const MARKDOWN_LOOK_ALIKES: [(char, &str); 6] = [
 /// Text for a markdown without escapes: look-alikes for [`MARKDOWN_LOOK_ALIKES`] and for the
 /// platform's own `extra` marks.
 pub fn markdown_look_alikes(text: &str, extra: &[(char, &str)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match MARKDOWN_LOOK_ALIKES.iter().chain(extra).find(|(from, _)| *from == c) {
-            Some((_, to)) => out.push_str(to),
-            None => out.push(c),
-        }
-    }
-    out
+    replace_from(text, MARKDOWN_LOOK_ALIKES.iter().chain(extra))
 }
 
 /// Code text for a markdown without escapes: look-alikes for what would close the span (a

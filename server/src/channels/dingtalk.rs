@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::channels::blocks::{markdown_look_alikes, Dialect, RULE};
+use crate::channels::blocks::{markdown_look_alikes, Dialect, PART_SEPARATOR, RULE};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
 use crate::channels::targets::Destination;
@@ -56,7 +56,7 @@ pub fn markdown(message: &Message) -> Value {
         .iter()
         .map(|part| hard_breaks(&crate::channels::wecom::part_lines(&DIALECT, part)))
         .collect();
-    let text = parts.join("\n\n");
+    let text = parts.join(PART_SEPARATOR);
     let text = cut_to_bytes(&text, MAX_CONTENT_BYTES, TRUNCATION_MARKER);
     json!({"msgtype": "markdown", "markdown": {"title": message.title(), "text": text}})
 }

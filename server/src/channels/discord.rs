@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::channels::blocks::{Block, Dialect, Tone, WORD_JOINER};
+use crate::channels::blocks::{plain_lines, Dialect, Tone, WORD_JOINER};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
 use crate::channels::targets::Destination;
@@ -85,8 +85,7 @@ pub fn payload(message: &Message) -> Value {
     });
     if !flat.footer.is_empty() {
         // A footer is plain text.
-        let footer: Vec<String> = flat.footer.iter().map(Block::plain).collect();
-        embed["footer"] = json!({"text": cut_to_chars(&footer.join("\n"), MAX_FOOTER_CHARS, "…")});
+        embed["footer"] = json!({"text": cut_to_chars(&plain_lines(flat.footer), MAX_FOOTER_CHARS, "…")});
     }
     // No pings from a notification, whatever its text holds.
     json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
@@ -136,7 +135,7 @@ fn seconds(s: f64) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    use crate::channels::blocks::Inline;
+    use crate::channels::blocks::{Block, Inline};
     use crate::channels::message::Event;
 
     fn message(body: Vec<Block>, footer: Vec<Block>) -> Message {

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::channels::blocks::{code_look_alikes, edge_underscores, markdown_look_alikes, Block, Dialect, Tone};
+use crate::channels::blocks::{
+    code_look_alikes, edge_underscores, markdown_look_alikes, plain_lines, Block, Dialect, Tone,
+};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
 use crate::channels::targets::Destination;
@@ -81,9 +83,8 @@ pub fn card(message: &Message) -> Value {
         elements.push(json!({"tag": "markdown", "content": text}));
     }
     if !flat.footer.is_empty() {
-        let footer: Vec<String> = flat.footer.iter().map(Block::plain).collect();
         elements.push(json!({"tag": "hr"}));
-        elements.push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": footer.join("\n")}]}));
+        elements.push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": plain_lines(flat.footer)}]}));
     }
     json!({
         "msg_type": "interactive",

@@ -229,6 +229,9 @@ impl EventData {
     }
 }
 
+/// The one timestamp format of every message (`2025-01-15 14:00:00`), in `APP_TIMEZONE`.
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
 /// One notification's message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
@@ -349,7 +352,7 @@ impl Message {
 
     /// The time as messages write it (`2025-01-15 14:00:00`).
     pub fn local_time(&self) -> String {
-        self.at.format("%Y-%m-%d %H:%M:%S").to_string()
+        self.at.format(TIME_FORMAT).to_string()
     }
 
     /// RFC 3339 in UTC.

@@ -96,59 +96,68 @@ pub fn html(message: &Message) -> String {
     cut_html(&parts.join(PART_SEPARATOR), MAX_TEXT_CHARS, TRUNCATION_MARKER)
 }
 
-/// `html` cut to at most `max` characters of text, ending in `marker` when cut, with the tags
-/// still open at the cut closed.
-fn cut_html(html: &str, max: usize, marker: &str) -> String {
-    let keep = max.saturating_sub(marker.chars().count());
-    let mut count = 0;
-    let mut open: Vec<&str> = Vec::new();
-    let mut rest = html;
-    while !rest.is_empty() {
-        if rest.starts_with('<') {
-            let end = rest.find('>').map_or(rest.len(), |i| i + 1);
-            let tag = &rest[..end];
-            match tag.strip_prefix("</") {
-                Some(_) => {
-                    open.pop();
-                }
-                None => open.push(tag.trim_start_matches('<').trim_end_matches('>')),
-            }
-            rest = &rest[end..];
-            continue;
+/// A piece of an HTML message: a tag, or one character of text (an entity counts as one, as
+/// Telegram counts them).
+enum Piece<'a> {
+    Tag(&'a str),
+    Char(&'a str),
+}
+
+impl Piece<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Piece::Tag(t) | Piece::Char(t) => t,
         }
-        // One character of text: an entity or a char.
-        let len = match rest.starts_with('&') {
-            true => rest.find(';').map_or(1, |i| i + 1),
-            false => rest.chars().next().map_or(1, char::len_utf8),
-        };
-        if count == keep && text_chars(rest) > max - count {
-            let cut = html.len() - rest.len();
-            let closing: String = open.iter().rev().map(|t| format!("</{t}>")).collect();
-            return format!("{}{closing}{}", &html[..cut], escape_html(marker));
-        }
-        count += 1;
-        rest = &rest[len..];
     }
-    html.to_owned()
+}
+
+/// The pieces of `html`, in order.
+fn pieces(html: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let len = match first {
+            '<' => rest.find('>').map_or(rest.len(), |i| i + 1),
+            '&' => rest.find(';').map_or(1, |i| i + 1),
+            c => c.len_utf8(),
+        };
+        let (piece, after) = rest.split_at(len);
+        rest = after;
+        Some(if first == '<' {
+            Piece::Tag(piece)
+        } else {
+            Piece::Char(piece)
+        })
+    })
 }
 
 /// Characters of text in `html` (tags skipped, an entity counted once).
 fn text_chars(html: &str) -> usize {
-    let mut count = 0;
-    let mut rest = html;
-    while let Some(c) = rest.chars().next() {
-        let len = match c {
-            '<' => {
-                rest = &rest[rest.find('>').map_or(rest.len(), |i| i + 1)..];
-                continue;
-            }
-            '&' => rest.find(';').map_or(1, |i| i + 1),
-            c => c.len_utf8(),
-        };
-        count += 1;
-        rest = &rest[len..];
+    pieces(html).filter(|p| matches!(p, Piece::Char(_))).count()
+}
+
+/// `html` cut to at most `max` characters of text, ending in `marker` when cut, with the tags
+/// still open at the cut closed.
+fn cut_html(html: &str, max: usize, marker: &str) -> String {
+    if text_chars(html) <= max {
+        return html.to_owned();
     }
-    count
+    let keep = max.saturating_sub(marker.chars().count());
+    let (mut kept, mut at) = (0, 0);
+    let mut open: Vec<&str> = Vec::new();
+    for piece in pieces(html) {
+        match piece {
+            Piece::Char(_) if kept == keep => break,
+            Piece::Char(_) => kept += 1,
+            Piece::Tag(tag) if tag.starts_with("</") => {
+                open.pop();
+            }
+            Piece::Tag(tag) => open.push(tag.trim_start_matches('<').trim_end_matches('>')),
+        }
+        at += piece.text().len();
+    }
+    let closing: String = open.iter().rev().map(|t| format!("</{t}>")).collect();
+    format!("{}{closing}{}", &html[..at], escape_html(marker))
 }
 
 impl Channel for Telegram {

@@ -15,7 +15,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::channels::blocks::{Block, Document, Inline, Part, TitleStyle, PART_SEPARATOR};
 use crate::channels::message::{
     CircuitBreakerClosed, CircuitBreakerOpened, ConnectionTest, CostAlertEntry, CostAlertTriggered,
-    DailyLeaderboardPublished, EntityType, Event, EventData, LeaderboardRank, Message,
+    DailyLeaderboardPublished, EntityType, Event, EventData, LeaderboardRank, Message, TIME_FORMAT,
 };
 use crate::usage::spending::{format_usd, level_of, usage_percent};
 
@@ -23,9 +23,6 @@ use crate::usage::spending::{format_usd, level_of, usage_percent};
 fn usd(amount: Decimal) -> String {
     format_usd(amount).replacen('$', "", 1)
 }
-
-/// The one timestamp format of every message (`2025-01-15 14:00:00`).
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 fn time(t: &DateTime<Tz>) -> String {
     t.format(TIME_FORMAT).to_string()
