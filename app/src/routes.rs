@@ -5,6 +5,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, Lazy};
 
 use crate::api::auth::{reload_at, SignIn, SignOut};
+use crate::components::hydration::mark_body_hydrated;
 use crate::components::language::remembered_language;
 use crate::components::layout::{AppLayout, SettingsLayout};
 use crate::i18n::I18nContextProvider;
@@ -85,12 +86,7 @@ pub fn App() -> impl IntoView {
             reload_at(&next);
         }
     });
-    // Effects run only in the browser, after hydration: browser tests wait for this mark.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "");
-        }
-    });
+    mark_body_hydrated();
 
     view! {
         <I18nContextProvider ssr_lang_header_getter=remembered_language()>

@@ -22,9 +22,11 @@ export function watchConsole(page: Page): string[] {
 }
 
 /** Waits until the wasm bundle has hydrated the page: the app marks <body data-hydrated> from an
- * effect, and effects run only in the browser after hydration. */
+ * effect, and effects run only in the browser after hydration. A loaded part of the page may
+ * hydrate later, when its data arrives: it stays `[data-pending]` until then. */
 export async function waitForHydration(page: Page) {
   await page.locator("body[data-hydrated]").waitFor({ state: "attached" });
+  await expect(page.locator("[data-pending]")).toHaveCount(0);
 }
 
 export async function signIn(page: Page, token: string) {

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::components::form::failure_text;
+use crate::components::hydration::settled;
 use crate::error::AppError;
 use crate::i18n::use_i18n;
 use crate::I18n;
@@ -32,13 +33,13 @@ where
             {move || {
                 let show = show.clone();
                 Suspend::new(async move {
-                    match list.await {
+                    settled(match list.await {
                         Ok(items) if items.is_empty() => view! {
                             <p class="muted" data-testid=format!("{name}-empty")>{empty(i18n)}</p>
                         }.into_any(),
                         Ok(items) => show(items).into_any(),
                         Err(error) => view! { <LoadFailed name failed error /> }.into_any(),
-                    }
+                    })
                 })
             }}
         </Transition>

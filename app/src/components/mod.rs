@@ -1,5 +1,6 @@
 pub mod copy;
 pub mod form;
+pub mod hydration;
 pub mod language;
 pub mod layout;
 pub mod loaded;

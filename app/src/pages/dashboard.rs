@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use crate::api::usage::my_usage;
 use crate::api::users::list_users;
+use crate::components::hydration::settled;
 use crate::components::role::role_name;
 use crate::components::usage::{window_label, UsageMeter};
 use crate::error::AppError;
@@ -62,7 +63,7 @@ fn MyUsage(usage: Resource<Result<Option<UserUsage>, AppError>>) -> impl IntoVie
             <p class="muted small">{t!(i18n, dashboard_my_usage_hint)}</p>
             <Transition fallback=|| view! { <div class="skeleton"></div> }>
                 {move || Suspend::new(async move {
-                    match usage.await {
+                    settled(match usage.await {
                         Ok(Some(me)) => view! {
                             <div class="usage-grid">
                                 {me.windows.into_iter().map(|w| {
@@ -80,7 +81,7 @@ fn MyUsage(usage: Resource<Result<Option<UserUsage>, AppError>>) -> impl IntoVie
                             <p class="muted" data-testid="my-usage-none">{t!(i18n, dashboard_usage_pending)}</p>
                         }.into_any(),
                         Err(_) => view! { <p class="form-error" data-testid="my-usage-error">{t!(i18n, dashboard_my_usage_failed)}</p> }.into_any(),
-                    }
+                    })
                 })}
             </Transition>
         </div>
@@ -96,7 +97,7 @@ fn UserList(users: Resource<Result<Vec<UserSummary>, AppError>>) -> impl IntoVie
             <h2>{t!(i18n, dashboard_users_title)}</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match users.await {
+                    settled(match users.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, dashboard_users_empty)}</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="table">
@@ -119,7 +120,7 @@ fn UserList(users: Resource<Result<Vec<UserSummary>, AppError>>) -> impl IntoVie
                             </table>
                         }.into_any(),
                         Err(_) => view! { <p class="form-error">{t!(i18n, load_failed)}</p> }.into_any(),
-                    }
+                    })
                 })}
             </Transition>
         </div>

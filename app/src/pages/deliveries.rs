@@ -10,6 +10,7 @@ use leptos_router::NavigateOptions;
 
 use crate::api::deliveries::list_deliveries;
 use crate::api::targets::list_push_targets;
+use crate::components::hydration::settled;
 use crate::components::targets::channel_name;
 use crate::deliveries::{preview, DeliveryFilter, DeliveryPage, DeliveryRecord, DeliveryStatus};
 use crate::error::AppError;
@@ -292,7 +293,7 @@ pub fn DeliveriesPage() -> impl IntoView {
             >
                 {move || Suspend::new(async move {
                     let shown = query.get_untracked();
-                    match page.await {
+                    settled(match page.await {
                         Ok(result) => view! { <DeliveryTable page=result shown trail /> }.into_any(),
                         Err(error) => view! {
                             <p class="form-error" role="alert" data-testid="deliveries-error">
@@ -303,7 +304,7 @@ pub fn DeliveriesPage() -> impl IntoView {
                                 }}
                             </p>
                         }.into_any(),
-                    }
+                    })
                 })}
             </Transition>
         </div>

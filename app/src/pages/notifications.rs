@@ -8,6 +8,7 @@ use crate::api::notifications::{
 };
 use crate::api::targets::{create_push_target, list_push_targets};
 use crate::components::form::{failure_text, use_edit_form, Switch, TextField};
+use crate::components::hydration::settled;
 use crate::components::targets::{channel_name, kind_name, test_target_action, ChannelBadge, DetectedBadge};
 use crate::components::toast::{ToastKind, Toaster, Toasts};
 use crate::i18n::{t, t_string, use_i18n};
@@ -27,12 +28,12 @@ pub fn NotificationsPage() -> impl IntoView {
         <p class="muted">{t!(i18n, notifications_intro)}</p>
         <Transition fallback=|| view! { <div class="card skeleton" data-testid="settings-loading"></div> }>
             {move || Suspend::new(async move {
-                match loaded.await {
+                settled(match loaded.await {
                     Ok(view) => view! { <SettingsForm initial=view /> }.into_any(),
                     Err(_) => view! {
                         <div class="card form-error" role="alert">{t!(i18n, load_failed)}</div>
                     }.into_any(),
-                }
+                })
             })}
         </Transition>
     }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::sources::list_sources;
 use crate::components::copy::CopyButton;
+use crate::components::hydration::settled;
 use crate::components::usage::written_time;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::sources::{setup_snippet, Note, Source, SourceStatus, SourcesPage, TailStatus};
@@ -20,7 +21,7 @@ pub fn SourcesPage() -> impl IntoView {
         <p class="muted">{t!(i18n, sources_intro)}</p>
         <Transition fallback=move || view! { <div class="skeleton" data-testid="sources-loading"></div> }>
             {move || Suspend::new(async move {
-                match page.await {
+                settled(match page.await {
                     Ok(SourcesPage { sources, base_url }) => sources
                         .into_iter()
                         .map(|source| view! { <SourceCard source base_url=base_url.clone() /> })
@@ -30,7 +31,7 @@ pub fn SourcesPage() -> impl IntoView {
                         <p class="form-error" role="alert" data-testid="sources-error">{t!(i18n, sources_load_failed)}</p>
                     }
                     .into_any(),
-                }
+                })
             })}
         </Transition>
     }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::usage::{list_key_usage, list_user_usage, update_user_quotas};
 use crate::components::form::{use_edit_form, TextField};
+use crate::components::hydration::settled;
 use crate::components::loaded::{LoadFailed, LoadedList};
 use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::role::RoleTag;
@@ -52,7 +53,7 @@ fn KeysCard() -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                match keys.await {
+                settled(match keys.await {
                     Ok(list) if list.is_empty() => ().into_any(),
                     Ok(list) => view! {
                         <h2 class="keys-title" data-testid="keys-title">{t!(i18n, keys_title)}</h2>
@@ -61,7 +62,7 @@ fn KeysCard() -> impl IntoView {
                     Err(error) => view! {
                         <LoadFailed name="keys" failed=|i18n| t!(i18n, keys_load_failed).into_any() error />
                     }.into_any(),
-                }
+                })
             })}
         </Transition>
     }
