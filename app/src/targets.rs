@@ -89,12 +89,12 @@ impl ChannelKind {
     /// Whether the target signs with a secret: the bot's (Feishu 签名校验, DingTalk 加签) or its
     /// own (Standard Webhooks `whsec_…`).
     pub fn takes_secret(self) -> bool {
-        matches!(self, ChannelKind::Feishu | ChannelKind::Dingtalk | ChannelKind::Webhook)
+        self.takes("secret")
     }
 
     /// Whether the target is reached at a webhook URL (all but Telegram's Bot API).
     pub fn takes_webhook_url(self) -> bool {
-        self != ChannelKind::Telegram
+        self.takes("webhookUrl")
     }
 }
 
@@ -265,15 +265,254 @@ fn enabled_by_default() -> bool {
     true
 }
 
-/// What an edited target already has: its channel (kept when the input names none) and the
-/// settings an edit may leave out.
+/// How a target reaches its platform: one arm per channel, holding what that channel takes and
+/// nothing else. `S` is how a write-only value (a URL that holds a key, a signing secret, a bot
+/// token, a header's value) appears: the value itself on the server, where the channels read
+/// it, and a [`WriteOnly`] in an edit. A new channel is a new arm here, its fields on the page
+/// and its file in the server's `channels/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelConfig<S> {
+    Wecom(Hook<S>),
+    Feishu(SignedHook<S>),
+    Dingtalk(SignedHook<S>),
+    Telegram(TelegramChat<S>),
+    Slack(Hook<S>),
+    Discord(Hook<S>),
+    Webhook(StandardWebhook<S>),
+    Custom(CustomHook<S>),
+}
+
+/// A platform's incoming webhook, its key in the URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook<S> {
+    pub webhook_url: S,
+}
+
+/// A bot webhook that may sign with the bot's secret (Feishu 签名校验, DingTalk 加签).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedHook<S> {
+    pub webhook_url: S,
+    pub secret: Option<S>,
+}
+
+/// A receiver of signed JSON events (Standard Webhooks): it always signs, with `whsec_…`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandardWebhook<S> {
+    pub webhook_url: S,
+    pub secret: S,
+}
+
+/// A Telegram chat, reached through the Bot API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelegramChat<S> {
+    pub bot_token: S,
+    /// A number (groups are negative) or `@channelusername`.
+    pub chat_id: String,
+    /// A topic of a forum group.
+    pub message_thread_id: Option<i64>,
+    /// A self-hosted Bot API server; `None` is `https://api.telegram.org`.
+    pub api_base_url: Option<String>,
+}
+
+/// A JSON body of the admin's, with `{{placeholders}}`, and headers of theirs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomHook<S> {
+    pub webhook_url: S,
+    pub template: serde_json::Value,
+    /// By name; values are write-only.
+    pub headers: BTreeMap<String, S>,
+}
+
+/// A write-only value in an edit: the stored one, or a new one. (An optional value the edit
+/// removes is `None` beside it.)
+#[derive(Clone, PartialEq, Eq)]
+pub enum WriteOnly {
+    /// The stored value; for a new `webhook` target's secret, one generated for it.
+    Keep,
+    Set(String),
+}
+
+impl std::fmt::Debug for WriteOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteOnly::Keep => "Keep",
+            WriteOnly::Set(_) => "Set(***)",
+        })
+    }
+}
+
+impl<S> ChannelConfig<S> {
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            ChannelConfig::Wecom(_) => ChannelKind::Wecom,
+            ChannelConfig::Feishu(_) => ChannelKind::Feishu,
+            ChannelConfig::Dingtalk(_) => ChannelKind::Dingtalk,
+            ChannelConfig::Telegram(_) => ChannelKind::Telegram,
+            ChannelConfig::Slack(_) => ChannelKind::Slack,
+            ChannelConfig::Discord(_) => ChannelKind::Discord,
+            ChannelConfig::Webhook(_) => ChannelKind::Webhook,
+            ChannelConfig::Custom(_) => ChannelKind::Custom,
+        }
+    }
+
+    /// The webhook URL it posts to: every channel's but Telegram's.
+    pub fn webhook_url(&self) -> Option<&S> {
+        match self {
+            ChannelConfig::Wecom(h) | ChannelConfig::Slack(h) | ChannelConfig::Discord(h) => Some(&h.webhook_url),
+            ChannelConfig::Feishu(h) | ChannelConfig::Dingtalk(h) => Some(&h.webhook_url),
+            ChannelConfig::Webhook(h) => Some(&h.webhook_url),
+            ChannelConfig::Custom(h) => Some(&h.webhook_url),
+            ChannelConfig::Telegram(_) => None,
+        }
+    }
+
+    /// The signing secret, where the channel signs and one is set.
+    pub fn secret(&self) -> Option<&S> {
+        match self {
+            ChannelConfig::Feishu(h) | ChannelConfig::Dingtalk(h) => h.secret.as_ref(),
+            ChannelConfig::Webhook(h) => Some(&h.secret),
+            _ => None,
+        }
+    }
+
+    /// The same config with every write-only value mapped.
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> ChannelConfig<T> {
+        self.map_with_path(|_, value| f(value))
+    }
+
+    /// The same config with every write-only value mapped, `f` told the value's field path
+    /// (`webhookUrl`, `secret`, `botToken`, `headers.<name>`).
+    pub fn map_with_path<T>(self, mut f: impl FnMut(&str, S) -> T) -> ChannelConfig<T> {
+        let url = "webhookUrl";
+        let hook = |h: Hook<S>, f: &mut dyn FnMut(&str, S) -> T| Hook {
+            webhook_url: f(url, h.webhook_url),
+        };
+        let signed = |h: SignedHook<S>, f: &mut dyn FnMut(&str, S) -> T| SignedHook {
+            webhook_url: f(url, h.webhook_url),
+            secret: h.secret.map(|s| f("secret", s)),
+        };
+        match self {
+            ChannelConfig::Wecom(h) => ChannelConfig::Wecom(hook(h, &mut f)),
+            ChannelConfig::Slack(h) => ChannelConfig::Slack(hook(h, &mut f)),
+            ChannelConfig::Discord(h) => ChannelConfig::Discord(hook(h, &mut f)),
+            ChannelConfig::Feishu(h) => ChannelConfig::Feishu(signed(h, &mut f)),
+            ChannelConfig::Dingtalk(h) => ChannelConfig::Dingtalk(signed(h, &mut f)),
+            ChannelConfig::Webhook(h) => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url: f(url, h.webhook_url),
+                secret: f("secret", h.secret),
+            }),
+            ChannelConfig::Telegram(t) => ChannelConfig::Telegram(TelegramChat {
+                bot_token: f("botToken", t.bot_token),
+                chat_id: t.chat_id,
+                message_thread_id: t.message_thread_id,
+                api_base_url: t.api_base_url,
+            }),
+            ChannelConfig::Custom(c) => ChannelConfig::Custom(CustomHook {
+                webhook_url: f(url, c.webhook_url),
+                template: c.template,
+                headers: c
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = f(&format!("headers.{name}"), value);
+                        (name, value)
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Every write-only value, by its field path (as [`ChannelConfig::map_with_path`] names it).
+    pub fn write_only(&self) -> Vec<(String, &S)> {
+        let mut values = Vec::new();
+        let _ = self
+            .as_ref()
+            .map_with_path(|path, value| values.push((path.to_owned(), value)));
+        values
+    }
+
+    /// The same config, borrowing its write-only values.
+    pub fn as_ref(&self) -> ChannelConfig<&S> {
+        fn hook<S>(h: &Hook<S>) -> Hook<&S> {
+            Hook {
+                webhook_url: &h.webhook_url,
+            }
+        }
+        fn signed<S>(h: &SignedHook<S>) -> SignedHook<&S> {
+            SignedHook {
+                webhook_url: &h.webhook_url,
+                secret: h.secret.as_ref(),
+            }
+        }
+        match self {
+            ChannelConfig::Wecom(h) => ChannelConfig::Wecom(hook(h)),
+            ChannelConfig::Slack(h) => ChannelConfig::Slack(hook(h)),
+            ChannelConfig::Discord(h) => ChannelConfig::Discord(hook(h)),
+            ChannelConfig::Feishu(h) => ChannelConfig::Feishu(signed(h)),
+            ChannelConfig::Dingtalk(h) => ChannelConfig::Dingtalk(signed(h)),
+            ChannelConfig::Webhook(h) => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url: &h.webhook_url,
+                secret: &h.secret,
+            }),
+            ChannelConfig::Telegram(t) => ChannelConfig::Telegram(TelegramChat {
+                bot_token: &t.bot_token,
+                chat_id: t.chat_id.clone(),
+                message_thread_id: t.message_thread_id,
+                api_base_url: t.api_base_url.clone(),
+            }),
+            ChannelConfig::Custom(c) => ChannelConfig::Custom(CustomHook {
+                webhook_url: &c.webhook_url,
+                template: c.template.clone(),
+                headers: c.headers.iter().map(|(name, value)| (name.clone(), value)).collect(),
+            }),
+        }
+    }
+}
+
+impl ChannelConfig<WriteOnly> {
+    /// The config this edit makes of `stored` (the target's config before, if any): a value it
+    /// sets is made by `set`, a value it keeps is the stored one of the same field (header
+    /// names match in any case). A value to keep that is not stored goes to `missing` with its
+    /// field path, which gives what stands in its place.
+    pub fn resolve<S: Clone>(
+        self,
+        stored: Option<&ChannelConfig<S>>,
+        mut set: impl FnMut(String) -> S,
+        mut missing: impl FnMut(&str) -> S,
+    ) -> ChannelConfig<S> {
+        let kept = stored.map(ChannelConfig::write_only).unwrap_or_default();
+        self.map_with_path(|path, value| match value {
+            WriteOnly::Set(value) => set(value),
+            WriteOnly::Keep => kept
+                .iter()
+                .find(|(stored, _)| stored.eq_ignore_ascii_case(path))
+                .map_or_else(|| missing(path), |(_, value)| (*value).clone()),
+        })
+    }
+}
+
+/// A valid input: the settings every target has and its channel's own. What it does not
+/// change is [`WriteOnly::Keep`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetEdit {
+    pub name: String,
+    pub enabled: bool,
+    pub config: ChannelConfig<WriteOnly>,
+    /// A password of `***` means the stored one.
+    pub proxy_url: Option<String>,
+    pub proxy_fallback_direct: bool,
+    pub rate_limit: Option<BudgetSetting>,
+}
+
+/// What an edited target already has, for the parts an edit may leave out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
     pub channel: ChannelKind,
     pub webhook_url: bool,
     pub bot_token: bool,
     pub secret: bool,
-    pub template: bool,
+    /// A custom target's template.
+    pub template: Option<serde_json::Value>,
     /// The names of its headers.
     pub headers: Vec<String>,
 }
@@ -301,6 +540,255 @@ fn is_chat_id(chat: &str) -> bool {
     numeric || username
 }
 
+/// The input's fields that belong to one channel or another, by API name.
+const CHANNEL_FIELDS: [&str; 8] = [
+    "webhookUrl",
+    "secret",
+    "botToken",
+    "chatId",
+    "messageThreadId",
+    "apiBaseUrl",
+    "template",
+    "headers",
+];
+
+impl ChannelKind {
+    /// Which of [`CHANNEL_FIELDS`] the channel takes.
+    fn takes(self, field: &str) -> bool {
+        match self {
+            ChannelKind::Wecom | ChannelKind::Slack | ChannelKind::Discord => field == "webhookUrl",
+            ChannelKind::Feishu | ChannelKind::Dingtalk | ChannelKind::Webhook => {
+                matches!(field, "webhookUrl" | "secret")
+            }
+            ChannelKind::Telegram => matches!(field, "botToken" | "chatId" | "messageThreadId" | "apiBaseUrl"),
+            ChannelKind::Custom => matches!(field, "webhookUrl" | "template" | "headers"),
+        }
+    }
+}
+
+/// Parses a [`PushTargetInput`] into a [`TargetEdit`], noting every problem on the way.
+struct Checker<'a> {
+    input: &'a PushTargetInput,
+    stored: Option<&'a Stored>,
+    errors: crate::notifications::FieldErrors,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, field: &str, problem: crate::notifications::FieldProblem) {
+        self.errors.insert(field.into(), problem);
+    }
+
+    /// An optional URL of the form every URL here has.
+    fn url(&mut self, field: &str, url: Option<&str>) -> Option<Option<String>> {
+        match url.map(crate::notifications::check_url_form) {
+            Some(Err(problem)) => {
+                self.fail(field, problem);
+                None
+            }
+            _ => Some(url.map(str::to_owned)),
+        }
+    }
+
+    /// The webhook URL: a new one, or the stored one when left out.
+    fn webhook_url(&mut self) -> Option<WriteOnly> {
+        use crate::notifications::FieldProblem;
+        match self.url("webhookUrl", self.input.webhook_url.as_deref())? {
+            Some(url) => Some(WriteOnly::Set(url)),
+            None if self.stored.is_some_and(|s| s.webhook_url) => Some(WriteOnly::Keep),
+            None => {
+                self.fail("webhookUrl", FieldProblem::UrlRequired);
+                None
+            }
+        }
+    }
+
+    /// A signing secret as given: `None` when left out, `Some("")` to remove it.
+    fn secret_form(&mut self) -> Option<Option<&str>> {
+        use crate::notifications::FieldProblem;
+        match self.input.secret.as_deref() {
+            Some(secret) if secret.chars().count() > MAX_SECRET_CHARS || secret.chars().any(char::is_whitespace) => {
+                self.fail("secret", FieldProblem::SecretForm { max: MAX_SECRET_CHARS });
+                None
+            }
+            given => Some(given),
+        }
+    }
+
+    /// A bot's optional secret: left out keeps the stored one, `""` removes it.
+    fn optional_secret(&mut self) -> Option<Option<WriteOnly>> {
+        Some(match self.secret_form()? {
+            Some("") => None,
+            Some(secret) => Some(WriteOnly::Set(secret.to_owned())),
+            None => self.stored.is_some_and(|s| s.secret).then_some(WriteOnly::Keep),
+        })
+    }
+
+    /// A signed webhook's secret: it always signs, so `""` is no secret; left out keeps the
+    /// stored one (a new target gets one generated).
+    fn signing_secret(&mut self) -> Option<WriteOnly> {
+        match self.secret_form()? {
+            Some("") => {
+                self.fail("secret", crate::notifications::FieldProblem::Required);
+                None
+            }
+            Some(secret) => Some(WriteOnly::Set(secret.to_owned())),
+            None => Some(WriteOnly::Keep),
+        }
+    }
+
+    fn telegram(&mut self) -> Option<TelegramChat<WriteOnly>> {
+        use crate::notifications::FieldProblem;
+        let input = self.input;
+        let bot_token = match input.bot_token.as_deref() {
+            None if self.stored.is_some_and(|s| s.bot_token) => Some(WriteOnly::Keep),
+            None => {
+                self.fail("botToken", FieldProblem::Required);
+                None
+            }
+            Some(token) if !is_bot_token(token) => {
+                self.fail("botToken", FieldProblem::BotToken);
+                None
+            }
+            Some(token) => Some(WriteOnly::Set(token.to_owned())),
+        };
+        let chat_id = match input.chat_id.as_deref() {
+            None => {
+                self.fail("chatId", FieldProblem::Required);
+                None
+            }
+            Some(chat) if !is_chat_id(chat) => {
+                self.fail("chatId", FieldProblem::ChatId);
+                None
+            }
+            Some(chat) => Some(chat.to_owned()),
+        };
+        let api_base_url = self.url("apiBaseUrl", input.api_base_url.as_deref());
+        Some(TelegramChat {
+            bot_token: bot_token?,
+            chat_id: chat_id?,
+            message_thread_id: input.message_thread_id,
+            api_base_url: api_base_url?,
+        })
+    }
+
+    fn custom(&mut self) -> Option<CustomHook<WriteOnly>> {
+        use crate::notifications::FieldProblem;
+        let webhook_url = self.webhook_url();
+        let template = match (&self.input.template, self.stored.and_then(|s| s.template.as_ref())) {
+            (Some(t), _) if !t.is_object() => {
+                self.fail("template", FieldProblem::Template("must be a JSON object".into()));
+                None
+            }
+            (Some(t), _) | (None, Some(t)) => Some(t.clone()),
+            (None, None) => {
+                self.fail("template", FieldProblem::Required);
+                None
+            }
+        };
+        let headers = match &self.input.headers {
+            Some(headers) => self.headers(headers),
+            // Left out, every stored header keeps its value.
+            None => Some(
+                self.stored
+                    .map(|s| s.headers.iter().map(|name| (name.clone(), WriteOnly::Keep)).collect())
+                    .unwrap_or_default(),
+            ),
+        };
+        Some(CustomHook {
+            webhook_url: webhook_url?,
+            template: template?,
+            headers: headers?,
+        })
+    }
+
+    /// Headers to send: a value of `null` keeps the stored value of that header.
+    fn headers(&mut self, headers: &BTreeMap<String, Option<String>>) -> Option<BTreeMap<String, WriteOnly>> {
+        use crate::notifications::FieldProblem;
+        let before = self.errors.0.len();
+        if headers.len() > MAX_HEADERS {
+            self.fail("headers", FieldProblem::TooMany { max: MAX_HEADERS });
+        }
+        let mut parsed = BTreeMap::new();
+        for (name, value) in headers {
+            let path = format!("headers.{name}");
+            if !is_allowed_header_name(name) {
+                self.fail(&path, FieldProblem::HeaderName);
+                continue;
+            }
+            let stored = self
+                .stored
+                .is_some_and(|s| s.headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
+            match value {
+                // Keeping a value needs one to keep.
+                None if !stored => self.fail(&path, FieldProblem::Required),
+                None => {
+                    parsed.insert(name.clone(), WriteOnly::Keep);
+                }
+                Some(v) if v.chars().count() > MAX_HEADER_VALUE_CHARS || v.chars().any(|c| c.is_control()) => {
+                    self.fail(
+                        &path,
+                        FieldProblem::HeaderValue {
+                            max: MAX_HEADER_VALUE_CHARS,
+                        },
+                    );
+                }
+                Some(v) => {
+                    parsed.insert(name.clone(), WriteOnly::Set(v.clone()));
+                }
+            }
+        }
+        (self.errors.0.len() == before).then_some(parsed)
+    }
+
+    /// The channel's own settings, each judged by the channel's rules.
+    fn config(&mut self, channel: ChannelKind) -> Option<ChannelConfig<WriteOnly>> {
+        let input = self.input;
+        for field in CHANNEL_FIELDS {
+            let given = match field {
+                "webhookUrl" => input.webhook_url.is_some(),
+                // An empty secret asks to remove one: nothing to refuse where there is none.
+                "secret" => input.secret.as_deref().is_some_and(|s| !s.is_empty()),
+                "botToken" => input.bot_token.is_some(),
+                "chatId" => input.chat_id.is_some(),
+                "messageThreadId" => input.message_thread_id.is_some(),
+                "apiBaseUrl" => input.api_base_url.is_some(),
+                "template" => input.template.is_some(),
+                _ => input.headers.is_some(),
+            };
+            if given && !channel.takes(field) {
+                self.fail(
+                    field,
+                    crate::notifications::FieldProblem::NotTaken(channel.key().into()),
+                );
+            }
+        }
+        let hook = |c: &mut Self| c.webhook_url().map(|webhook_url| Hook { webhook_url });
+        let signed = |c: &mut Self| {
+            let (webhook_url, secret) = (c.webhook_url(), c.optional_secret());
+            Some(SignedHook {
+                webhook_url: webhook_url?,
+                secret: secret?,
+            })
+        };
+        Some(match channel {
+            ChannelKind::Wecom => ChannelConfig::Wecom(hook(self)?),
+            ChannelKind::Slack => ChannelConfig::Slack(hook(self)?),
+            ChannelKind::Discord => ChannelConfig::Discord(hook(self)?),
+            ChannelKind::Feishu => ChannelConfig::Feishu(signed(self)?),
+            ChannelKind::Dingtalk => ChannelConfig::Dingtalk(signed(self)?),
+            ChannelKind::Webhook => {
+                let (webhook_url, secret) = (self.webhook_url(), self.signing_secret());
+                ChannelConfig::Webhook(StandardWebhook {
+                    webhook_url: webhook_url?,
+                    secret: secret?,
+                })
+            }
+            ChannelKind::Telegram => ChannelConfig::Telegram(self.telegram()?),
+            ChannelKind::Custom => ChannelConfig::Custom(self.custom()?),
+        })
+    }
+}
+
 impl PushTargetInput {
     /// Trimmed, blank text as none.
     pub fn normalized(mut self) -> Self {
@@ -326,112 +814,40 @@ impl PushTargetInput {
             .or_else(|| self.webhook_url.as_deref().and_then(ChannelKind::detect))
     }
 
-    /// The channel, and every problem of form (the server adds its SSRF rules, the template's
-    /// placeholders and the signing secret's key).
-    pub fn validate(&self, stored: Option<&Stored>) -> Result<ChannelKind, crate::notifications::FieldErrors> {
-        use crate::notifications::{check_url_form, FieldErrors, FieldProblem};
-        let mut errors = FieldErrors::default();
+    /// The edit the input means, or every problem of form (the server adds its SSRF rules, the
+    /// template's placeholders and the signing secret's key).
+    pub fn validate(&self, stored: Option<&Stored>) -> Result<TargetEdit, crate::notifications::FieldErrors> {
+        use crate::notifications::{check_url_form, FieldProblem};
+        let mut check = Checker {
+            input: self,
+            stored,
+            errors: Default::default(),
+        };
         if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
-            errors.insert("name".into(), FieldProblem::NameLength { max: MAX_NAME_CHARS });
+            check.fail("name", FieldProblem::NameLength { max: MAX_NAME_CHARS });
         }
         let Some(channel) = self.channel(stored.map(|s| s.channel)) else {
-            errors.insert("channel".into(), FieldProblem::ChannelRequired);
+            check.fail("channel", FieldProblem::ChannelRequired);
             // Without a channel only a URL can name one: it is what is missing or wrong.
             match self.webhook_url.as_deref().map(check_url_form) {
-                None => errors.insert("webhookUrl".into(), FieldProblem::UrlRequired),
-                Some(Err(problem)) => errors.insert("webhookUrl".into(), problem),
+                None => check.fail("webhookUrl", FieldProblem::UrlRequired),
+                Some(Err(problem)) => check.fail("webhookUrl", problem),
                 Some(Ok(())) => {}
             }
-            return Err(errors);
+            return Err(check.errors);
         };
-        let not_taken = || FieldProblem::NotTaken(channel.key().into());
-        let url_field = |errors: &mut FieldErrors, field: &str, url: Option<&str>, required: bool| match url {
-            None if required => errors.insert(field.into(), FieldProblem::UrlRequired),
-            None => {}
-            Some(url) => {
-                if let Err(problem) = check_url_form(url) {
-                    errors.insert(field.into(), problem);
-                }
-            }
-        };
-        if channel.takes_webhook_url() {
-            let kept = stored.is_some_and(|s| s.webhook_url);
-            url_field(&mut errors, "webhookUrl", self.webhook_url.as_deref(), !kept);
-        } else if self.webhook_url.is_some() {
-            errors.insert("webhookUrl".into(), not_taken());
-        }
-        if channel == ChannelKind::Telegram {
-            url_field(&mut errors, "apiBaseUrl", self.api_base_url.as_deref(), false);
-        }
-        if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
-            if !channel.takes_secret() {
-                errors.insert("secret".into(), not_taken());
-            } else if secret.chars().count() > MAX_SECRET_CHARS || secret.chars().any(char::is_whitespace) {
-                errors.insert("secret".into(), FieldProblem::SecretForm { max: MAX_SECRET_CHARS });
-            }
-        }
-        if channel == ChannelKind::Webhook && self.secret.as_deref() == Some("") {
-            // A signed webhook always signs: a new secret replaces the old one.
-            errors.insert("secret".into(), FieldProblem::Required);
-        }
-        if channel == ChannelKind::Telegram {
-            match self.bot_token.as_deref() {
-                None if !stored.is_some_and(|s| s.bot_token) => {
-                    errors.insert("botToken".into(), FieldProblem::Required)
-                }
-                Some(token) if !is_bot_token(token) => errors.insert("botToken".into(), FieldProblem::BotToken),
-                _ => {}
-            }
-            match self.chat_id.as_deref() {
-                None => errors.insert("chatId".into(), FieldProblem::Required),
-                Some(chat) if !is_chat_id(chat) => errors.insert("chatId".into(), FieldProblem::ChatId),
-                Some(_) => {}
-            }
-        } else {
-            for (field, given) in [
-                ("botToken", self.bot_token.is_some()),
-                ("chatId", self.chat_id.is_some()),
-                ("messageThreadId", self.message_thread_id.is_some()),
-                ("apiBaseUrl", self.api_base_url.is_some()),
-            ] {
-                if given {
-                    errors.insert(field.into(), not_taken());
-                }
-            }
-        }
-        if channel == ChannelKind::Custom {
-            match &self.template {
-                None if !stored.is_some_and(|s| s.template) => errors.insert("template".into(), FieldProblem::Required),
-                Some(t) if !t.is_object() => errors.insert(
-                    "template".into(),
-                    FieldProblem::Template("must be a JSON object".into()),
-                ),
-                _ => {}
-            }
-            if let Some(headers) = &self.headers {
-                self.check_headers(headers, stored, &mut errors);
-            }
-        } else {
-            for (field, given) in [
-                ("template", self.template.is_some()),
-                ("headers", self.headers.is_some()),
-            ] {
-                if given {
-                    errors.insert(field.into(), not_taken());
-                }
-            }
-        }
+        let config = check.config(channel);
         if let Some(proxy) = self.proxy_url.as_deref() {
             if let Err(problem) = check_proxy_form(proxy) {
-                errors.insert("proxyUrl".into(), problem);
+                check.fail("proxyUrl", problem);
             }
         }
         if let Some(budget) = self.rate_limit {
             if !(1..=MAX_BUDGET_SENDS).contains(&budget.sends)
                 || !(1..=MAX_BUDGET_SECONDS).contains(&budget.per_seconds)
             {
-                errors.insert(
-                    "rateLimit".into(),
+                check.fail(
+                    "rateLimit",
                     FieldProblem::Budget {
                         max_sends: MAX_BUDGET_SENDS,
                         max_seconds: MAX_BUDGET_SECONDS,
@@ -439,45 +855,16 @@ impl PushTargetInput {
                 );
             }
         }
-        if errors.is_empty() {
-            Ok(channel)
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn check_headers(
-        &self,
-        headers: &BTreeMap<String, Option<String>>,
-        stored: Option<&Stored>,
-        errors: &mut crate::notifications::FieldErrors,
-    ) {
-        use crate::notifications::FieldProblem;
-        if headers.len() > MAX_HEADERS {
-            errors.insert("headers".into(), FieldProblem::TooMany { max: MAX_HEADERS });
-        }
-        for (name, value) in headers {
-            let path = format!("headers.{name}");
-            if !is_allowed_header_name(name) {
-                errors.insert(path, FieldProblem::HeaderName);
-                continue;
-            }
-            match value {
-                // Keeping a value needs one to keep.
-                None if !stored.is_some_and(|s| s.headers.iter().any(|h| h.eq_ignore_ascii_case(name))) => {
-                    errors.insert(path, FieldProblem::Required);
-                }
-                None => {}
-                Some(v) if v.chars().count() > MAX_HEADER_VALUE_CHARS || v.chars().any(|c| c.is_control()) => {
-                    errors.insert(
-                        path,
-                        FieldProblem::HeaderValue {
-                            max: MAX_HEADER_VALUE_CHARS,
-                        },
-                    );
-                }
-                Some(_) => {}
-            }
+        match config {
+            Some(config) if check.errors.is_empty() => Ok(TargetEdit {
+                name: self.name.clone(),
+                enabled: self.enabled,
+                config,
+                proxy_url: self.proxy_url.clone(),
+                proxy_fallback_direct: self.proxy_fallback_direct,
+                rate_limit: self.rate_limit,
+            }),
+            _ => Err(check.errors),
         }
     }
 }
@@ -516,6 +903,13 @@ mod tests {
         assert_eq!(ChannelKind::from_key("WeCom"), None);
     }
 
+    /// The channel of a valid input.
+    fn kind_of(
+        checked: Result<TargetEdit, crate::notifications::FieldErrors>,
+    ) -> Result<ChannelKind, crate::notifications::FieldErrors> {
+        checked.map(|edit| edit.config.kind())
+    }
+
     fn input(json: serde_json::Value) -> PushTargetInput {
         serde_json::from_value::<PushTargetInput>(json).unwrap().normalized()
     }
@@ -526,7 +920,7 @@ mod tests {
             webhook_url: true,
             bot_token: false,
             secret: false,
-            template: channel == ChannelKind::Custom,
+            template: (channel == ChannelKind::Custom).then(|| serde_json::json!({"text": "{{text}}"})),
             headers: vec!["Authorization".into()],
         }
     }
@@ -534,7 +928,7 @@ mod tests {
     #[test]
     fn custom_webhook_proxy_and_budget_settings_are_checked() {
         use crate::notifications::FieldProblem;
-        let check = |json: serde_json::Value, stored: Option<&Stored>| input(json).validate(stored);
+        let check = |json: serde_json::Value, stored: Option<&Stored>| kind_of(input(json).validate(stored));
         let url = "https://example.com/hook";
         assert_eq!(
             check(
@@ -654,7 +1048,7 @@ mod tests {
         );
         assert_eq!(ok.name, "值班群");
         assert!(ok.enabled, "enabled unless said otherwise");
-        assert_eq!(ok.validate(None), Ok(ChannelKind::Wecom));
+        assert_eq!(kind_of(ok.validate(None)), Ok(ChannelKind::Wecom));
 
         let bad = input(serde_json::json!({"name": "", "webhookUrl": "ftp://x"}));
         let errors = bad.validate(None).unwrap_err();
@@ -672,7 +1066,7 @@ mod tests {
             Some(&FieldProblem::Required)
         );
         let token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
-        let tg = |json: serde_json::Value| input(json).validate(None);
+        let tg = |json: serde_json::Value| kind_of(input(json).validate(None));
         assert_eq!(
             tg(serde_json::json!({"name": "TG", "channel": "telegram", "botToken": token, "chatId": "-1001234567890"})),
             Ok(ChannelKind::Telegram)
@@ -699,13 +1093,13 @@ mod tests {
         let feishu =
             input(serde_json::json!({"name": "飞书", "webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/x"}));
         assert_eq!(
-            feishu.validate(None),
+            kind_of(feishu.validate(None)),
             Ok(ChannelKind::Feishu),
             "the host names the channel"
         );
         let keep = input(serde_json::json!({"name": "a"}));
         assert_eq!(
-            keep.validate(Some(&stored(ChannelKind::Wecom))),
+            kind_of(keep.validate(Some(&stored(ChannelKind::Wecom)))),
             Ok(ChannelKind::Wecom),
             "an edit keeps the stored URL and channel"
         );
@@ -718,6 +1112,7 @@ mod tests {
         let signed = |channel: &str, secret: &str| {
             input(serde_json::json!({"name": "a", "channel": channel, "webhookUrl": "https://example.com/x", "secret": secret}))
                 .validate(None)
+                .map(|edit| edit.config.kind())
         };
         assert_eq!(signed("feishu", "SECabc"), Ok(ChannelKind::Feishu));
         assert_eq!(signed("dingtalk", "SECabc"), Ok(ChannelKind::Dingtalk));
@@ -734,6 +1129,89 @@ mod tests {
             signed("feishu", "SEC abc").unwrap_err().get("secret"),
             Some(&FieldProblem::SecretForm { max: MAX_SECRET_CHARS })
         );
+    }
+
+    #[test]
+    fn an_input_means_one_typed_edit_that_keeps_sets_or_removes() {
+        let url = "https://open.feishu.cn/open-apis/bot/v2/hook/x";
+        let mut signed = stored(ChannelKind::Feishu);
+        signed.secret = true;
+        let feishu = |json: serde_json::Value| input(json).validate(Some(&signed)).unwrap().config;
+        let secret = |config: ChannelConfig<WriteOnly>| match config {
+            ChannelConfig::Feishu(hook) => (hook.webhook_url, hook.secret),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            secret(feishu(serde_json::json!({"name": "a"}))),
+            (WriteOnly::Keep, Some(WriteOnly::Keep)),
+            "left out, both are kept"
+        );
+        assert_eq!(
+            secret(feishu(
+                serde_json::json!({"name": "a", "secret": "", "webhookUrl": url})
+            )),
+            (WriteOnly::Set(url.into()), None),
+            "an empty secret removes it"
+        );
+        assert_eq!(
+            secret(feishu(serde_json::json!({"name": "a", "secret": "SEC1"}))).1,
+            Some(WriteOnly::Set("SEC1".into()))
+        );
+        let custom = input(serde_json::json!({"name": "C", "headers": {"authorization": null, "X-New": "v"}}))
+            .validate(Some(&stored(ChannelKind::Custom)))
+            .unwrap();
+        let ChannelConfig::Custom(hook) = custom.config else {
+            panic!("{custom:?}")
+        };
+        assert_eq!(
+            hook.template,
+            serde_json::json!({"text": "{{text}}"}),
+            "the stored template"
+        );
+        assert_eq!(
+            hook.headers,
+            BTreeMap::from([
+                ("X-New".into(), WriteOnly::Set("v".into())),
+                ("authorization".into(), WriteOnly::Keep)
+            ])
+        );
+        let webhook =
+            input(serde_json::json!({"name": "W", "channel": "webhook", "webhookUrl": "https://example.com/x"}))
+                .validate(None)
+                .unwrap();
+        assert_eq!(
+            webhook.config.secret(),
+            Some(&WriteOnly::Keep),
+            "a new signed webhook's secret is made for it"
+        );
+        assert_eq!(format!("{:?}", WriteOnly::Set("SEC1".into())), "Set(***)");
+
+        // Kept values come from the stored config, header names in any case; new ones are set.
+        let before = ChannelConfig::Custom(CustomHook {
+            webhook_url: "https://old.example/x".to_owned(),
+            template: serde_json::json!({}),
+            headers: BTreeMap::from([("Authorization".to_owned(), "Bearer old".to_owned())]),
+        });
+        let mut missing = Vec::new();
+        let after = ChannelConfig::Custom(hook).resolve(
+            Some(&before),
+            |v| v,
+            |path| {
+                missing.push(path.to_owned());
+                String::new()
+            },
+        );
+        let ChannelConfig::Custom(after) = after else {
+            panic!("{after:?}")
+        };
+        assert_eq!(after.webhook_url, "https://old.example/x");
+        assert_eq!(after.headers["authorization"], "Bearer old");
+        assert_eq!(after.headers["X-New"], "v");
+        assert!(missing.is_empty(), "{missing:?}");
+        let made = webhook
+            .config
+            .resolve(None::<&ChannelConfig<String>>, |v| v, |path| format!("made {path}"));
+        assert_eq!(made.secret().map(String::as_str), Some("made secret"));
     }
 
     #[test]

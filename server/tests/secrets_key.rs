@@ -111,6 +111,6 @@ async fn the_previous_key_rotates_to_the_new_one_once() {
     // The target's secrets were sealed again: they open under the new key only.
     let under = |k: &str| PushTargets::new(app.db.clone(), key(k));
     let opened = under(&new).get(target).await.unwrap().unwrap();
-    assert_eq!(opened.destination.secrets.webhook_url.as_deref(), Some(url));
+    assert_eq!(opened.destination.webhook_url(), Some(url));
     assert!(under(SECRETS_KEY).get(target).await.is_err());
 }

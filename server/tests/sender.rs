@@ -31,7 +31,7 @@ async fn errcode_zero_is_success_and_the_body_is_wecom_markdown() {
     sender
         .send(
             &WeCom,
-            &Destination::of_url(receiver.url()),
+            &Destination::wecom(receiver.url()),
             &server::notifications::render::test_message(chrono::Utc::now().with_timezone(&chrono_tz::UTC)),
             None,
         )
@@ -66,7 +66,7 @@ async fn each_failure_has_its_class() {
     for (answer, class) in cases {
         receiver.set_answer(answer.clone());
         let err = sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+            .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
             .await
             .unwrap_err();
         assert_eq!(err.class().as_str(), class, "{answer:?}: {err}");
@@ -78,7 +78,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::EchoInErrmsg);
     assert_eq!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+            .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
             .await
             .unwrap_err(),
         SendError::ErrCode {
@@ -89,7 +89,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::ErrCode(93000, "invalid webhook url"));
     assert_eq!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+            .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
             .await
             .unwrap_err(),
         SendError::ErrCode {
@@ -100,7 +100,7 @@ async fn each_failure_has_its_class() {
     receiver.set_answer(Answer::Status(404));
     assert!(matches!(
         sender
-            .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+            .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
             .await,
         Err(SendError::HttpStatus { status: 404, .. })
     ));
@@ -111,7 +111,7 @@ async fn plain_text_200_is_success() {
     let receiver = Receiver::start(Answer::PlainText).await;
     let sender = sender_for(&[&receiver], Duration::from_secs(5));
     sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+        .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
         .await
         .unwrap();
 }
@@ -124,7 +124,7 @@ async fn redirects_are_not_followed() {
     receiver.set_answer(Answer::Redirect(leak));
     let sender = sender_for(&[&receiver, &target], Duration::from_secs(5));
     let err = sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+        .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
         .await
         .unwrap_err();
     assert_eq!(err, SendError::Redirect { status: 302 });
@@ -143,7 +143,7 @@ async fn connection_errors_are_reported() {
     let err = sender
         .send(
             &WeCom,
-            &Destination::of_url(format!("http://127.0.0.1:{port}/hook")),
+            &Destination::wecom(format!("http://127.0.0.1:{port}/hook")),
             &text("x"),
             None,
         )
@@ -157,7 +157,7 @@ async fn private_targets_are_refused_before_any_request() {
     let receiver = Receiver::start(Answer::Ok).await;
     let sender = sender_for(&[], Duration::from_secs(2));
     let err = sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &text("x"), None)
+        .send(&WeCom, &Destination::wecom(receiver.url()), &text("x"), None)
         .await
         .unwrap_err();
     assert_eq!(err.class().as_str(), "refused", "{err}");
@@ -171,7 +171,7 @@ async fn long_content_arrives_cut_to_the_wecom_limit() {
     let message = text(&"排行榜数据".repeat(2000));
     let content = server::channels::wecom::markdown(&message);
     sender
-        .send(&WeCom, &Destination::of_url(receiver.url()), &message, None)
+        .send(&WeCom, &Destination::wecom(receiver.url()), &message, None)
         .await
         .unwrap();
     let got = receiver.received();

@@ -421,7 +421,7 @@ fn stored_of(target: &PushTargetView) -> Stored {
         webhook_url: target.webhook_url.is_some(),
         bot_token: target.has_bot_token,
         secret: target.has_secret,
-        template: target.template.is_some(),
+        template: target.template.clone(),
         headers: target.header_names.clone(),
     }
 }
@@ -1145,7 +1145,12 @@ mod tests {
         assert_eq!(removed.to_input().unwrap().secret.as_deref(), Some(""));
 
         let unchanged = unchanged_input(&target);
-        assert_eq!(unchanged.validate(Some(&stored_of(&target))), Ok(ChannelKind::Feishu));
+        assert_eq!(
+            unchanged
+                .validate(Some(&stored_of(&target)))
+                .map(|edit| edit.config.kind()),
+            Ok(ChannelKind::Feishu)
+        );
     }
 
     #[test]

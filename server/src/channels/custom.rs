@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::channels::error::SendError;
 use crate::channels::message::{CostAlertEntry, Event, Message};
-use crate::channels::targets::Destination;
+use app::targets::{ChannelConfig, CustomHook};
+
+use crate::channels::targets::{Destination, Secret};
 use crate::channels::{json_answer, mask_all, refusal, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 
@@ -18,14 +20,15 @@ pub struct Custom;
 
 impl Channel for Custom {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let template = to
-            .settings
-            .get(TEMPLATE)
-            .cloned()
-            .ok_or_else(|| SendError::Request("the target has no template".into()))
-            .and_then(|t| Template::from_value(t).map_err(|e| SendError::Request(format!("the template {e}"))))?;
-        let mut out = Outgoing::to_webhook(&to.secrets, template.render(&placeholders(message)))?;
-        out.headers = to.secrets.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let hook = hook(to)?;
+        let template =
+            Template::from_value(hook.template.clone()).map_err(|e| SendError::Request(format!("the template {e}")))?;
+        let mut out = Outgoing::to_webhook(to, template.render(&placeholders(message)))?;
+        out.headers = hook
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+            .collect();
         Ok(out)
     }
 
@@ -47,8 +50,18 @@ impl Channel for Custom {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        let values: Vec<&str> = to.secrets.headers.values().map(String::as_str).collect();
-        mask_all(text, to.secrets.webhook_url.as_deref(), &values)
+        let values: Vec<&str> = hook(to)
+            .map(|h| h.headers.values().map(Secret::expose).collect())
+            .unwrap_or_default();
+        mask_all(text, to.webhook_url(), &values)
+    }
+}
+
+/// The custom config of `to`.
+fn hook(to: &Destination) -> Result<&CustomHook<Secret>, SendError> {
+    match &to.config {
+        ChannelConfig::Custom(hook) => Ok(hook),
+        _ => Err(SendError::Request("the target has no template".into())),
     }
 }
 
@@ -91,9 +104,6 @@ pub fn placeholders(message: &Message) -> Map<String, Value> {
     fields.extend(data);
     fields
 }
-
-/// The setting holding a custom target's template.
-pub const TEMPLATE: &str = "template";
 
 /// A template's longest accepted source, in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;

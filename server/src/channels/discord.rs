@@ -93,7 +93,7 @@ pub fn payload(message: &Message) -> Value {
 
 impl Channel for Discord {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        Outgoing::to_webhook(&to.secrets, payload(message))
+        Outgoing::to_webhook(to, payload(message))
     }
 
     /// Any 2xx: 204 without a body, or 200 with the message when `?wait=true`.
@@ -106,7 +106,7 @@ impl Channel for Discord {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        mask_all(text, None, &[last_path_segment(to.secrets.webhook_url.as_deref())])
+        mask_all(text, None, &[last_path_segment(to.webhook_url())])
     }
 
     /// Discord's 429 body says `retry_after` in seconds (a float).

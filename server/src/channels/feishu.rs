@@ -19,7 +19,7 @@ use crate::channels::blocks::{
 };
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::Destination;
+use crate::channels::targets::{Destination, Secret};
 use crate::channels::{cut_to_bytes, hmac_sha256_base64, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
@@ -100,12 +100,13 @@ impl Channel for Feishu {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
         let now = envelope.now;
         let mut body = card(message);
-        if let Some(secret) = to.secrets.secret.as_deref() {
+        if let Some(secret) = to.config.secret() {
+            let secret = secret.expose();
             let timestamp = now.timestamp();
             body["timestamp"] = json!(timestamp.to_string());
             body["sign"] = json!(sign(secret, timestamp));
         }
-        Outgoing::to_webhook(&to.secrets, body)
+        Outgoing::to_webhook(to, body)
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
@@ -128,12 +129,9 @@ impl Channel for Feishu {
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
         // The bot's token is the hook URL's last path segment.
-        let token = last_path_segment(to.secrets.webhook_url.as_deref());
-        mask_all(
-            text,
-            to.secrets.webhook_url.as_deref(),
-            &[token, to.secrets.secret.as_deref().unwrap_or("")],
-        )
+        let token = last_path_segment(to.webhook_url());
+        let secret = to.config.secret().map_or("", Secret::expose);
+        mask_all(text, to.webhook_url(), &[token, secret])
     }
 }
 

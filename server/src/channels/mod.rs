@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::{Destination, TargetSecrets};
+use crate::channels::targets::Destination;
 use crate::platform::config::RateLimit;
 
 pub mod blocks;
@@ -75,7 +75,7 @@ pub trait Channel: Send + Sync {
     fn mask_secrets(&self, text: String, to: &Destination) -> String;
     /// What names the target's send budget: one robot, one budget, whichever targets post to it.
     fn budget_key(&self, to: &Destination) -> String {
-        to.secrets.webhook_url.clone().unwrap_or_default()
+        to.webhook_url().unwrap_or_default().to_owned()
     }
     /// How long a throttled platform asks to wait, by the body of its HTTP 429 (for platforms
     /// that say it there rather than in `Retry-After`).
@@ -91,9 +91,9 @@ pub trait Channel: Send + Sync {
 
 impl Outgoing {
     /// `body` to the target's webhook URL.
-    pub fn to_webhook(secrets: &TargetSecrets, body: serde_json::Value) -> Result<Outgoing, SendError> {
+    pub fn to_webhook(to: &Destination, body: serde_json::Value) -> Result<Outgoing, SendError> {
         Ok(Outgoing {
-            url: webhook_url(secrets)?.to_owned(),
+            url: webhook_url(to)?.to_owned(),
             body,
             headers: Vec::new(),
         })
@@ -127,10 +127,8 @@ pub fn json_answer(answer: &[u8], platform: &str) -> Result<serde_json::Value, S
 }
 
 /// The target's webhook URL, which every channel here posts to.
-pub fn webhook_url(secrets: &TargetSecrets) -> Result<&str, SendError> {
-    secrets
-        .webhook_url
-        .as_deref()
+pub fn webhook_url(to: &Destination) -> Result<&str, SendError> {
+    to.webhook_url()
         .ok_or_else(|| SendError::Request("the target has no webhook URL".into()))
 }
 

@@ -20,7 +20,7 @@ pub fn channel_of(kind: ChannelKind) -> &'static dyn Channel {
 
 /// The webhook URL as answers show it: the key its platform keeps in it (a query value, a token
 /// in the path) masked by the channel's own rules.
-pub fn masked_webhook_url(kind: ChannelKind, to: &Destination) -> Option<String> {
-    let url = to.secrets.webhook_url.clone()?;
-    Some(channel_of(kind).mask_secrets(url, to))
+pub fn masked_webhook_url(to: &Destination) -> Option<String> {
+    let url = to.webhook_url()?.to_owned();
+    Some(channel_of(to.config.kind()).mask_secrets(url, to))
 }

@@ -130,7 +130,7 @@ impl WebhookSender {
             self.post(&client, channel, to, &outgoing, idempotency_key).await
         };
         match via_proxy.await {
-            Err(e @ (SendError::Proxy(_) | SendError::Connect(_))) if to.proxy_fallback_direct() => {
+            Err(e @ (SendError::Proxy(_) | SendError::Connect(_))) if to.proxy_fallback_direct => {
                 tracing::warn!(proxy = %display_target(proxy), error = %e, "proxy unreachable; sending directly");
                 self.guard.check(&outgoing.url).await.map_err(SendError::Refused)?;
                 self.post(&self.client, channel, to, &outgoing, idempotency_key).await

@@ -147,7 +147,7 @@ pub fn payload(message: &Message) -> Value {
 
 impl Channel for Slack {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        Outgoing::to_webhook(&to.secrets, payload(message))
+        Outgoing::to_webhook(to, payload(message))
     }
 
     fn judge(&self, answer: &[u8]) -> Result<(), SendError> {
@@ -165,7 +165,7 @@ impl Channel for Slack {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        mask_all(text, None, &[last_path_segment(to.secrets.webhook_url.as_deref())])
+        mask_all(text, None, &[last_path_segment(to.webhook_url())])
     }
 }
 

@@ -7,7 +7,9 @@
 //! in clear. Everything else a page may show, including `endpoint_host` (scheme, host, port).
 use std::collections::BTreeMap;
 
-use app::targets::ChannelKind;
+use app::targets::{
+    BudgetSetting, ChannelConfig, ChannelKind, CustomHook, Hook, SignedHook, StandardWebhook, TelegramChat,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -31,43 +33,42 @@ pub fn display_target(url: &str) -> String {
     }
 }
 
-/// A target's secret settings. Debug shows which are set, never their values.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetSecrets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bot_token: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    /// The outbound proxy, which may carry a user name and password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<String>,
+/// A write-only value as the server holds it (a URL that holds a key, a signing secret, a bot
+/// token, a header's value, a proxy's password). Debug shows at most a URL's endpoint.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
-impl TargetSecrets {
-    /// The secrets of a target that has a webhook URL and nothing else.
-    pub fn of_url(url: impl Into<String>) -> Self {
-        TargetSecrets {
-            webhook_url: Some(url.into()),
-            ..TargetSecrets::default()
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(u) if u.has_host() => write!(f, "Secret({})", display_target(&self.0)),
+            _ => f.write_str("Secret(***)"),
         }
     }
 }
 
-impl std::fmt::Debug for TargetSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TargetSecrets")
-            .field("webhook_url", &self.webhook_url.as_deref().map(display_target))
-            .field("has_secret", &self.secret.is_some())
-            .field("has_bot_token", &self.bot_token.is_some())
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("proxy_url", &self.proxy_url.as_deref().map(mask_proxy_password))
-            .finish()
-    }
+/// How a target reaches its platform, its secrets opened: its channel's config and the settings
+/// every channel takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub config: ChannelConfig<Secret>,
+    /// The outbound proxy, which may carry a user name and password.
+    pub proxy_url: Option<Secret>,
+    /// Whether a request goes direct when the proxy cannot be reached.
+    pub proxy_fallback_direct: bool,
+    /// The target's own send budget, if it has one.
+    pub rate_limit: Option<BudgetSetting>,
 }
 
 /// The outcome of a target's last test.
@@ -78,19 +79,6 @@ pub struct LastTest {
     pub error: Option<String>,
     pub latency_ms: i32,
 }
-
-/// How a channel reaches a target: the channel's settings (no secret: a chat id, an API base)
-/// and its secrets.
-#[derive(Clone, Debug, Default)]
-pub struct Destination {
-    pub settings: serde_json::Map<String, serde_json::Value>,
-    pub secrets: TargetSecrets,
-}
-
-/// The settings every channel takes: whether to go direct when the proxy is down, and the
-/// target's own send budget.
-pub const PROXY_FALLBACK_DIRECT: &str = "proxyFallbackDirect";
-pub const RATE_LIMIT: &str = "rateLimit";
 
 /// A proxy URL with its password as `***` (the user name stays: it says which account).
 pub fn mask_proxy_password(url: &str) -> String {
@@ -105,40 +93,147 @@ pub fn mask_proxy_password(url: &str) -> String {
 }
 
 impl Destination {
-    /// The proxy a request goes through, if any.
-    pub fn proxy(&self) -> Option<&str> {
-        self.secrets.proxy_url.as_deref()
+    /// A target with `config` and nothing else: no proxy, no budget of its own.
+    pub fn of(config: ChannelConfig<Secret>) -> Self {
+        Destination {
+            config,
+            proxy_url: None,
+            proxy_fallback_direct: false,
+            rate_limit: None,
+        }
     }
 
-    /// Whether a request goes direct when the proxy cannot be reached.
-    pub fn proxy_fallback_direct(&self) -> bool {
-        self.settings
-            .get(PROXY_FALLBACK_DIRECT)
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false)
+    /// A WeCom robot, its URL (holding the robot's key) its one secret.
+    pub fn wecom(url: impl Into<String>) -> Self {
+        Destination::of(ChannelConfig::Wecom(Hook {
+            webhook_url: Secret::new(url),
+        }))
+    }
+
+    /// The proxy a request goes through, if any.
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy_url.as_ref().map(Secret::expose)
+    }
+
+    /// The webhook URL it posts to (every channel's but Telegram's).
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.config.webhook_url().map(Secret::expose)
     }
 
     /// The target's own send budget, if it has one.
     pub fn own_budget(&self) -> Option<RateLimit> {
-        let budget: app::targets::BudgetSetting =
-            serde_json::from_value(self.settings.get(RATE_LIMIT)?.clone()).ok()?;
-        Some(RateLimit {
+        self.rate_limit.map(|budget| RateLimit {
             sends: budget.sends,
             window: std::time::Duration::from_secs(u64::from(budget.per_seconds)),
         })
     }
+}
 
-    /// A target reached by its webhook URL alone.
-    pub fn of_url(url: impl Into<String>) -> Self {
-        Destination {
-            settings: serde_json::Map::new(),
-            secrets: TargetSecrets::of_url(url),
+/// What the `settings` column holds: a target's settings that are not secret.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chat_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message_thread_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    proxy_fallback_direct: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<BudgetSetting>,
+}
+
+/// What the sealed `secrets` column holds, as one JSON object.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedSecrets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<String, Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proxy_url: Option<Secret>,
+}
+
+impl Destination {
+    /// The two columns a destination is stored in.
+    fn stored(&self) -> (StoredSettings, SealedSecrets) {
+        let mut settings = StoredSettings {
+            proxy_fallback_direct: self.proxy_fallback_direct,
+            rate_limit: self.rate_limit,
+            ..StoredSettings::default()
+        };
+        let mut secrets = SealedSecrets {
+            webhook_url: self.config.webhook_url().cloned(),
+            secret: self.config.secret().cloned(),
+            proxy_url: self.proxy_url.clone(),
+            ..SealedSecrets::default()
+        };
+        match &self.config {
+            ChannelConfig::Telegram(chat) => {
+                secrets.bot_token = Some(chat.bot_token.clone());
+                settings.chat_id = Some(chat.chat_id.clone());
+                settings.message_thread_id = chat.message_thread_id;
+                settings.api_base_url = chat.api_base_url.clone();
+            }
+            ChannelConfig::Custom(custom) => {
+                settings.template = Some(custom.template.clone());
+                secrets.headers = custom.headers.clone();
+            }
+            _ => {}
         }
+        (settings, secrets)
     }
 
-    /// A setting that is text.
-    pub fn setting(&self, name: &str) -> Option<&str> {
-        self.settings.get(name).and_then(serde_json::Value::as_str)
+    /// A destination from its two columns; `Err` names the part a `channel` target lacks.
+    fn from_stored(
+        channel: ChannelKind,
+        settings: StoredSettings,
+        secrets: SealedSecrets,
+    ) -> Result<Self, &'static str> {
+        let url = || secrets.webhook_url.clone().ok_or("webhookUrl");
+        let config = match channel {
+            ChannelKind::Wecom => ChannelConfig::Wecom(Hook { webhook_url: url()? }),
+            ChannelKind::Slack => ChannelConfig::Slack(Hook { webhook_url: url()? }),
+            ChannelKind::Discord => ChannelConfig::Discord(Hook { webhook_url: url()? }),
+            ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
+                webhook_url: url()?,
+                secret: secrets.secret.clone(),
+            }),
+            ChannelKind::Dingtalk => ChannelConfig::Dingtalk(SignedHook {
+                webhook_url: url()?,
+                secret: secrets.secret.clone(),
+            }),
+            ChannelKind::Webhook => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url: url()?,
+                secret: secrets.secret.clone().ok_or("secret")?,
+            }),
+            ChannelKind::Telegram => ChannelConfig::Telegram(TelegramChat {
+                bot_token: secrets.bot_token.clone().ok_or("botToken")?,
+                chat_id: settings.chat_id.ok_or("chatId")?,
+                message_thread_id: settings.message_thread_id,
+                api_base_url: settings.api_base_url,
+            }),
+            ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
+                webhook_url: url()?,
+                template: settings.template.ok_or("template")?,
+                headers: secrets.headers.clone(),
+            }),
+        };
+        Ok(Destination {
+            config,
+            proxy_url: secrets.proxy_url,
+            proxy_fallback_direct: settings.proxy_fallback_direct,
+            rate_limit: settings.rate_limit,
+        })
     }
 }
 
@@ -147,18 +242,22 @@ impl Destination {
 pub struct PushTarget {
     pub id: i64,
     pub name: String,
-    pub channel: ChannelKind,
     pub enabled: bool,
     pub destination: Destination,
     pub endpoint_host: String,
     pub last_test: Option<LastTest>,
 }
 
+impl PushTarget {
+    pub fn channel(&self) -> ChannelKind {
+        self.destination.config.kind()
+    }
+}
+
 /// A target to create.
 #[derive(Clone, Debug)]
 pub struct NewTarget {
     pub name: String,
-    pub channel: ChannelKind,
     pub enabled: bool,
     pub destination: Destination,
     pub endpoint_host: String,
@@ -169,10 +268,9 @@ impl NewTarget {
     pub fn wecom(name: String, webhook_url: &str) -> Self {
         NewTarget {
             name,
-            channel: ChannelKind::Wecom,
             enabled: true,
             endpoint_host: display_target(webhook_url),
-            destination: Destination::of_url(webhook_url),
+            destination: Destination::wecom(webhook_url),
         }
     }
 }
@@ -204,7 +302,7 @@ struct Row {
     name: String,
     channel: String,
     enabled: bool,
-    settings: sqlx::types::Json<serde_json::Map<String, serde_json::Value>>,
+    settings: sqlx::types::Json<StoredSettings>,
     secrets: String,
     endpoint_host: String,
     last_test_at: Option<DateTime<Utc>>,
@@ -220,7 +318,7 @@ fn context(id: i64) -> String {
     sealed_context(SEALED_TABLE, id, SEALED_COLUMN)
 }
 
-fn seal(key: &SecretsKey, id: i64, secrets: &TargetSecrets) -> String {
+fn seal(key: &SecretsKey, id: i64, secrets: &SealedSecrets) -> String {
     let json = serde_json::to_string(secrets).expect("secrets serialize");
     key.seal(&json, &context(id))
 }
@@ -249,15 +347,17 @@ impl Row {
             }),
             _ => None,
         };
+        let destination =
+            Destination::from_stored(channel, self.settings.0, secrets).map_err(|part| TargetError::Corrupt {
+                id,
+                column: "settings",
+                value: format!("a {} target without its {part}", channel.key()),
+            })?;
         Ok(PushTarget {
             id,
             name: self.name,
-            channel,
             enabled: self.enabled,
-            destination: Destination {
-                settings: self.settings.0,
-                secrets,
-            },
+            destination,
             endpoint_host: self.endpoint_host,
             last_test,
         })
@@ -266,6 +366,7 @@ impl Row {
 
 /// Creates a target (in the caller's transaction); returns its id.
 pub async fn create(conn: &mut PgConnection, key: &SecretsKey, new: &NewTarget) -> Result<i64, TargetError> {
+    let (settings, secrets) = new.destination.stored();
     // The id is the sealed value's place: taken first, so the row is written sealed at once.
     let id: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('push_targets', 'id'))")
         .fetch_one(&mut *conn)
@@ -276,10 +377,10 @@ pub async fn create(conn: &mut PgConnection, key: &SecretsKey, new: &NewTarget) 
     )
     .bind(id)
     .bind(&new.name)
-    .bind(new.channel.key())
+    .bind(new.destination.config.kind().key())
     .bind(new.enabled)
-    .bind(sqlx::types::Json(&new.destination.settings))
-    .bind(seal(key, id, &new.destination.secrets))
+    .bind(sqlx::types::Json(&settings))
+    .bind(seal(key, id, &secrets))
     .bind(&new.endpoint_host)
     .execute(&mut *conn)
     .await?;
@@ -309,7 +410,7 @@ pub async fn wecom_target_for(
     .await?;
     for row in rows {
         let target = row.open(key)?;
-        if target.destination.secrets.webhook_url.as_deref() == Some(url) {
+        if target.destination.webhook_url() == Some(url) {
             return Ok(target.id);
         }
     }
@@ -357,6 +458,7 @@ pub async fn update(
     destination: &Destination,
     endpoint_host: &str,
 ) -> Result<bool, TargetError> {
+    let (settings, secrets) = destination.stored();
     let updated = sqlx::query(
         "UPDATE push_targets SET name = $2, enabled = $3, settings = $4, secrets = $5, endpoint_host = $6,
                 updated_at = now()
@@ -365,8 +467,8 @@ pub async fn update(
     .bind(id)
     .bind(name)
     .bind(enabled)
-    .bind(sqlx::types::Json(&destination.settings))
-    .bind(seal(key, id, &destination.secrets))
+    .bind(sqlx::types::Json(&settings))
+    .bind(seal(key, id, &secrets))
     .bind(endpoint_host)
     .execute(&mut *conn)
     .await?
@@ -449,20 +551,78 @@ mod tests {
 
     #[test]
     fn secrets_do_not_debug_print() {
-        let secrets = TargetSecrets {
-            webhook_url: Some("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY123".into()),
-            secret: Some("SEC456".into()),
-            bot_token: Some("123:TOKEN789".into()),
-            headers: BTreeMap::from([("Authorization".into(), "Bearer HDR000".into())]),
-            proxy_url: Some("socks5://ops:PXY111@proxy.example:1080".into()),
-        };
-        let shown = format!("{secrets:?}");
-        for secret in ["KEY123", "SEC456", "TOKEN789", "HDR000", "PXY111"] {
+        let mut to = Destination::of(ChannelConfig::Custom(CustomHook {
+            webhook_url: Secret::new("https://hooks.example/cgi-bin/webhook/send?key=KEY123"),
+            template: serde_json::json!({"text": "{{text}}"}),
+            headers: BTreeMap::from([("Authorization".into(), Secret::new("Bearer HDR000"))]),
+        }));
+        to.proxy_url = Some(Secret::new("socks5://ops:PXY111@proxy.example:1080"));
+        let telegram = Destination::of(ChannelConfig::Telegram(TelegramChat {
+            bot_token: Secret::new("123:TOKEN789"),
+            chat_id: "-100".into(),
+            message_thread_id: None,
+            api_base_url: None,
+        }));
+        let shown = format!("{to:?} {telegram:?}");
+        for secret in ["KEY123", "TOKEN789", "HDR000", "PXY111"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(
-            shown.contains("qyapi.weixin.qq.com") && shown.contains("Authorization") && shown.contains("ops:***@"),
+            shown.contains("hooks.example") && shown.contains("Authorization") && shown.contains("proxy.example"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn every_channel_survives_its_columns() {
+        let url = || Secret::new("https://example.com/hook?key=k");
+        let configs = [
+            ChannelConfig::Wecom(Hook { webhook_url: url() }),
+            ChannelConfig::Slack(Hook { webhook_url: url() }),
+            ChannelConfig::Discord(Hook { webhook_url: url() }),
+            ChannelConfig::Feishu(SignedHook {
+                webhook_url: url(),
+                secret: Some(Secret::new("SEC1")),
+            }),
+            ChannelConfig::Dingtalk(SignedHook {
+                webhook_url: url(),
+                secret: None,
+            }),
+            ChannelConfig::Webhook(StandardWebhook {
+                webhook_url: url(),
+                secret: Secret::new("whsec_x"),
+            }),
+            ChannelConfig::Telegram(TelegramChat {
+                bot_token: Secret::new("1:t"),
+                chat_id: "@channel".into(),
+                message_thread_id: Some(7),
+                api_base_url: Some("http://127.0.0.1:8081".into()),
+            }),
+            ChannelConfig::Custom(CustomHook {
+                webhook_url: url(),
+                template: serde_json::json!({"t": "{{title}}"}),
+                headers: BTreeMap::from([("X-Key".into(), Secret::new("v"))]),
+            }),
+        ];
+        for config in configs {
+            let mut to = Destination::of(config);
+            to.proxy_url = Some(Secret::new("http://127.0.0.1:3128"));
+            to.proxy_fallback_direct = true;
+            to.rate_limit = Some(BudgetSetting {
+                sends: 3,
+                per_seconds: 60,
+            });
+            let (settings, secrets) = to.stored();
+            // Through JSON, as the columns hold them.
+            let settings = serde_json::from_value(serde_json::to_value(settings).unwrap()).unwrap();
+            let secrets = serde_json::from_str(&serde_json::to_string(&secrets).unwrap()).unwrap();
+            assert_eq!(Destination::from_stored(to.config.kind(), settings, secrets), Ok(to));
+        }
+        let missing = Destination::from_stored(
+            ChannelKind::Telegram,
+            StoredSettings::default(),
+            SealedSecrets::default(),
+        );
+        assert_eq!(missing, Err("botToken"));
     }
 }

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use crate::channels::blocks::{Block, Dialect, Part, PART_SEPARATOR, WORD_JOINER};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::Destination;
+use app::targets::{ChannelConfig, TelegramChat};
+
+use crate::channels::targets::{Destination, Secret};
 use crate::channels::{json_answer, refusal, Channel, Envelope, Outgoing, MASK};
 use crate::platform::config::RateLimit;
 
@@ -27,10 +29,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 /// The most characters a message's text may hold.
 pub const MAX_TEXT_CHARS: usize = 4096;
 pub const TRUNCATION_MARKER: &str = "\n…(内容过长,已截断)";
-/// Settings of a Telegram target (no secret).
-pub const CHAT_ID: &str = "chatId";
-pub const MESSAGE_THREAD_ID: &str = "messageThreadId";
-pub const API_BASE_URL: &str = "apiBaseUrl";
 pub const SEND_BUDGET: RateLimit = RateLimit {
     sends: 20,
     window: Duration::from_secs(60),
@@ -162,27 +160,26 @@ fn cut_html(html: &str, max: usize, marker: &str) -> String {
 
 impl Channel for Telegram {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
-        let token = to
-            .secrets
-            .bot_token
-            .as_deref()
-            .ok_or_else(|| SendError::Request("the target has no bot token".into()))?;
-        let chat = to
-            .settings
-            .get(CHAT_ID)
-            .filter(|c| c.is_string() || c.is_i64())
-            .ok_or_else(|| SendError::Request("the target has no chat id".into()))?;
+        let chat = chat(to)?;
+        // An integer, or a string for `@channelusername`: both as Telegram documents them.
+        let chat_id = chat
+            .chat_id
+            .parse::<i64>()
+            .map_or_else(|_| json!(chat.chat_id), |id| json!(id));
         let mut body = json!({
-            "chat_id": chat,
+            "chat_id": chat_id,
             "text": html(message),
             "parse_mode": "HTML",
             "disable_web_page_preview": true,
         });
-        if let Some(thread) = to.settings.get(MESSAGE_THREAD_ID).and_then(Value::as_i64) {
+        if let Some(thread) = chat.message_thread_id {
             body["message_thread_id"] = json!(thread);
         }
         Ok(Outgoing {
-            url: send_message_url(to.setting(API_BASE_URL).unwrap_or(DEFAULT_API_BASE), token),
+            url: send_message_url(
+                chat.api_base_url.as_deref().unwrap_or(DEFAULT_API_BASE),
+                chat.bot_token.expose(),
+            ),
             body,
             headers: Vec::new(),
         })
@@ -205,9 +202,10 @@ impl Channel for Telegram {
 
     /// One bot's budget per chat: Telegram limits what a bot sends to each group.
     fn budget_key(&self, to: &Destination) -> String {
-        let token = to.secrets.bot_token.as_deref().unwrap_or("");
-        let chat = to.settings.get(CHAT_ID).map(Value::to_string).unwrap_or_default();
-        format!("telegram:{token}:{chat}")
+        match chat(to) {
+            Ok(chat) => format!("telegram:{}:{}", chat.bot_token.expose(), chat.chat_id),
+            Err(_) => String::new(),
+        }
     }
 
     fn retry_after(&self, answer: &[u8]) -> Option<Duration> {
@@ -217,10 +215,18 @@ impl Channel for Telegram {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        match to.secrets.bot_token.as_deref() {
-            Some(token) if !token.is_empty() => mask_token(text, token),
+        match chat(to) {
+            Ok(chat) if !chat.bot_token.expose().is_empty() => mask_token(text, chat.bot_token.expose()),
             _ => text,
         }
+    }
+}
+
+/// The chat `to` reaches.
+fn chat(to: &Destination) -> Result<&TelegramChat<Secret>, SendError> {
+    match &to.config {
+        ChannelConfig::Telegram(chat) => Ok(chat),
+        _ => Err(SendError::Request("the target has no bot token".into())),
     }
 }
 

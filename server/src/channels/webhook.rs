@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::Destination;
+use crate::channels::targets::{Destination, Secret};
 use crate::channels::{hmac_sha256_base64, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 use crate::platform::secrets::random_bytes;
@@ -44,12 +44,13 @@ pub fn event(message: &Message, envelope: &Envelope) -> Value {
 impl Channel for SignedWebhook {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
         let secret = to
-            .secrets
-            .secret
-            .as_deref()
+            .config
+            .secret()
             .ok_or_else(|| SendError::Request("the target has no signing secret".into()))
-            .and_then(|s| SigningSecret::parse(s).map_err(|e| SendError::Request(format!("the signing secret {e}"))))?;
-        let mut out = Outgoing::to_webhook(&to.secrets, event(message, envelope))?;
+            .and_then(|s| {
+                SigningSecret::parse(s.expose()).map_err(|e| SendError::Request(format!("the signing secret {e}")))
+            })?;
+        let mut out = Outgoing::to_webhook(to, event(message, envelope))?;
         let timestamp = envelope.now.timestamp();
         let signature = secret.sign(&envelope.id, timestamp, &out.body_bytes());
         out.headers = vec![
@@ -71,9 +72,9 @@ impl Channel for SignedWebhook {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        let secret = to.secrets.secret.as_deref().unwrap_or("");
+        let secret = to.config.secret().map_or("", Secret::expose);
         let key = secret.strip_prefix(SECRET_PREFIX).unwrap_or("");
-        mask_all(text, to.secrets.webhook_url.as_deref(), &[secret, key])
+        mask_all(text, to.webhook_url(), &[secret, key])
     }
 }
 

@@ -43,7 +43,7 @@ impl Channel for WeCom {
     fn outgoing(&self, to: &Destination, message: &Message, _: &Envelope) -> Result<Outgoing, SendError> {
         let content = markdown(message);
         Outgoing::to_webhook(
-            &to.secrets,
+            to,
             json!({ "msgtype": "markdown", "markdown": { "content": fit_content(&content) } }),
         )
     }
@@ -57,7 +57,7 @@ impl Channel for WeCom {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        mask_all(text, to.secrets.webhook_url.as_deref(), &[])
+        mask_all(text, to.webhook_url(), &[])
     }
 }
 

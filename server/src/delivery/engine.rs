@@ -272,7 +272,7 @@ impl DeliveryHandler {
         if !target.enabled {
             return Err(Undeliverable::ForGood(format!("push target {id} is disabled")));
         }
-        let channel = crate::channels::platforms::channel_of(target.channel);
+        let channel = crate::channels::platforms::channel_of(target.channel());
         Ok((target, channel))
     }
 }

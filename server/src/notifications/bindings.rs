@@ -49,7 +49,7 @@ pub async fn webhook_url_target_of(
     let Some(target) = targets::get(conn, key, id).await? else {
         return Ok(None);
     };
-    Ok(target.destination.secrets.webhook_url.map(|url| (target.id, url)))
+    Ok(target.destination.webhook_url().map(|url| (target.id, url.to_owned())))
 }
 
 /// Makes `ids` exactly the targets bound to `kind`, `from_webhook_url` the one its

@@ -66,7 +66,10 @@ fn example(kind: NotificationKind, now: DateTime<Tz>) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::targets::ChannelConfig;
     use chrono::TimeZone;
+
+    use crate::channels::targets::Secret;
 
     #[test]
     fn samples_are_the_specifications_examples() {
@@ -103,6 +106,43 @@ mod tests {
                 true
             }
             Some(other) => panic!("BLESS={other:?}: set BLESS=1 to rewrite the golden files, or leave it unset"),
+        }
+    }
+
+    /// The target of `channel`'s golden files.
+    fn golden_config(channel: &str) -> ChannelConfig<Secret> {
+        use app::targets::{ChannelKind, CustomHook, Hook, SignedHook, StandardWebhook, TelegramChat};
+        let webhook_url = Secret::new("https://example.invalid/hook");
+        match ChannelKind::from_key(channel).expect("a channel's name") {
+            ChannelKind::Wecom => ChannelConfig::Wecom(Hook { webhook_url }),
+            ChannelKind::Slack => ChannelConfig::Slack(Hook { webhook_url }),
+            ChannelKind::Discord => ChannelConfig::Discord(Hook { webhook_url }),
+            ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
+                webhook_url,
+                secret: None,
+            }),
+            ChannelKind::Dingtalk => ChannelConfig::Dingtalk(SignedHook {
+                webhook_url,
+                secret: None,
+            }),
+            ChannelKind::Webhook => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url,
+                // The Standard Webhooks specification's test secret: the signature is part of the file.
+                secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            }),
+            ChannelKind::Telegram => ChannelConfig::Telegram(TelegramChat {
+                bot_token: Secret::new("123456:TEST-token"),
+                chat_id: "-1001234567890".into(),
+                message_thread_id: None,
+                api_base_url: None,
+            }),
+            ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
+                webhook_url,
+                template: serde_json::json!({"msgtype": "text", "text": {"content": "[{{time}}] {{text}}"},
+                    "title": "{{title}}", "kind": "{{kind}}", "at": "{{timestamp}}", "data": {"provider": "{{providerName}}",
+                    "failures": "{{failureCount}}", "entries": "{{entries}}", "alerts": "{{alerts}}"}}),
+                headers: Default::default(),
+            }),
         }
     }
 
@@ -163,20 +203,7 @@ mod tests {
         ] {
             contents.push((file, example(kind, now)));
         }
-        let mut to = crate::channels::targets::Destination::of_url("https://example.invalid/hook");
-        to.secrets.bot_token = Some("123456:TEST-token".into());
-        to.settings
-            .insert("chatId".into(), serde_json::json!(-1001234567890_i64));
-        if name == "webhook" {
-            // The Standard Webhooks specification's test secret: the signature is part of the file.
-            to.secrets.secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
-        }
-        to.settings.insert(
-            crate::channels::custom::TEMPLATE.into(),
-            serde_json::json!({"msgtype": "text", "text": {"content": "[{{time}}] {{text}}"},
-                "title": "{{title}}", "kind": "{{kind}}", "at": "{{timestamp}}", "data": {"provider": "{{providerName}}",
-                "failures": "{{failureCount}}", "entries": "{{entries}}", "alerts": "{{alerts}}"}}),
-        );
+        let to = crate::channels::targets::Destination::of(golden_config(name));
         let envelope = crate::channels::Envelope {
             id: "msg_golden".into(),
             now: now.to_utc(),

@@ -129,7 +129,7 @@ impl SettingsService {
             .sender
             .send(
                 &crate::channels::wecom::WeCom,
-                &crate::channels::targets::Destination::of_url(url),
+                &crate::channels::targets::Destination::wecom(url),
                 &crate::notifications::render::test_message(chrono::Utc::now().with_timezone(&self.timezone)),
                 None,
             )
@@ -188,11 +188,8 @@ impl SettingsService {
 
 /// A kind's URL as answers show it: as its WeCom target's is.
 fn mask_url(url: &str) -> String {
-    crate::channels::platforms::masked_webhook_url(
-        app::targets::ChannelKind::Wecom,
-        &crate::channels::targets::Destination::of_url(url),
-    )
-    .unwrap_or_default()
+    crate::channels::platforms::masked_webhook_url(&crate::channels::targets::Destination::wecom(url))
+        .unwrap_or_default()
 }
 
 /// The stored URL of `kind` that `given` is as answers show it.

@@ -3,7 +3,9 @@
 use std::time::Instant;
 
 use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
-use app::targets::{BudgetSetting, ChannelKind, LastTest, PushTargetInput, PushTargetView, Stored};
+use app::targets::{
+    BudgetSetting, ChannelConfig, ChannelKind, LastTest, PushTargetInput, PushTargetView, Stored, TargetEdit,
+};
 use chrono::Utc;
 use chrono_tz::Tz;
 
@@ -11,8 +13,7 @@ use crate::channels::error::SendError;
 use crate::channels::sender::WebhookSender;
 use crate::channels::targets::display_target;
 use crate::channels::targets::{
-    self, mask_proxy_password, Destination, NewTarget, PushTarget, PushTargets, TargetError, PROXY_FALLBACK_DIRECT,
-    RATE_LIMIT,
+    self, mask_proxy_password, Destination, NewTarget, PushTarget, PushTargets, Secret, TargetError,
 };
 use crate::channels::{custom, platforms, telegram, webhook, MASK};
 use crate::delivery::rate_limit::effective_budget;
@@ -75,27 +76,37 @@ impl TargetService {
 
     fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
         let to = &t.destination;
-        let channel = platforms::channel_of(t.channel);
+        let kind = t.channel();
+        let (chat_id, message_thread_id, api_base_url) = match &to.config {
+            ChannelConfig::Telegram(chat) => (
+                Some(chat.chat_id.clone()),
+                chat.message_thread_id,
+                chat.api_base_url.clone(),
+            ),
+            _ => (None, None, None),
+        };
+        let (template, header_names) = match &to.config {
+            ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
+            _ => (None, Vec::new()),
+        };
         PushTargetView {
             id: t.id,
             name: t.name.clone(),
-            channel: t.channel,
+            channel: kind,
             enabled: t.enabled,
-            has_secret: to.secrets.secret.is_some(),
-            has_bot_token: to.secrets.bot_token.is_some(),
-            chat_id: to.setting(telegram::CHAT_ID).map(str::to_owned),
-            message_thread_id: to
-                .settings
-                .get(telegram::MESSAGE_THREAD_ID)
-                .and_then(serde_json::Value::as_i64),
-            api_base_url: to.setting(telegram::API_BASE_URL).map(str::to_owned),
-            webhook_url: platforms::masked_webhook_url(t.channel, to),
-            template: to.settings.get(custom::TEMPLATE).cloned(),
-            header_names: to.secrets.headers.keys().cloned().collect(),
+            has_secret: to.config.secret().is_some(),
+            has_bot_token: kind == ChannelKind::Telegram,
+            chat_id,
+            message_thread_id,
+            api_base_url,
+            webhook_url: platforms::masked_webhook_url(to),
+            template,
+            header_names,
             proxy_url: to.proxy().map(mask_proxy_password),
-            proxy_fallback_direct: to.proxy_fallback_direct(),
-            rate_limit: to.own_budget().map(budget_setting),
-            default_rate_limit: effective_budget(None, self.configured_budget, channel).map(budget_setting),
+            proxy_fallback_direct: to.proxy_fallback_direct,
+            rate_limit: to.rate_limit,
+            default_rate_limit: effective_budget(None, self.configured_budget, platforms::channel_of(kind))
+                .map(budget_setting),
             endpoint: t.endpoint_host,
             kinds,
             last_test: t.last_test.map(|l| LastTest {
@@ -137,25 +148,14 @@ impl TargetService {
         &self,
         input: &PushTargetInput,
         stored: Option<&PushTarget>,
-    ) -> Result<ChannelKind, TargetSaveError> {
-        let checked = input.validate(
-            stored
-                .map(|t| Stored {
-                    channel: t.channel,
-                    webhook_url: t.destination.secrets.webhook_url.is_some(),
-                    bot_token: t.destination.secrets.bot_token.is_some(),
-                    secret: t.destination.secrets.secret.is_some(),
-                    template: t.destination.settings.contains_key(custom::TEMPLATE),
-                    headers: t.destination.secrets.headers.keys().cloned().collect(),
-                })
-                .as_ref(),
-        );
+    ) -> Result<TargetEdit, TargetSaveError> {
+        let checked = input.validate(stored.map(stored_of).as_ref());
         let mut errors = checked.clone().err().unwrap_or_default();
-        if let (Ok(channel), Some(stored)) = (&checked, stored) {
-            if stored.channel != *channel {
+        if let (Ok(edit), Some(stored)) = (&checked, stored) {
+            if stored.channel() != edit.config.kind() {
                 errors.insert(
                     "channel".into(),
-                    FieldProblem::ChannelChanged(stored.channel.key().into()),
+                    FieldProblem::ChannelChanged(stored.channel().key().into()),
                 );
             }
         }
@@ -180,115 +180,44 @@ impl TargetService {
             }
         }
         // The channel the input means, even when other fields are wrong: every field is judged.
-        let channel = input.channel(stored.map(|t| t.channel));
+        let channel = input.channel(stored.map(PushTarget::channel));
         if let (Some(ChannelKind::Custom), None, Some(template)) = (channel, errors.get("template"), &input.template) {
             if let Err(e) = custom::Template::from_value(template.clone()) {
                 errors.insert("template".into(), FieldProblem::Template(e.to_string()));
             }
         }
-        if let (Ok(ChannelKind::Webhook), None, Some(secret)) =
-            (&checked, errors.get("secret"), input.secret.as_deref())
+        if let (Some(ChannelKind::Webhook), None, Some(secret)) =
+            (channel, errors.get("secret"), input.secret.as_deref())
         {
             if webhook::SigningSecret::parse(secret).is_err() {
                 errors.insert("secret".into(), FieldProblem::WebhookSecret);
             }
         }
         match checked {
-            Ok(channel) if errors.is_empty() => Ok(channel),
+            Ok(edit) if errors.is_empty() => Ok(edit),
             _ => Err(TargetSaveError::Invalid(errors)),
         }
     }
 
-    /// `stored` (or nothing) with what `input` says; write-only secrets it leaves out are kept.
-    fn destination(input: &PushTargetInput, stored: Option<&Destination>) -> Destination {
-        let mut to = stored.cloned().unwrap_or_default();
-        if let Some(url) = &input.webhook_url {
-            to.secrets.webhook_url = Some(url.clone());
-        }
-        if let Some(secret) = &input.secret {
-            to.secrets.secret = Some(secret.clone()).filter(|s| !s.is_empty());
-        }
-        if let Some(token) = &input.bot_token {
-            to.secrets.bot_token = Some(token.clone());
-        }
-        if let Some(headers) = &input.headers {
-            let old = std::mem::take(&mut to.secrets.headers);
-            for (name, value) in headers {
-                let kept = || {
-                    old.iter()
-                        .find(|(stored, _)| stored.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| v.clone())
-                };
-                if let Some(value) = value.clone().or_else(kept) {
-                    to.secrets.headers.insert(name.clone(), value);
-                }
-            }
-        }
-        to.secrets.proxy_url = match input.proxy_url.as_deref() {
-            Some(proxy) if proxy_keeps_password(proxy) => {
-                let old = to.secrets.proxy_url.as_deref().and_then(|u| url::Url::parse(u).ok());
-                let mut new = url::Url::parse(proxy).ok();
-                if let (Some(new), Some(old)) = (new.as_mut(), old) {
-                    let _ = new.set_password(old.password());
-                }
-                new.map(|u| u.to_string().trim_end_matches('/').to_owned())
-            }
-            other => other.map(str::to_owned),
-        };
-        let mut set = |name: &str, value: Option<serde_json::Value>| match value {
-            Some(value) => {
-                to.settings.insert(name.to_owned(), value);
-            }
-            None => {
-                to.settings.remove(name);
-            }
-        };
-        if input.chat_id.is_some() || stored.is_none() {
-            set(telegram::CHAT_ID, input.chat_id.clone().map(Into::into));
-        }
-        set(telegram::MESSAGE_THREAD_ID, input.message_thread_id.map(Into::into));
-        set(telegram::API_BASE_URL, input.api_base_url.clone().map(Into::into));
-        if input.template.is_some() || stored.is_none() {
-            set(custom::TEMPLATE, input.template.clone());
-        }
-        set(
-            PROXY_FALLBACK_DIRECT,
-            input.proxy_fallback_direct.then_some(serde_json::Value::Bool(true)),
-        );
-        set(
-            RATE_LIMIT,
-            input
-                .rate_limit
-                .map(|b| serde_json::to_value(b).expect("a budget serializes")),
-        );
-        to
-    }
-
     /// What pages and logs show of where `to` sends.
-    fn endpoint(channel: ChannelKind, to: &Destination) -> String {
-        match channel {
-            ChannelKind::Telegram => {
-                display_target(to.setting(telegram::API_BASE_URL).unwrap_or(telegram::DEFAULT_API_BASE))
+    fn endpoint(to: &Destination) -> String {
+        match &to.config {
+            ChannelConfig::Telegram(chat) => {
+                display_target(chat.api_base_url.as_deref().unwrap_or(telegram::DEFAULT_API_BASE))
             }
-            _ => display_target(to.secrets.webhook_url.as_deref().unwrap_or_default()),
+            _ => display_target(to.webhook_url().unwrap_or_default()),
         }
     }
 
     pub async fn create(&self, input: PushTargetInput) -> Result<PushTargetView, TargetSaveError> {
         let input = input.normalized();
-        let channel = self.validate(&input, None).await?;
-        let mut destination = Self::destination(&input, None);
-        // A signed webhook always signs: without a secret of the admin's, one is made and shown once.
-        let generated = (channel == ChannelKind::Webhook && destination.secrets.secret.is_none())
-            .then(webhook::SigningSecret::generate);
-        if let Some(secret) = &generated {
-            destination.secrets.secret = Some(secret.clone());
-        }
+        let edit = self.validate(&input, None).await?;
+        let (destination, generated) = apply(edit.clone(), None).map_err(TargetSaveError::Invalid)?;
+        let channel = destination.config.kind();
         let new = NewTarget {
-            name: input.name.clone(),
-            channel,
-            enabled: input.enabled,
-            endpoint_host: Self::endpoint(channel, &destination),
+            name: edit.name,
+            enabled: edit.enabled,
+            endpoint_host: Self::endpoint(&destination),
             destination,
         };
         let mut conn = self.targets.db().acquire().await?;
@@ -305,13 +234,13 @@ impl TargetService {
         let mut input = input.normalized();
         let stored = self.targets.get(id).await?.ok_or(TargetSaveError::NotFound)?;
         // The URL as answers show it (its key masked) means the stored one.
-        let shown = platforms::masked_webhook_url(stored.channel, &stored.destination);
+        let shown = platforms::masked_webhook_url(&stored.destination);
         if input.webhook_url.is_some() && input.webhook_url == shown {
             input.webhook_url = None;
         }
-        self.validate(&input, Some(&stored)).await?;
-        let destination = Self::destination(&input, Some(&stored.destination));
-        let endpoint = Self::endpoint(stored.channel, &destination);
+        let edit = self.validate(&input, Some(&stored)).await?;
+        let (destination, _) = apply(edit, Some(&stored.destination)).map_err(TargetSaveError::Invalid)?;
+        let endpoint = Self::endpoint(&destination);
         let mut conn = self.targets.db().acquire().await?;
         if !targets::update(
             &mut conn,
@@ -349,7 +278,7 @@ impl TargetService {
         let target = self.targets.get(id).await?.ok_or(TargetTestError::NotFound)?;
         let message = crate::notifications::samples::sample(kind, Utc::now().with_timezone(&self.timezone));
         let started = Instant::now();
-        let channel = platforms::channel_of(target.channel);
+        let channel = platforms::channel_of(target.channel());
         let result = self
             .sender
             .send(channel, &target.destination, &message, None)
@@ -377,4 +306,64 @@ impl TargetService {
 /// password is meant.
 fn proxy_keeps_password(proxy: &str) -> bool {
     url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(MASK))
+}
+
+/// What a stored target already has, for the checks an edit runs.
+fn stored_of(target: &PushTarget) -> Stored {
+    let config = &target.destination.config;
+    let (template, headers) = match config {
+        ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
+        _ => (None, Vec::new()),
+    };
+    Stored {
+        channel: config.kind(),
+        webhook_url: config.webhook_url().is_some(),
+        bot_token: matches!(config, ChannelConfig::Telegram(_)),
+        secret: config.secret().is_some(),
+        template,
+        headers,
+    }
+}
+
+/// The destination an edit makes of `stored` (or of nothing), and the signing secret generated
+/// for a new `webhook` target without one of the admin's (shown once). A value to keep that
+/// is not there is a problem of its field.
+fn apply(edit: TargetEdit, stored: Option<&Destination>) -> Result<(Destination, Option<String>), FieldErrors> {
+    let kind = edit.config.kind();
+    let mut errors = FieldErrors::default();
+    let mut generated = None;
+    let config = edit.config.resolve(stored.map(|d| &d.config), Secret::new, |path| {
+        if kind == ChannelKind::Webhook && path == "secret" {
+            // A signed webhook always signs: without a secret of the admin's, one is made.
+            let made = webhook::SigningSecret::generate();
+            generated = Some(made.clone());
+            Secret::new(made)
+        } else {
+            errors.insert(path.into(), FieldProblem::Required);
+            Secret::new(String::new())
+        }
+    });
+    let proxy_url = match edit.proxy_url.as_deref() {
+        Some(proxy) if proxy_keeps_password(proxy) => {
+            let old = stored
+                .and_then(Destination::proxy)
+                .and_then(|u| url::Url::parse(u).ok());
+            let mut new = url::Url::parse(proxy).ok();
+            if let (Some(new), Some(old)) = (new.as_mut(), old) {
+                let _ = new.set_password(old.password());
+            }
+            new.map(|u| Secret::new(u.to_string().trim_end_matches('/')))
+        }
+        other => other.map(Secret::new),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let destination = Destination {
+        config,
+        proxy_url,
+        proxy_fallback_direct: edit.proxy_fallback_direct,
+        rate_limit: edit.rate_limit,
+    };
+    Ok((destination, generated))
 }
