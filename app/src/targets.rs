@@ -790,6 +790,26 @@ impl Checker<'_> {
 }
 
 impl PushTargetInput {
+    /// A target named `name`, enabled, with nothing else said: a start for the fields to set.
+    pub fn named(name: impl Into<String>) -> Self {
+        PushTargetInput {
+            name: name.into(),
+            channel: None,
+            enabled: true,
+            webhook_url: None,
+            secret: None,
+            bot_token: None,
+            chat_id: None,
+            message_thread_id: None,
+            api_base_url: None,
+            template: None,
+            headers: None,
+            proxy_url: None,
+            proxy_fallback_direct: false,
+            rate_limit: None,
+        }
+    }
+
     /// Trimmed, blank text as none.
     pub fn normalized(mut self) -> Self {
         let blank_as_none = |v: Option<String>| v.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
