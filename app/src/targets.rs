@@ -375,11 +375,6 @@ impl<S> ChannelConfig<S> {
         }
     }
 
-    /// The same config with every write-only value mapped.
-    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> ChannelConfig<T> {
-        self.map_with_path(|_, value| f(value))
-    }
-
     /// The same config with every write-only value mapped, `f` told the value's field path
     /// (`webhookUrl`, `secret`, `botToken`, `headers.<name>`).
     pub fn map_with_path<T>(self, mut f: impl FnMut(&str, S) -> T) -> ChannelConfig<T> {
@@ -515,6 +510,24 @@ pub struct Stored {
     pub template: Option<serde_json::Value>,
     /// The names of its headers.
     pub headers: Vec<String>,
+}
+
+impl Stored {
+    /// What a target of `config` has.
+    pub fn of<S>(config: &ChannelConfig<S>) -> Self {
+        let (template, headers) = match config {
+            ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
+            _ => (None, Vec::new()),
+        };
+        Stored {
+            channel: config.kind(),
+            webhook_url: config.webhook_url().is_some(),
+            bot_token: matches!(config, ChannelConfig::Telegram(_)),
+            secret: config.secret().is_some(),
+            template,
+            headers,
+        }
+    }
 }
 
 /// A bot token as @BotFather gives it: digits, `:`, then 30 or more of `A-Za-z0-9_-`.

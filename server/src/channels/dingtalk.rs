@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::channels::blocks::{markdown_look_alikes, Dialect, PART_SEPARATOR, RULE};
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::{Destination, Secret};
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, hmac_sha256_base64, mask_all, webhook_url, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
@@ -85,8 +85,8 @@ impl Channel for DingTalk {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
         let now = envelope.now;
         let url = webhook_url(to)?;
-        let url = match to.config.secret() {
-            Some(secret) => signed_url(url, secret.expose(), now.timestamp_millis()),
+        let url = match to.secret() {
+            Some(secret) => signed_url(url, secret, now.timestamp_millis()),
             None => url.to_owned(),
         };
         Ok(Outgoing {
@@ -112,7 +112,7 @@ impl Channel for DingTalk {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        mask_all(text, to.webhook_url(), &[to.config.secret().map_or("", Secret::expose)])
+        mask_all(text, to.webhook_url(), &[to.secret().unwrap_or("")])
     }
 }
 

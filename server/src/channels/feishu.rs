@@ -19,7 +19,7 @@ use crate::channels::blocks::{
 };
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::{Destination, Secret};
+use crate::channels::targets::Destination;
 use crate::channels::{cut_to_bytes, hmac_sha256_base64, last_path_segment, mask_all, Channel, Envelope, Outgoing};
 use crate::channels::{json_answer, refusal};
 use crate::platform::config::RateLimit;
@@ -100,8 +100,7 @@ impl Channel for Feishu {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
         let now = envelope.now;
         let mut body = card(message);
-        if let Some(secret) = to.config.secret() {
-            let secret = secret.expose();
+        if let Some(secret) = to.secret() {
             let timestamp = now.timestamp();
             body["timestamp"] = json!(timestamp.to_string());
             body["sign"] = json!(sign(secret, timestamp));
@@ -130,7 +129,7 @@ impl Channel for Feishu {
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
         // The bot's token is the hook URL's last path segment.
         let token = last_path_segment(to.webhook_url());
-        let secret = to.config.secret().map_or("", Secret::expose);
+        let secret = to.secret().unwrap_or("");
         mask_all(text, to.webhook_url(), &[token, secret])
     }
 }

@@ -120,6 +120,11 @@ impl Destination {
         self.config.webhook_url().map(Secret::expose)
     }
 
+    /// The signing secret, where the channel signs and one is set.
+    pub fn secret(&self) -> Option<&str> {
+        self.config.secret().map(Secret::expose)
+    }
+
     /// The target's own send budget, if it has one.
     pub fn own_budget(&self) -> Option<RateLimit> {
         self.rate_limit.map(|budget| RateLimit {

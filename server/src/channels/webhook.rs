@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::channels::error::SendError;
 use crate::channels::message::Message;
-use crate::channels::targets::{Destination, Secret};
+use crate::channels::targets::Destination;
 use crate::channels::{hmac_sha256_base64, mask_all, Channel, Envelope, Outgoing};
 use crate::platform::config::RateLimit;
 use crate::platform::secrets::random_bytes;
@@ -44,12 +44,9 @@ pub fn event(message: &Message, envelope: &Envelope) -> Value {
 impl Channel for SignedWebhook {
     fn outgoing(&self, to: &Destination, message: &Message, envelope: &Envelope) -> Result<Outgoing, SendError> {
         let secret = to
-            .config
             .secret()
             .ok_or_else(|| SendError::Request("the target has no signing secret".into()))
-            .and_then(|s| {
-                SigningSecret::parse(s.expose()).map_err(|e| SendError::Request(format!("the signing secret {e}")))
-            })?;
+            .and_then(|s| SigningSecret::parse(s).map_err(|e| SendError::Request(format!("the signing secret {e}"))))?;
         let mut out = Outgoing::to_webhook(to, event(message, envelope))?;
         let timestamp = envelope.now.timestamp();
         let signature = secret.sign(&envelope.id, timestamp, &out.body_bytes());
@@ -72,7 +69,7 @@ impl Channel for SignedWebhook {
     }
 
     fn mask_secrets(&self, text: String, to: &Destination) -> String {
-        let secret = to.config.secret().map_or("", Secret::expose);
+        let secret = to.secret().unwrap_or("");
         let key = secret.strip_prefix(SECRET_PREFIX).unwrap_or("");
         mask_all(text, to.webhook_url(), &[secret, key])
     }

@@ -85,23 +85,20 @@ impl TargetService {
             ),
             _ => (None, None, None),
         };
-        let (template, header_names) = match &to.config {
-            ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
-            _ => (None, Vec::new()),
-        };
+        let stored = Stored::of(&to.config);
         PushTargetView {
             id: t.id,
             name: t.name.clone(),
             channel: kind,
             enabled: t.enabled,
-            has_secret: to.config.secret().is_some(),
-            has_bot_token: kind == ChannelKind::Telegram,
+            has_secret: stored.secret,
+            has_bot_token: stored.bot_token,
             chat_id,
             message_thread_id,
             api_base_url,
             webhook_url: platforms::masked_webhook_url(to),
-            template,
-            header_names,
+            template: stored.template,
+            header_names: stored.headers,
             proxy_url: to.proxy().map(mask_proxy_password),
             proxy_fallback_direct: to.proxy_fallback_direct,
             rate_limit: to.rate_limit,
@@ -149,7 +146,7 @@ impl TargetService {
         input: &PushTargetInput,
         stored: Option<&PushTarget>,
     ) -> Result<TargetEdit, TargetSaveError> {
-        let checked = input.validate(stored.map(stored_of).as_ref());
+        let checked = input.validate(stored.map(|t| Stored::of(&t.destination.config)).as_ref());
         let mut errors = checked.clone().err().unwrap_or_default();
         if let (Ok(edit), Some(stored)) = (&checked, stored) {
             if stored.channel() != edit.config.kind() {
@@ -306,23 +303,6 @@ impl TargetService {
 /// password is meant.
 fn proxy_keeps_password(proxy: &str) -> bool {
     url::Url::parse(proxy).is_ok_and(|u| u.password() == Some(MASK))
-}
-
-/// What a stored target already has, for the checks an edit runs.
-fn stored_of(target: &PushTarget) -> Stored {
-    let config = &target.destination.config;
-    let (template, headers) = match config {
-        ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
-        _ => (None, Vec::new()),
-    };
-    Stored {
-        channel: config.kind(),
-        webhook_url: config.webhook_url().is_some(),
-        bot_token: matches!(config, ChannelConfig::Telegram(_)),
-        secret: config.secret().is_some(),
-        template,
-        headers,
-    }
 }
 
 /// The destination an edit makes of `stored` (or of nothing), and the signing secret generated

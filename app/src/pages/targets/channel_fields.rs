@@ -38,7 +38,6 @@ pub(super) fn ChannelFields(draft: RwSignal<TargetDraft>, errors: RwSignal<Field
 #[component]
 fn WebhookUrlField(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -> impl IntoView {
     let i18n = use_i18n();
-    let field = move |get: fn(&TargetDraft) -> &String| text_of(draft, get);
     view! {
         <div class="field-row webhook-row">
             <TextField
@@ -49,7 +48,7 @@ fn WebhookUrlField(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) 
                 path="webhookUrl"
                 input_type="url"
                 placeholder="https://…"
-                value=field(|d| &d.webhook_url)
+                value=text_of(draft, |d| &d.webhook_url)
                 on_input=move |v| draft.update(|d| d.set_url(v))
                 errors
             />
@@ -66,7 +65,6 @@ fn SecretField(
     #[prop(into)] signs_always: Signal<bool>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let field = move |get: fn(&TargetDraft) -> &String| text_of(draft, get);
     let kept = move || t_string!(i18n, secret_kept_placeholder).to_string();
     let secret_stored = move || draft.with(|d| d.stored.as_ref().is_some_and(|s| s.secret));
     let signs_always = move || signs_always.get();
@@ -82,7 +80,7 @@ fn SecretField(
                 path="secret"
                 input_type="password"
                 placeholder=Signal::derive(move || if secret_stored() { kept() } else { String::new() })
-                value=field(|d| &d.secret)
+                value=text_of(draft, |d| &d.secret)
                 on_input=move |v| draft.update(|d| d.secret = v)
                 disabled=Signal::derive(move || draft.with(|d| d.remove_secret))
                 errors
@@ -106,7 +104,6 @@ fn SecretField(
 #[component]
 fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -> impl IntoView {
     let i18n = use_i18n();
-    let field = move |get: fn(&TargetDraft) -> &String| text_of(draft, get);
     let kept = move || t_string!(i18n, secret_kept_placeholder).to_string();
     let token_stored = move || draft.with(|d| d.stored.as_ref().is_some_and(|s| s.bot_token));
     view! {
@@ -117,7 +114,7 @@ fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -
                 path="botToken"
                 input_type="password"
                 placeholder=Signal::derive(move || if token_stored() { kept() } else { "123456:ABC…".to_owned() })
-                value=field(|d| &d.bot_token)
+                value=text_of(draft, |d| &d.bot_token)
                 on_input=move |v| draft.update(|d| d.bot_token = v)
                 errors
             />
@@ -127,7 +124,7 @@ fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -
                 path="chatId"
                 input_type="text"
                 placeholder="-1001234567890"
-                value=field(|d| &d.chat_id)
+                value=text_of(draft, |d| &d.chat_id)
                 on_input=move |v| draft.update(|d| d.chat_id = v)
                 errors
             />
@@ -138,7 +135,7 @@ fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -
                 hint=move || t!(i18n, field_optional).into_any()
                 path="messageThreadId"
                 input_type="text"
-                value=field(|d| &d.message_thread_id)
+                value=text_of(draft, |d| &d.message_thread_id)
                 on_input=move |v| draft.update(|d| d.message_thread_id = v)
                 errors
             />
@@ -148,7 +145,7 @@ fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -
                 path="apiBaseUrl"
                 input_type="url"
                 placeholder="https://api.telegram.org"
-                value=field(|d| &d.api_base_url)
+                value=text_of(draft, |d| &d.api_base_url)
                 on_input=move |v| draft.update(|d| d.api_base_url = v)
                 errors
             />

@@ -50,7 +50,6 @@ pub(super) fn TargetForm(existing: Option<PushTargetView>, page: Page) -> impl I
         },
     );
     let errors = form.errors;
-    let field = move |get: fn(&TargetDraft) -> &String| text_of(draft, get);
 
     view! {
         <form
@@ -72,7 +71,7 @@ pub(super) fn TargetForm(existing: Option<PushTargetView>, page: Page) -> impl I
                     hint=|| ().into_any()
                     path="name"
                     input_type="text"
-                    value=field(|d| &d.name)
+                    value=text_of(draft, |d| &d.name)
                     on_input=move |v| draft.update(|d| d.name = v)
                     errors
                 />
@@ -95,7 +94,7 @@ pub(super) fn TargetForm(existing: Option<PushTargetView>, page: Page) -> impl I
                     path="proxyUrl"
                     input_type="text"
                     placeholder="socks5://user:password@proxy.example:1080"
-                    value=field(|d| &d.proxy_url)
+                    value=text_of(draft, |d| &d.proxy_url)
                     on_input=move |v| draft.update(|d| d.proxy_url = v)
                     errors
                 />
