@@ -166,50 +166,213 @@ pub struct LastTest {
     pub latency_ms: i32,
 }
 
-/// A push target as pages and the API show it. Write-only secrets show only whether they are
-/// set.
+/// A push target as pages and the API show it: the settings every target has and its channel's
+/// config, whose write-only values show only as [`Shown`]. On the wire it is one flat object
+/// ([`ViewWire`], the format `docs/api.md` documents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(into = "ViewWire", try_from = "ViewWire")]
 pub struct PushTargetView {
     pub id: i64,
     pub name: String,
-    pub channel: ChannelKind,
     pub enabled: bool,
-    /// The webhook URL with the key its platform keeps in it masked (`***`): a query value, or
-    /// the token in the path. Sent back unchanged in an edit, it keeps the stored URL.
-    pub webhook_url: Option<String>,
-    /// Whether a signing secret is set (the secret itself is never shown).
-    pub has_secret: bool,
-    /// Whether a Telegram bot token is set (the token itself is never shown).
-    pub has_bot_token: bool,
-    /// Telegram: the chat (`-100…` or `@channel`), the topic, a self-hosted Bot API server.
-    pub chat_id: Option<String>,
-    pub message_thread_id: Option<i64>,
-    pub api_base_url: Option<String>,
-    /// Custom: the JSON body with `{{placeholders}}`.
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
-    pub template: Option<serde_json::Value>,
-    /// Custom: the names of the headers it sends (their values are write-only).
-    pub header_names: Vec<String>,
+    pub config: ChannelConfig<Shown>,
     /// The outbound proxy, its password shown as `***`.
     pub proxy_url: Option<String>,
-    /// Whether a delivery goes direct when the proxy cannot be reached.
     pub proxy_fallback_direct: bool,
-    /// The target's own send budget, if it has one.
     pub rate_limit: Option<BudgetSetting>,
-    /// The budget it keeps without one of its own (`WEBHOOK_RATE_LIMIT`, else its platform's);
-    /// `null` when unlimited.
+    /// The budget it keeps without one of its own; `None` when unlimited.
     pub default_rate_limit: Option<BudgetSetting>,
     /// `scheme://host[:port]` of where it sends.
     pub endpoint: String,
-    /// The kinds bound to it.
     pub kinds: Vec<crate::notifications::NotificationKind>,
     pub last_test: Option<LastTest>,
+    /// The signing secret generated for a new `webhook` target, shown this once.
+    pub generated_secret: Option<String>,
+}
+
+/// A write-only value as answers show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// A webhook URL with the key its platform keeps in it masked (`***`).
+    Url(String),
+    /// Set; never shown.
+    Set,
+}
+
+impl PushTargetView {
+    pub fn channel(&self) -> ChannelKind {
+        self.config.kind()
+    }
+
+    /// The webhook URL as shown, its key masked.
+    pub fn webhook_url(&self) -> Option<&str> {
+        match self.config.webhook_url() {
+            Some(Shown::Url(url)) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// A push target on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = PushTargetView))]
+#[serde(rename_all = "camelCase")]
+struct ViewWire {
+    id: i64,
+    name: String,
+    channel: ChannelKind,
+    enabled: bool,
+    /// The webhook URL with the key its platform keeps in it masked (`***`): a query value, or
+    /// the token in the path. Sent back unchanged in an edit, it keeps the stored URL.
+    webhook_url: Option<String>,
+    /// Whether a signing secret is set (the secret itself is never shown).
+    has_secret: bool,
+    /// Whether a Telegram bot token is set (the token itself is never shown).
+    has_bot_token: bool,
+    /// Telegram: the chat (`-100…` or `@channel`), the topic, a self-hosted Bot API server.
+    chat_id: Option<String>,
+    message_thread_id: Option<i64>,
+    api_base_url: Option<String>,
+    /// Custom: the JSON body with `{{placeholders}}`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    template: Option<serde_json::Value>,
+    /// Custom: the names of the headers it sends (their values are write-only).
+    header_names: Vec<String>,
+    /// The outbound proxy, its password shown as `***`.
+    proxy_url: Option<String>,
+    /// Whether a delivery goes direct when the proxy cannot be reached.
+    proxy_fallback_direct: bool,
+    /// The target's own send budget, if it has one.
+    rate_limit: Option<BudgetSetting>,
+    /// The budget it keeps without one of its own (`WEBHOOK_RATE_LIMIT`, else its platform's);
+    /// `null` when unlimited.
+    default_rate_limit: Option<BudgetSetting>,
+    /// `scheme://host[:port]` of where it sends.
+    endpoint: String,
+    /// The kinds bound to it.
+    kinds: Vec<crate::notifications::NotificationKind>,
+    last_test: Option<LastTest>,
     /// Only in the answer that created a `webhook` target without a secret: the signing secret
     /// generated for it (`whsec_…`), shown this once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_secret: Option<String>,
+    generated_secret: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for PushTargetView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ViewWire as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for PushTargetView {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <ViewWire as utoipa::ToSchema>::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <ViewWire as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+impl From<PushTargetView> for ViewWire {
+    fn from(view: PushTargetView) -> Self {
+        let config = &view.config;
+        let (chat_id, message_thread_id, api_base_url) = match config {
+            ChannelConfig::Telegram(chat) => (
+                Some(chat.chat_id.clone()),
+                chat.message_thread_id,
+                chat.api_base_url.clone(),
+            ),
+            _ => (None, None, None),
+        };
+        let (template, header_names) = match config {
+            ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
+            _ => (None, Vec::new()),
+        };
+        ViewWire {
+            webhook_url: view.webhook_url().map(str::to_owned),
+            channel: config.kind(),
+            has_secret: config.secret().is_some(),
+            has_bot_token: matches!(config, ChannelConfig::Telegram(_)),
+            chat_id,
+            message_thread_id,
+            api_base_url,
+            template,
+            header_names,
+            id: view.id,
+            name: view.name,
+            enabled: view.enabled,
+            proxy_url: view.proxy_url,
+            proxy_fallback_direct: view.proxy_fallback_direct,
+            rate_limit: view.rate_limit,
+            default_rate_limit: view.default_rate_limit,
+            endpoint: view.endpoint,
+            kinds: view.kinds,
+            last_test: view.last_test,
+            generated_secret: view.generated_secret,
+        }
+    }
+}
+
+impl TryFrom<ViewWire> for PushTargetView {
+    type Error = String;
+
+    fn try_from(wire: ViewWire) -> Result<Self, String> {
+        let channel = wire.channel;
+        let lacks = |field: &str| format!("a {} target without {field}", channel.key());
+        let url = || {
+            wire.webhook_url
+                .clone()
+                .map(Shown::Url)
+                .ok_or_else(|| lacks("webhookUrl"))
+        };
+        let secret = wire.has_secret.then_some(Shown::Set);
+        let config = match channel {
+            ChannelKind::Wecom => ChannelConfig::Wecom(Hook { webhook_url: url()? }),
+            ChannelKind::Slack => ChannelConfig::Slack(Hook { webhook_url: url()? }),
+            ChannelKind::Discord => ChannelConfig::Discord(Hook { webhook_url: url()? }),
+            ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
+                webhook_url: url()?,
+                secret,
+            }),
+            ChannelKind::Dingtalk => ChannelConfig::Dingtalk(SignedHook {
+                webhook_url: url()?,
+                secret,
+            }),
+            ChannelKind::Webhook => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url: url()?,
+                secret: Shown::Set,
+            }),
+            ChannelKind::Telegram => ChannelConfig::Telegram(TelegramChat {
+                bot_token: Shown::Set,
+                chat_id: wire.chat_id.ok_or_else(|| lacks("chatId"))?,
+                message_thread_id: wire.message_thread_id,
+                api_base_url: wire.api_base_url,
+            }),
+            ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
+                webhook_url: url()?,
+                template: wire.template.ok_or_else(|| lacks("template"))?,
+                headers: wire.header_names.into_iter().map(|name| (name, Shown::Set)).collect(),
+            }),
+        };
+        Ok(PushTargetView {
+            id: wire.id,
+            name: wire.name,
+            enabled: wire.enabled,
+            config,
+            proxy_url: wire.proxy_url,
+            proxy_fallback_direct: wire.proxy_fallback_direct,
+            rate_limit: wire.rate_limit,
+            default_rate_limit: wire.default_rate_limit,
+            endpoint: wire.endpoint,
+            kinds: wire.kinds,
+            last_test: wire.last_test,
+            generated_secret: wire.generated_secret,
+        })
+    }
 }
 
 /// A push target to create, or the new state of one (`PUT`). Left out of a `PUT`, the webhook
@@ -269,8 +432,10 @@ fn enabled_by_default() -> bool {
 /// nothing else. `S` is how a write-only value (a URL that holds a key, a signing secret, a bot
 /// token, a header's value) appears: the value itself on the server, where the channels read
 /// it, and a [`WriteOnly`] in an edit. A new channel is a new arm here, its fields on the page
-/// and its file in the server's `channels/`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// and its file in the server's `channels/`. Its serde form is how it is stored (the server seals
+/// the write-only values apart); the API's is [`PushTargetInput`] and the view's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "lowercase")]
 pub enum ChannelConfig<S> {
     Wecom(Hook<S>),
     Feishu(SignedHook<S>),
@@ -283,43 +448,52 @@ pub enum ChannelConfig<S> {
 }
 
 /// A platform's incoming webhook, its key in the URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Hook<S> {
     pub webhook_url: S,
 }
 
 /// A bot webhook that may sign with the bot's secret (Feishu 签名校验, DingTalk 加签).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignedHook<S> {
     pub webhook_url: S,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<S>,
 }
 
 /// A receiver of signed JSON events (Standard Webhooks): it always signs, with `whsec_…`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StandardWebhook<S> {
     pub webhook_url: S,
     pub secret: S,
 }
 
 /// A Telegram chat, reached through the Bot API.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TelegramChat<S> {
     pub bot_token: S,
     /// A number (groups are negative) or `@channelusername`.
     pub chat_id: String,
     /// A topic of a forum group.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_thread_id: Option<i64>,
     /// A self-hosted Bot API server; `None` is `https://api.telegram.org`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<String>,
 }
 
 /// A JSON body of the admin's, with `{{placeholders}}`, and headers of theirs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CustomHook<S> {
     pub webhook_url: S,
     pub template: serde_json::Value,
     /// By name; values are write-only.
+    #[serde(default = "BTreeMap::new", skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, S>,
 }
 
@@ -499,37 +673,6 @@ pub struct TargetEdit {
     pub rate_limit: Option<BudgetSetting>,
 }
 
-/// What an edited target already has, for the parts an edit may leave out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stored {
-    pub channel: ChannelKind,
-    pub webhook_url: bool,
-    pub bot_token: bool,
-    pub secret: bool,
-    /// A custom target's template.
-    pub template: Option<serde_json::Value>,
-    /// The names of its headers.
-    pub headers: Vec<String>,
-}
-
-impl Stored {
-    /// What a target of `config` has.
-    pub fn of<S>(config: &ChannelConfig<S>) -> Self {
-        let (template, headers) = match config {
-            ChannelConfig::Custom(hook) => (Some(hook.template.clone()), hook.headers.keys().cloned().collect()),
-            _ => (None, Vec::new()),
-        };
-        Stored {
-            channel: config.kind(),
-            webhook_url: config.webhook_url().is_some(),
-            bot_token: matches!(config, ChannelConfig::Telegram(_)),
-            secret: config.secret().is_some(),
-            template,
-            headers,
-        }
-    }
-}
-
 /// A bot token as @BotFather gives it: digits, `:`, then 30 or more of `A-Za-z0-9_-`.
 fn is_bot_token(token: &str) -> bool {
     let Some((bot, secret)) = token.split_once(':') else {
@@ -566,8 +709,9 @@ const CHANNEL_FIELDS: [&str; 8] = [
 ];
 
 impl ChannelKind {
-    /// Which of [`CHANNEL_FIELDS`] the channel takes.
-    fn takes(self, field: &str) -> bool {
+    /// Whether the channel takes this field of [`PushTargetInput`] (by API name; the fields
+    /// every target has are not asked).
+    pub fn takes(self, field: &str) -> bool {
         match self {
             ChannelKind::Wecom | ChannelKind::Slack | ChannelKind::Discord => field == "webhookUrl",
             ChannelKind::Feishu | ChannelKind::Dingtalk | ChannelKind::Webhook => {
@@ -582,7 +726,8 @@ impl ChannelKind {
 /// Parses a [`PushTargetInput`] into a [`TargetEdit`], noting every problem on the way.
 struct Checker<'a> {
     input: &'a PushTargetInput,
-    stored: Option<&'a Stored>,
+    /// The edited target's config, for the values an edit may leave out.
+    stored: Option<&'a ChannelConfig<Shown>>,
     errors: crate::notifications::FieldErrors,
 }
 
@@ -607,7 +752,7 @@ impl Checker<'_> {
         use crate::notifications::FieldProblem;
         match self.url("webhookUrl", self.input.webhook_url.as_deref())? {
             Some(url) => Some(WriteOnly::Set(url)),
-            None if self.stored.is_some_and(|s| s.webhook_url) => Some(WriteOnly::Keep),
+            None if self.stored.is_some_and(|s| s.webhook_url().is_some()) => Some(WriteOnly::Keep),
             None => {
                 self.fail("webhookUrl", FieldProblem::UrlRequired);
                 None
@@ -632,7 +777,10 @@ impl Checker<'_> {
         Some(match self.secret_form()? {
             Some("") => None,
             Some(secret) => Some(WriteOnly::Set(secret.to_owned())),
-            None => self.stored.is_some_and(|s| s.secret).then_some(WriteOnly::Keep),
+            None => self
+                .stored
+                .is_some_and(|s| s.secret().is_some())
+                .then_some(WriteOnly::Keep),
         })
     }
 
@@ -653,7 +801,7 @@ impl Checker<'_> {
         use crate::notifications::FieldProblem;
         let input = self.input;
         let bot_token = match input.bot_token.as_deref() {
-            None if self.stored.is_some_and(|s| s.bot_token) => Some(WriteOnly::Keep),
+            None if matches!(self.stored, Some(ChannelConfig::Telegram(_))) => Some(WriteOnly::Keep),
             None => {
                 self.fail("botToken", FieldProblem::Required);
                 None
@@ -687,7 +835,11 @@ impl Checker<'_> {
     fn custom(&mut self) -> Option<CustomHook<WriteOnly>> {
         use crate::notifications::FieldProblem;
         let webhook_url = self.webhook_url();
-        let template = match (&self.input.template, self.stored.and_then(|s| s.template.as_ref())) {
+        let stored = match self.stored {
+            Some(ChannelConfig::Custom(hook)) => Some(hook),
+            _ => None,
+        };
+        let template = match (&self.input.template, stored.map(|s| &s.template)) {
             (Some(t), _) if !t.is_object() => {
                 self.fail("template", FieldProblem::Template("must be a JSON object".into()));
                 None
@@ -699,11 +851,11 @@ impl Checker<'_> {
             }
         };
         let headers = match &self.input.headers {
-            Some(headers) => self.headers(headers),
+            Some(headers) => self.headers(headers, stored),
             // Left out, every stored header keeps its value.
             None => Some(
-                self.stored
-                    .map(|s| s.headers.iter().map(|name| (name.clone(), WriteOnly::Keep)).collect())
+                stored
+                    .map(|s| s.headers.keys().map(|name| (name.clone(), WriteOnly::Keep)).collect())
                     .unwrap_or_default(),
             ),
         };
@@ -715,7 +867,11 @@ impl Checker<'_> {
     }
 
     /// Headers to send: a value of `null` keeps the stored value of that header.
-    fn headers(&mut self, headers: &BTreeMap<String, Option<String>>) -> Option<BTreeMap<String, WriteOnly>> {
+    fn headers(
+        &mut self,
+        headers: &BTreeMap<String, Option<String>>,
+        stored: Option<&CustomHook<Shown>>,
+    ) -> Option<BTreeMap<String, WriteOnly>> {
         use crate::notifications::FieldProblem;
         let before = self.errors.0.len();
         if headers.len() > MAX_HEADERS {
@@ -728,9 +884,7 @@ impl Checker<'_> {
                 self.fail(&path, FieldProblem::HeaderName);
                 continue;
             }
-            let stored = self
-                .stored
-                .is_some_and(|s| s.headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
+            let stored = stored.is_some_and(|s| s.headers.keys().any(|h| h.eq_ignore_ascii_case(name)));
             match value {
                 // Keeping a value needs one to keep.
                 None if !stored => self.fail(&path, FieldProblem::Required),
@@ -849,7 +1003,10 @@ impl PushTargetInput {
 
     /// The edit the input means, or every problem of form (the server adds its SSRF rules, the
     /// template's placeholders and the signing secret's key).
-    pub fn validate(&self, stored: Option<&Stored>) -> Result<TargetEdit, crate::notifications::FieldErrors> {
+    pub fn validate(
+        &self,
+        stored: Option<&ChannelConfig<Shown>>,
+    ) -> Result<TargetEdit, crate::notifications::FieldErrors> {
         use crate::notifications::{check_url_form, FieldProblem};
         let mut check = Checker {
             input: self,
@@ -859,7 +1016,7 @@ impl PushTargetInput {
         if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
             check.fail("name", FieldProblem::NameLength { max: MAX_NAME_CHARS });
         }
-        let Some(channel) = self.channel(stored.map(|s| s.channel)) else {
+        let Some(channel) = self.channel(stored.map(ChannelConfig::kind)) else {
             check.fail("channel", FieldProblem::ChannelRequired);
             // Without a channel only a URL can name one: it is what is missing or wrong.
             match self.webhook_url.as_deref().map(check_url_form) {
@@ -927,6 +1084,70 @@ fn host_and_path(url: &str) -> Option<(String, &str)> {
 mod tests {
     use super::*;
 
+    /// The answer's flat wire form, with each channel's fields read into its arm and back.
+    #[test]
+    fn a_view_is_one_flat_object_on_the_wire() {
+        let wire = |channel: &str, fields: serde_json::Value| {
+            let mut json = serde_json::json!({"id": 1, "name": "n", "channel": channel, "enabled": true,
+                "webhookUrl": null, "hasSecret": false, "hasBotToken": false, "chatId": null,
+                "messageThreadId": null, "apiBaseUrl": null, "template": null, "headerNames": [],
+                "proxyUrl": null, "proxyFallbackDirect": false, "rateLimit": null,
+                "defaultRateLimit": {"sends": 20, "perSeconds": 60}, "endpoint": "https://example.com",
+                "kinds": [], "lastTest": null});
+            json.as_object_mut()
+                .unwrap()
+                .extend(fields.as_object().unwrap().clone());
+            json
+        };
+        let cases = [
+            (
+                wire(
+                    "telegram",
+                    serde_json::json!({"hasBotToken": true, "chatId": "-100", "messageThreadId": 7}),
+                ),
+                ChannelConfig::Telegram(TelegramChat {
+                    bot_token: Shown::Set,
+                    chat_id: "-100".into(),
+                    message_thread_id: Some(7),
+                    api_base_url: None,
+                }),
+            ),
+            (
+                wire(
+                    "custom",
+                    serde_json::json!({"webhookUrl": "https://example.com/h", "template": {"t": "{{title}}"},
+                        "headerNames": ["Authorization"]}),
+                ),
+                ChannelConfig::Custom(CustomHook {
+                    webhook_url: Shown::Url("https://example.com/h".into()),
+                    template: serde_json::json!({"t": "{{title}}"}),
+                    headers: BTreeMap::from([("Authorization".to_owned(), Shown::Set)]),
+                }),
+            ),
+            (
+                wire(
+                    "feishu",
+                    serde_json::json!({"webhookUrl": "https://open.feishu.cn/open-apis/bot/v2/hook/***",
+                        "hasSecret": true}),
+                ),
+                ChannelConfig::Feishu(SignedHook {
+                    webhook_url: Shown::Url("https://open.feishu.cn/open-apis/bot/v2/hook/***".into()),
+                    secret: Some(Shown::Set),
+                }),
+            ),
+        ];
+        for (json, config) in cases {
+            let view: PushTargetView = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(view.config, config);
+            assert_eq!(serde_json::to_value(&view).unwrap(), json);
+        }
+        let refused = serde_json::from_value::<PushTargetView>(wire("wecom", serde_json::json!({})));
+        assert!(refused
+            .unwrap_err()
+            .to_string()
+            .contains("a wecom target without webhookUrl"));
+    }
+
     #[test]
     fn keys_round_trip_and_match_serde() {
         for c in ChannelKind::ALL {
@@ -947,21 +1168,33 @@ mod tests {
         serde_json::from_value::<PushTargetInput>(json).unwrap().normalized()
     }
 
-    fn stored(channel: ChannelKind) -> Stored {
-        Stored {
-            channel,
-            webhook_url: true,
-            bot_token: false,
-            secret: false,
-            template: (channel == ChannelKind::Custom).then(|| serde_json::json!({"text": "{{text}}"})),
-            headers: vec!["Authorization".into()],
+    /// A target of `channel` as the page knows it: a custom one has a template and a header.
+    fn stored(channel: ChannelKind) -> ChannelConfig<Shown> {
+        let webhook_url = Shown::Url("https://example.com/hook?key=***".into());
+        match channel {
+            ChannelKind::Wecom => ChannelConfig::Wecom(Hook { webhook_url }),
+            ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
+                webhook_url,
+                secret: None,
+            }),
+            ChannelKind::Webhook => ChannelConfig::Webhook(StandardWebhook {
+                webhook_url,
+                secret: Shown::Set,
+            }),
+            ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
+                webhook_url,
+                template: serde_json::json!({"text": "{{text}}"}),
+                headers: BTreeMap::from([("Authorization".to_owned(), Shown::Set)]),
+            }),
+            other => panic!("no stored {other:?} in these tests"),
         }
     }
 
     #[test]
     fn custom_webhook_proxy_and_budget_settings_are_checked() {
         use crate::notifications::FieldProblem;
-        let check = |json: serde_json::Value, stored: Option<&Stored>| kind_of(input(json).validate(stored));
+        let check =
+            |json: serde_json::Value, stored: Option<&ChannelConfig<Shown>>| kind_of(input(json).validate(stored));
         let url = "https://example.com/hook";
         assert_eq!(
             check(
@@ -1167,8 +1400,10 @@ mod tests {
     #[test]
     fn an_input_means_one_typed_edit_that_keeps_sets_or_removes() {
         let url = "https://open.feishu.cn/open-apis/bot/v2/hook/x";
-        let mut signed = stored(ChannelKind::Feishu);
-        signed.secret = true;
+        let signed = ChannelConfig::Feishu(SignedHook {
+            webhook_url: Shown::Url(url.into()),
+            secret: Some(Shown::Set),
+        });
         let feishu = |json: serde_json::Value| input(json).validate(Some(&signed)).unwrap().config;
         let secret = |config: ChannelConfig<WriteOnly>| match config {
             ChannelConfig::Feishu(hook) => (hook.webhook_url, hook.secret),

@@ -279,7 +279,7 @@ pub fn DeliveriesPage() -> impl IntoView {
                                 let on = move || query.with(|q| q.target == Some(id));
                                 view! {
                                     <option value=id.to_string() selected=on prop:selected=on>
-                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel))}
+                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel()))}
                                     </option>
                                 }
                             }

@@ -5,11 +5,7 @@
 //! header values — are one JSON object sealed under `SECRETS_KEY` for the target's row
 //! ([`crate::platform::encryption`]): the database, its dumps and its backups never hold them
 //! in clear. Everything else a page may show, including `endpoint_host` (scheme, host, port).
-use std::collections::BTreeMap;
-
-use app::targets::{
-    BudgetSetting, ChannelConfig, ChannelKind, CustomHook, Hook, SignedHook, StandardWebhook, TelegramChat,
-};
+use app::targets::{BudgetSetting, ChannelConfig, ChannelKind, Hook};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -138,14 +134,9 @@ impl Destination {
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    chat_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message_thread_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    api_base_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    template: Option<serde_json::Value>,
+    /// The channel config's values that are not write-only (`chatId`, `template`, …).
+    #[serde(flatten)]
+    channel: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     proxy_fallback_direct: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,85 +147,53 @@ struct StoredSettings {
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SealedSecrets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    webhook_url: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    secret: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    bot_token: Option<Secret>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    headers: BTreeMap<String, Secret>,
+    /// The channel config's write-only values (`webhookUrl`, `secret`, `botToken`, `headers`).
+    #[serde(flatten)]
+    channel: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     proxy_url: Option<Secret>,
 }
 
 impl Destination {
-    /// The two columns a destination is stored in.
+    /// The two columns a destination is stored in: the config's fields that hold a write-only
+    /// value are sealed, the others are settings.
     fn stored(&self) -> (StoredSettings, SealedSecrets) {
-        let mut settings = StoredSettings {
-            proxy_fallback_direct: self.proxy_fallback_direct,
-            rate_limit: self.rate_limit,
-            ..StoredSettings::default()
+        let mut settings = match serde_json::to_value(&self.config) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            other => unreachable!("a channel config is a JSON object: {other:?}"),
         };
-        let mut secrets = SealedSecrets {
-            webhook_url: self.config.webhook_url().cloned(),
-            secret: self.config.secret().cloned(),
-            proxy_url: self.proxy_url.clone(),
-            ..SealedSecrets::default()
-        };
-        match &self.config {
-            ChannelConfig::Telegram(chat) => {
-                secrets.bot_token = Some(chat.bot_token.clone());
-                settings.chat_id = Some(chat.chat_id.clone());
-                settings.message_thread_id = chat.message_thread_id;
-                settings.api_base_url = chat.api_base_url.clone();
+        settings.remove("channel");
+        let mut sealed = serde_json::Map::new();
+        for (path, _) in self.config.write_only() {
+            let field = path.split('.').next().unwrap_or(&path);
+            if let Some(value) = settings.remove(field) {
+                sealed.insert(field.to_owned(), value);
             }
-            ChannelConfig::Custom(custom) => {
-                settings.template = Some(custom.template.clone());
-                secrets.headers = custom.headers.clone();
-            }
-            _ => {}
         }
-        (settings, secrets)
+        (
+            StoredSettings {
+                channel: settings,
+                proxy_fallback_direct: self.proxy_fallback_direct,
+                rate_limit: self.rate_limit,
+            },
+            SealedSecrets {
+                channel: sealed,
+                proxy_url: self.proxy_url.clone(),
+            },
+        )
     }
 
-    /// A destination from its two columns; `Err` names the part a `channel` target lacks.
+    /// A destination from its two columns; `Err` says what a `channel` target lacks.
     fn from_stored(
         channel: ChannelKind,
         settings: StoredSettings,
         secrets: SealedSecrets,
-    ) -> Result<Self, &'static str> {
-        let url = || secrets.webhook_url.clone().ok_or("webhookUrl");
-        let config = match channel {
-            ChannelKind::Wecom => ChannelConfig::Wecom(Hook { webhook_url: url()? }),
-            ChannelKind::Slack => ChannelConfig::Slack(Hook { webhook_url: url()? }),
-            ChannelKind::Discord => ChannelConfig::Discord(Hook { webhook_url: url()? }),
-            ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
-                webhook_url: url()?,
-                secret: secrets.secret.clone(),
-            }),
-            ChannelKind::Dingtalk => ChannelConfig::Dingtalk(SignedHook {
-                webhook_url: url()?,
-                secret: secrets.secret.clone(),
-            }),
-            ChannelKind::Webhook => ChannelConfig::Webhook(StandardWebhook {
-                webhook_url: url()?,
-                secret: secrets.secret.clone().ok_or("secret")?,
-            }),
-            ChannelKind::Telegram => ChannelConfig::Telegram(TelegramChat {
-                bot_token: secrets.bot_token.clone().ok_or("botToken")?,
-                chat_id: settings.chat_id.ok_or("chatId")?,
-                message_thread_id: settings.message_thread_id,
-                api_base_url: settings.api_base_url,
-            }),
-            ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
-                webhook_url: url()?,
-                template: settings.template.ok_or("template")?,
-                headers: secrets.headers.clone(),
-            }),
-        };
+    ) -> Result<Self, serde_json::Error> {
+        let mut fields = settings.channel;
+        fields.extend(secrets.channel);
+        fields.insert("channel".into(), channel.key().into());
         Ok(Destination {
-            config,
+            config: serde_json::from_value(serde_json::Value::Object(fields))?,
             proxy_url: secrets.proxy_url,
             proxy_fallback_direct: settings.proxy_fallback_direct,
             rate_limit: settings.rate_limit,
@@ -353,10 +312,10 @@ impl Row {
             _ => None,
         };
         let destination =
-            Destination::from_stored(channel, self.settings.0, secrets).map_err(|part| TargetError::Corrupt {
+            Destination::from_stored(channel, self.settings.0, secrets).map_err(|e| TargetError::Corrupt {
                 id,
                 column: "settings",
-                value: format!("a {} target without its {part}", channel.key()),
+                value: format!("a {} target: {e}", channel.key()),
             })?;
         Ok(PushTarget {
             id,
@@ -535,7 +494,10 @@ impl PushTargets {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use app::targets::{CustomHook, SignedHook, StandardWebhook, TelegramChat};
 
     #[test]
     fn targets_hide_the_key() {
@@ -621,13 +583,68 @@ mod tests {
             // Through JSON, as the columns hold them.
             let settings = serde_json::from_value(serde_json::to_value(settings).unwrap()).unwrap();
             let secrets = serde_json::from_str(&serde_json::to_string(&secrets).unwrap()).unwrap();
-            assert_eq!(Destination::from_stored(to.config.kind(), settings, secrets), Ok(to));
+            let opened = Destination::from_stored(to.config.kind(), settings, secrets);
+            assert_eq!(opened.ok(), Some(to));
         }
         let missing = Destination::from_stored(
             ChannelKind::Telegram,
             StoredSettings::default(),
             SealedSecrets::default(),
         );
-        assert_eq!(missing, Err("botToken"));
+        assert!(missing.unwrap_err().to_string().contains("botToken"));
+    }
+
+    /// The columns keep the JSON rows already hold: settings in clear, write-only values sealed.
+    #[test]
+    fn the_columns_hold_what_they_held() {
+        let columns = |config| {
+            let mut to = Destination::of(config);
+            to.proxy_url = Some(Secret::new("http://u:p@127.0.0.1:3128"));
+            to.rate_limit = Some(BudgetSetting {
+                sends: 3,
+                per_seconds: 60,
+            });
+            let (settings, secrets) = to.stored();
+            (
+                serde_json::to_value(settings).unwrap(),
+                serde_json::to_value(secrets).unwrap(),
+            )
+        };
+        assert_eq!(
+            columns(ChannelConfig::Telegram(TelegramChat {
+                bot_token: Secret::new("1:t"),
+                chat_id: "-100".into(),
+                message_thread_id: Some(7),
+                api_base_url: None,
+            })),
+            (
+                serde_json::json!({"chatId": "-100", "messageThreadId": 7, "rateLimit": {"sends": 3, "perSeconds": 60}}),
+                serde_json::json!({"botToken": "1:t", "proxyUrl": "http://u:p@127.0.0.1:3128"}),
+            )
+        );
+        assert_eq!(
+            columns(ChannelConfig::Custom(CustomHook {
+                webhook_url: Secret::new("https://example.com/h"),
+                template: serde_json::json!({"t": "{{title}}"}),
+                headers: BTreeMap::from([("X-Key".into(), Secret::new("v"))]),
+            })),
+            (
+                serde_json::json!({"template": {"t": "{{title}}"}, "rateLimit": {"sends": 3, "perSeconds": 60}}),
+                serde_json::json!({"webhookUrl": "https://example.com/h", "headers": {"X-Key": "v"},
+                    "proxyUrl": "http://u:p@127.0.0.1:3128"}),
+            )
+        );
+        let (settings, secrets) = columns(ChannelConfig::Feishu(SignedHook {
+            webhook_url: Secret::new("https://open.feishu.cn/h"),
+            secret: None,
+        }));
+        assert_eq!(
+            settings,
+            serde_json::json!({"rateLimit": {"sends": 3, "perSeconds": 60}})
+        );
+        assert_eq!(
+            secrets,
+            serde_json::json!({"webhookUrl": "https://open.feishu.cn/h", "proxyUrl": "http://u:p@127.0.0.1:3128"})
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use app::notifications::{FieldErrors, FieldProblem, NotificationKind};
 use app::targets::{
-    BudgetSetting, ChannelConfig, ChannelKind, LastTest, PushTargetInput, PushTargetView, Stored, TargetEdit,
+    BudgetSetting, ChannelConfig, ChannelKind, LastTest, PushTargetInput, PushTargetView, Shown, TargetEdit,
 };
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -48,6 +48,16 @@ pub enum TargetTestError {
 /// A test's outcome: how long the platform took to accept, or why it did not.
 pub type TestOutcome = Result<u32, SendError>;
 
+/// A target's config as answers show it: its webhook URL masked, its other write-only values
+/// only as set.
+fn shown(to: &Destination) -> ChannelConfig<Shown> {
+    let masked_url = platforms::masked_webhook_url(to);
+    to.config.as_ref().map_with_path(|path, _| match (path, &masked_url) {
+        ("webhookUrl", Some(url)) => Shown::Url(url.clone()),
+        _ => Shown::Set,
+    })
+}
+
 #[derive(Clone)]
 pub struct TargetService {
     targets: PushTargets,
@@ -77,28 +87,11 @@ impl TargetService {
     fn view(&self, t: PushTarget, kinds: Vec<NotificationKind>) -> PushTargetView {
         let to = &t.destination;
         let kind = t.channel();
-        let (chat_id, message_thread_id, api_base_url) = match &to.config {
-            ChannelConfig::Telegram(chat) => (
-                Some(chat.chat_id.clone()),
-                chat.message_thread_id,
-                chat.api_base_url.clone(),
-            ),
-            _ => (None, None, None),
-        };
-        let stored = Stored::of(&to.config);
         PushTargetView {
             id: t.id,
             name: t.name.clone(),
-            channel: kind,
             enabled: t.enabled,
-            has_secret: stored.secret,
-            has_bot_token: stored.bot_token,
-            chat_id,
-            message_thread_id,
-            api_base_url,
-            webhook_url: platforms::masked_webhook_url(to),
-            template: stored.template,
-            header_names: stored.headers,
+            config: shown(to),
             proxy_url: to.proxy().map(mask_proxy_password),
             proxy_fallback_direct: to.proxy_fallback_direct,
             rate_limit: to.rate_limit,
@@ -146,7 +139,7 @@ impl TargetService {
         input: &PushTargetInput,
         stored: Option<&PushTarget>,
     ) -> Result<TargetEdit, TargetSaveError> {
-        let checked = input.validate(stored.map(|t| Stored::of(&t.destination.config)).as_ref());
+        let checked = input.validate(stored.map(|t| shown(&t.destination)).as_ref());
         let mut errors = checked.clone().err().unwrap_or_default();
         if let (Ok(edit), Some(stored)) = (&checked, stored) {
             if stored.channel() != edit.config.kind() {

@@ -165,7 +165,8 @@ mod tests {
         let mut d = Draft::from_settings(&s);
         let target = |id: i64, kinds: Vec<NotificationKind>| {
             serde_json::from_value::<PushTargetView>(serde_json::json!({
-                "id": id, "name": "t", "channel": "wecom", "enabled": true, "webhookUrl": null,
+                "id": id, "name": "t", "channel": "wecom", "enabled": true,
+                "webhookUrl": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***",
                 "hasSecret": false, "hasBotToken": false, "chatId": null, "messageThreadId": null,
                 "apiBaseUrl": null, "template": null, "headerNames": [], "proxyUrl": null,
                 "proxyFallbackDirect": false, "rateLimit": null, "defaultRateLimit": null,

@@ -83,7 +83,7 @@ pub(super) fn KindTargets(
                                 let on = move || picked.get() == Some(id);
                                 view! {
                                     <option value=id.to_string() selected=on prop:selected=on>
-                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel))}
+                                        {move || format!("{} · {}", target.name, channel_name(i18n, target.channel()))}
                                     </option>
                                 }
                             }
@@ -129,7 +129,8 @@ fn BoundTarget(
 ) -> impl IntoView {
     let i18n = use_i18n();
     let id = target.id;
-    let url = target.webhook_url.clone();
+    let channel = target.channel();
+    let url = target.webhook_url().map(str::to_owned);
     let of_url = move || {
         draft.with(|d| {
             let typed = d.kind(kind).url.trim();
@@ -139,9 +140,9 @@ fn BoundTarget(
     let master_off = move || !draft.with(|d| d.enabled);
     let test = test_target_action(toasts, || {});
     view! {
-        <li class="bound-target" data-testid="bound-target" data-id=id.to_string() data-channel=target.channel.key()>
+        <li class="bound-target" data-testid="bound-target" data-id=id.to_string() data-channel=channel.key()>
             <span class="target-name" data-testid="bound-target-name">{target.name}</span>
-            <ChannelBadge channel=target.channel />
+            <ChannelBadge channel />
             {(!target.enabled).then(|| view! { <span class="status-pill">{t!(i18n, kind_target_disabled)}</span> })}
             <Show when=of_url.clone()>
                 <span class="muted small">{t!(i18n, kind_target_of_url)}</span>

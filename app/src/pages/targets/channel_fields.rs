@@ -8,7 +8,7 @@ use crate::components::form::{problem_text, TextField};
 use crate::components::targets::DetectedBadge;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{FieldErrors, FieldProblem};
-use crate::targets::ChannelKind;
+use crate::targets::{ChannelConfig, ChannelKind};
 use crate::I18n;
 
 /// The fields of the channel the draft is for; before one is known, the webhook URL that may
@@ -66,7 +66,7 @@ fn SecretField(
 ) -> impl IntoView {
     let i18n = use_i18n();
     let kept = move || t_string!(i18n, secret_kept_placeholder).to_string();
-    let secret_stored = move || draft.with(|d| d.stored.as_ref().is_some_and(|s| s.secret));
+    let secret_stored = move || draft.with(|d| d.stored.as_ref().is_some_and(|s| s.secret().is_some()));
     let signs_always = move || signs_always.get();
     view! {
         <div class="field-row">
@@ -105,7 +105,7 @@ fn SecretField(
 fn TelegramFields(draft: RwSignal<TargetDraft>, errors: RwSignal<FieldErrors>) -> impl IntoView {
     let i18n = use_i18n();
     let kept = move || t_string!(i18n, secret_kept_placeholder).to_string();
-    let token_stored = move || draft.with(|d| d.stored.as_ref().is_some_and(|s| s.bot_token));
+    let token_stored = move || draft.with(|d| matches!(d.stored, Some(ChannelConfig::Telegram(_))));
     view! {
         <div class="field-row">
             <TextField

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::notifications::{FieldErrors, FieldProblem};
-use crate::targets::{BudgetSetting, ChannelKind, PushTargetInput, PushTargetView, Stored};
+use crate::targets::{BudgetSetting, ChannelConfig, ChannelKind, PushTargetInput, PushTargetView, Shown};
 
 /// One of the draft's texts, as a signal for a field.
 pub(super) fn text_of(draft: RwSignal<TargetDraft>, get: fn(&TargetDraft) -> &String) -> Signal<String> {
@@ -14,30 +14,24 @@ pub(super) fn text_of(draft: RwSignal<TargetDraft>, get: fn(&TargetDraft) -> &St
 /// The target as it is, to save with one thing changed: write-only settings and the URL are left
 /// out (kept), the rest is sent back as shown.
 pub(super) fn unchanged_input(target: &PushTargetView) -> PushTargetInput {
-    PushTargetInput {
-        channel: Some(target.channel),
+    let mut input = PushTargetInput {
+        channel: Some(target.channel()),
         enabled: target.enabled,
-        chat_id: target.chat_id.clone(),
-        message_thread_id: target.message_thread_id,
-        api_base_url: target.api_base_url.clone(),
-        template: target.template.clone(),
         proxy_url: target.proxy_url.clone(),
         proxy_fallback_direct: target.proxy_fallback_direct,
         rate_limit: target.rate_limit,
         ..PushTargetInput::named(target.name.clone())
+    };
+    match &target.config {
+        ChannelConfig::Telegram(chat) => {
+            input.chat_id = Some(chat.chat_id.clone());
+            input.message_thread_id = chat.message_thread_id;
+            input.api_base_url = chat.api_base_url.clone();
+        }
+        ChannelConfig::Custom(hook) => input.template = Some(hook.template.clone()),
+        _ => {}
     }
-}
-
-/// What a shown target already has, for the checks an edit runs.
-fn stored_of(target: &PushTargetView) -> Stored {
-    Stored {
-        channel: target.channel,
-        webhook_url: target.webhook_url.is_some(),
-        bot_token: target.has_bot_token,
-        secret: target.has_secret,
-        template: target.template.clone(),
-        headers: target.header_names.clone(),
-    }
+    input
 }
 
 /// One custom header as typed; `row` tells the rows apart while names are edited.
@@ -52,8 +46,8 @@ pub(super) struct HeaderDraft {
 /// The form as typed. Write-only secrets start blank: left blank, the stored one is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct TargetDraft {
-    /// The target being edited; `None` while creating.
-    pub(super) stored: Option<Stored>,
+    /// The config of the target being edited; `None` while creating.
+    pub(super) stored: Option<ChannelConfig<Shown>>,
     pub(super) name: String,
     /// The channel picked (creating); `None` lets the URL's host name it.
     pub(super) channel: Option<ChannelKind>,
@@ -91,46 +85,46 @@ impl TargetDraft {
     }
 
     pub(super) fn from_view(target: &PushTargetView) -> Self {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        TargetDraft {
-            stored: Some(stored_of(target)),
+        let mut draft = TargetDraft {
+            stored: Some(target.config.clone()),
             name: target.name.clone(),
-            channel: Some(target.channel),
+            channel: Some(target.channel()),
             channel_chosen: true,
             enabled: target.enabled,
-            webhook_url: text(&target.webhook_url),
-            chat_id: text(&target.chat_id),
-            message_thread_id: target.message_thread_id.map(|t| t.to_string()).unwrap_or_default(),
-            api_base_url: text(&target.api_base_url),
-            template: target
-                .template
-                .as_ref()
-                .and_then(|t| serde_json::to_string_pretty(t).ok())
-                .unwrap_or_default(),
-            headers: target
-                .header_names
-                .iter()
-                .zip(0..)
-                .map(|(name, row)| HeaderDraft {
-                    row,
-                    name: name.clone(),
-                    value: String::new(),
-                })
-                .collect(),
-            proxy_url: text(&target.proxy_url),
+            webhook_url: target.webhook_url().unwrap_or_default().to_owned(),
+            proxy_url: target.proxy_url.clone().unwrap_or_default(),
             proxy_fallback_direct: target.proxy_fallback_direct,
             own_budget: target.rate_limit.is_some(),
             budget_sends: target.rate_limit.map(|b| b.sends.to_string()).unwrap_or_default(),
             budget_seconds: target.rate_limit.map(|b| b.per_seconds.to_string()).unwrap_or_default(),
             ..Default::default()
+        };
+        match &target.config {
+            ChannelConfig::Telegram(chat) => {
+                draft.chat_id = chat.chat_id.clone();
+                draft.message_thread_id = chat.message_thread_id.map(|t| t.to_string()).unwrap_or_default();
+                draft.api_base_url = chat.api_base_url.clone().unwrap_or_default();
+            }
+            ChannelConfig::Custom(hook) => {
+                draft.template = serde_json::to_string_pretty(&hook.template).unwrap_or_default();
+                draft.headers = (hook.headers.keys().zip(0..))
+                    .map(|(name, row)| HeaderDraft {
+                        row,
+                        name: name.clone(),
+                        value: String::new(),
+                    })
+                    .collect();
+            }
+            _ => {}
         }
+        draft
     }
 
     /// The channel the fields are for: the stored one, the one picked, or the URL's.
     pub(super) fn channel(&self) -> Option<ChannelKind> {
         self.stored
             .as_ref()
-            .map(|s| s.channel)
+            .map(ChannelConfig::kind)
             .or(self.channel)
             .or_else(|| ChannelKind::detect(&self.webhook_url))
     }
@@ -150,9 +144,10 @@ impl TargetDraft {
 
     /// Whether a header of this name has a stored value to keep.
     pub(super) fn header_stored(&self, name: &str) -> bool {
-        self.stored
-            .as_ref()
-            .is_some_and(|s| s.headers.iter().any(|h| h.eq_ignore_ascii_case(name.trim())))
+        match &self.stored {
+            Some(ChannelConfig::Custom(hook)) => hook.headers.keys().any(|h| h.eq_ignore_ascii_case(name.trim())),
+            _ => false,
+        }
     }
 
     pub(super) fn add_header(&mut self) {
@@ -168,11 +163,10 @@ impl TargetDraft {
     pub(super) fn to_input(&self) -> Result<PushTargetInput, FieldErrors> {
         let mut errors = FieldErrors::default();
         let channel = self.channel();
-        let is = |c: ChannelKind| channel == Some(c);
-        let telegram = is(ChannelKind::Telegram);
-        let custom = is(ChannelKind::Custom);
-        let text = |t: &str| Some(t.to_owned());
-        let secret = if channel.is_some_and(ChannelKind::takes_secret) {
+        // What the channel takes is sent; without a channel, only a URL can name one.
+        let takes = |field: &str| channel.map_or(field == "webhookUrl", |c| c.takes(field));
+        let given = |field: &str, text: &str| takes(field).then(|| text.to_owned());
+        let secret = if takes("secret") {
             if self.remove_secret {
                 Some(String::new())
             } else {
@@ -182,7 +176,7 @@ impl TargetDraft {
             None
         };
         let message_thread_id = match self.message_thread_id.trim() {
-            t if !telegram || t.is_empty() => None,
+            t if !takes("messageThreadId") || t.is_empty() => None,
             t => t.parse::<i64>().map_or_else(
                 |_| {
                     errors.insert("messageThreadId".into(), FieldProblem::NotANumber);
@@ -192,7 +186,7 @@ impl TargetDraft {
             ),
         };
         let template = match self.template.trim() {
-            t if !custom || t.is_empty() => None,
+            t if !takes("template") || t.is_empty() => None,
             t => match serde_json::from_str::<serde_json::Value>(t) {
                 Ok(value) => Some(value),
                 Err(e) => {
@@ -204,7 +198,7 @@ impl TargetDraft {
                 }
             },
         };
-        let headers = custom.then(|| {
+        let headers = takes("headers").then(|| {
             self.headers
                 .iter()
                 .filter(|h| !(h.name.trim().is_empty() && h.value.is_empty()))
@@ -234,17 +228,15 @@ impl TargetDraft {
             name: self.name.clone(),
             channel,
             enabled: self.enabled,
-            webhook_url: channel
-                .is_none_or(ChannelKind::takes_webhook_url)
-                .then(|| self.webhook_url.clone()),
+            webhook_url: given("webhookUrl", &self.webhook_url),
             secret,
-            bot_token: telegram.then(|| self.bot_token.clone()),
-            chat_id: telegram.then(|| self.chat_id.clone()),
+            bot_token: given("botToken", &self.bot_token),
+            chat_id: given("chatId", &self.chat_id),
             message_thread_id,
-            api_base_url: if telegram { text(&self.api_base_url) } else { None },
+            api_base_url: given("apiBaseUrl", &self.api_base_url),
             template,
             headers,
-            proxy_url: text(&self.proxy_url),
+            proxy_url: Some(self.proxy_url.clone()),
             proxy_fallback_direct: self.proxy_fallback_direct,
             rate_limit,
         }
@@ -269,24 +261,18 @@ impl TargetDraft {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::notifications::NotificationKind;
+    use crate::targets::{CustomHook, SignedHook, TelegramChat};
 
-    fn view(channel: ChannelKind) -> PushTargetView {
+    /// A target of `config` with a proxy and a budget of its own.
+    pub(in crate::pages::targets) fn view_of(config: ChannelConfig<Shown>) -> PushTargetView {
         PushTargetView {
             id: 7,
             name: "值班群".into(),
-            channel,
             enabled: true,
-            webhook_url: Some("https://open.feishu.cn/open-apis/bot/v2/hook/x".into()),
-            has_secret: true,
-            has_bot_token: false,
-            chat_id: None,
-            message_thread_id: None,
-            api_base_url: None,
-            template: None,
-            header_names: vec![],
+            config,
             proxy_url: Some("socks5://u:***@proxy.example:1080".into()),
             proxy_fallback_direct: true,
             rate_limit: Some(BudgetSetting {
@@ -301,9 +287,16 @@ mod tests {
         }
     }
 
+    fn feishu() -> PushTargetView {
+        view_of(ChannelConfig::Feishu(SignedHook {
+            webhook_url: Shown::Url("https://open.feishu.cn/open-apis/bot/v2/hook/***".into()),
+            secret: Some(Shown::Set),
+        }))
+    }
+
     #[test]
     fn an_untouched_edit_keeps_the_secrets_and_sends_the_rest() {
-        let target = view(ChannelKind::Feishu);
+        let target = feishu();
         let input = TargetDraft::from_view(&target).to_input().unwrap();
         assert_eq!(input.secret, None, "a blank secret keeps the stored one");
         assert_eq!(input.channel, Some(ChannelKind::Feishu));
@@ -318,9 +311,7 @@ mod tests {
 
         let unchanged = unchanged_input(&target);
         assert_eq!(
-            unchanged
-                .validate(Some(&stored_of(&target)))
-                .map(|edit| edit.config.kind()),
+            unchanged.validate(Some(&target.config)).map(|edit| edit.config.kind()),
             Ok(ChannelKind::Feishu)
         );
     }
@@ -384,10 +375,11 @@ mod tests {
         );
 
         // An edit keeps a stored header's value when it is left blank.
-        let mut stored = view(ChannelKind::Custom);
-        stored.template = Some(serde_json::json!({"a": "b"}));
-        stored.header_names = vec!["Authorization".into()];
-        stored.has_secret = false;
+        let stored = view_of(ChannelConfig::Custom(CustomHook {
+            webhook_url: Shown::Url("https://example.com/hook".into()),
+            template: serde_json::json!({"a": "b"}),
+            headers: BTreeMap::from([("Authorization".to_owned(), Shown::Set)]),
+        }));
         let input = TargetDraft::from_view(&stored).to_input().unwrap();
         assert_eq!(
             input.headers,
@@ -397,12 +389,12 @@ mod tests {
 
     #[test]
     fn telegram_fields_and_a_kept_token() {
-        let mut target = view(ChannelKind::Telegram);
-        target.webhook_url = None;
-        target.has_secret = false;
-        target.has_bot_token = true;
-        target.chat_id = Some("-1001234567890".into());
-        target.message_thread_id = Some(42);
+        let target = view_of(ChannelConfig::Telegram(TelegramChat {
+            bot_token: Shown::Set,
+            chat_id: "-1001234567890".into(),
+            message_thread_id: Some(42),
+            api_base_url: None,
+        }));
         let mut d = TargetDraft::from_view(&target);
         let input = d.to_input().unwrap();
         assert_eq!(input.bot_token, None, "left blank, the stored token is kept");

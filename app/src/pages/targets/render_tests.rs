@@ -8,7 +8,11 @@ use crate::components::row_editor::RowEditor;
 use crate::components::toast::Toasts;
 use crate::i18n::I18nContextProvider;
 use crate::notifications::NotificationKind;
-use crate::targets::{ChannelKind, LastTest, PushTargetView};
+use std::collections::BTreeMap;
+
+use crate::targets::{
+    ChannelConfig, ChannelKind, CustomHook, Hook, LastTest, PushTargetView, Shown, SignedHook, TelegramChat,
+};
 
 /// The form of a stored target of `channel`, rendered to HTML.
 fn form_html(channel: ChannelKind) -> String {
@@ -16,8 +20,7 @@ fn form_html(channel: ChannelKind) -> String {
     let _ = any_spawner::Executor::init_futures_executor();
     let owner = Owner::new();
     owner.with(|| {
-        let mut target = tests_view(channel);
-        target.channel = channel;
+        let target = tests_view(channel);
         let page = Page {
             editor: RowEditor::new(),
             toasts: Toasts::new(),
@@ -34,27 +37,36 @@ fn form_html(channel: ChannelKind) -> String {
 }
 
 fn tests_view(channel: ChannelKind) -> PushTargetView {
+    let webhook_url = || Shown::Url("https://example.com/x".into());
+    let config = match channel {
+        ChannelKind::Feishu => ChannelConfig::Feishu(SignedHook {
+            webhook_url: webhook_url(),
+            secret: Some(Shown::Set),
+        }),
+        ChannelKind::Telegram => ChannelConfig::Telegram(TelegramChat {
+            bot_token: Shown::Set,
+            chat_id: "-100".into(),
+            message_thread_id: None,
+            api_base_url: None,
+        }),
+        ChannelKind::Custom => ChannelConfig::Custom(CustomHook {
+            webhook_url: webhook_url(),
+            template: serde_json::json!({}),
+            headers: BTreeMap::from([("X-Token".to_owned(), Shown::Set)]),
+        }),
+        ChannelKind::Wecom => ChannelConfig::Wecom(Hook {
+            webhook_url: webhook_url(),
+        }),
+        other => panic!("no {other:?} in these tests"),
+    };
     PushTargetView {
         id: 3,
         name: "n".into(),
-        channel,
-        enabled: true,
-        webhook_url: channel.takes_webhook_url().then(|| "https://example.com/x".into()),
-        has_secret: channel.takes_secret(),
-        has_bot_token: channel == ChannelKind::Telegram,
-        chat_id: None,
-        message_thread_id: None,
-        api_base_url: None,
-        template: None,
-        header_names: vec!["X-Token".into()],
         proxy_url: None,
-        proxy_fallback_direct: false,
         rate_limit: None,
-        default_rate_limit: None,
         endpoint: "https://example.com".into(),
         kinds: vec![],
-        last_test: None,
-        generated_secret: None,
+        ..super::draft::tests::view_of(config)
     }
 }
 

@@ -65,9 +65,9 @@ pub(super) fn TargetRow(target: PushTargetView, page: Page) -> impl IntoView {
     };
 
     let form_target = target.clone();
+    let channel = target.channel();
     let PushTargetView {
         name,
-        channel,
         endpoint,
         proxy_url,
         kinds,
