@@ -252,7 +252,9 @@ async fn five_failures_on_a_cch_provider_open_its_breaker_and_alert_once() {
     .await;
     let content = alert.body["markdown"]["content"].as_str().unwrap();
     assert!(
-        content.starts_with("## 供应商熔断告警\n> 供应商 **Anthropic 官方** (ID: "),
+        content.starts_with(&format!(
+            "## 供应商熔断告警\n> 供应商 **Anthropic 官方** (ID: {provider}) 已触发熔断保护"
+        )),
         "{content}"
     );
     assert!(content.contains("最后错误: `rate_limit_exceeded`"), "{content}");
@@ -432,7 +434,9 @@ async fn with_cchs_redis_its_breakers_are_followed_opening_and_a_manual_reset_al
     .await;
     let content = alert.body["markdown"]["content"].as_str().unwrap();
     assert!(
-        content.starts_with("## 供应商熔断告警\n> 供应商 **Anthropic 官方** (ID: "),
+        content.starts_with(&format!(
+            "## 供应商熔断告警\n> 供应商 **Anthropic 官方** (ID: {provider}) 已触发熔断保护"
+        )),
         "{content}"
     );
     assert!(content.contains("失败次数: 5 次"), "{content}");
@@ -458,7 +462,9 @@ async fn with_cchs_redis_its_breakers_are_followed_opening_and_a_manual_reset_al
     .await;
     let content = recovery.body["markdown"]["content"].as_str().unwrap();
     assert!(
-        content.starts_with("## 供应商熔断恢复\n> 供应商 **Anthropic 官方** (ID: "),
+        content.starts_with(&format!(
+            "## 供应商熔断恢复\n> 供应商 **Anthropic 官方** (ID: {provider}) 已恢复正常"
+        )),
         "{content}"
     );
     assert_eq!(

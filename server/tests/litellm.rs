@@ -330,8 +330,11 @@ async fn five_failures_of_one_deployment_open_its_breaker_and_alert_naming_it() 
     .await;
     let content = alert.body["markdown"]["content"].as_str().unwrap();
     assert!(
-        content.starts_with("## 供应商熔断告警\n> 供应商 **mock-fail · anthropic** (ID: "),
-        "{content}"
+        content.starts_with(&format!(
+            "## 供应商熔断告警\n> 供应商 **mock-fail · anthropic** (ID: {}) 已触发熔断保护",
+            failure["model_id"].as_str().unwrap()
+        )),
+        "the deployment is named by LiteLLM's id for it: {content}"
     );
     assert!(content.contains("失败次数: 5 次"), "{content}");
     assert!(

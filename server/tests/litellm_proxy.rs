@@ -234,8 +234,15 @@ async fn a_real_litellm_proxy_feeds_costs_tokens_unpriced_models_and_breakers() 
     })
     .await;
     let content = alert.body["markdown"]["content"].as_str().unwrap();
+    // Named by the id LiteLLM gives the deployment (its `model_id`), which its admins look up.
+    let model_id: String = sqlx::query_scalar("SELECT source_ref FROM providers WHERE name = 'failing · anthropic'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert!(
-        content.starts_with("## 供应商熔断告警\n> 供应商 **failing · anthropic** (ID: "),
+        content.starts_with(&format!(
+            "## 供应商熔断告警\n> 供应商 **failing · anthropic** (ID: {model_id}) 已触发熔断保护"
+        )),
         "{content}"
     );
     assert!(content.contains("失败次数: 5 次"), "{content}");

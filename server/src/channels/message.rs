@@ -95,6 +95,10 @@ impl Event {
 #[serde(rename_all = "camelCase")]
 pub struct CircuitBreakerOpened {
     pub provider_id: i64,
+    /// The id its gateway gives it, for a provider a connected gateway reports: the message
+    /// shows it in place of `providerId`, which is Hub Notify's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<String>,
     pub provider_name: String,
     pub failure_count: u32,
     pub recovers_at: DateTime<FixedOffset>,
@@ -107,6 +111,10 @@ pub struct CircuitBreakerOpened {
 #[serde(rename_all = "camelCase")]
 pub struct CircuitBreakerClosed {
     pub provider_id: i64,
+    /// The id its gateway gives it, for a provider a connected gateway reports: the message
+    /// shows it in place of `providerId`, which is Hub Notify's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<String>,
     pub provider_name: String,
     pub opened_at: DateTime<FixedOffset>,
     pub open_seconds: i64,
@@ -118,6 +126,10 @@ pub struct CircuitBreakerClosed {
 pub struct LeaderboardRank {
     pub rank: usize,
     pub user_id: i64,
+    /// The id its gateway gives the user, for a user a connected gateway reports: the message
+    /// shows it in place of `userId`, which is Hub Notify's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_ref: Option<String>,
     pub user_name: String,
     pub cost_usd: String,
     pub requests: i64,
@@ -377,6 +389,7 @@ mod tests {
     fn breaker() -> Message {
         let data = EventData::CircuitBreakerOpened(CircuitBreakerOpened {
             provider_id: 1,
+            provider_ref: None,
             provider_name: "p".into(),
             failure_count: 5,
             recovers_at: at(),
@@ -417,7 +430,14 @@ mod tests {
     fn fields_are_read_off_the_data_structs() {
         assert_eq!(
             Event::CircuitBreakerOpened.fields(),
-            ["providerId", "providerName", "failureCount", "recoversAt", "lastError"]
+            [
+                "providerId",
+                "providerRef",
+                "providerName",
+                "failureCount",
+                "recoversAt",
+                "lastError"
+            ]
         );
         assert_eq!(Event::CostAlert.fields(), ["count", "alerts"]);
         assert!(Event::ConnectionTest.fields().is_empty());

@@ -138,6 +138,7 @@ mod tests {
         let now = chrono::Utc::now().fixed_offset();
         let data = EventData::CircuitBreakerClosed(CircuitBreakerClosed {
             provider_id: 7,
+            provider_ref: None,
             provider_name: name.into(),
             opened_at: now,
             open_seconds: 0,

@@ -109,6 +109,8 @@ pub fn test_message(now: DateTime<Tz>) -> Message {
 pub struct CircuitBreakerAlert<'a> {
     pub provider_name: &'a str,
     pub provider_id: i64,
+    /// The id its gateway gives it, if a connected gateway reports it.
+    pub provider_ref: Option<&'a str>,
     pub failure_count: u32,
     pub recovers_at: DateTime<Tz>,
     pub last_error: Option<&'a str>,
@@ -130,7 +132,10 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> Message {
         Block::quote(vec![
             Inline::text("供应商 "),
             Inline::bold(one_line(a.provider_name)),
-            Inline::text(format!(" (ID: {}) 已触发熔断保护", a.provider_id)),
+            Inline::text(format!(
+                " (ID: {}) 已触发熔断保护",
+                shown_id(a.provider_id, a.provider_ref)
+            )),
         ]),
         Block::heading("详细信息"),
         Block::text(format!("失败次数: {} 次", a.failure_count)),
@@ -140,6 +145,7 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> Message {
     let footer = vec![Block::text(format!("{} · 熔断器将在预计时间后自动恢复", time(&a.now)))];
     let data = EventData::CircuitBreakerOpened(CircuitBreakerOpened {
         provider_id: a.provider_id,
+        provider_ref: a.provider_ref.map(str::to_owned),
         provider_name: a.provider_name.to_owned(),
         failure_count: a.failure_count,
         recovers_at: a.recovers_at.fixed_offset(),
@@ -147,6 +153,12 @@ pub fn circuit_breaker_alert(a: &CircuitBreakerAlert) -> Message {
     });
     let document = Document::single(part(Event::CircuitBreakerOpened, body, footer));
     Message::new(data, document, a.now.fixed_offset())
+}
+
+/// The id a message shows: the one the gateway that reports the account gives it (what its
+/// admins look up there), else Hub Notify's, which is the gateway's own for `/api/v1/usage`.
+fn shown_id(id: i64, gateway_ref: Option<&str>) -> String {
+    gateway_ref.map_or_else(|| id.to_string(), one_line)
 }
 
 /// A name from the gateway on one line (whitespace runs, newlines included, become one space),
@@ -168,6 +180,8 @@ fn error_text(text: &str) -> String {
 pub struct CircuitBreakerRecovery<'a> {
     pub provider_name: &'a str,
     pub provider_id: i64,
+    /// The id its gateway gives it, if a connected gateway reports it.
+    pub provider_ref: Option<&'a str>,
     pub opened_at: DateTime<Tz>,
     pub now: DateTime<Tz>,
 }
@@ -179,13 +193,14 @@ pub fn circuit_breaker_recovery(r: &CircuitBreakerRecovery) -> Message {
         Block::quote(vec![
             Inline::text("供应商 "),
             Inline::bold(one_line(r.provider_name)),
-            Inline::text(format!(" (ID: {}) 已恢复正常", r.provider_id)),
+            Inline::text(format!(" (ID: {}) 已恢复正常", shown_id(r.provider_id, r.provider_ref))),
         ]),
         Block::text(format!("熔断时长: {}", format_duration(open_seconds))),
     ];
     let footer = vec![Block::text(format!("{} · 熔断器已关闭,请求恢复正常", time(&r.now)))];
     let data = EventData::CircuitBreakerClosed(CircuitBreakerClosed {
         provider_id: r.provider_id,
+        provider_ref: r.provider_ref.map(str::to_owned),
         provider_name: r.provider_name.to_owned(),
         opened_at: r.opened_at.fixed_offset(),
         open_seconds: open_seconds.max(0),
@@ -213,6 +228,8 @@ fn format_duration(seconds: i64) -> String {
 /// One user's usage on the leaderboard's day.
 pub struct LeaderboardEntry {
     pub user_id: i64,
+    /// The id its gateway gives the user, if a connected gateway reports it.
+    pub user_ref: Option<String>,
     pub user_name: String,
     pub cost_usd: Decimal,
     pub requests: i64,
@@ -240,6 +257,7 @@ pub fn daily_leaderboard(b: &DailyLeaderboard) -> Message {
         .map(|(i, e)| LeaderboardRank {
             rank: i + 1,
             user_id: e.user_id,
+            user_ref: e.user_ref.clone(),
             user_name: e.user_name.clone(),
             cost_usd: usd(e.cost_usd),
             requests: e.requests,
@@ -276,7 +294,7 @@ fn daily_leaderboard_part(b: &DailyLeaderboard) -> Part {
         body.push(Block::line(vec![
             Inline::text(format!("{rank} ")),
             Inline::bold(one_line(&e.user_name)),
-            Inline::text(format!(" (ID: {})", e.user_id)),
+            Inline::text(format!(" (ID: {})", shown_id(e.user_id, e.user_ref.as_deref()))),
         ]));
         body.push(Block::text(format!(
             "消费 {} · 请求 {} 次 · Token {}",
@@ -546,6 +564,7 @@ mod tests {
         CircuitBreakerAlert {
             provider_name: "Anthropic 官方",
             provider_id: 1,
+            provider_ref: None,
             failure_count: 5,
             recovers_at: at(2025, 1, 15, 14, 30, 0),
             last_error,
@@ -594,6 +613,7 @@ mod tests {
         let r = CircuitBreakerRecovery {
             provider_name: "Anthropic 官方",
             provider_id: 1,
+            provider_ref: None,
             opened_at: at(2025, 1, 15, 14, 0, 0),
             now: at(2025, 1, 15, 14, 30, 0),
         };
@@ -621,6 +641,46 @@ mod tests {
         assert_eq!(format_duration(50 * 3_600 + 5 * 60), "50 小时 5 分钟");
     }
 
+    /// An account a connected gateway reports is named by the id it has there, which its
+    /// admins can look up; the data keeps Hub Notify's id beside it.
+    #[test]
+    fn a_gateways_account_shows_the_gateways_id() {
+        let mut a = spec_breaker_alert(None);
+        a.provider_id = 1_000_000_000_007;
+        a.provider_ref = Some("claude-sonnet-eu");
+        let alert = circuit_breaker_alert(&a);
+        assert_eq!(
+            md(&alert).lines().nth(1),
+            Some("> 供应商 **Anthropic 官方** (ID: claude-sonnet-eu) 已触发熔断保护")
+        );
+        let data = alert.data.to_map();
+        assert_eq!(
+            (&data["providerId"], &data["providerRef"]),
+            (
+                &serde_json::json!(1_000_000_000_007_i64),
+                &serde_json::json!("claude-sonnet-eu")
+            )
+        );
+        assert!(
+            !circuit_breaker_alert(&spec_breaker_alert(None))
+                .data
+                .to_map()
+                .contains_key("providerRef"),
+            "an account of Hub Notify's own has no other id"
+        );
+
+        let mut e = entry(1_000_000_000_003, "张三", "1", 1, 1);
+        e.user_ref = Some("42".into());
+        let board = daily_leaderboard(&DailyLeaderboard {
+            date: NaiveDate::from_ymd_opt(2025, 1, 14).unwrap(),
+            entries: vec![e],
+            total_requests: 1,
+            total_cost_usd: dec("1"),
+            now: at(2025, 1, 15, 9, 0, 0),
+        });
+        assert!(md(&board).contains("🥇 **张三** (ID: 42)\n"), "{}", md(&board));
+    }
+
     // --- 每日排行榜 ---
 
     #[test]
@@ -636,6 +696,7 @@ mod tests {
     fn entry(user_id: i64, user_name: &str, cost: &str, requests: i64, tokens: i64) -> LeaderboardEntry {
         LeaderboardEntry {
             user_id,
+            user_ref: None,
             user_name: user_name.to_owned(),
             cost_usd: dec(cost),
             requests,

@@ -27,6 +27,7 @@ fn example(kind: NotificationKind, now: DateTime<Tz>) -> Message {
         NotificationKind::CircuitBreaker => render::circuit_breaker_alert(&render::CircuitBreakerAlert {
             provider_name: "Anthropic 官方",
             provider_id: 1,
+            provider_ref: None,
             failure_count: 5,
             recovers_at: now + Duration::minutes(30),
             last_error: Some("rate_limit_exceeded: You have exceeded your rate limit"),
@@ -35,6 +36,7 @@ fn example(kind: NotificationKind, now: DateTime<Tz>) -> Message {
         NotificationKind::DailyLeaderboard => {
             let entry = |user_id, name: &str, cost, requests, tokens| render::LeaderboardEntry {
                 user_id,
+                user_ref: None,
                 user_name: name.to_owned(),
                 cost_usd: usd(cost),
                 requests,
@@ -164,6 +166,7 @@ mod tests {
                 render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
                     provider_name: "Anthropic 官方",
                     provider_id: 1,
+                    provider_ref: None,
                     opened_at: now - Duration::minutes(30),
                     now,
                 }),

@@ -7,6 +7,8 @@ use sqlx::PgPool;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DayUsage {
     pub user_id: i64,
+    /// The id the gateway that reports the user gives it (`users.source_ref`).
+    pub user_ref: Option<String>,
     pub user_name: String,
     pub cost_usd: Decimal,
     pub requests: i64,
@@ -24,15 +26,15 @@ pub struct DayRanking {
 
 /// Ranks `day`'s users.
 pub async fn rank_day(db: &PgPool, day: NaiveDate, top_n: i64) -> Result<DayRanking, sqlx::Error> {
-    let rows: Vec<(i64, String, Decimal, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, Option<String>, String, Decimal, i64, i64)> = sqlx::query_as(
         // Ranked before the join, so only the top rows look up their name.
-        "SELECT d.user_id, u.name, d.cost_usd, d.requests, d.tokens
+        "SELECT d.user_id, u.source_ref, u.name, d.cost_usd, d.requests, d.tokens
            FROM (SELECT user_id, cost_usd, requests, tokens FROM usage_user_daily
                   WHERE day = $1
                   ORDER BY cost_usd DESC, requests DESC, user_id
                   LIMIT $2) d
            JOIN users u ON u.id = d.user_id
-          ORDER BY 3 DESC, 4 DESC, 1",
+          ORDER BY 4 DESC, 5 DESC, 1",
     )
     .bind(day)
     .bind(top_n)
@@ -49,8 +51,9 @@ pub async fn rank_day(db: &PgPool, day: NaiveDate, top_n: i64) -> Result<DayRank
     Ok(DayRanking {
         top: rows
             .into_iter()
-            .map(|(user_id, user_name, cost_usd, requests, tokens)| DayUsage {
+            .map(|(user_id, user_ref, user_name, cost_usd, requests, tokens)| DayUsage {
                 user_id,
+                user_ref,
                 user_name,
                 cost_usd,
                 requests,

@@ -29,3 +29,13 @@ pub async fn breaker_settings(db: &PgPool, ids: &[i64]) -> Result<HashMap<i64, B
         })
         .collect())
 }
+
+/// The id the gateway that reports provider `id` gives it (`providers.source_ref`); `None` for
+/// a provider of `/api/v1/usage`, whose id is the gateway's own, or one that is gone.
+pub async fn source_ref(db: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<Option<String>> = sqlx::query_scalar("SELECT source_ref FROM providers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.flatten())
+}

@@ -88,9 +88,11 @@ impl TransitionObserver for BreakerAlerts {
                 }
                 // None when the transition was followed from the gateway with no failure known.
                 let error = last_error(&events[..events.len().min(index + 1)]);
+                let provider_ref = self.provider_ref(provider_id).await;
                 let message = render::circuit_breaker_alert(&render::CircuitBreakerAlert {
                     provider_name,
                     provider_id,
+                    provider_ref: provider_ref.as_deref(),
                     failure_count: *failures,
                     recovers_at: open_until.with_timezone(&self.timezone),
                     last_error: error.as_deref(),
@@ -102,9 +104,11 @@ impl TransitionObserver for BreakerAlerts {
             Transition::Closed { opened_at, .. } => {
                 tracing::info!(provider_id, "circuit closed");
                 let Some(targets) = self.targets().await else { return };
+                let provider_ref = self.provider_ref(provider_id).await;
                 let message = render::circuit_breaker_recovery(&render::CircuitBreakerRecovery {
                     provider_name,
                     provider_id,
+                    provider_ref: provider_ref.as_deref(),
                     opened_at: opened_at.with_timezone(&self.timezone),
                     now: self.now(),
                 });
@@ -161,6 +165,17 @@ impl BreakerAlerts {
 
     fn alert_key(&self, provider_id: i64) -> String {
         self.keys.key(&["breaker", &provider_id.to_string(), "alerted"])
+    }
+
+    /// The id the provider's gateway gives it, for the message; on a database fault the alert
+    /// goes out with Hub Notify's id rather than not at all.
+    async fn provider_ref(&self, provider_id: i64) -> Option<String> {
+        crate::usage::providers::source_ref(self.targets.db(), provider_id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(provider_id, error = %e, "provider's gateway id unavailable; the alert shows ours");
+                None
+            })
     }
 
     fn now(&self) -> DateTime<Tz> {

@@ -27,6 +27,7 @@ pub async fn compute(
             .into_iter()
             .map(|u| LeaderboardEntry {
                 user_id: u.user_id,
+                user_ref: u.user_ref,
                 user_name: u.user_name,
                 cost_usd: u.cost_usd,
                 requests: u.requests,
