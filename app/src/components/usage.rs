@@ -31,6 +31,30 @@ fn reset_note(i18n: I18n, window: UsageWindow, reset: DailyReset) -> Option<Stri
 }
 
 /// `$spent / $limit`, the percentage and a bar; without a quota, `$spent · 不限额`.
+/// The quota windows every row of a list has (the first row's).
+pub fn window_columns(first: Option<&[WindowUsage]>) -> Vec<UsageWindow> {
+    first.map(|w| w.iter().map(|w| w.window).collect()).unwrap_or_default()
+}
+
+/// A list's header cell per quota window.
+#[component]
+pub fn WindowHeaders(windows: Vec<UsageWindow>) -> impl IntoView {
+    let i18n = use_i18n();
+    windows
+        .into_iter()
+        .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
+        .collect_view()
+}
+
+/// A row's meter cell per quota window.
+#[component]
+pub fn WindowCells(usages: Vec<WindowUsage>) -> impl IntoView {
+    usages
+        .into_iter()
+        .map(|usage| view! { <td><UsageMeter usage /></td> })
+        .collect_view()
+}
+
 #[component]
 pub fn UsageMeter(usage: WindowUsage) -> impl IntoView {
     let i18n = use_i18n();

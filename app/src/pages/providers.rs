@@ -10,10 +10,10 @@ use crate::components::loaded::LoadedList;
 use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{Toaster, Toasts};
-use crate::components::usage::{duration_text, window_label, written_time, UsageMeter};
+use crate::components::usage::{duration_text, window_columns, written_time, WindowCells, WindowHeaders};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::notifications::{FieldErrors, FieldProblem};
-use crate::usage::{BreakerConfig, CircuitState, ProviderInput, ProviderUsage, UsageWindow};
+use crate::usage::{BreakerConfig, CircuitState, ProviderInput, ProviderUsage};
 
 #[component]
 pub fn ProvidersPage() -> impl IntoView {
@@ -74,11 +74,7 @@ fn CircuitBadge(state: CircuitState, open_until: Option<String>, failures: u32) 
 #[component]
 fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) -> impl IntoView {
     let i18n = use_i18n();
-    // Every row has the list's windows.
-    let windows: Vec<UsageWindow> = list
-        .first()
-        .map(|p| p.windows.iter().map(|w| w.window).collect())
-        .unwrap_or_default();
+    let windows = window_columns(list.first().map(|p| p.windows.as_slice()));
     let columns = 5 + windows.len();
     view! {
         <div class="table-scroll">
@@ -89,10 +85,7 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                         <th>"ID"</th>
                         <th>{t!(i18n, col_circuit)}</th>
                         <th>{t!(i18n, col_breaker)}</th>
-                        {windows
-                            .into_iter()
-                            .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
-                            .collect_view()}
+                        <WindowHeaders windows=windows.clone() />
                         <th>{t!(i18n, col_actions)}</th>
                     </tr>
                 </thead>
@@ -131,7 +124,7 @@ fn ProviderTable(list: Vec<ProviderUsage>, editor: RowEditor, toasts: Toasts) ->
                                             <li>{move || t_string!(i18n, breaker_closes_after, successes = cb.half_open_success_threshold).to_string()}</li>
                                         </ul>
                                     </td>
-                                    {provider.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
+                                    <WindowCells usages=provider.windows />
                                     <td>
                                         {if read_only {
                                             view! { <KeptBySource source /> }.into_any()

@@ -12,9 +12,9 @@ use crate::components::origin::{KeptBySource, OriginNote};
 use crate::components::role::RoleTag;
 use crate::components::row_editor::{EditActions, EditButton, EditRow, RowEditor};
 use crate::components::toast::{Toaster, Toasts};
-use crate::components::usage::{window_label, UsageMeter};
+use crate::components::usage::{window_columns, WindowCells, WindowHeaders};
 use crate::i18n::{t, t_string, use_i18n};
-use crate::usage::{KeyUsage, UsageWindow, UserQuotaInput, UserUsage, WindowUsage};
+use crate::usage::{KeyUsage, UsageWindow, UserQuotaInput, UserUsage};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -38,11 +38,6 @@ pub fn UsersPage() -> impl IntoView {
         </div>
         <KeysCard />
     }
-}
-
-/// The windows every row of a list has (the first row's).
-fn window_columns(first: Option<&[WindowUsage]>) -> Vec<UsageWindow> {
-    first.map(|w| w.iter().map(|w| w.window).collect()).unwrap_or_default()
 }
 
 /// The gateway's API keys, when it has any (only Claude Code Hub reports them).
@@ -79,10 +74,7 @@ fn KeyTable(list: Vec<KeyUsage>) -> impl IntoView {
                     <tr>
                         <th>{t!(i18n, col_key)}</th>
                         <th>{t!(i18n, col_owner)}</th>
-                        {windows
-                            .into_iter()
-                            .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
-                            .collect_view()}
+                        <WindowHeaders windows=windows.clone() />
                     </tr>
                 </thead>
                 <tbody>
@@ -95,7 +87,7 @@ fn KeyTable(list: Vec<KeyUsage>) -> impl IntoView {
                                     <OriginNote origin=key.origin />
                                 </td>
                                 <td data-testid="key-owner" data-owner-id=key.owner_id.to_string()>{key.owner_name}</td>
-                                {key.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
+                                <WindowCells usages=key.windows />
                             </tr>
                         })
                         .collect_view()}
@@ -118,10 +110,7 @@ fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl In
                         <th>{t!(i18n, col_name)}</th>
                         <th>"ID"</th>
                         <th>{t!(i18n, col_role)}</th>
-                        {windows
-                            .into_iter()
-                            .map(|w| view! { <th>{move || window_label(i18n, w)}</th> })
-                            .collect_view()}
+                        <WindowHeaders windows=windows.clone() />
                         <th>{t!(i18n, col_actions)}</th>
                     </tr>
                 </thead>
@@ -141,7 +130,7 @@ fn UserTable(list: Vec<UserUsage>, editor: RowEditor, toasts: Toasts) -> impl In
                                     </td>
                                     <td class="mono" data-testid="user-id">{id}</td>
                                     <td><RoleTag role=user.role /></td>
-                                    {user.windows.into_iter().map(|usage| view! { <td><UsageMeter usage /></td> }).collect_view()}
+                                    <WindowCells usages=user.windows />
                                     <td>
                                         {if read_only {
                                             view! { <KeptBySource source /> }.into_any()
