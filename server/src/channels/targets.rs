@@ -201,6 +201,17 @@ impl Destination {
     }
 }
 
+/// What is wrong with a row's columns, for logs and answers: serde's message when it names a
+/// missing field, never one that may quote a value (the sealed ones included).
+fn corruption(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("missing field") {
+        message
+    } else {
+        "a value of the wrong type".to_owned()
+    }
+}
+
 /// A target as stored, its secrets opened.
 #[derive(Clone, Debug)]
 pub struct PushTarget {
@@ -315,7 +326,7 @@ impl Row {
             Destination::from_stored(channel, self.settings.0, secrets).map_err(|e| TargetError::Corrupt {
                 id,
                 column: "settings",
-                value: format!("a {} target: {e}", channel.key()),
+                value: format!("a {} target: {}", channel.key(), corruption(&e)),
             })?;
         Ok(PushTarget {
             id,
@@ -591,7 +602,16 @@ mod tests {
             StoredSettings::default(),
             SealedSecrets::default(),
         );
-        assert!(missing.unwrap_err().to_string().contains("botToken"));
+        assert!(corruption(&missing.unwrap_err()).contains("botToken"));
+        // A sealed value of the wrong shape is not quoted.
+        let wrong = Destination::from_stored(
+            ChannelKind::Custom,
+            serde_json::from_value(serde_json::json!({"template": {}})).unwrap(),
+            serde_json::from_value(serde_json::json!({"webhookUrl": "https://h", "headers": "Bearer SEALED1"}))
+                .unwrap(),
+        );
+        let shown = corruption(&wrong.unwrap_err());
+        assert!(!shown.contains("SEALED1"), "{shown}");
     }
 
     /// The columns keep the JSON rows already hold: settings in clear, write-only values sealed.
